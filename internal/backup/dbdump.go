@@ -1,0 +1,228 @@
+package backup
+
+import (
+	"context"
+
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"os/exec"
+	"regexp"
+	"strings"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/uscpis/pisbackup/internal/crypt"
+	"github.com/uscpis/pisbackup/internal/storage"
+)
+
+// DumpOptions describe one database backup.
+type DumpOptions struct {
+	BackupID  int64
+	Trigger   string
+	SourceURL string
+	PGDump    string // path to pg_dump
+	Store     storage.Store
+	Keys      *crypt.Keys // nil means the explicit unencrypted opt-out
+	// Progress is called with plaintext bytes read so far and the estimated total; the caller throttles writes.
+	Progress func(done, total int64)
+	Now      func() time.Time
+}
+
+// Result is what a finished dump produced.
+type Result struct {
+	Key      string
+	Manifest *Manifest
+	Status   string // "succeeded" or "warning"
+}
+
+// DumpDatabase runs pg_dump --format=custom --compress=0 in the source's exported snapshot and streams it
+// through zstd and age into a temporary object, which is committed only after pg_dump exited 0 and every
+// writer closed. On any error the temporary object is removed and nothing is published.
+func DumpDatabase(ctx context.Context, o DumpOptions) (*Result, error) {
+	now := o.Now
+	if now == nil {
+		now = time.Now
+	}
+	started := now().UTC()
+	snap, err := OpenSnapshot(ctx, o.SourceURL)
+	if err != nil {
+		return nil, err
+	}
+	defer snap.Close(ctx)
+	dumpVersion, err := pgDumpVersion(ctx, o.PGDump)
+	if err != nil {
+		return nil, err
+	}
+
+	key := storage.BackupKey("database", started, o.BackupID, "dump.zst.age")
+	m := &Manifest{FormatVersion: FormatVersion, Tool: "pisbackup", BackupID: o.BackupID, Kind: "database",
+		Trigger: o.Trigger, Format: FormatDatabase, ArtifactKey: key, StartedAt: started, Compression: "zstd",
+		PgDumpVersion: dumpVersion, ServerVersion: snap.ServerVersion, Database: snap.Database,
+		Source: redactURL(o.SourceURL)}
+	if o.Keys != nil {
+		m.Encrypted, m.Recipients, m.RecipientsFingerprint = true, o.Keys.Public, o.Keys.Fingerprint()
+	} else {
+		m.Format = "pg_dump-custom+zstd"
+		m.Warnings = append(m.Warnings, "backup is NOT encrypted (BACKUP_UNENCRYPTED=true)")
+	}
+	m.Restore = restoreHint("database", m.Encrypted)
+	if w := versionWarning(dumpVersion, snap.ServerVersion); w != "" {
+		m.Warnings = append(m.Warnings, w)
+	}
+
+	w, err := o.Store.Create(ctx, key)
+	if err != nil {
+		return nil, fmt.Errorf("storage: %w", err)
+	}
+	sealed, err := runDump(ctx, o, snap, w, m)
+	if err != nil {
+		_ = w.Abort()
+		return nil, err
+	}
+	if err := w.Commit(); err != nil {
+		return nil, fmt.Errorf("publish %s: %w", key, err)
+	}
+	m.FinishedAt, m.StoredBytes, m.SHA256 = now().UTC(), sealed.StoredBytes(), sealed.SHA256()
+	if err := PutManifest(ctx, o.Store, key, m); err != nil {
+		// The artifact is valid but undescribed; remove it so storage never holds a half backup.
+		_ = o.Store.Delete(context.WithoutCancel(ctx), key)
+		return nil, err
+	}
+	status := "succeeded"
+	if len(m.Warnings) > 0 {
+		status = "warning"
+	}
+	return &Result{Key: key, Manifest: m, Status: status}, nil
+}
+
+// runDump streams pg_dump into w while counting rows in the same snapshot, and returns the closed sealer.
+func runDump(ctx context.Context, o DumpOptions, snap *Snapshot, w io.Writer, m *Manifest) (*Sealer, error) {
+	sealer, err := NewSealer(w, keysRecipients(o.Keys))
+	if err != nil {
+		return nil, err
+	}
+	dctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	dsn, password := splitPassword(o.SourceURL)
+	cmd := exec.CommandContext(dctx, o.PGDump, "--format=custom", "--compress=0", "--no-password",
+		"--snapshot="+snap.ID, "--dbname="+dsn)
+	cmd.Env = os.Environ()
+	if password != "" {
+		// The password goes through the environment, never the command line that ps shows.
+		cmd.Env = append(cmd.Env, "PGPASSWORD="+password)
+	}
+	stderr := newTail(4096)
+	cmd.Stderr = stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start pg_dump: %w", err)
+	}
+
+	var g errgroup.Group
+	g.Go(func() error { // counting runs beside the dump; it shares the snapshot, not the connection pg_dump uses
+		tables, err := snap.CountRows(dctx)
+		m.Tables = tables
+		return err
+	})
+	pr := &progressReader{r: stdout, total: snap.SizeBytes, fn: o.Progress}
+	n, copyErr := io.CopyBuffer(sealer, pr, make([]byte, 1<<20))
+	if copyErr != nil {
+		cancel() // a storage or compression error: stop pg_dump rather than let it block on a full pipe
+	}
+	waitErr := cmd.Wait()
+	countErr := g.Wait()
+	m.PlainBytes = n
+	switch {
+	case waitErr != nil && ctx.Err() != nil:
+		return nil, ctx.Err()
+	case copyErr != nil:
+		return nil, fmt.Errorf("write backup: %w", copyErr)
+	case waitErr != nil:
+		msg := RedactText(stderr.String(), o.SourceURL)
+		if msg == "" {
+			msg = waitErr.Error()
+		}
+		return nil, fmt.Errorf("pg_dump failed (%v): %s", waitErr, msg)
+	case countErr != nil:
+		return nil, fmt.Errorf("count rows: %w", countErr)
+	}
+	if err := sealer.Close(); err != nil {
+		return nil, fmt.Errorf("finish backup stream: %w", err)
+	}
+	return sealer, nil
+}
+
+func keysRecipients(k *crypt.Keys) []ageRecipient {
+	if k == nil {
+		return nil
+	}
+	return k.Recipients
+}
+
+// progressReader reports bytes read from pg_dump; the callback decides how often to persist.
+type progressReader struct {
+	r     io.Reader
+	n     int64
+	total int64
+	fn    func(done, total int64)
+}
+
+func (p *progressReader) Read(b []byte) (int, error) {
+	n, err := p.r.Read(b)
+	p.n += int64(n)
+	if p.fn != nil && n > 0 {
+		p.fn(p.n, p.total)
+	}
+	return n, err
+}
+
+var versionRE = regexp.MustCompile(`(\d+)(?:\.(\d+))?`)
+
+func pgDumpVersion(ctx context.Context, pgDump string) (string, error) {
+	out, err := exec.CommandContext(ctx, pgDump, "--version").Output()
+	if err != nil {
+		return "", fmt.Errorf("run %s --version: %w", pgDump, err)
+	}
+	if v := versionRE.FindString(string(out)); v != "" {
+		return v, nil
+	}
+	return strings.TrimSpace(string(out)), nil
+}
+
+// versionWarning flags a pg_dump whose major version differs from the server's: older ones cannot dump newer
+// servers at all, and a mismatch is worth a look either way.
+func versionWarning(dump, server string) string {
+	dm, sm := versionRE.FindStringSubmatch(dump), versionRE.FindStringSubmatch(server)
+	if dm == nil || sm == nil || dm[1] == sm[1] {
+		return ""
+	}
+	return fmt.Sprintf("pg_dump %s differs from the server's major version %s", dump, server)
+}
+
+// splitPassword removes the password from a postgres URL and returns it separately.
+func splitPassword(raw string) (string, string) {
+	u, err := url.Parse(raw)
+	if err != nil || u.User == nil {
+		return raw, ""
+	}
+	pw, _ := u.User.Password()
+	u.User = url.User(u.User.Username())
+	return u.String(), pw
+}
+
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparseable)"
+	}
+	if _, ok := u.User.Password(); ok {
+		u.User = url.UserPassword(u.User.Username(), "xxxxx")
+	}
+	return u.String()
+}

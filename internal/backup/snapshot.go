@@ -1,0 +1,74 @@
+package backup
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Snapshot is an open REPEATABLE READ transaction on the source whose snapshot pg_dump imports, so the row
+// counts in the manifest describe exactly the data in the dump.
+type Snapshot struct {
+	conn          *pgx.Conn
+	tx            pgx.Tx
+	ID            string
+	ServerVersion string
+	Database      string
+	SizeBytes     int64
+}
+
+// OpenSnapshot connects to the source and exports a snapshot. The connection must stay open until pg_dump
+// has started, so the caller closes it after the dump.
+func OpenSnapshot(ctx context.Context, sourceURL string) (*Snapshot, error) {
+	conn, err := pgx.Connect(ctx, sourceURL)
+	if err != nil {
+		return nil, fmt.Errorf("connect to source database: %s", RedactError(err, sourceURL))
+	}
+	s := &Snapshot{conn: conn}
+	s.tx, err = conn.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+	if err == nil {
+		err = s.tx.QueryRow(ctx, `SELECT pg_export_snapshot(), current_setting('server_version'),
+			current_database(), pg_database_size(current_database())`).Scan(&s.ID, &s.ServerVersion, &s.Database, &s.SizeBytes)
+	}
+	if err != nil {
+		conn.Close(context.WithoutCancel(ctx))
+		return nil, fmt.Errorf("export snapshot: %w", err)
+	}
+	return s, nil
+}
+
+// CountRows counts every user table exactly (ONLY, so inherited rows are not counted twice) inside the
+// snapshot. Tables in extensions are skipped because pg_dump does not dump their data either.
+func (s *Snapshot) CountRows(ctx context.Context) ([]TableCount, error) {
+	rows, err := s.tx.Query(ctx, `
+		SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+		WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+		  AND n.nspname NOT LIKE 'pg_toast%' AND n.nspname NOT LIKE 'pg_temp%'
+		  AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
+		ORDER BY 1, 2`)
+	if err != nil {
+		return nil, err
+	}
+	tables, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (TableCount, error) {
+		var t TableCount
+		return t, r.Scan(&t.Schema, &t.Name)
+	})
+	if err != nil {
+		return nil, err
+	}
+	for i := range tables {
+		q := fmt.Sprintf("SELECT count(*) FROM ONLY %s", pgx.Identifier{tables[i].Schema, tables[i].Name}.Sanitize())
+		if err := s.tx.QueryRow(ctx, q).Scan(&tables[i].Rows); err != nil {
+			return nil, fmt.Errorf("count %s.%s: %w", tables[i].Schema, tables[i].Name, err)
+		}
+	}
+	return tables, nil
+}
+
+// Close ends the transaction and the connection.
+func (s *Snapshot) Close(ctx context.Context) {
+	ctx = context.WithoutCancel(ctx)
+	_ = s.tx.Rollback(ctx)
+	_ = s.conn.Close(ctx)
+}

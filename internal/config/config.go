@@ -1,0 +1,143 @@
+// Package config reads pisbackup's environment into one typed, validated Config. Every bad value stops the
+// program with one line naming the variable, and secrets never leave through String or slog.
+package config
+
+import (
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// Config is every setting of SPEC section 9, parsed and checked. It is built once in run and passed down;
+// nothing reads the environment after that.
+type Config struct {
+	DatabaseURL       string
+	SourceDatabaseURL string
+	MediaRoot         string
+	BackupStorage     string
+	AgeRecipients     []string
+	AgeIdentityFile   string
+	// Unencrypted is the explicit opt-out (BACKUP_UNENCRYPTED=true); every page shows a warning while it is on.
+	Unencrypted      bool
+	SendGridAPIKey   string
+	SendGridAPIURL   string
+	DefaultFromEmail string
+	AlertEmails      []string
+	AlertRemindAfter time.Duration
+	CloudinaryURL    string
+	Port             int
+	BaseURL          *url.URL
+	DisplayTZ        *time.Location
+	PGBinDir         string
+	LogLevel         slog.Level
+	LogFormat        string // "json", "text" or "auto" (text on a terminal)
+	MetricsToken     string
+	// FileColumns are the clinic database's FileField columns ("table.column") a full backup checks.
+	FileColumns []string
+}
+
+// Error is a configuration problem: one variable, one line.
+type Error struct {
+	Var, Msg string
+}
+
+func (e *Error) Error() string { return fmt.Sprintf("config: %s: %s", e.Var, e.Msg) }
+
+// Load reads the environment through getenv (never os.Getenv directly, so tests can pass their own).
+func Load(getenv func(string) string) (*Config, error) {
+	l := loader{getenv: getenv}
+	c := &Config{
+		DatabaseURL:       l.pgURL("DATABASE_URL", "postgres://postgres@/pisbackup?host=/var/run/postgresql"),
+		SourceDatabaseURL: l.pgURL("SOURCE_DATABASE_URL", "postgres://postgres@/pis_demo?host=/var/run/postgresql"),
+		MediaRoot:         l.str("MEDIA_ROOT", "./var/media"),
+		BackupStorage:     l.storageURL("BACKUP_STORAGE", "file://./var/backups"),
+		AgeRecipients:     l.recipients("BACKUP_AGE_RECIPIENTS"),
+		AgeIdentityFile:   l.str("BACKUP_AGE_IDENTITY_FILE", ""),
+		Unencrypted:       l.boolean("BACKUP_UNENCRYPTED", false),
+		SendGridAPIKey:    l.first("SENDGRID_API_KEY", "EMAIL_HOST_PASSWORD"),
+		SendGridAPIURL:    l.httpURL("SENDGRID_API_URL", "https://api.sendgrid.com"),
+		DefaultFromEmail:  l.email("DEFAULT_FROM_EMAIL", "noreply@usc-pis.herokuapp.com"),
+		AlertEmails:       l.emails("BACKUP_ALERT_EMAIL"),
+		AlertRemindAfter:  l.duration("ALERT_REMIND_AFTER", 24*time.Hour),
+		CloudinaryURL:     l.cloudinary(),
+		Port:              l.port("PORT", 8080),
+		DisplayTZ:         l.location("TZ_DISPLAY", "Asia/Manila"),
+		PGBinDir:          l.str("PG_BIN_DIR", ""),
+		LogLevel:          l.level("LOG_LEVEL"),
+		LogFormat:         l.oneOf("LOG_FORMAT", "auto", "auto", "json", "text"),
+		MetricsToken:      l.str("METRICS_TOKEN", ""),
+		FileColumns:       l.columns("MEDIA_REFERENCE_COLUMNS"),
+	}
+	c.BaseURL = l.httpURLParsed("BASE_URL", fmt.Sprintf("http://localhost:%d", c.Port))
+	if l.err != nil {
+		return nil, l.err
+	}
+	return c, nil
+}
+
+// EmailConfigured reports whether e-mail goes to SendGrid (true) or the development outbox (false).
+func (c *Config) EmailConfigured() bool { return c.SendGridAPIKey != "" }
+
+// CloudinaryConfigured reports whether media can be migrated to or backed up from Cloudinary.
+func (c *Config) CloudinaryConfigured() bool { return c.CloudinaryURL != "" }
+
+// SecureCookies is true when the site is served over https, so session cookies get the Secure flag.
+func (c *Config) SecureCookies() bool { return c.BaseURL.Scheme == "https" }
+
+// PGTool finds a PostgreSQL client program (pg_dump, pg_restore) in PG_BIN_DIR or on PATH, with an error a
+// person can act on when it is missing.
+func (c *Config) PGTool(name string) (string, error) {
+	if c.PGBinDir != "" {
+		p := filepath.Join(c.PGBinDir, name)
+		if _, err := exec.LookPath(p); err != nil {
+			return "", &Error{Var: "PG_BIN_DIR", Msg: fmt.Sprintf("%s not found or not executable in %s", name, c.PGBinDir)}
+		}
+		return p, nil
+	}
+	p, err := exec.LookPath(name)
+	if err != nil {
+		return "", fmt.Errorf("%s is not installed or not on PATH (install postgresql-client, or set PG_BIN_DIR)", name)
+	}
+	return p, nil
+}
+
+// String is safe to log: every URL is redacted and keys are reduced to whether they are set.
+func (c *Config) String() string {
+	return fmt.Sprintf("database=%s source=%s storage=%s media=%s sendgrid=%t cloudinary=%t port=%d base=%s",
+		RedactURL(c.DatabaseURL), RedactURL(c.SourceDatabaseURL), RedactURL(c.BackupStorage), c.MediaRoot,
+		c.EmailConfigured(), c.CloudinaryConfigured(), c.Port, c.BaseURL)
+}
+
+// LogValue keeps secrets out of structured logs even when a Config is logged by mistake.
+func (c *Config) LogValue() slog.Value { return slog.StringValue(c.String()) }
+
+// RedactURL hides the password (and any secret-looking query value) of a URL or libpq connection string.
+func RedactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.Scheme == "" {
+		// A keyword/value conninfo: blank out password=...
+		fields := strings.Fields(raw)
+		for i, f := range fields {
+			if strings.HasPrefix(strings.ToLower(f), "password=") {
+				fields[i] = "password=xxxxx"
+			}
+		}
+		return strings.Join(fields, " ")
+	}
+	if _, has := u.User.Password(); has {
+		u.User = url.UserPassword(u.User.Username(), "xxxxx")
+	}
+	q := u.Query()
+	for k := range q {
+		lk := strings.ToLower(k)
+		if strings.Contains(lk, "password") || strings.Contains(lk, "secret") || strings.Contains(lk, "key") {
+			q.Set(k, "xxxxx")
+		}
+	}
+	u.RawQuery = q.Encode()
+	return u.String()
+}

@@ -1,0 +1,243 @@
+package config
+
+import (
+	"fmt"
+	"log/slog"
+	"net/mail"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"filippo.io/age"
+)
+
+// loader keeps the first error only: the program stops on one clear line, not a wall of them.
+type loader struct {
+	getenv func(string) string
+	err    error
+}
+
+func (l *loader) fail(name, format string, args ...any) {
+	if l.err == nil {
+		l.err = &Error{Var: name, Msg: fmt.Sprintf(format, args...)}
+	}
+}
+
+func (l *loader) str(name, def string) string {
+	if v := strings.TrimSpace(l.getenv(name)); v != "" {
+		return v
+	}
+	return def
+}
+
+// first returns the first variable set, so the seed's Heroku names keep working as aliases.
+func (l *loader) first(names ...string) string {
+	for _, n := range names {
+		if v := strings.TrimSpace(l.getenv(n)); v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+func (l *loader) pgURL(name, def string) string {
+	v := l.str(name, def)
+	if strings.HasPrefix(v, "postgres://") || strings.HasPrefix(v, "postgresql://") {
+		if _, err := url.Parse(v); err != nil {
+			// url's error text would echo the password; say only what is wrong.
+			l.fail(name, "not a valid postgres:// URL")
+		}
+		return v
+	}
+	if strings.Contains(v, "=") { // libpq keyword/value form
+		return v
+	}
+	l.fail(name, "must be a postgres:// URL or a libpq connection string")
+	return v
+}
+
+func (l *loader) storageURL(name, def string) string {
+	v := l.str(name, def)
+	u, err := url.Parse(v)
+	if err != nil || (u.Scheme != "file" && u.Scheme != "s3") {
+		l.fail(name, "must be file://DIR or s3://bucket/prefix, got %q", RedactURL(v))
+	}
+	return v
+}
+
+func (l *loader) recipients(name string) []string {
+	var out []string
+	for _, r := range strings.FieldsFunc(l.getenv(name), func(r rune) bool { return r == ',' || r == ' ' || r == '\n' }) {
+		if _, err := age.ParseX25519Recipient(r); err != nil {
+			l.fail(name, "%q is not an age X25519 recipient (age1...)", r)
+			return nil
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+func (l *loader) boolean(name string, def bool) bool {
+	v := strings.TrimSpace(l.getenv(name))
+	if v == "" {
+		return def
+	}
+	b, err := parseBool(v)
+	if err != nil {
+		l.fail(name, "must be true or false, got %q", v)
+	}
+	return b
+}
+
+func (l *loader) httpURLParsed(name, def string) *url.URL {
+	v := l.str(name, def)
+	u, err := url.Parse(v)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		l.fail(name, "must be an http(s) URL, got %q", v)
+		return &url.URL{Scheme: "http", Host: "localhost"}
+	}
+	u.Path = strings.TrimRight(u.Path, "/")
+	return u
+}
+
+func (l *loader) httpURL(name, def string) string { return l.httpURLParsed(name, def).String() }
+
+func (l *loader) email(name, def string) string {
+	v := l.str(name, def)
+	if _, err := mail.ParseAddress(v); err != nil {
+		l.fail(name, "%q is not an e-mail address", v)
+	}
+	return v
+}
+
+func (l *loader) emails(name string) []string {
+	var out []string
+	for _, e := range strings.Split(l.getenv(name), ",") {
+		if e = strings.TrimSpace(e); e == "" {
+			continue
+		}
+		if _, err := mail.ParseAddress(e); err != nil {
+			l.fail(name, "%q is not an e-mail address", e)
+			return nil
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+func (l *loader) duration(name string, def time.Duration) time.Duration {
+	v := strings.TrimSpace(l.getenv(name))
+	if v == "" {
+		return def
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		l.fail(name, "must be a positive duration like 24h or 90m, got %q", v)
+	}
+	return d
+}
+
+func (l *loader) port(name string, def int) int {
+	v := strings.TrimSpace(l.getenv(name))
+	if v == "" {
+		return def
+	}
+	p, err := strconv.Atoi(v)
+	if err != nil || p < 0 || p > 65535 {
+		l.fail(name, "must be a port number 0-65535, got %q", v)
+	}
+	return p
+}
+
+func (l *loader) location(name, def string) *time.Location {
+	v := l.str(name, def)
+	loc, err := time.LoadLocation(v)
+	if err != nil {
+		l.fail(name, "unknown time zone %q", v)
+		return time.UTC
+	}
+	return loc
+}
+
+func (l *loader) level(name string) slog.Level {
+	var lv slog.Level
+	if v := strings.TrimSpace(l.getenv(name)); v != "" {
+		if err := lv.UnmarshalText([]byte(v)); err != nil {
+			l.fail(name, "must be debug, info, warn or error, got %q", v)
+		}
+	}
+	return lv
+}
+
+func (l *loader) oneOf(name, def string, allowed ...string) string {
+	v := strings.ToLower(l.str(name, def))
+	for _, a := range allowed {
+		if v == a {
+			return v
+		}
+	}
+	l.fail(name, "must be one of %s, got %q", strings.Join(allowed, ", "), v)
+	return def
+}
+
+// cloudinary accepts CLOUDINARY_URL or the seed's three separate variables.
+func (l *loader) cloudinary() string {
+	if v := strings.TrimSpace(l.getenv("CLOUDINARY_URL")); v != "" {
+		u, err := url.Parse(v)
+		if err != nil || u.Scheme != "cloudinary" || u.Host == "" || u.User == nil {
+			l.fail("CLOUDINARY_URL", "must look like cloudinary://API_KEY:API_SECRET@CLOUD_NAME")
+		}
+		return v
+	}
+	name, key, secret := l.getenv("CLOUDINARY_CLOUD_NAME"), l.getenv("CLOUDINARY_API_KEY"), l.getenv("CLOUDINARY_API_SECRET")
+	if name == "" && key == "" && secret == "" {
+		return ""
+	}
+	if name == "" || key == "" || secret == "" {
+		l.fail("CLOUDINARY_CLOUD_NAME", "CLOUDINARY_CLOUD_NAME, CLOUDINARY_API_KEY and CLOUDINARY_API_SECRET must be set together")
+		return ""
+	}
+	return (&url.URL{Scheme: "cloudinary", User: url.UserPassword(key, secret), Host: name}).String()
+}
+
+// DefaultFileColumns are the PIS FileField columns checked by full backups unless MEDIA_REFERENCE_COLUMNS says otherwise.
+var DefaultFileColumns = []string{
+	"authentication_user.profile_picture",
+	"patients_medicaldocument.file",
+	"medical_certificates_medicalcertificate.file",
+	"health_info_healthinformation.image",
+	"health_info_campaign.banner",
+	"health_info_campaign.pubmat",
+}
+
+func (l *loader) columns(name string) []string {
+	v := strings.TrimSpace(l.getenv(name))
+	if v == "" {
+		return DefaultFileColumns
+	}
+	var out []string
+	for _, c := range strings.Split(v, ",") {
+		c = strings.TrimSpace(c)
+		t, col, ok := strings.Cut(c, ".")
+		if !ok || !ident(t) || !ident(col) {
+			l.fail(name, "%q is not table.column", c)
+			return nil
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+func ident(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i, r := range s {
+		if !(r == '_' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || i > 0 && r >= '0' && r <= '9') {
+			return false
+		}
+	}
+	return true
+}
+func parseBool(s string) (bool, error) { return strconv.ParseBool(strings.TrimSpace(s)) }

@@ -1,0 +1,90 @@
+package jobs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+
+	"github.com/uscpis/pisbackup/internal/config"
+	"github.com/uscpis/pisbackup/queries"
+)
+
+// BackupRequest asks for one backup.
+type BackupRequest struct {
+	Kind       string // database, media or full
+	Trigger    string // manual, schedule, api, cli
+	CreatedBy  *int64
+	ScheduleID *int64
+	// Queue overrides the job's queue; the CLI uses a private queue so its in-process worker runs exactly
+	// the job it asked for.
+	Queue string
+}
+
+// ErrJobStillActive means River still holds an active job of this kind although no backup row is in flight
+// (the reconciler closed the row first). The old job must end before a new one can start.
+var ErrJobStillActive = errors.New("a backup job of this kind is still active in the queue; wait for it to end or cancel it in the job UI")
+
+// EnqueueBackup records a backup row and inserts its job in one transaction (both or neither). When a backup
+// of the same kind is already queued or running, it returns that one and existing=true.
+func EnqueueBackup(ctx context.Context, pool *pgxpool.Pool, client *river.Client[pgx.Tx], cfg *config.Config, req BackupRequest) (b queries.Backup, existing bool, err error) {
+	args, err := backupArgs(req.Kind)
+	if err != nil {
+		return b, false, err
+	}
+	err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		q := queries.New(tx)
+		// Serialise requests per kind so two clicks cannot both see "nothing running".
+		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock(hashtext('pisbackup.backup.' || $1::text))", req.Kind); err != nil {
+			return err
+		}
+		if cur, err := q.BackupActiveByKind(ctx, req.Kind); err == nil {
+			b, existing = cur, true
+			return nil
+		} else if !errors.Is(err, pgx.ErrNoRows) {
+			return err
+		}
+		b, err = q.BackupInsert(ctx, queries.BackupInsertParams{
+			Kind: req.Kind, Trigger: req.Trigger, ScheduleID: req.ScheduleID, CreatedBy: req.CreatedBy,
+			Encrypted: !cfg.Unencrypted, SourceRedacted: config.RedactURL(cfg.SourceDatabaseURL), Format: formatOf(req.Kind),
+		})
+		if err != nil {
+			return err
+		}
+		res, err := client.InsertTx(ctx, tx, args(b.ID), &river.InsertOpts{Queue: req.Queue})
+		if err != nil {
+			return fmt.Errorf("enqueue: %w", err)
+		}
+		if res.UniqueSkippedAsDuplicate {
+			return ErrJobStillActive
+		}
+		b.JobID = &res.Job.ID
+		return q.BackupSetJob(ctx, queries.BackupSetJobParams{ID: b.ID, JobID: &res.Job.ID})
+	})
+	return b, existing, err
+}
+
+// backupArgs maps a kind to its job. Kinds register here as their workers arrive.
+func backupArgs(kind string) (func(id int64) river.JobArgs, error) {
+	if f, ok := backupKinds[kind]; ok {
+		return f, nil
+	}
+	return nil, fmt.Errorf("unknown backup kind %q (want database, media or full)", kind)
+}
+
+var backupKinds = map[string]func(id int64) river.JobArgs{
+	"database": func(id int64) river.JobArgs { return BackupDatabaseArgs{BackupID: id} },
+}
+
+func formatOf(kind string) string {
+	switch kind {
+	case "database":
+		return "pg_dump-custom+zstd+age"
+	case "media":
+		return "tar+zstd+age"
+	}
+	return "recovery-point"
+}

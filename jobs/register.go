@@ -1,0 +1,82 @@
+package jobs
+
+import (
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+)
+
+// Queues. Backups get their own queue so a long dump never starves e-mail or monitoring.
+const (
+	QueueBackups = "backups"
+	QueueVerify  = "verify"
+	QueueEmail   = "email"
+)
+
+// Workers registers every job kind's worker.
+func Workers(d *Deps) *river.Workers {
+	w := river.NewWorkers()
+	river.AddWorker(w, &BackupDatabaseWorker{D: d})
+	river.AddWorker(w, &ReconcileWorker{D: d})
+	for _, reg := range extraWorkers {
+		reg(w, d)
+	}
+	return w
+}
+
+// extraWorkers lets each job file register itself from an init func, so adding a kind touches one file.
+var extraWorkers []func(*river.Workers, *Deps)
+
+// extraPeriodic likewise collects periodic jobs.
+var extraPeriodic []func(*Deps) []*river.PeriodicJob
+
+// Mode says what a client does.
+type Mode int
+
+const (
+	// InsertOnly clients enqueue but never work (the web process with --no-workers).
+	InsertOnly Mode = iota
+	// Worker clients work every queue and run periodic jobs (serve, worker).
+	Worker
+	// Private clients work one private queue only (the CLI running its own job in-process).
+	Private
+)
+
+// NewClient builds the River client for mode. queue names the private queue in Private mode.
+func NewClient(d *Deps, mode Mode, queue string) (*river.Client[pgx.Tx], error) {
+	cfg := &river.Config{
+		Logger:               d.Log,
+		Workers:              Workers(d),
+		RescueStuckJobsAfter: RescueAfter,
+		JobTimeout:           BackupTimeout,
+		FetchCooldown:        50 * time.Millisecond,
+		FetchPollInterval:    250 * time.Millisecond,
+	}
+	switch mode {
+	case Worker:
+		cfg.Queues = map[string]river.QueueConfig{
+			river.QueueDefault: {MaxWorkers: 10},
+			QueueBackups:       {MaxWorkers: 3},
+			QueueVerify:        {MaxWorkers: 2},
+			QueueEmail:         {MaxWorkers: 4},
+		}
+		cfg.PeriodicJobs = periodicJobs(d)
+	case Private:
+		cfg.Queues = map[string]river.QueueConfig{queue: {MaxWorkers: 2}}
+	}
+	return river.NewClient(riverpgxv5.New(d.Pool), cfg)
+}
+
+func periodicJobs(d *Deps) []*river.PeriodicJob {
+	jobs := []*river.PeriodicJob{
+		river.NewPeriodicJob(river.PeriodicInterval(time.Minute),
+			func() (river.JobArgs, *river.InsertOpts) { return ReconcileArgs{}, nil },
+			&river.PeriodicJobOpts{RunOnStart: true, ID: "reconcile"}),
+	}
+	for _, p := range extraPeriodic {
+		jobs = append(jobs, p(d)...)
+	}
+	return jobs
+}

@@ -1,0 +1,66 @@
+// Package migrations holds pisbackup's own schema as numbered SQL files, embedded in the binary, and applies
+// them together with River's tables.
+package migrations
+
+import (
+	"context"
+	"embed"
+	"fmt"
+	"io/fs"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/pressly/goose/v3"
+	"github.com/pressly/goose/v3/lock"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/rivermigrate"
+)
+
+//go:embed *.sql
+var files embed.FS
+
+// FS returns the embedded SQL files; tests hash them to know when the template database is stale.
+func FS() fs.FS { return files }
+
+// Result says what Up changed, so `pisbackup migrate` can report it and prove it is idempotent.
+type Result struct {
+	Applied      []string // our own migration files applied in this run
+	RiverApplied []int    // River migration versions applied in this run
+}
+
+// Up applies every pending migration of ours and River's. Running it twice changes nothing the second time.
+func Up(ctx context.Context, pool *pgxpool.Pool) (Result, error) {
+	var res Result
+	// River first: our tables never reference its tables, and its migrator takes its own lock.
+	migrator, err := rivermigrate.New(riverpgxv5.New(pool), nil)
+	if err != nil {
+		return res, fmt.Errorf("river migrator: %w", err)
+	}
+	rr, err := migrator.Migrate(ctx, rivermigrate.DirectionUp, nil)
+	if err != nil {
+		return res, fmt.Errorf("river migrations: %w", err)
+	}
+	for _, v := range rr.Versions {
+		res.RiverApplied = append(res.RiverApplied, v.Version)
+	}
+
+	db := stdlib.OpenDBFromPool(pool)
+	defer db.Close()
+	// A session advisory lock keeps two processes (a release phase and a test run, say) from racing.
+	locker, err := lock.NewPostgresSessionLocker()
+	if err != nil {
+		return res, fmt.Errorf("goose locker: %w", err)
+	}
+	provider, err := goose.NewProvider(goose.DialectPostgres, db, files, goose.WithSessionLocker(locker))
+	if err != nil {
+		return res, fmt.Errorf("goose provider: %w", err)
+	}
+	results, err := provider.Up(ctx)
+	if err != nil {
+		return res, fmt.Errorf("apply migrations: %w", err)
+	}
+	for _, r := range results {
+		res.Applied = append(res.Applied, r.Source.Path)
+	}
+	return res, nil
+}
