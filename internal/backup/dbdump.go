@@ -47,6 +47,9 @@ func DumpDatabase(ctx context.Context, o DumpOptions) (*Result, error) {
 		now = time.Now
 	}
 	started := now().UTC()
+	if o.Keys != nil && len(o.Keys.Recipients) == 0 {
+		o.Keys = nil // identities only (kept for restoring old backups): this run is the unencrypted opt-out
+	}
 	snap, err := OpenSnapshot(ctx, o.SourceURL)
 	if err != nil {
 		return nil, err

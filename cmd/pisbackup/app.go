@@ -1,0 +1,139 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/uscpis/pisbackup/internal/backup"
+	"github.com/uscpis/pisbackup/internal/config"
+	"github.com/uscpis/pisbackup/internal/crypt"
+	"github.com/uscpis/pisbackup/internal/storage"
+	"github.com/uscpis/pisbackup/jobs"
+	"github.com/uscpis/pisbackup/queries"
+)
+
+// app is everything a command may need, built lazily so `migrate` does not demand pg_dump, say.
+type app struct {
+	cfg    *config.Config
+	log    *slog.Logger
+	pool   *pgxpool.Pool
+	getenv func(string) string
+}
+
+// loadApp reads configuration and connects to pisbackup's own database.
+func loadApp(ctx context.Context, e *env) (*app, error) {
+	cfg, err := config.Load(e.getenv)
+	if err != nil {
+		return nil, err
+	}
+	a := &app{cfg: cfg, log: newLogger(cfg, e.stderr), getenv: e.getenv}
+	a.pool, err = connect(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+func (a *app) close() {
+	if a.pool != nil {
+		a.pool.Close()
+	}
+}
+
+// connect opens a pool and proves the database answers, with an error that names the variable and never
+// the password.
+func connect(ctx context.Context, url string) (*pgxpool.Pool, error) {
+	pc, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("DATABASE_URL: cannot parse connection string")
+	}
+	pc.MaxConns = 20
+	pool, err := pgxpool.NewWithConfig(ctx, pc)
+	if err == nil {
+		pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		err = pool.Ping(pctx)
+		cancel()
+		if err != nil {
+			pool.Close()
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("DATABASE_URL: cannot reach pisbackup's database %s: %s",
+			config.RedactURL(url), backup.RedactError(err, url))
+	}
+	return pool, nil
+}
+
+// deps builds the worker dependencies: storage (checked writable), keys (generated in development) and the
+// PostgreSQL client tools (checked present). Every problem here is reported before any work starts.
+func (a *app) deps(ctx context.Context) (*jobs.Deps, error) {
+	d := &jobs.Deps{Pool: a.pool, Q: queries.New(a.pool), Cfg: a.cfg, Log: a.log, Started: time.Now()}
+	var err error
+	if d.PGDump, err = a.cfg.PGTool("pg_dump"); err != nil {
+		return nil, err
+	}
+	if d.PGRestore, err = a.cfg.PGTool("pg_restore"); err != nil {
+		return nil, err
+	}
+	if d.Store, err = storage.Open(ctx, a.cfg.BackupStorage, a.getenv); err != nil {
+		return nil, err
+	}
+	if err := d.Store.CheckWritable(ctx); err != nil {
+		return nil, fmt.Errorf("BACKUP_STORAGE: %w", err)
+	}
+	if d.Keys, err = a.keys(); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// keys loads age keys; in development (nothing configured) it creates var/age/identity.txt and says so loudly.
+func (a *app) keys() (*crypt.Keys, error) {
+	k, err := crypt.Load(a.cfg.AgeRecipients, a.cfg.AgeIdentityFile, filepath.Join("var", "age", "identity.txt"))
+	if err != nil {
+		return nil, err
+	}
+	if k.Generated {
+		a.log.Warn("GENERATED A NEW BACKUP ENCRYPTION KEY for development. Without it no backup can be restored: "+
+			"production must set BACKUP_AGE_RECIPIENTS and keep the identity file offline, e.g. printed in the safe.",
+			"identity_file", k.IdentityFile, "recipient", k.Public[0])
+	}
+	if a.cfg.Unencrypted {
+		a.log.Warn("BACKUP_UNENCRYPTED=true: new backups are NOT encrypted")
+		// Identities stay loaded so older encrypted backups can still be verified and restored.
+		return &crypt.Keys{Identities: k.Identities, IdentityFile: k.IdentityFile}, nil
+	}
+	return k, nil
+}
+
+// newLogger logs JSON when stderr is not a terminal (Heroku, CI) and text when a person is watching.
+func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: cfg.LogLevel}
+	format := cfg.LogFormat
+	if format == "auto" {
+		format = "json"
+		if isTerminal(w) {
+			format = "text"
+		}
+	}
+	if format == "text" {
+		return slog.New(slog.NewTextHandler(w, opts))
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}

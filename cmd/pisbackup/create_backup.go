@@ -1,0 +1,197 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/uscpis/pisbackup/internal/config"
+	"github.com/uscpis/pisbackup/jobs"
+	"github.com/uscpis/pisbackup/queries"
+)
+
+func init() {
+	register("create-backup", "take a backup now (runs in-process; no server needed)", cmdCreateBackup)
+}
+
+func cmdCreateBackup(ctx context.Context, e *env, args []string) error {
+	fs := newFlags(e, "create-backup", "--type database|media|full [--verify LEVEL] [--dry-run] [--no-wait] [--json]")
+	kind := fs.String("type", "database", "what to back up: database, media or full")
+	verify := fs.String("verify", "", "verification to run afterwards: checksum, archive or drill")
+	dry := fs.Bool("dry-run", false, "print what would be backed up and change nothing")
+	noWait := fs.Bool("no-wait", false, "enqueue for the worker and return at once")
+	asJSON := fs.Bool("json", false, "print the result as JSON")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if err := oneOf("type", *kind, "database", "media", "full"); err != nil {
+		return err
+	}
+	if *verify != "" {
+		if err := oneOf("verify", *verify, "checksum", "archive", "drill"); err != nil {
+			return err
+		}
+	}
+	a, err := loadApp(ctx, e)
+	if err != nil {
+		return err
+	}
+	defer a.close()
+	d, err := a.deps(ctx)
+	if err != nil {
+		return err
+	}
+	if *dry {
+		return printDryRun(e, a.cfg, d, *kind, *asJSON)
+	}
+	queue := jobs.QueueBackups
+	if !*noWait {
+		// A private queue: this process works exactly the job it enqueues, and nothing else.
+		host, _ := os.Hostname()
+		queue = fmt.Sprintf("cli_%s_%d", host, os.Getpid())
+	}
+	client, err := jobs.NewClient(d, jobs.Private, queue)
+	if err != nil {
+		return err
+	}
+	b, existing, err := jobs.EnqueueBackup(ctx, a.pool, client, a.cfg, jobs.BackupRequest{Kind: *kind, Trigger: "cli", Queue: queue})
+	if err != nil {
+		return err
+	}
+	if existing {
+		fmt.Fprintf(e.stderr, "a %s backup is already %s (#%d); following it instead of starting another\n", b.Kind, b.Status, b.ID)
+	}
+	if !*noWait && !existing {
+		if err := client.Start(ctx); err != nil {
+			return err
+		}
+		defer func() {
+			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+			defer cancel()
+			_ = client.Stop(sctx)
+		}()
+	}
+	if !*noWait {
+		if b, err = waitBackup(ctx, e, d.Q, b.ID); err != nil {
+			return err
+		}
+	}
+	if err := printBackup(e, b, *asJSON); err != nil {
+		return err
+	}
+	switch b.Status {
+	case "succeeded", "warning", "queued", "running":
+		return nil
+	}
+	return silentExit(1)
+}
+
+// waitBackup polls the row until it is final, drawing a progress line on a terminal.
+func waitBackup(ctx context.Context, e *env, q *queries.Queries, id int64) (queries.Backup, error) {
+	tty := isTerminal(e.stderr)
+	t := time.NewTicker(200 * time.Millisecond)
+	defer t.Stop()
+	for {
+		b, err := q.BackupGet(context.WithoutCancel(ctx), id)
+		if err != nil {
+			return b, err
+		}
+		if b.Status != "queued" && b.Status != "running" {
+			if tty {
+				fmt.Fprint(e.stderr, "\r\033[K")
+			}
+			return b, nil
+		}
+		if tty {
+			fmt.Fprintf(e.stderr, "\r\033[Kbackup #%d %s: %s", b.ID, b.Status, progressText(b))
+		}
+		select {
+		case <-ctx.Done():
+			return b, errors.New("interrupted; the backup is stopped with this process and will be marked failed")
+		case <-t.C:
+		}
+	}
+}
+
+func progressText(b queries.Backup) string {
+	if b.ProgressTotal > 0 {
+		pct := min(99, 100*b.ProgressBytes/b.ProgressTotal)
+		return fmt.Sprintf("%s read (~%d%%)", humanBytes(b.ProgressBytes), pct)
+	}
+	return humanBytes(b.ProgressBytes) + " read"
+}
+
+// backupJSON is the CLI's machine-readable backup.
+type backupJSON struct {
+	ID         int64    `json:"id"`
+	Kind       string   `json:"kind"`
+	Status     string   `json:"status"`
+	Trigger    string   `json:"trigger"`
+	Size       int64    `json:"size"`
+	SHA256     string   `json:"sha256"`
+	StorageKey string   `json:"storage_key"`
+	DurationMS *int64   `json:"duration_ms"`
+	Error      string   `json:"error,omitempty"`
+	Warnings   []string `json:"warnings,omitempty"`
+	QueuedAt   string   `json:"queued_at"`
+}
+
+func toJSON(b queries.Backup) backupJSON {
+	return backupJSON{ID: b.ID, Kind: b.Kind, Status: b.Status, Trigger: b.Trigger, Size: b.BytesStored,
+		SHA256: b.Sha256, StorageKey: b.StorageKey, DurationMS: b.DurationMs, Error: b.Error,
+		Warnings: b.Warnings, QueuedAt: b.QueuedAt.UTC().Format(time.RFC3339)}
+}
+
+func printBackup(e *env, b queries.Backup, asJSON bool) error {
+	if asJSON {
+		enc := json.NewEncoder(e.stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(toJSON(b))
+	}
+	fmt.Fprintf(e.stdout, "backup #%d %s %s: %s, %s stored", b.ID, b.Kind, b.Status, b.StorageKey, humanBytes(b.BytesStored))
+	if b.DurationMs != nil {
+		fmt.Fprintf(e.stdout, " in %s", (time.Duration(*b.DurationMs) * time.Millisecond).Round(10*time.Millisecond))
+	}
+	fmt.Fprintln(e.stdout)
+	if b.Sha256 != "" {
+		fmt.Fprintf(e.stdout, "sha256 %s\n", b.Sha256)
+	}
+	for _, w := range b.Warnings {
+		fmt.Fprintf(e.stdout, "warning: %s\n", w)
+	}
+	if b.Error != "" {
+		fmt.Fprintf(e.stdout, "error: %s\n", b.Error)
+	}
+	return nil
+}
+
+func printDryRun(e *env, cfg *config.Config, d *jobs.Deps, kind string, asJSON bool) error {
+	enc := "age, recipients fingerprint " + d.Keys.Fingerprint()
+	if len(d.Keys.Recipients) == 0 {
+		enc = "NONE (BACKUP_UNENCRYPTED=true)"
+	}
+	plan := map[string]string{"kind": kind, "source": config.RedactURL(cfg.SourceDatabaseURL),
+		"media_root": cfg.MediaRoot, "destination": d.Store.String(), "encryption": enc, "pg_dump": d.PGDump}
+	if asJSON {
+		return json.NewEncoder(e.stdout).Encode(map[string]any{"dry_run": true, "plan": plan})
+	}
+	fmt.Fprintf(e.stdout, "dry run: would back up %s\n  source:      %s\n  media:       %s\n  destination: %s\n  encryption:  %s\n  pg_dump:     %s\nnothing was changed\n",
+		kind, plan["source"], plan["media_root"], plan["destination"], plan["encryption"], plan["pg_dump"])
+	return nil
+}
+
+func humanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}

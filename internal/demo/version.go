@@ -1,0 +1,24 @@
+package demo
+
+import (
+	"context"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Version names the shape of the demo data; test templates are rebuilt when it changes.
+const Version = "1"
+
+// HasData reports whether the database at connString already holds demo patients, so `make run` can keep a
+// demo database (and its backups' meaning) across restarts.
+func HasData(ctx context.Context, connString string) bool {
+	conn, err := pgx.Connect(ctx, connString)
+	if err != nil {
+		return false
+	}
+	defer conn.Close(ctx)
+	var n int64
+	err = conn.QueryRow(ctx, `SELECT CASE WHEN to_regclass('public.patients_patient') IS NULL THEN 0
+		ELSE (SELECT count(*) FROM public.patients_patient) END`).Scan(&n)
+	return err == nil && n > 0
+}

@@ -1,0 +1,24 @@
+// Toasts for HTMX results: the server sends HX-Trigger {"toast": {"message": "...", "level": "info|error"}}.
+document.addEventListener("toast", function (ev) {
+  var d = ev.detail || {};
+  var box = document.getElementById("toasts");
+  if (!box || !d.message) return;
+  var t = document.createElement("div");
+  t.className = "toast" + (d.level === "error" ? " error" : "");
+  t.setAttribute("data-testid", "toast");
+  t.textContent = d.message;
+  box.appendChild(t);
+  setTimeout(function () { t.remove(); }, 6000);
+});
+// Typed confirmations: a form with data-confirm-name only submits when the typed text matches.
+document.addEventListener("submit", function (ev) {
+  var f = ev.target;
+  var want = f.getAttribute && f.getAttribute("data-confirm-name");
+  if (!want) return;
+  var typed = f.querySelector("[name=confirm]");
+  if (!typed || typed.value !== want) {
+    ev.preventDefault();
+    var msg = f.querySelector(".field-error");
+    if (msg) msg.textContent = "Type " + want + " exactly to confirm.";
+  }
+}, true);

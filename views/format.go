@@ -1,0 +1,115 @@
+package views
+
+import (
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/uscpis/pisbackup/queries"
+)
+
+// Bytes renders a size for people ("12.3 MiB").
+func Bytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return strconv.FormatInt(n, 10) + " B"
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
+// Time shows t in the clinic's zone, e.g. "2026-11-25 14:03 PST".
+func (c Chrome) Time(t time.Time) string {
+	if t.IsZero() {
+		return "—"
+	}
+	return t.In(c.tz()).Format("2006-01-02 15:04 MST")
+}
+
+// TimePtr is Time for nullable columns.
+func (c Chrome) TimePtr(t *time.Time) string {
+	if t == nil {
+		return "—"
+	}
+	return c.Time(*t)
+}
+
+// Ago is the relative hint next to a time ("3 h ago").
+func (c Chrome) Ago(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	now := c.Now
+	if now.IsZero() {
+		now = time.Now()
+	}
+	return Ago(now.Sub(t))
+}
+
+// Ago renders a duration in the past coarsely, as staff read it.
+func Ago(d time.Duration) string {
+	switch {
+	case d < 0:
+		return "in " + Dur(-d)
+	case d < time.Minute:
+		return "just now"
+	}
+	return Dur(d) + " ago"
+}
+
+// Dur renders a duration coarsely: "41 s", "3 min", "5 h", "2 d".
+func Dur(d time.Duration) string {
+	switch {
+	case d < time.Second:
+		return fmt.Sprintf("%d ms", d.Milliseconds())
+	case d < time.Minute:
+		return fmt.Sprintf("%d s", int(d.Seconds()))
+	case d < time.Hour:
+		return fmt.Sprintf("%d min", int(d.Minutes()))
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%d h", int(d.Hours()))
+	}
+	return fmt.Sprintf("%d d", int(d.Hours()/24))
+}
+
+// DurMS renders a nullable millisecond duration.
+func DurMS(ms *int64) string {
+	if ms == nil {
+		return "—"
+	}
+	return Dur(time.Duration(*ms) * time.Millisecond)
+}
+
+func (c Chrome) tz() *time.Location {
+	if c.TZ == nil {
+		return time.UTC
+	}
+	return c.TZ
+}
+
+// Percent of a running backup's progress, capped below 100 until it finishes (the total is an estimate).
+func Percent(b queries.Backup) int {
+	switch {
+	case b.Status == "succeeded" || b.Status == "warning":
+		return 100
+	case b.ProgressTotal <= 0:
+		return 0
+	}
+	return int(min(99, 100*b.ProgressBytes/b.ProgressTotal))
+}
+
+// InFlight reports whether a backup is still queued or running.
+func InFlight(status string) bool { return status == "queued" || status == "running" }
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+func (c Chrome) agoPtr(t *time.Time) string {
+	if t == nil {
+		return ""
+	}
+	return c.Ago(*t)
+}

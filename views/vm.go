@@ -1,0 +1,64 @@
+// Package views holds the templ components: one typed view model per page, partials for HTMX swaps, and
+// emails/ for alert bodies.
+package views
+
+import (
+	"time"
+
+	"github.com/uscpis/pisbackup/internal/auth"
+	"github.com/uscpis/pisbackup/queries"
+)
+
+// Chrome is what every page's layout needs: who is signed in, where times are shown, global warnings.
+type Chrome struct {
+	Title    string
+	Nav      string // which nav item is current
+	UserName string
+	Role     auth.Role
+	TZ       *time.Location
+	Now      time.Time
+	// Banners are shown on every page (e.g. "backups are not encrypted").
+	Banners []string
+	HTMX    bool // htmx is available; without it the pages still work as plain forms
+}
+
+// Can reports whether the signed-in user may use actions that need min; buttons for the rest are hidden.
+func (c Chrome) Can(min auth.Role) bool { return c.Role.Allows(min) }
+
+// BackupListVM is the backups page.
+type BackupListVM struct {
+	Chrome
+	Rows    []queries.Backup
+	Kind    string
+	Status  string
+	NextURL string // cursor link to older rows; empty on the last page
+	// Live is true while any listed row is in flight: the table then polls itself.
+	Live bool
+	// PollURL re-renders the table with the same filters.
+	PollURL string
+}
+
+// BackupDetailVM is one backup's page.
+type BackupDetailVM struct {
+	Chrome
+	B             queries.Backup
+	Manifest      ManifestVM
+	Children      []queries.Backup
+	Verifications []queries.Verification
+	Restores      []queries.Restore
+}
+
+// ManifestVM is the part of a manifest the detail page shows.
+type ManifestVM struct {
+	Tables     []TableRowVM
+	FileCount  int
+	Missing    []string
+	Unreadable []string
+	Raw        string
+}
+
+// TableRowVM is one table's row count in a manifest.
+type TableRowVM struct {
+	Name string
+	Rows int64
+}
