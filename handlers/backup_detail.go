@@ -1,0 +1,66 @@
+package handlers
+
+import (
+	"encoding/json"
+	"net/http"
+	"strconv"
+
+	"github.com/uscpis/pisbackup/internal/backup"
+	"github.com/uscpis/pisbackup/views"
+)
+
+func (h *Handlers) backupDetail(w http.ResponseWriter, r *http.Request) error {
+	vm, err := h.backupDetailVM(r)
+	if err != nil {
+		return err
+	}
+	return views.BackupDetailPage(vm).Render(r.Context(), w)
+}
+
+// backupSummary is the live part of the detail page, polled while the backup runs.
+func (h *Handlers) backupSummary(w http.ResponseWriter, r *http.Request) error {
+	vm, err := h.backupDetailVM(r)
+	if err != nil {
+		return err
+	}
+	return views.BackupSummary(vm).Render(r.Context(), w)
+}
+
+func (h *Handlers) backupDetailVM(r *http.Request) (views.BackupDetailVM, error) {
+	var vm views.BackupDetailVM
+	id, err := pathID(r)
+	if err != nil {
+		return vm, err
+	}
+	b, err := h.Q.BackupGet(r.Context(), id)
+	if err != nil {
+		return vm, NotFound(err, "backup")
+	}
+	vm = views.BackupDetailVM{Chrome: h.chrome(r, "Backup #"+strconv.FormatInt(id, 10), "backups"), B: b}
+	if len(b.Manifest) > 0 {
+		if m, err := backup.ParseManifest(b.Manifest); err == nil {
+			for _, t := range m.Tables {
+				vm.Manifest.Tables = append(vm.Manifest.Tables, views.TableRowVM{Name: t.Schema + "." + t.Name, Rows: t.Rows})
+			}
+			vm.Manifest.FileCount, vm.Manifest.Missing, vm.Manifest.Unreadable = m.FileCount, m.Missing, m.Unreadable
+			pretty, _ := json.MarshalIndent(m, "", "  ")
+			vm.Manifest.Raw = string(pretty)
+		}
+	}
+	if vm.Verifications, err = h.Q.VerificationListByBackup(r.Context(), id); err != nil {
+		return vm, err
+	}
+	if vm.Restores, err = h.Q.RestoreListByBackup(r.Context(), id); err != nil {
+		return vm, err
+	}
+	return vm, nil
+}
+
+// pathID reads the {id} path value as a positive integer, or 404s (a malformed id names nothing).
+func pathID(r *http.Request) (int64, error) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil || id <= 0 {
+		return 0, Errorf(CodeNotFound, "no such id %q", r.PathValue("id"))
+	}
+	return id, nil
+}

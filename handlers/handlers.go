@@ -1,0 +1,68 @@
+// Package handlers serves the pages and the JSON API. Every route is listed in routes.go with its minimum
+// role; handlers are methods on one struct holding the dependencies, each: parse → authorize → call → render.
+package handlers
+
+import (
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+
+	"github.com/uscpis/pisbackup/internal/config"
+	"github.com/uscpis/pisbackup/internal/crypt"
+	"github.com/uscpis/pisbackup/internal/storage"
+	"github.com/uscpis/pisbackup/queries"
+	"github.com/uscpis/pisbackup/static"
+	"github.com/uscpis/pisbackup/views"
+)
+
+// Deps are the handlers' dependencies, built once in run.
+type Deps struct {
+	Pool   *pgxpool.Pool
+	Q      *queries.Queries
+	River  *river.Client[pgx.Tx] // insert-only in --no-workers mode; enqueues either way
+	Cfg    *config.Config
+	Store  storage.Store
+	Keys   *crypt.Keys
+	Log    *slog.Logger
+	Now    func() time.Time
+	// RiverUI serves the job UI at /admin/jobs (nil in tests that do not need it).
+	RiverUI http.Handler
+}
+
+// Handlers holds Deps; its methods are the actions.
+type Handlers struct {
+	Deps
+}
+
+// New returns the whole HTTP handler: routes, their role checks, cross-origin protection and static files.
+func New(d Deps) http.Handler {
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	h := &Handlers{Deps: d}
+	mux := http.NewServeMux()
+	for _, rt := range h.Routes() {
+		mux.Handle(rt.Pattern, h.guard(rt))
+	}
+	mux.Handle("GET /static/", static.Handler())
+	// Go's cross-origin protection refuses state-changing browser requests from other sites (by Sec-Fetch-Site
+	// and Origin), while API clients that send neither header (curl, scripts with tokens) pass through.
+	return withRequestID(http.NewCrossOriginProtection().Handler(mux))
+}
+
+// chrome builds the layout model for the signed-in user.
+func (h *Handlers) chrome(r *http.Request, title, nav string) views.Chrome {
+	p := principalFrom(r.Context())
+	c := views.Chrome{Title: title, Nav: nav, UserName: p.Name, Role: p.Role, TZ: h.Cfg.DisplayTZ, Now: h.Now(),
+		HTMX: static.Has("vendor/htmx.min.js")}
+	if h.Cfg.Unencrypted {
+		c.Banners = append(c.Banners, "BACKUP_UNENCRYPTED is on: new backups are stored without encryption.")
+	}
+	return c
+}
+
+func isHTMX(r *http.Request) bool { return r.Header.Get("HX-Request") == "true" }
