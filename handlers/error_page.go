@@ -12,4 +12,3 @@ func (h *Handlers) renderErrorPage(w http.ResponseWriter, r *http.Request, e *Er
 	w.WriteHeader(status(e.Code))
 	_ = views.ErrorPage(c, status(e.Code), e.Message).Render(r.Context(), w)
 }
-

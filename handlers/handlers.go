@@ -21,14 +21,14 @@ import (
 
 // Deps are the handlers' dependencies, built once in run.
 type Deps struct {
-	Pool   *pgxpool.Pool
-	Q      *queries.Queries
-	River  *river.Client[pgx.Tx] // insert-only in --no-workers mode; enqueues either way
-	Cfg    *config.Config
-	Store  storage.Store
-	Keys   *crypt.Keys
-	Log    *slog.Logger
-	Now    func() time.Time
+	Pool  *pgxpool.Pool
+	Q     *queries.Queries
+	River *river.Client[pgx.Tx] // insert-only in --no-workers mode; enqueues either way
+	Cfg   *config.Config
+	Store storage.Store
+	Keys  *crypt.Keys
+	Log   *slog.Logger
+	Now   func() time.Time
 	// RiverUI serves the job UI at /admin/jobs (nil in tests that do not need it).
 	RiverUI http.Handler
 }

@@ -42,7 +42,9 @@ type BackupDatabaseWorker struct {
 }
 
 // Timeout fits multi-hour dumps.
-func (w *BackupDatabaseWorker) Timeout(*river.Job[BackupDatabaseArgs]) time.Duration { return BackupTimeout }
+func (w *BackupDatabaseWorker) Timeout(*river.Job[BackupDatabaseArgs]) time.Duration {
+	return BackupTimeout
+}
 
 // Work dumps the database. A failed backup is final for its row (a new run gets a new row), so errors are
 // returned as river.JobCancel: retrying the same row would only blur its history.
