@@ -3,6 +3,11 @@ package main
 import (
 	"context"
 	"fmt"
+	"net/url"
+	"strings"
+
+	"github.com/uscpis/pisbackup/internal/config"
+	"github.com/uscpis/pisbackup/internal/demo"
 
 	"github.com/uscpis/pisbackup/migrations"
 )
@@ -12,9 +17,15 @@ func init() {
 }
 
 func cmdMigrate(ctx context.Context, e *env, args []string) error {
-	fs := newFlags(e, "migrate", "")
+	fs := newFlags(e, "migrate", "[--create-db]")
+	create := fs.Bool("create-db", false, "create pisbackup's database first when it does not exist (development)")
 	if err := parse(fs, args); err != nil {
 		return err
+	}
+	if *create {
+		if err := createCatalogDB(ctx, e); err != nil {
+			return err
+		}
 	}
 	a, err := loadApp(ctx, e)
 	if err != nil {
@@ -31,5 +42,24 @@ func cmdMigrate(ctx context.Context, e *env, args []string) error {
 	}
 	fmt.Fprintf(e.stdout, "migrate: applied %d pisbackup migration(s) %v and %d River migration(s) %v\n",
 		len(res.Applied), res.Applied, len(res.RiverApplied), res.RiverApplied)
+	return nil
+}
+
+// createCatalogDB creates DATABASE_URL's database through the server's "postgres" database when missing.
+func createCatalogDB(ctx context.Context, e *env) error {
+	cfg, err := config.Load(e.getenv)
+	if err != nil {
+		return err
+	}
+	u, err := url.Parse(cfg.DatabaseURL)
+	if err != nil || u.Scheme == "" {
+		return fmt.Errorf("DATABASE_URL: --create-db needs a postgres:// URL")
+	}
+	name := strings.TrimPrefix(u.Path, "/")
+	admin := *u
+	admin.Path = "/postgres"
+	if err := demo.EnsureDatabase(ctx, admin.String(), name); err != nil {
+		return fmt.Errorf("DATABASE_URL: cannot create database %q: %s", name, config.RedactURL(err.Error()))
+	}
 	return nil
 }

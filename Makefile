@@ -1,0 +1,46 @@
+# pisbackup: `make run` and `make test` are the two set-up commands (see README).
+SHELL := /bin/bash
+GO ?= go
+BIN := bin/pisbackup
+export PATH := $(CURDIR)/bin:$(PATH)
+
+.PHONY: run build static generate check-generated test vet bench faults screenshots clean
+
+## run: build, create+migrate the catalog, seed the demo clinic, serve on :8080 with workers
+run: build
+	$(BIN) migrate --create-db
+	$(BIN) demo-seed --if-missing
+	$(BIN) bootstrap-admin
+	$(BIN) serve
+
+## build: the single binary, with static files (htmx from npm) embedded
+build: static
+	$(GO) build -o $(BIN) ./cmd/pisbackup
+
+## static: htmx 2.x from npm (pinned in package.json) copied into static/vendor; never committed
+static: static/vendor/htmx.min.js
+
+static/vendor/htmx.min.js: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	cp node_modules/htmx.org/dist/htmx.min.js $@
+
+## generate: regenerate sqlc and templ code (committed)
+generate:
+	$(GO) tool templ generate
+	$(GO) tool sqlc generate
+
+## check-generated: fail when committed generated code is stale
+check-generated:
+	$(GO) tool sqlc diff
+	$(GO) tool templ generate
+	git diff --exit-code -- '*_templ.go' queries/ || { echo "generated code is stale: run 'make generate' and commit"; exit 1; }
+
+vet: static
+	$(GO) vet ./...
+
+## test: vet, the generated-code check, and every test against local Postgres and real pg_dump/pg_restore
+test: static vet check-generated
+	$(GO) test -count=1 -timeout 30m ./...
+
+clean:
+	rm -rf bin node_modules static/vendor/htmx.min.js
