@@ -1,0 +1,140 @@
+package backup_test
+
+import (
+	"context"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"filippo.io/age"
+	"github.com/klauspost/compress/zstd"
+	"github.com/stretchr/testify/require"
+
+	"github.com/uscpis/pisbackup/internal/backup"
+	"github.com/uscpis/pisbackup/internal/crypt"
+	"github.com/uscpis/pisbackup/internal/storage"
+	"github.com/uscpis/pisbackup/internal/testdb"
+)
+
+type fixture struct {
+	src   string
+	store storage.Store
+	keys  *crypt.Keys
+	dir   string
+	opts  backup.DumpOptions
+}
+
+func setup(t *testing.T) *fixture {
+	t.Helper()
+	f := &fixture{src: testdb.Source(t), dir: t.TempDir()}
+	var err error
+	f.store, err = storage.Open(context.Background(), "file://"+f.dir, os.Getenv)
+	require.NoError(t, err)
+	f.keys, err = crypt.Load(nil, "", filepath.Join(t.TempDir(), "identity.txt"))
+	require.NoError(t, err)
+	pgDump, err := exec.LookPath("pg_dump")
+	require.NoError(t, err)
+	f.opts = backup.DumpOptions{BackupID: 7, Trigger: "cli", SourceURL: f.src, PGDump: pgDump, Store: f.store, Keys: f.keys}
+	return f
+}
+
+// The artifact must restore with stock tools only: the age library (as `age -d` would), zstd, pg_restore.
+func TestDumpRestoresWithStockToolsAndMatchesSource(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	var progressCalls int
+	f.opts.Progress = func(done, total int64) { progressCalls++ }
+	res, err := backup.DumpDatabase(context.Background(), f.opts)
+	require.NoError(t, err)
+	require.Equal(t, "succeeded", res.Status)
+	require.Positive(t, progressCalls)
+	require.True(t, strings.HasSuffix(res.Key, ".dump.zst.age"), res.Key)
+
+	m, err := backup.GetManifest(context.Background(), f.store, res.Key)
+	require.NoError(t, err)
+	require.Equal(t, res.Manifest.SHA256, m.SHA256)
+	require.True(t, m.Encrypted)
+	require.Equal(t, f.keys.Fingerprint(), m.RecipientsFingerprint)
+
+	// Manifest row counts come from the dump's snapshot and must equal the source's.
+	src := testdb.TableDigests(t, f.src)
+	require.Len(t, m.Tables, len(src))
+	for _, tc := range m.Tables {
+		require.Contains(t, src, tc.Schema+"."+tc.Name)
+		require.True(t, strings.HasPrefix(src[tc.Schema+"."+tc.Name], itoa(tc.Rows)+":"), "count of %s", tc.Name)
+	}
+
+	target := testdb.Empty(t)
+	artifact, err := os.Open(filepath.Join(f.dir, res.Key))
+	require.NoError(t, err)
+	defer artifact.Close()
+	plain, err := age.Decrypt(artifact, f.keys.Identities...)
+	require.NoError(t, err)
+	zr, err := zstd.NewReader(plain)
+	require.NoError(t, err)
+	defer zr.Close()
+	cmd := exec.Command("pg_restore", "--no-owner", "--exit-on-error", "-d", target)
+	cmd.Stdin = zr
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, string(out))
+
+	require.Equal(t, src, testdb.TableDigests(t, target), "restored content differs from the source")
+}
+
+// A pg_dump that dies mid-stream must publish nothing and leave no temporary object.
+func TestDumpKilledMidStreamPublishesNothing(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	script := filepath.Join(t.TempDir(), "pg_dump")
+	// Behaves like pg_dump for --version, then streams some real dump bytes and dies.
+	require.NoError(t, os.WriteFile(script, []byte(`#!/bin/sh
+if [ "$1" = "--version" ]; then exec pg_dump --version; fi
+pg_dump "$@" | head -c 20000
+echo "pg_dump: error: connection lost" >&2
+kill -9 $$
+`), 0o755))
+	f.opts.PGDump = script
+	_, err := backup.DumpDatabase(context.Background(), f.opts)
+	require.Error(t, err)
+	require.Contains(t, err.Error(), "pg_dump failed")
+	require.Contains(t, err.Error(), "connection lost")
+	assertNothingStored(t, f)
+}
+
+// An unreachable source fails clearly, with the password redacted.
+func TestDumpUnreachableSourceRedactsPassword(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	u := &url.URL{Scheme: "postgres", User: url.UserPassword("clinic", "s3cret-pa55"), Host: "127.0.0.1:1", Path: "/pis"}
+	f.opts.SourceURL = u.String()
+	_, err := backup.DumpDatabase(context.Background(), f.opts)
+	require.Error(t, err)
+	require.NotContains(t, err.Error(), "s3cret-pa55")
+	require.Contains(t, err.Error(), "connect to source database")
+	assertNothingStored(t, f)
+}
+
+// A wrong database name is reported with pg's own message.
+func TestDumpMissingDatabaseFails(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	f.opts.SourceURL = "postgres://postgres@/no_such_clinic_db?host=/var/run/postgresql"
+	_, err := backup.DumpDatabase(context.Background(), f.opts)
+	require.ErrorContains(t, err, "no_such_clinic_db")
+	assertNothingStored(t, f)
+}
+
+func assertNothingStored(t *testing.T, f *fixture) {
+	t.Helper()
+	objs, err := f.store.List(context.Background(), "")
+	require.NoError(t, err)
+	require.Empty(t, objs, "nothing may be published")
+	tmp, _ := os.ReadDir(filepath.Join(f.dir, ".tmp"))
+	require.Empty(t, tmp, "no temporary object may be left")
+}
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }

@@ -1,0 +1,64 @@
+package config
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+func TestDefaults(t *testing.T) {
+	t.Parallel()
+	c, err := Load(env(nil))
+	require.NoError(t, err)
+	require.Equal(t, 8080, c.Port)
+	require.Equal(t, "Asia/Manila", c.DisplayTZ.String())
+	require.Equal(t, "file://./var/backups", c.BackupStorage)
+	require.Equal(t, 24*time.Hour, c.AlertRemindAfter)
+	require.False(t, c.EmailConfigured())
+	require.False(t, c.SecureCookies())
+}
+
+// The seed's Heroku variable names keep working.
+func TestSeedAliases(t *testing.T) {
+	t.Parallel()
+	c, err := Load(env(map[string]string{
+		"EMAIL_HOST_PASSWORD": "SG.key", "CLOUDINARY_CLOUD_NAME": "usc", "CLOUDINARY_API_KEY": "123",
+		"CLOUDINARY_API_SECRET": "shh", "BASE_URL": "https://backups.example.edu/",
+	}))
+	require.NoError(t, err)
+	require.Equal(t, "SG.key", c.SendGridAPIKey)
+	require.Equal(t, "cloudinary://123:shh@usc", c.CloudinaryURL)
+	require.True(t, c.SecureCookies())
+	require.NotContains(t, c.String(), "SG.key")
+	require.NotContains(t, c.String(), "shh")
+}
+
+func TestInvalidValuesNameTheVariable(t *testing.T) {
+	t.Parallel()
+	for name, val := range map[string]string{
+		"PORT": "99999", "LOG_LEVEL": "loud", "LOG_FORMAT": "xml", "ALERT_REMIND_AFTER": "-1h",
+		"BACKUP_ALERT_EMAIL": "ops@clinic, not-an-address", "SENDGRID_API_URL": "ftp://x", "BACKUP_UNENCRYPTED": "maybe",
+		"CLOUDINARY_URL": "https://x", "MEDIA_REFERENCE_COLUMNS": "nodot", "DATABASE_URL": "mysql://x",
+		"CLOUDINARY_API_KEY": "only-one-of-three",
+	} {
+		_, err := Load(env(map[string]string{name: val}))
+		require.Error(t, err, name)
+		msg := err.Error()
+		require.False(t, strings.Contains(msg, "\n"), "one line")
+		if name == "CLOUDINARY_API_KEY" {
+			name = "CLOUDINARY_CLOUD_NAME"
+		}
+		require.Contains(t, msg, name)
+	}
+}
+
+func TestRedactURL(t *testing.T) {
+	t.Parallel()
+	require.Equal(t, "postgres://u:xxxxx@h/db", RedactURL("postgres://u:pw@h/db"))
+	require.Equal(t, "host=h password=xxxxx dbname=x", RedactURL("host=h password=pw dbname=x"))
+	require.NotContains(t, RedactURL("s3://b/p?secret_key=abc"), "abc")
+}
