@@ -42,5 +42,9 @@ vet: static
 test: static vet check-generated
 	$(GO) test -count=1 -timeout 30m ./...
 
+## faults: fault-injection tests (kill -9 mid-dump, full disk, PostgreSQL restart); serial, they disturb shared state
+faults: static
+	$(GO) test -tags faults -count=1 -p 1 -timeout 30m -v ./internal/faults/
+
 clean:
 	rm -rf bin node_modules static/vendor/htmx.min.js

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net"
 	"net/http"
+	"strings"
 
 	"github.com/uscpis/pisbackup/queries"
 )
@@ -16,10 +17,7 @@ func (h *Handlers) audit(r *http.Request, action, target string, details any) {
 	if details != nil {
 		raw, _ = json.Marshal(details)
 	}
-	actor := p.Name
-	if actor == "" {
-		actor = "anonymous"
-	}
+	actor := p.actor()
 	_, err := h.Q.AuditInsert(r.Context(), queries.AuditInsertParams{
 		ActorUserID: p.UserID, ActorTokenID: p.TokenID, Actor: actor, Action: action, Target: target,
 		Ip: clientIP(r), UserAgent: r.UserAgent(), Details: raw,
@@ -29,15 +27,15 @@ func (h *Handlers) audit(r *http.Request, action, target string, details any) {
 	}
 }
 
-// clientIP is the peer address; behind Heroku's router the first X-Forwarded-For hop is the client.
+// clientIP is the peer address. Behind Heroku's router the client is the LAST X-Forwarded-For entry: the
+// router appends the address it saw, while earlier entries are whatever the client sent, and trusting those
+// would let anyone dodge the per-address login throttle or forge the audit log's "from".
 func clientIP(r *http.Request) string {
 	if f := r.Header.Get("X-Forwarded-For"); f != "" {
-		for i := 0; i < len(f); i++ {
-			if f[i] == ',' {
-				return f[:i]
-			}
+		if i := strings.LastIndexByte(f, ','); i >= 0 {
+			f = f[i+1:]
 		}
-		return f
+		return strings.TrimSpace(f)
 	}
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {

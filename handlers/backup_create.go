@@ -32,6 +32,9 @@ func (h *Handlers) backupCreate(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	msg := fmt.Sprintf("Backup #%d (%s) started.", b.ID, b.Kind)
+	if !existing {
+		h.audit(r, "backup.create", backupTarget(b.ID), map[string]string{"kind": b.Kind, "trigger": "manual"})
+	}
 	if existing {
 		msg = fmt.Sprintf("A %s backup is already %s (#%d); showing it instead of starting another.", b.Kind, b.Status, b.ID)
 	}

@@ -40,7 +40,11 @@ func (h *Handlers) backupDetailVM(r *http.Request) (views.BackupDetailVM, error)
 	if len(b.Manifest) > 0 {
 		if m, err := backup.ParseManifest(b.Manifest); err == nil {
 			for _, t := range m.Tables {
-				vm.Manifest.Tables = append(vm.Manifest.Tables, views.TableRowVM{Name: t.Schema + "." + t.Name, Rows: t.Rows})
+				name := t.Name // legacy exports list Django models, which have no schema
+				if t.Schema != "" {
+					name = t.Schema + "." + t.Name
+				}
+				vm.Manifest.Tables = append(vm.Manifest.Tables, views.TableRowVM{Name: name, Rows: t.Rows})
 			}
 			vm.Manifest.FileCount, vm.Manifest.Missing, vm.Manifest.Unreadable = m.FileCount, m.Missing, m.Unreadable
 			pretty, _ := json.MarshalIndent(m, "", "  ")

@@ -12,11 +12,6 @@ import (
 
 const pageSize = 50
 
-func (h *Handlers) backupListRedirect(w http.ResponseWriter, r *http.Request) error {
-	http.Redirect(w, r, "/backups", http.StatusSeeOther)
-	return nil
-}
-
 // backupList is the backups page.
 func (h *Handlers) backupList(w http.ResponseWriter, r *http.Request) error {
 	vm, err := h.backupListVM(r)

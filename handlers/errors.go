@@ -94,7 +94,12 @@ func (h *Handlers) asError(r *http.Request, err error) *Error {
 func (h *Handlers) renderError(w http.ResponseWriter, r *http.Request, err error) {
 	e := h.asError(r, err)
 	switch {
+	case e.Code == CodeUnauthorized && !isAPI(r):
+		h.redirectToLogin(w, r)
 	case isAPI(r):
+		if e.Code == CodeUnauthorized {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="pisbackup"`)
+		}
 		writeJSONError(w, e)
 	case isHTMX(r):
 		w.Header().Set("HX-Reswap", "none")

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/alexedwards/scs/v2"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
@@ -36,6 +37,8 @@ type Deps struct {
 // Handlers holds Deps; its methods are the actions.
 type Handlers struct {
 	Deps
+	sessions *scs.SessionManager
+	limits   *loginLimits
 }
 
 // New returns the whole HTTP handler: routes, their role checks, cross-origin protection and static files.
@@ -43,7 +46,7 @@ func New(d Deps) http.Handler {
 	if d.Now == nil {
 		d.Now = time.Now
 	}
-	h := &Handlers{Deps: d}
+	h := &Handlers{Deps: d, sessions: newSessions(d), limits: newLoginLimits()}
 	mux := http.NewServeMux()
 	for _, rt := range h.Routes() {
 		mux.Handle(rt.Pattern, h.guard(rt))
@@ -51,7 +54,10 @@ func New(d Deps) http.Handler {
 	mux.Handle("GET /static/", static.Handler())
 	// Go's cross-origin protection refuses state-changing browser requests from other sites (by Sec-Fetch-Site
 	// and Origin), while API clients that send neither header (curl, scripts with tokens) pass through.
-	return withRequestID(http.NewCrossOriginProtection().Handler(mux))
+	// Same-site HTMX requests carry Sec-Fetch-Site: same-origin and pass; session cookies are SameSite=Lax too.
+	cop := http.NewCrossOriginProtection()
+	cop.SetDenyHandler(http.HandlerFunc(h.crossOriginDenied))
+	return withRequestID(cop.Handler(mux))
 }
 
 // chrome builds the layout model for the signed-in user.

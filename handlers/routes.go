@@ -14,6 +14,10 @@ type Route struct {
 	Handle  func(http.ResponseWriter, *http.Request) error
 	// Summary documents API operations in openapi.json.
 	Summary string
+	// Query names the documented query parameters of an API operation.
+	Query []string
+	// Request is an example request body, shown in openapi.json (its presence marks the operation as taking JSON).
+	Request any
 }
 
 // Routes lists EVERY route. A reader finds any URL here.
@@ -24,18 +28,125 @@ func (h *Handlers) Routes() []Route {
 		{Pattern: "GET /readyz", Role: auth.Public, Handle: h.readyz},
 
 		// Pages.
-		{Pattern: "GET /{$}", Role: auth.Viewer, Handle: h.backupListRedirect},
+		{Pattern: "GET /{$}", Role: auth.Viewer, Handle: h.dashboard},
+		{Pattern: "GET /dashboard/live", Role: auth.Viewer, Handle: h.dashboardLive},
 		{Pattern: "GET /backups", Role: auth.Viewer, Handle: h.backupList},
 		{Pattern: "GET /backups/table", Role: auth.Viewer, Handle: h.backupTable},
 		{Pattern: "POST /backups", Role: auth.Operator, Handle: h.backupCreate},
 		{Pattern: "GET /backups/{id}", Role: auth.Viewer, Handle: h.backupDetail},
 		{Pattern: "GET /backups/{id}/summary", Role: auth.Viewer, Handle: h.backupSummary},
+		{Pattern: "GET /backups/{id}/download", Role: auth.Admin, Handle: h.backupDownload},
+		// Verification, restore and upload (issue 4).
+		{Pattern: "GET /backups/{id}/activity", Role: auth.Viewer, Handle: h.backupActivity},
+		{Pattern: "POST /backups/{id}/verify", Role: auth.Operator, Handle: h.backupVerify},
+		{Pattern: "POST /backups/{id}/restore", Role: auth.Admin, Handle: h.backupRestore},
+		{Pattern: "GET /backups/upload", Role: auth.Admin, Handle: h.backupUploadPage},
+		{Pattern: "POST /backups/upload", Role: auth.Admin, Handle: h.backupUpload},
+
+		// Alerts, e-mail log, development outbox (issue 6).
+		{Pattern: "GET /alerts", Role: auth.Viewer, Handle: h.alertsPage},
+		{Pattern: "POST /alerts/test-email", Role: auth.Operator, Handle: h.alertsTestEmail},
+		{Pattern: "GET /outbox", Role: auth.Viewer, Handle: h.outbox},
+
+		// Schedules, health and metrics (issue 5).
+		{Pattern: "GET /schedules", Role: auth.Viewer, Handle: h.scheduleList},
+		{Pattern: "GET /schedules/new", Role: auth.Operator, Handle: h.scheduleNew},
+		{Pattern: "GET /schedules/preview", Role: auth.Viewer, Handle: h.schedulePreview},
+		{Pattern: "POST /schedules", Role: auth.Operator, Handle: h.scheduleSave},
+		{Pattern: "GET /schedules/{id}", Role: auth.Viewer, Handle: h.scheduleEdit},
+		{Pattern: "POST /schedules/{id}", Role: auth.Operator, Handle: h.scheduleSave},
+		{Pattern: "POST /schedules/{id}/toggle", Role: auth.Operator, Handle: h.scheduleToggle},
+		{Pattern: "POST /schedules/{id}/run", Role: auth.Operator, Handle: h.scheduleRun},
+		{Pattern: "POST /schedules/{id}/delete", Role: auth.Operator, Handle: h.scheduleDelete},
+		{Pattern: "GET /health", Role: auth.Viewer, Handle: h.healthPage},
+		{Pattern: "POST /health/refresh", Role: auth.Operator, Handle: h.healthRefresh},
+		// Admin, or a scraper's Authorization: Bearer $METRICS_TOKEN (authorize admits it here only; see metrics.go).
+		{Pattern: "GET /metrics", Role: auth.Admin, Handle: h.metricsPrometheus},
+
+		// Sign-in, own account, administration (issue 3).
+		{Pattern: "GET /login", Role: auth.Public, Handle: h.loginPage},
+		{Pattern: "POST /login", Role: auth.Public, Handle: h.login},
+		{Pattern: "POST /logout", Role: auth.Viewer, Handle: h.logout},
+		{Pattern: "GET /profile", Role: auth.Viewer, Handle: h.profile},
+		{Pattern: "POST /profile/alerts", Role: auth.Viewer, Handle: h.profileAlerts},
+		{Pattern: "POST /profile/password", Role: auth.Viewer, Handle: h.profilePassword},
+		{Pattern: "GET /admin/users", Role: auth.Admin, Handle: h.adminUsers},
+		{Pattern: "POST /admin/users", Role: auth.Admin, Handle: h.adminUserCreate},
+		{Pattern: "POST /admin/users/{id}/role", Role: auth.Admin, Handle: h.adminUserRole},
+		{Pattern: "POST /admin/users/{id}/disable", Role: auth.Admin, Handle: h.adminUserDisable},
+		{Pattern: "POST /admin/users/{id}/password", Role: auth.Admin, Handle: h.adminUserPassword},
+		{Pattern: "GET /admin/tokens", Role: auth.Admin, Handle: h.adminTokens},
+		{Pattern: "POST /admin/tokens", Role: auth.Admin, Handle: h.adminTokenCreate},
+		{Pattern: "POST /admin/tokens/{id}/revoke", Role: auth.Admin, Handle: h.adminTokenRevoke},
+		{Pattern: "GET /admin/audit", Role: auth.Admin, Handle: h.adminAudit},
+		{Pattern: "GET /admin/audit.csv", Role: auth.Admin, Handle: h.adminAuditCSV},
+		{Pattern: "GET /admin/jobs", Role: auth.Admin, Handle: h.adminJobsRedirect},
+		{Pattern: "/admin/jobs/", Role: auth.Admin, Handle: h.adminJobs}, // River UI: its own pages and API
+
+		// JSON API (issue 3). openapi.json is generated from these lines.
+		{Pattern: "GET /api/v1/status", Role: auth.Public, Handle: h.apiStatus, Summary: "Quick liveness for uptime monitors; reveals nothing else"},
+		{Pattern: "GET /api/v1/health", Role: auth.Viewer, Handle: h.apiHealth, Summary: "Backup state per kind, work in flight, open alerts, storage, configuration"},
+		{Pattern: "GET /api/v1/openapi.json", Role: auth.Viewer, Handle: h.openAPI, Summary: "This document"},
+		{Pattern: "GET /api/v1/backups", Role: auth.Viewer, Handle: h.apiBackupList, Summary: "List backups, newest first",
+			Query: []string{"kind", "status", "since", "until", "limit", "cursor"}},
+		{Pattern: "POST /api/v1/backups", Role: auth.Operator, Handle: h.apiBackupCreate,
+			Summary: "Start a backup (202), or get the one of that kind already running (200)", Request: BackupCreateRequest{Kind: "database"}},
+		{Pattern: "GET /api/v1/backups/{id}", Role: auth.Viewer, Handle: h.apiBackupGet, Summary: "One backup"},
+		{Pattern: "DELETE /api/v1/backups/{id}", Role: auth.Admin, Handle: h.apiBackupDelete,
+			Summary: "Delete the stored artifact and manifest; the row is kept with pruned_at"},
+		{Pattern: "GET /api/v1/backups/{id}/download", Role: auth.Admin, Handle: h.backupDownload,
+			Summary: "Stream the stored (encrypted) artifact; audited"},
+		{Pattern: "POST /api/v1/backups/{id}/verify", Role: auth.Operator, Handle: h.apiBackupVerify,
+			Summary: "Queue a verification (checksum, archive or drill): 202 with the verification", Request: VerifyRequest{Level: "drill"}},
+		{Pattern: "GET /api/v1/verifications/{id}", Role: auth.Viewer, Handle: h.apiVerificationGet,
+			Summary: "One verification: status, RTO and details (a drill's per-table comparison)"},
+		{Pattern: "POST /api/v1/backups/{id}/restore", Role: auth.Admin, Handle: h.apiBackupRestore,
+			Summary: "Queue a restore into a new database (or an existing one named again in confirm); never the catalog or the source; audited",
+			Request: RestoreRequest{TargetDB: "pis_restored", Confirm: "pis_restored"}},
+		{Pattern: "GET /api/v1/restores/{id}", Role: auth.Admin, Handle: h.apiRestoreGet,
+			Summary: "One restore: status, progress bytes, listing (dry run) or restored table counts"},
+		{Pattern: "POST /api/v1/backups/upload", Role: auth.Admin, Handle: h.apiBackupUpload,
+			Summary: "Upload a .dump, a .dump.zst.age (with a \"manifest\" part first) or a legacy database_backup_*.json.gz as multipart/form-data; 201; audited"},
+		{Pattern: "GET /api/v1/schedules", Role: auth.Viewer, Handle: h.apiScheduleList, Summary: "List schedules with their next five runs"},
+		{Pattern: "POST /api/v1/schedules", Role: auth.Operator, Handle: h.apiScheduleSave,
+			Summary: "Create a schedule (201); 422 names the bad field", Request: scheduleExample},
+		{Pattern: "GET /api/v1/schedules/{id}", Role: auth.Viewer, Handle: h.apiScheduleGet, Summary: "One schedule with its next five runs"},
+		{Pattern: "PUT /api/v1/schedules/{id}", Role: auth.Operator, Handle: h.apiScheduleSave,
+			Summary: "Replace a schedule; takes effect at the scheduler's next tick", Request: scheduleExample},
+		{Pattern: "DELETE /api/v1/schedules/{id}", Role: auth.Operator, Handle: h.apiScheduleDelete, Summary: "Delete a schedule; its backups are kept"},
+		{Pattern: "POST /api/v1/schedules/{id}/toggle", Role: auth.Operator, Handle: h.apiScheduleToggle, Summary: "Pause or resume a schedule"},
+		{Pattern: "POST /api/v1/schedules/{id}/run", Role: auth.Operator, Handle: h.apiScheduleRun,
+			Summary: "Run now: 202 with the new backup, or 200 with the one of that kind already running"},
+		{Pattern: "GET /api/v1/metrics", Role: auth.Viewer, Handle: h.apiMetrics,
+			Summary: "One health metric's series, oldest first (omit metric for the list of names in the 422)", Query: []string{"metric", "since"}},
+		{Pattern: "GET /api/v1/alerts", Role: auth.Viewer, Handle: h.apiAlerts,
+			Summary: "Alerts, open first, then recently resolved", Query: []string{"state", "limit"}},
+		{Pattern: "GET /api/v1/email/status", Role: auth.Viewer, Handle: h.apiEmailStatus,
+			Summary: "Whether alert e-mail is configured, reaches anyone, and is being delivered"},
+		{Pattern: "POST /api/v1/email/test", Role: auth.Operator, Handle: h.apiEmailTest,
+			Summary: "Send a test e-mail through the alert path (202)", Request: EmailTestRequest{Email: "staff@example.org"}},
+
+		// Media migration to Cloudinary (issue 7).
+		{Pattern: "GET /media", Role: auth.Viewer, Handle: h.mediaPage},
+		{Pattern: "GET /media/live", Role: auth.Viewer, Handle: h.mediaLive},
+		{Pattern: "POST /media/migrations", Role: auth.Operator, Handle: h.mediaStart},
+		{Pattern: "GET /media/mapping.json", Role: auth.Operator, Handle: h.mediaMappingJSON},
+		{Pattern: "GET /media/mapping.csv", Role: auth.Operator, Handle: h.mediaMappingCSV},
+		{Pattern: "GET /api/v1/media/migrations", Role: auth.Viewer, Handle: h.apiMediaMigrationList,
+			Summary: "Media migration runs, newest first", Query: []string{"limit"}},
+		{Pattern: "POST /api/v1/media/migrations", Role: auth.Operator, Handle: h.apiMediaMigrationStart,
+			Summary: "Start a media migration (202); 409 while one is queued or running",
+			Request: MediaMigrationStartRequest{DryRun: true, Concurrency: 4}},
+		{Pattern: "GET /api/v1/media/migrations/{id}", Role: auth.Viewer, Handle: h.apiMediaMigrationGet,
+			Summary: "One media migration run with its plan, outcome and failed files"},
+		{Pattern: "GET /api/v1/media/mapping", Role: auth.Operator, Handle: h.apiMediaMapping,
+			Summary: "Path → Cloudinary public id and URL for every verified file", Query: []string{"format"}},
 	}
 }
 
-// guard wraps a route with its role check and the error renderer.
+// guard wraps a route with its session, its role check and the error renderer.
 func (h *Handlers) guard(rt Route) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return h.sessions.LoadAndSave(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		r, err := h.authorize(w, r, rt.Role)
 		if err == nil {
 			err = rt.Handle(w, r)
@@ -43,5 +154,5 @@ func (h *Handlers) guard(rt Route) http.Handler {
 		if err != nil {
 			h.renderError(w, r, err)
 		}
-	})
+	}))
 }

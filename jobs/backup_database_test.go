@@ -85,6 +85,9 @@ func TestReconcileFailsDeadAndOrphanedBackups(t *testing.T) {
 	require.NoError(t, err)
 	_, err = b.d.Pool.Exec(ctx, "UPDATE backups SET heartbeat_at = now() - interval '10 minutes' WHERE id = $1", row.ID)
 	require.NoError(t, err)
+	// Its River job is still "running": the killed worker never reported back.
+	_, err = b.d.Pool.Exec(ctx, "UPDATE river_job SET state = 'running', attempt = 1, attempted_at = now() WHERE id = $1", *row.JobID)
+	require.NoError(t, err)
 
 	// A second row whose job vanished from River (deleted by hand, say).
 	orphan, err := b.d.Q.BackupInsert(ctx, queries.BackupInsertParams{Kind: "media", Trigger: "manual", Encrypted: true})
@@ -107,4 +110,10 @@ func TestReconcileFailsDeadAndOrphanedBackups(t *testing.T) {
 	again, err := Reconcile(ctx, b.d, HeartbeatStale)
 	require.NoError(t, err)
 	require.Empty(t, again, "a second pass changes nothing")
+
+	// The dead job no longer blocks the per-kind uniqueness: a new backup can start at once.
+	next, existing, err := EnqueueBackup(ctx, b.d.Pool, client, b.d.Cfg, BackupRequest{Kind: "database", Trigger: "manual"})
+	require.NoError(t, err)
+	require.False(t, existing)
+	require.NotEqual(t, row.ID, next.ID)
 }

@@ -29,8 +29,16 @@ type Deps struct {
 	// AfterBackup runs once a backup row reached a final state (success or not), outside the job's
 	// transaction: follow-up verification, retention and alert evaluation hang off it.
 	AfterBackup []func(ctx context.Context, b queries.Backup)
+	// DrillAfterRestore, when set, runs between a drill's restore and its comparison; tests tamper with the
+	// scratch database through it to prove the comparison notices. Nil in production.
+	DrillAfterRestore func(ctx context.Context, scratchURL string) error
 	// Started is when this process's workers started, for the uptime metric.
 	Started time.Time
+	// TickEvery and MetricsEvery override how often the scheduler (30 s) and the health metrics job (15 min)
+	// run; tests shorten them. Zero means the default.
+	TickEvery, MetricsEvery time.Duration
+	// EmailRetryDelay overrides the e-mail job's backoff (EmailBackoff) after failed attempt n; tests shorten it.
+	EmailRetryDelay func(attempt int) time.Duration
 }
 
 func (d *Deps) now() time.Time {
@@ -41,10 +49,16 @@ func (d *Deps) now() time.Time {
 }
 
 func (d *Deps) afterBackup(ctx context.Context, b queries.Backup) {
+	for _, f := range afterBackupHooks {
+		f(ctx, d, b)
+	}
 	for _, f := range d.AfterBackup {
 		f(ctx, b)
 	}
 }
+
+// afterBackupHooks run for every Deps (tests' included) before d.AfterBackup; job files add theirs from init.
+var afterBackupHooks []func(ctx context.Context, d *Deps, b queries.Backup)
 
 // Job timeouts sized for real dumps: a clinic database is small today, but a backup must never be killed for
 // being slow, only for being stuck (which the heartbeat reconciler catches far sooner).

@@ -77,6 +77,8 @@ func backupArgs(kind string) (func(id int64) river.JobArgs, error) {
 
 var backupKinds = map[string]func(id int64) river.JobArgs{
 	"database": func(id int64) river.JobArgs { return BackupDatabaseArgs{BackupID: id} },
+	"media":    func(id int64) river.JobArgs { return BackupMediaArgs{BackupID: id} },
+	"full":     func(id int64) river.JobArgs { return BackupFullArgs{BackupID: id} },
 }
 
 func formatOf(kind string) string {

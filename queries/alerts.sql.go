@@ -7,6 +7,8 @@ package queries
 
 import (
 	"context"
+	"encoding/json"
+	"time"
 )
 
 const alertGet = `-- name: AlertGet :one
@@ -31,6 +33,81 @@ func (q *Queries) AlertGet(ctx context.Context, id int64) (Alert, error) {
 		&i.Details,
 	)
 	return i, err
+}
+
+const alertGetOpen = `-- name: AlertGetOpen :one
+SELECT id, rule, subject, severity, state, title, opened_at, last_seen_at, last_notified_at, resolved_at, occurrences, details FROM alerts WHERE rule = $1 AND subject = $2 AND state = 'open'
+`
+
+type AlertGetOpenParams struct {
+	Rule    string `json:"rule"`
+	Subject string `json:"subject"`
+}
+
+func (q *Queries) AlertGetOpen(ctx context.Context, arg AlertGetOpenParams) (Alert, error) {
+	row := q.db.QueryRow(ctx, alertGetOpen, arg.Rule, arg.Subject)
+	var i Alert
+	err := row.Scan(
+		&i.ID,
+		&i.Rule,
+		&i.Subject,
+		&i.Severity,
+		&i.State,
+		&i.Title,
+		&i.OpenedAt,
+		&i.LastSeenAt,
+		&i.LastNotifiedAt,
+		&i.ResolvedAt,
+		&i.Occurrences,
+		&i.Details,
+	)
+	return i, err
+}
+
+const alertList = `-- name: AlertList :many
+SELECT id, rule, subject, severity, state, title, opened_at, last_seen_at, last_notified_at, resolved_at, occurrences, details FROM alerts
+WHERE ($1::text IS NULL OR state = $1)
+ORDER BY state = 'open' DESC, COALESCE(resolved_at, opened_at) DESC, id DESC
+LIMIT $2
+`
+
+type AlertListParams struct {
+	State *string `json:"state"`
+	Lim   int32   `json:"lim"`
+}
+
+// Open alerts first, then the most recently resolved.
+func (q *Queries) AlertList(ctx context.Context, arg AlertListParams) ([]Alert, error) {
+	rows, err := q.db.Query(ctx, alertList, arg.State, arg.Lim)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []Alert{}
+	for rows.Next() {
+		var i Alert
+		if err := rows.Scan(
+			&i.ID,
+			&i.Rule,
+			&i.Subject,
+			&i.Severity,
+			&i.State,
+			&i.Title,
+			&i.OpenedAt,
+			&i.LastSeenAt,
+			&i.LastNotifiedAt,
+			&i.ResolvedAt,
+			&i.Occurrences,
+			&i.Details,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const alertListOpen = `-- name: AlertListOpen :many
@@ -68,4 +145,133 @@ func (q *Queries) AlertListOpen(ctx context.Context) ([]Alert, error) {
 		return nil, err
 	}
 	return items, nil
+}
+
+const alertNotified = `-- name: AlertNotified :exec
+UPDATE alerts SET last_notified_at = $1::timestamptz WHERE id = $2
+`
+
+type AlertNotifiedParams struct {
+	Now time.Time `json:"now"`
+	ID  int64     `json:"id"`
+}
+
+func (q *Queries) AlertNotified(ctx context.Context, arg AlertNotifiedParams) error {
+	_, err := q.db.Exec(ctx, alertNotified, arg.Now, arg.ID)
+	return err
+}
+
+const alertOpen = `-- name: AlertOpen :one
+INSERT INTO alerts (rule, subject, severity, title, opened_at, last_seen_at, details)
+VALUES ($1, $2, $3, $4, $5, $5, $6)
+RETURNING id, rule, subject, severity, state, title, opened_at, last_seen_at, last_notified_at, resolved_at, occurrences, details
+`
+
+type AlertOpenParams struct {
+	Rule     string          `json:"rule"`
+	Subject  string          `json:"subject"`
+	Severity string          `json:"severity"`
+	Title    string          `json:"title"`
+	Now      time.Time       `json:"now"`
+	Details  json.RawMessage `json:"details"`
+}
+
+func (q *Queries) AlertOpen(ctx context.Context, arg AlertOpenParams) (Alert, error) {
+	row := q.db.QueryRow(ctx, alertOpen,
+		arg.Rule,
+		arg.Subject,
+		arg.Severity,
+		arg.Title,
+		arg.Now,
+		arg.Details,
+	)
+	var i Alert
+	err := row.Scan(
+		&i.ID,
+		&i.Rule,
+		&i.Subject,
+		&i.Severity,
+		&i.State,
+		&i.Title,
+		&i.OpenedAt,
+		&i.LastSeenAt,
+		&i.LastNotifiedAt,
+		&i.ResolvedAt,
+		&i.Occurrences,
+		&i.Details,
+	)
+	return i, err
+}
+
+const alertResolve = `-- name: AlertResolve :one
+UPDATE alerts SET state = 'resolved', resolved_at = $1::timestamptz WHERE id = $2 AND state = 'open' RETURNING id, rule, subject, severity, state, title, opened_at, last_seen_at, last_notified_at, resolved_at, occurrences, details
+`
+
+type AlertResolveParams struct {
+	Now time.Time `json:"now"`
+	ID  int64     `json:"id"`
+}
+
+func (q *Queries) AlertResolve(ctx context.Context, arg AlertResolveParams) (Alert, error) {
+	row := q.db.QueryRow(ctx, alertResolve, arg.Now, arg.ID)
+	var i Alert
+	err := row.Scan(
+		&i.ID,
+		&i.Rule,
+		&i.Subject,
+		&i.Severity,
+		&i.State,
+		&i.Title,
+		&i.OpenedAt,
+		&i.LastSeenAt,
+		&i.LastNotifiedAt,
+		&i.ResolvedAt,
+		&i.Occurrences,
+		&i.Details,
+	)
+	return i, err
+}
+
+const alertSeen = `-- name: AlertSeen :one
+UPDATE alerts SET last_seen_at = $1, severity = $2, title = $3, details = $4,
+    occurrences = occurrences + CASE WHEN $5::boolean THEN 1 ELSE 0 END
+WHERE id = $6
+RETURNING id, rule, subject, severity, state, title, opened_at, last_seen_at, last_notified_at, resolved_at, occurrences, details
+`
+
+type AlertSeenParams struct {
+	Now      time.Time       `json:"now"`
+	Severity string          `json:"severity"`
+	Title    string          `json:"title"`
+	Details  json.RawMessage `json:"details"`
+	NewEvent bool            `json:"new_event"`
+	ID       int64           `json:"id"`
+}
+
+// The condition still holds; occurrences counts distinct events (a second failed backup), not evaluations.
+func (q *Queries) AlertSeen(ctx context.Context, arg AlertSeenParams) (Alert, error) {
+	row := q.db.QueryRow(ctx, alertSeen,
+		arg.Now,
+		arg.Severity,
+		arg.Title,
+		arg.Details,
+		arg.NewEvent,
+		arg.ID,
+	)
+	var i Alert
+	err := row.Scan(
+		&i.ID,
+		&i.Rule,
+		&i.Subject,
+		&i.Severity,
+		&i.State,
+		&i.Title,
+		&i.OpenedAt,
+		&i.LastSeenAt,
+		&i.LastNotifiedAt,
+		&i.ResolvedAt,
+		&i.Occurrences,
+		&i.Details,
+	)
+	return i, err
 }

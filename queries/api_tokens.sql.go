@@ -10,6 +10,65 @@ import (
 	"time"
 )
 
+const aPITokenAuthenticate = `-- name: APITokenAuthenticate :one
+SELECT t.id, t.user_id, t.name, t.role, t.expires_at, t.revoked_at,
+       u.email AS user_email, u.role AS user_role, u.disabled AS user_disabled
+FROM api_tokens t JOIN users u ON u.id = t.user_id
+WHERE t.token_sha256 = $1
+`
+
+type APITokenAuthenticateRow struct {
+	ID           int64      `json:"id"`
+	UserID       int64      `json:"user_id"`
+	Name         string     `json:"name"`
+	Role         string     `json:"role"`
+	ExpiresAt    *time.Time `json:"expires_at"`
+	RevokedAt    *time.Time `json:"revoked_at"`
+	UserEmail    string     `json:"user_email"`
+	UserRole     string     `json:"user_role"`
+	UserDisabled bool       `json:"user_disabled"`
+}
+
+// One round trip per API request: the token and the state of its user.
+func (q *Queries) APITokenAuthenticate(ctx context.Context, tokenSha256 []byte) (APITokenAuthenticateRow, error) {
+	row := q.db.QueryRow(ctx, aPITokenAuthenticate, tokenSha256)
+	var i APITokenAuthenticateRow
+	err := row.Scan(
+		&i.ID,
+		&i.UserID,
+		&i.Name,
+		&i.Role,
+		&i.ExpiresAt,
+		&i.RevokedAt,
+		&i.UserEmail,
+		&i.UserRole,
+		&i.UserDisabled,
+	)
+	return i, err
+}
+
+const aPITokenGet = `-- name: APITokenGet :one
+SELECT id, user_id, name, role, token_sha256, prefix, last_used_at, expires_at, revoked_at, created_at FROM api_tokens WHERE id = $1
+`
+
+func (q *Queries) APITokenGet(ctx context.Context, id int64) (ApiToken, error) {
+	row := q.db.QueryRow(ctx, aPITokenGet, id)
+	var i ApiToken
+	err := row.Scan(
+		&i.ID,
+		&i.UserID,
+		&i.Name,
+		&i.Role,
+		&i.TokenSha256,
+		&i.Prefix,
+		&i.LastUsedAt,
+		&i.ExpiresAt,
+		&i.RevokedAt,
+		&i.CreatedAt,
+	)
+	return i, err
+}
+
 const aPITokenGetByHash = `-- name: APITokenGetByHash :one
 SELECT id, user_id, name, role, token_sha256, prefix, last_used_at, expires_at, revoked_at, created_at FROM api_tokens WHERE token_sha256 = $1
 `
@@ -72,6 +131,58 @@ func (q *Queries) APITokenInsert(ctx context.Context, arg APITokenInsertParams) 
 	return i, err
 }
 
+const aPITokenList = `-- name: APITokenList :many
+SELECT t.id, t.user_id, u.email AS user_email, t.name, t.role, t.prefix, t.last_used_at, t.expires_at,
+       t.revoked_at, t.created_at
+FROM api_tokens t JOIN users u ON u.id = t.user_id
+ORDER BY t.revoked_at IS NOT NULL, t.created_at DESC, t.id DESC
+`
+
+type APITokenListRow struct {
+	ID         int64      `json:"id"`
+	UserID     int64      `json:"user_id"`
+	UserEmail  string     `json:"user_email"`
+	Name       string     `json:"name"`
+	Role       string     `json:"role"`
+	Prefix     string     `json:"prefix"`
+	LastUsedAt *time.Time `json:"last_used_at"`
+	ExpiresAt  *time.Time `json:"expires_at"`
+	RevokedAt  *time.Time `json:"revoked_at"`
+	CreatedAt  time.Time  `json:"created_at"`
+}
+
+// Every token with its owner, for the admin page; the hash never leaves the database.
+func (q *Queries) APITokenList(ctx context.Context) ([]APITokenListRow, error) {
+	rows, err := q.db.Query(ctx, aPITokenList)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []APITokenListRow{}
+	for rows.Next() {
+		var i APITokenListRow
+		if err := rows.Scan(
+			&i.ID,
+			&i.UserID,
+			&i.UserEmail,
+			&i.Name,
+			&i.Role,
+			&i.Prefix,
+			&i.LastUsedAt,
+			&i.ExpiresAt,
+			&i.RevokedAt,
+			&i.CreatedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const aPITokenListByUser = `-- name: APITokenListByUser :many
 SELECT id, user_id, name, role, token_sha256, prefix, last_used_at, expires_at, revoked_at, created_at FROM api_tokens WHERE user_id = $1 ORDER BY created_at DESC
 `
@@ -105,4 +216,37 @@ func (q *Queries) APITokenListByUser(ctx context.Context, userID int64) ([]ApiTo
 		return nil, err
 	}
 	return items, nil
+}
+
+const aPITokenRevoke = `-- name: APITokenRevoke :one
+UPDATE api_tokens SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL RETURNING id, user_id, name, role, token_sha256, prefix, last_used_at, expires_at, revoked_at, created_at
+`
+
+func (q *Queries) APITokenRevoke(ctx context.Context, id int64) (ApiToken, error) {
+	row := q.db.QueryRow(ctx, aPITokenRevoke, id)
+	var i ApiToken
+	err := row.Scan(
+		&i.ID,
+		&i.UserID,
+		&i.Name,
+		&i.Role,
+		&i.TokenSha256,
+		&i.Prefix,
+		&i.LastUsedAt,
+		&i.ExpiresAt,
+		&i.RevokedAt,
+		&i.CreatedAt,
+	)
+	return i, err
+}
+
+const aPITokenTouch = `-- name: APITokenTouch :exec
+UPDATE api_tokens SET last_used_at = now()
+WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute')
+`
+
+// Records use at most once a minute, so a busy script does not turn every request into a write.
+func (q *Queries) APITokenTouch(ctx context.Context, id int64) error {
+	_, err := q.db.Exec(ctx, aPITokenTouch, id)
+	return err
 }

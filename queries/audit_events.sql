@@ -5,3 +5,14 @@ RETURNING *;
 
 -- name: AuditList :many
 SELECT * FROM audit_events ORDER BY created_at DESC, id DESC LIMIT @lim;
+
+-- name: AuditSearch :many
+-- The audit log page and its CSV export: every filter optional, newest first, keyset-paginated on id.
+SELECT * FROM audit_events
+WHERE (sqlc.narg(actor)::text IS NULL OR actor ILIKE '%' || sqlc.narg(actor) || '%')
+  AND (sqlc.narg(action)::text IS NULL OR action LIKE sqlc.narg(action) || '%')
+  AND (sqlc.narg(since)::timestamptz IS NULL OR created_at >= sqlc.narg(since))
+  AND (sqlc.narg(until)::timestamptz IS NULL OR created_at < sqlc.narg(until))
+  AND (sqlc.narg(before_id)::bigint IS NULL OR id < sqlc.narg(before_id))
+ORDER BY id DESC
+LIMIT @lim;

@@ -8,6 +8,7 @@ package queries
 import (
 	"context"
 	"encoding/json"
+	"time"
 )
 
 const auditInsert = `-- name: AuditInsert :one
@@ -60,6 +61,65 @@ SELECT id, actor_user_id, actor_token_id, actor, action, target, ip, user_agent,
 
 func (q *Queries) AuditList(ctx context.Context, lim int32) ([]AuditEvent, error) {
 	rows, err := q.db.Query(ctx, auditList, lim)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []AuditEvent{}
+	for rows.Next() {
+		var i AuditEvent
+		if err := rows.Scan(
+			&i.ID,
+			&i.ActorUserID,
+			&i.ActorTokenID,
+			&i.Actor,
+			&i.Action,
+			&i.Target,
+			&i.Ip,
+			&i.UserAgent,
+			&i.Details,
+			&i.CreatedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const auditSearch = `-- name: AuditSearch :many
+SELECT id, actor_user_id, actor_token_id, actor, action, target, ip, user_agent, details, created_at FROM audit_events
+WHERE ($1::text IS NULL OR actor ILIKE '%' || $1 || '%')
+  AND ($2::text IS NULL OR action LIKE $2 || '%')
+  AND ($3::timestamptz IS NULL OR created_at >= $3)
+  AND ($4::timestamptz IS NULL OR created_at < $4)
+  AND ($5::bigint IS NULL OR id < $5)
+ORDER BY id DESC
+LIMIT $6
+`
+
+type AuditSearchParams struct {
+	Actor    *string    `json:"actor"`
+	Action   *string    `json:"action"`
+	Since    *time.Time `json:"since"`
+	Until    *time.Time `json:"until"`
+	BeforeID *int64     `json:"before_id"`
+	Lim      int32      `json:"lim"`
+}
+
+// The audit log page and its CSV export: every filter optional, newest first, keyset-paginated on id.
+func (q *Queries) AuditSearch(ctx context.Context, arg AuditSearchParams) ([]AuditEvent, error) {
+	rows, err := q.db.Query(ctx, auditSearch,
+		arg.Actor,
+		arg.Action,
+		arg.Since,
+		arg.Until,
+		arg.BeforeID,
+		arg.Lim,
+	)
 	if err != nil {
 		return nil, err
 	}

@@ -92,3 +92,66 @@ SELECT b.id, COALESCE(j.state::text, '')::text AS job_state
 FROM backups b LEFT JOIN river_job j ON j.id = b.job_id
 WHERE b.status IN ('queued', 'running') AND b.job_id IS NOT NULL
   AND (j.id IS NULL OR j.state IN ('completed', 'cancelled', 'discarded'));
+
+-- name: BackupMarkPruned :one
+-- Records that a backup's stored object is gone; the row stays as history.
+UPDATE backups SET pruned_at = COALESCE(pruned_at, now()) WHERE id = @id RETURNING *;
+
+-- name: BackupLatestFinalPerSubject :many
+-- The newest finished top-level backup per schedule (and per kind for unscheduled runs): the "backup failed"
+-- alert follows it, so two failures in a row stay one alert and the next success clears it.
+SELECT DISTINCT ON (schedule_id, kind) * FROM backups
+WHERE status IN ('succeeded', 'warning', 'failed') AND parent_id IS NULL
+ORDER BY schedule_id, kind, finished_at DESC NULLS LAST, id DESC;
+
+-- name: BackupOutcomesSince :one
+-- Success counts for alert e-mails and the dashboard: cancelled runs are neither good nor bad.
+SELECT count(*) FILTER (WHERE status IN ('succeeded', 'warning'))::bigint AS good, count(*)::bigint AS total
+FROM backups
+WHERE status IN ('succeeded', 'warning', 'failed') AND parent_id IS NULL AND finished_at >= @since::timestamptz;
+
+-- name: BackupRetentionCandidates :many
+-- One schedule's top-level backups with what retention must know: drilled, and in use by a verify or restore.
+SELECT b.*,
+       EXISTS (SELECT 1 FROM verifications v WHERE v.backup_id = b.id AND v.level = 'drill' AND v.status = 'succeeded')::boolean AS drilled,
+       (EXISTS (SELECT 1 FROM verifications v WHERE v.backup_id = b.id AND v.status IN ('queued', 'running'))
+        OR EXISTS (SELECT 1 FROM restores r WHERE r.backup_id = b.id AND r.status IN ('queued', 'running')))::boolean AS in_use
+FROM backups b
+WHERE b.schedule_id = @schedule_id AND b.parent_id IS NULL
+ORDER BY b.queued_at DESC, b.id DESC;
+
+-- name: BackupListChildren :many
+SELECT * FROM backups WHERE parent_id = @parent_id ORDER BY id;
+
+-- name: BackupFinishedSince :many
+-- Finished top-level backups for the health page's size, duration and success charts.
+SELECT * FROM backups
+WHERE parent_id IS NULL AND finished_at >= @since AND status IN ('succeeded', 'warning', 'failed')
+ORDER BY finished_at;
+
+-- name: BackupNewestDrilled :one
+-- The newest backup a drill restored successfully: the dashboard's proven restore point.
+SELECT b.* FROM backups b JOIN verifications v ON v.backup_id = b.id
+WHERE v.level = 'drill' AND v.status = 'succeeded'
+ORDER BY b.finished_at DESC NULLS LAST, b.id DESC
+LIMIT 1;
+
+-- name: BackupNextID :one
+-- Reserves an id before a row exists: an upload names its storage key with it and inserts the row only once
+-- the file proved valid.
+SELECT nextval(pg_get_serial_sequence('backups', 'id'))::bigint;
+
+-- name: BackupInsertComplete :one
+-- A finished backup known from elsewhere: an upload, or a manifest found by rescan-storage.
+INSERT INTO backups (id, kind, status, trigger, parent_id, created_by, queued_at, started_at, finished_at,
+    duration_ms, bytes_read, bytes_stored, progress_bytes, sha256, storage_key, encrypted, recipients_fingerprint,
+    pg_dump_version, server_version, source_redacted, format, manifest, warnings)
+VALUES (@id, @kind, @status, @trigger, sqlc.narg(parent_id), sqlc.narg(created_by), @started_at, @started_at,
+    @finished_at, sqlc.narg(duration_ms),
+    @bytes_read, @bytes_stored, @bytes_read, @sha256, @storage_key, @encrypted, @recipients_fingerprint,
+    @pg_dump_version, @server_version, @source_redacted, @format, @manifest, @warnings)
+RETURNING *;
+
+-- name: BackupSyncIDSequence :exec
+-- After rows were inserted with explicit ids (rescan-storage keeps the original ids), new rows must not collide.
+SELECT setval(pg_get_serial_sequence('backups', 'id'), GREATEST((SELECT max(id) FROM backups), 1));

@@ -163,6 +163,63 @@ func (q *Queries) BackupFail(ctx context.Context, arg BackupFailParams) (Backup,
 	return i, err
 }
 
+const backupFinishedSince = `-- name: BackupFinishedSince :many
+SELECT id, kind, status, trigger, schedule_id, parent_id, created_by, job_id, queued_at, started_at, finished_at, heartbeat_at, duration_ms, bytes_read, bytes_stored, progress_bytes, progress_total, sha256, storage_key, encrypted, recipients_fingerprint, pg_dump_version, server_version, source_redacted, format, manifest, warnings, error, pruned_at FROM backups
+WHERE parent_id IS NULL AND finished_at >= $1 AND status IN ('succeeded', 'warning', 'failed')
+ORDER BY finished_at
+`
+
+// Finished top-level backups for the health page's size, duration and success charts.
+func (q *Queries) BackupFinishedSince(ctx context.Context, since *time.Time) ([]Backup, error) {
+	rows, err := q.db.Query(ctx, backupFinishedSince, since)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []Backup{}
+	for rows.Next() {
+		var i Backup
+		if err := rows.Scan(
+			&i.ID,
+			&i.Kind,
+			&i.Status,
+			&i.Trigger,
+			&i.ScheduleID,
+			&i.ParentID,
+			&i.CreatedBy,
+			&i.JobID,
+			&i.QueuedAt,
+			&i.StartedAt,
+			&i.FinishedAt,
+			&i.HeartbeatAt,
+			&i.DurationMs,
+			&i.BytesRead,
+			&i.BytesStored,
+			&i.ProgressBytes,
+			&i.ProgressTotal,
+			&i.Sha256,
+			&i.StorageKey,
+			&i.Encrypted,
+			&i.RecipientsFingerprint,
+			&i.PgDumpVersion,
+			&i.ServerVersion,
+			&i.SourceRedacted,
+			&i.Format,
+			&i.Manifest,
+			&i.Warnings,
+			&i.Error,
+			&i.PrunedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const backupGet = `-- name: BackupGet :one
 SELECT id, kind, status, trigger, schedule_id, parent_id, created_by, job_id, queued_at, started_at, finished_at, heartbeat_at, duration_ms, bytes_read, bytes_stored, progress_bytes, progress_total, sha256, storage_key, encrypted, recipients_fingerprint, pg_dump_version, server_version, source_redacted, format, manifest, warnings, error, pruned_at FROM backups WHERE id = $1
 `
@@ -268,6 +325,101 @@ func (q *Queries) BackupInsert(ctx context.Context, arg BackupInsertParams) (Bac
 	return i, err
 }
 
+const backupInsertComplete = `-- name: BackupInsertComplete :one
+INSERT INTO backups (id, kind, status, trigger, parent_id, created_by, queued_at, started_at, finished_at,
+    duration_ms, bytes_read, bytes_stored, progress_bytes, sha256, storage_key, encrypted, recipients_fingerprint,
+    pg_dump_version, server_version, source_redacted, format, manifest, warnings)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $7,
+    $8, $9,
+    $10, $11, $10, $12, $13, $14, $15,
+    $16, $17, $18, $19, $20, $21)
+RETURNING id, kind, status, trigger, schedule_id, parent_id, created_by, job_id, queued_at, started_at, finished_at, heartbeat_at, duration_ms, bytes_read, bytes_stored, progress_bytes, progress_total, sha256, storage_key, encrypted, recipients_fingerprint, pg_dump_version, server_version, source_redacted, format, manifest, warnings, error, pruned_at
+`
+
+type BackupInsertCompleteParams struct {
+	ID                    int64           `json:"id"`
+	Kind                  string          `json:"kind"`
+	Status                string          `json:"status"`
+	Trigger               string          `json:"trigger"`
+	ParentID              *int64          `json:"parent_id"`
+	CreatedBy             *int64          `json:"created_by"`
+	StartedAt             time.Time       `json:"started_at"`
+	FinishedAt            *time.Time      `json:"finished_at"`
+	DurationMs            *int64          `json:"duration_ms"`
+	BytesRead             int64           `json:"bytes_read"`
+	BytesStored           int64           `json:"bytes_stored"`
+	Sha256                string          `json:"sha256"`
+	StorageKey            string          `json:"storage_key"`
+	Encrypted             bool            `json:"encrypted"`
+	RecipientsFingerprint string          `json:"recipients_fingerprint"`
+	PgDumpVersion         string          `json:"pg_dump_version"`
+	ServerVersion         string          `json:"server_version"`
+	SourceRedacted        string          `json:"source_redacted"`
+	Format                string          `json:"format"`
+	Manifest              json.RawMessage `json:"manifest"`
+	Warnings              []string        `json:"warnings"`
+}
+
+// A finished backup known from elsewhere: an upload, or a manifest found by rescan-storage.
+func (q *Queries) BackupInsertComplete(ctx context.Context, arg BackupInsertCompleteParams) (Backup, error) {
+	row := q.db.QueryRow(ctx, backupInsertComplete,
+		arg.ID,
+		arg.Kind,
+		arg.Status,
+		arg.Trigger,
+		arg.ParentID,
+		arg.CreatedBy,
+		arg.StartedAt,
+		arg.FinishedAt,
+		arg.DurationMs,
+		arg.BytesRead,
+		arg.BytesStored,
+		arg.Sha256,
+		arg.StorageKey,
+		arg.Encrypted,
+		arg.RecipientsFingerprint,
+		arg.PgDumpVersion,
+		arg.ServerVersion,
+		arg.SourceRedacted,
+		arg.Format,
+		arg.Manifest,
+		arg.Warnings,
+	)
+	var i Backup
+	err := row.Scan(
+		&i.ID,
+		&i.Kind,
+		&i.Status,
+		&i.Trigger,
+		&i.ScheduleID,
+		&i.ParentID,
+		&i.CreatedBy,
+		&i.JobID,
+		&i.QueuedAt,
+		&i.StartedAt,
+		&i.FinishedAt,
+		&i.HeartbeatAt,
+		&i.DurationMs,
+		&i.BytesRead,
+		&i.BytesStored,
+		&i.ProgressBytes,
+		&i.ProgressTotal,
+		&i.Sha256,
+		&i.StorageKey,
+		&i.Encrypted,
+		&i.RecipientsFingerprint,
+		&i.PgDumpVersion,
+		&i.ServerVersion,
+		&i.SourceRedacted,
+		&i.Format,
+		&i.Manifest,
+		&i.Warnings,
+		&i.Error,
+		&i.PrunedAt,
+	)
+	return i, err
+}
+
 const backupLatestByKind = `-- name: BackupLatestByKind :many
 SELECT DISTINCT ON (kind) id, kind, status, trigger, schedule_id, parent_id, created_by, job_id, queued_at, started_at, finished_at, heartbeat_at, duration_ms, bytes_read, bytes_stored, progress_bytes, progress_total, sha256, storage_key, encrypted, recipients_fingerprint, pg_dump_version, server_version, source_redacted, format, manifest, warnings, error, pruned_at FROM backups ORDER BY kind, queued_at DESC, id DESC
 `
@@ -275,6 +427,64 @@ SELECT DISTINCT ON (kind) id, kind, status, trigger, schedule_id, parent_id, cre
 // The newest backup of each kind, whatever its status, for the dashboard.
 func (q *Queries) BackupLatestByKind(ctx context.Context) ([]Backup, error) {
 	rows, err := q.db.Query(ctx, backupLatestByKind)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []Backup{}
+	for rows.Next() {
+		var i Backup
+		if err := rows.Scan(
+			&i.ID,
+			&i.Kind,
+			&i.Status,
+			&i.Trigger,
+			&i.ScheduleID,
+			&i.ParentID,
+			&i.CreatedBy,
+			&i.JobID,
+			&i.QueuedAt,
+			&i.StartedAt,
+			&i.FinishedAt,
+			&i.HeartbeatAt,
+			&i.DurationMs,
+			&i.BytesRead,
+			&i.BytesStored,
+			&i.ProgressBytes,
+			&i.ProgressTotal,
+			&i.Sha256,
+			&i.StorageKey,
+			&i.Encrypted,
+			&i.RecipientsFingerprint,
+			&i.PgDumpVersion,
+			&i.ServerVersion,
+			&i.SourceRedacted,
+			&i.Format,
+			&i.Manifest,
+			&i.Warnings,
+			&i.Error,
+			&i.PrunedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const backupLatestFinalPerSubject = `-- name: BackupLatestFinalPerSubject :many
+SELECT DISTINCT ON (schedule_id, kind) id, kind, status, trigger, schedule_id, parent_id, created_by, job_id, queued_at, started_at, finished_at, heartbeat_at, duration_ms, bytes_read, bytes_stored, progress_bytes, progress_total, sha256, storage_key, encrypted, recipients_fingerprint, pg_dump_version, server_version, source_redacted, format, manifest, warnings, error, pruned_at FROM backups
+WHERE status IN ('succeeded', 'warning', 'failed') AND parent_id IS NULL
+ORDER BY schedule_id, kind, finished_at DESC NULLS LAST, id DESC
+`
+
+// The newest finished top-level backup per schedule (and per kind for unscheduled runs): the "backup failed"
+// alert follows it, so two failures in a row stay one alert and the next success clears it.
+func (q *Queries) BackupLatestFinalPerSubject(ctx context.Context) ([]Backup, error) {
+	rows, err := q.db.Query(ctx, backupLatestFinalPerSubject)
 	if err != nil {
 		return nil, err
 	}
@@ -448,6 +658,60 @@ func (q *Queries) BackupList(ctx context.Context, arg BackupListParams) ([]Backu
 	return items, nil
 }
 
+const backupListChildren = `-- name: BackupListChildren :many
+SELECT id, kind, status, trigger, schedule_id, parent_id, created_by, job_id, queued_at, started_at, finished_at, heartbeat_at, duration_ms, bytes_read, bytes_stored, progress_bytes, progress_total, sha256, storage_key, encrypted, recipients_fingerprint, pg_dump_version, server_version, source_redacted, format, manifest, warnings, error, pruned_at FROM backups WHERE parent_id = $1 ORDER BY id
+`
+
+func (q *Queries) BackupListChildren(ctx context.Context, parentID *int64) ([]Backup, error) {
+	rows, err := q.db.Query(ctx, backupListChildren, parentID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []Backup{}
+	for rows.Next() {
+		var i Backup
+		if err := rows.Scan(
+			&i.ID,
+			&i.Kind,
+			&i.Status,
+			&i.Trigger,
+			&i.ScheduleID,
+			&i.ParentID,
+			&i.CreatedBy,
+			&i.JobID,
+			&i.QueuedAt,
+			&i.StartedAt,
+			&i.FinishedAt,
+			&i.HeartbeatAt,
+			&i.DurationMs,
+			&i.BytesRead,
+			&i.BytesStored,
+			&i.ProgressBytes,
+			&i.ProgressTotal,
+			&i.Sha256,
+			&i.StorageKey,
+			&i.Encrypted,
+			&i.RecipientsFingerprint,
+			&i.PgDumpVersion,
+			&i.ServerVersion,
+			&i.SourceRedacted,
+			&i.Format,
+			&i.Manifest,
+			&i.Warnings,
+			&i.Error,
+			&i.PrunedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const backupListRunning = `-- name: BackupListRunning :many
 SELECT id, kind, status, trigger, schedule_id, parent_id, created_by, job_id, queued_at, started_at, finished_at, heartbeat_at, duration_ms, bytes_read, bytes_stored, progress_bytes, progress_total, sha256, storage_key, encrypted, recipients_fingerprint, pg_dump_version, server_version, source_redacted, format, manifest, warnings, error, pruned_at FROM backups WHERE status IN ('queued', 'running') ORDER BY queued_at, id
 `
@@ -502,6 +766,106 @@ func (q *Queries) BackupListRunning(ctx context.Context) ([]Backup, error) {
 	return items, nil
 }
 
+const backupMarkPruned = `-- name: BackupMarkPruned :one
+UPDATE backups SET pruned_at = COALESCE(pruned_at, now()) WHERE id = $1 RETURNING id, kind, status, trigger, schedule_id, parent_id, created_by, job_id, queued_at, started_at, finished_at, heartbeat_at, duration_ms, bytes_read, bytes_stored, progress_bytes, progress_total, sha256, storage_key, encrypted, recipients_fingerprint, pg_dump_version, server_version, source_redacted, format, manifest, warnings, error, pruned_at
+`
+
+// Records that a backup's stored object is gone; the row stays as history.
+func (q *Queries) BackupMarkPruned(ctx context.Context, id int64) (Backup, error) {
+	row := q.db.QueryRow(ctx, backupMarkPruned, id)
+	var i Backup
+	err := row.Scan(
+		&i.ID,
+		&i.Kind,
+		&i.Status,
+		&i.Trigger,
+		&i.ScheduleID,
+		&i.ParentID,
+		&i.CreatedBy,
+		&i.JobID,
+		&i.QueuedAt,
+		&i.StartedAt,
+		&i.FinishedAt,
+		&i.HeartbeatAt,
+		&i.DurationMs,
+		&i.BytesRead,
+		&i.BytesStored,
+		&i.ProgressBytes,
+		&i.ProgressTotal,
+		&i.Sha256,
+		&i.StorageKey,
+		&i.Encrypted,
+		&i.RecipientsFingerprint,
+		&i.PgDumpVersion,
+		&i.ServerVersion,
+		&i.SourceRedacted,
+		&i.Format,
+		&i.Manifest,
+		&i.Warnings,
+		&i.Error,
+		&i.PrunedAt,
+	)
+	return i, err
+}
+
+const backupNewestDrilled = `-- name: BackupNewestDrilled :one
+SELECT b.id, b.kind, b.status, b.trigger, b.schedule_id, b.parent_id, b.created_by, b.job_id, b.queued_at, b.started_at, b.finished_at, b.heartbeat_at, b.duration_ms, b.bytes_read, b.bytes_stored, b.progress_bytes, b.progress_total, b.sha256, b.storage_key, b.encrypted, b.recipients_fingerprint, b.pg_dump_version, b.server_version, b.source_redacted, b.format, b.manifest, b.warnings, b.error, b.pruned_at FROM backups b JOIN verifications v ON v.backup_id = b.id
+WHERE v.level = 'drill' AND v.status = 'succeeded'
+ORDER BY b.finished_at DESC NULLS LAST, b.id DESC
+LIMIT 1
+`
+
+// The newest backup a drill restored successfully: the dashboard's proven restore point.
+func (q *Queries) BackupNewestDrilled(ctx context.Context) (Backup, error) {
+	row := q.db.QueryRow(ctx, backupNewestDrilled)
+	var i Backup
+	err := row.Scan(
+		&i.ID,
+		&i.Kind,
+		&i.Status,
+		&i.Trigger,
+		&i.ScheduleID,
+		&i.ParentID,
+		&i.CreatedBy,
+		&i.JobID,
+		&i.QueuedAt,
+		&i.StartedAt,
+		&i.FinishedAt,
+		&i.HeartbeatAt,
+		&i.DurationMs,
+		&i.BytesRead,
+		&i.BytesStored,
+		&i.ProgressBytes,
+		&i.ProgressTotal,
+		&i.Sha256,
+		&i.StorageKey,
+		&i.Encrypted,
+		&i.RecipientsFingerprint,
+		&i.PgDumpVersion,
+		&i.ServerVersion,
+		&i.SourceRedacted,
+		&i.Format,
+		&i.Manifest,
+		&i.Warnings,
+		&i.Error,
+		&i.PrunedAt,
+	)
+	return i, err
+}
+
+const backupNextID = `-- name: BackupNextID :one
+SELECT nextval(pg_get_serial_sequence('backups', 'id'))::bigint
+`
+
+// Reserves an id before a row exists: an upload names its storage key with it and inserts the row only once
+// the file proved valid.
+func (q *Queries) BackupNextID(ctx context.Context) (int64, error) {
+	row := q.db.QueryRow(ctx, backupNextID)
+	var column_1 int64
+	err := row.Scan(&column_1)
+	return column_1, err
+}
+
 const backupOrphaned = `-- name: BackupOrphaned :many
 SELECT b.id, COALESCE(j.state::text, '')::text AS job_state
 FROM backups b LEFT JOIN river_job j ON j.id = b.job_id
@@ -535,6 +899,25 @@ func (q *Queries) BackupOrphaned(ctx context.Context) ([]BackupOrphanedRow, erro
 	return items, nil
 }
 
+const backupOutcomesSince = `-- name: BackupOutcomesSince :one
+SELECT count(*) FILTER (WHERE status IN ('succeeded', 'warning'))::bigint AS good, count(*)::bigint AS total
+FROM backups
+WHERE status IN ('succeeded', 'warning', 'failed') AND parent_id IS NULL AND finished_at >= $1::timestamptz
+`
+
+type BackupOutcomesSinceRow struct {
+	Good  int64 `json:"good"`
+	Total int64 `json:"total"`
+}
+
+// Success counts for alert e-mails and the dashboard: cancelled runs are neither good nor bad.
+func (q *Queries) BackupOutcomesSince(ctx context.Context, since time.Time) (BackupOutcomesSinceRow, error) {
+	row := q.db.QueryRow(ctx, backupOutcomesSince, since)
+	var i BackupOutcomesSinceRow
+	err := row.Scan(&i.Good, &i.Total)
+	return i, err
+}
+
 const backupProgress = `-- name: BackupProgress :exec
 UPDATE backups
 SET progress_bytes = $1, progress_total = $2, heartbeat_at = now()
@@ -550,6 +933,103 @@ type BackupProgressParams struct {
 func (q *Queries) BackupProgress(ctx context.Context, arg BackupProgressParams) error {
 	_, err := q.db.Exec(ctx, backupProgress, arg.ProgressBytes, arg.ProgressTotal, arg.ID)
 	return err
+}
+
+const backupRetentionCandidates = `-- name: BackupRetentionCandidates :many
+SELECT b.id, b.kind, b.status, b.trigger, b.schedule_id, b.parent_id, b.created_by, b.job_id, b.queued_at, b.started_at, b.finished_at, b.heartbeat_at, b.duration_ms, b.bytes_read, b.bytes_stored, b.progress_bytes, b.progress_total, b.sha256, b.storage_key, b.encrypted, b.recipients_fingerprint, b.pg_dump_version, b.server_version, b.source_redacted, b.format, b.manifest, b.warnings, b.error, b.pruned_at,
+       EXISTS (SELECT 1 FROM verifications v WHERE v.backup_id = b.id AND v.level = 'drill' AND v.status = 'succeeded')::boolean AS drilled,
+       (EXISTS (SELECT 1 FROM verifications v WHERE v.backup_id = b.id AND v.status IN ('queued', 'running'))
+        OR EXISTS (SELECT 1 FROM restores r WHERE r.backup_id = b.id AND r.status IN ('queued', 'running')))::boolean AS in_use
+FROM backups b
+WHERE b.schedule_id = $1 AND b.parent_id IS NULL
+ORDER BY b.queued_at DESC, b.id DESC
+`
+
+type BackupRetentionCandidatesRow struct {
+	ID                    int64           `json:"id"`
+	Kind                  string          `json:"kind"`
+	Status                string          `json:"status"`
+	Trigger               string          `json:"trigger"`
+	ScheduleID            *int64          `json:"schedule_id"`
+	ParentID              *int64          `json:"parent_id"`
+	CreatedBy             *int64          `json:"created_by"`
+	JobID                 *int64          `json:"job_id"`
+	QueuedAt              time.Time       `json:"queued_at"`
+	StartedAt             *time.Time      `json:"started_at"`
+	FinishedAt            *time.Time      `json:"finished_at"`
+	HeartbeatAt           *time.Time      `json:"heartbeat_at"`
+	DurationMs            *int64          `json:"duration_ms"`
+	BytesRead             int64           `json:"bytes_read"`
+	BytesStored           int64           `json:"bytes_stored"`
+	ProgressBytes         int64           `json:"progress_bytes"`
+	ProgressTotal         int64           `json:"progress_total"`
+	Sha256                string          `json:"sha256"`
+	StorageKey            string          `json:"storage_key"`
+	Encrypted             bool            `json:"encrypted"`
+	RecipientsFingerprint string          `json:"recipients_fingerprint"`
+	PgDumpVersion         string          `json:"pg_dump_version"`
+	ServerVersion         string          `json:"server_version"`
+	SourceRedacted        string          `json:"source_redacted"`
+	Format                string          `json:"format"`
+	Manifest              json.RawMessage `json:"manifest"`
+	Warnings              []string        `json:"warnings"`
+	Error                 string          `json:"error"`
+	PrunedAt              *time.Time      `json:"pruned_at"`
+	Drilled               bool            `json:"drilled"`
+	InUse                 bool            `json:"in_use"`
+}
+
+// One schedule's top-level backups with what retention must know: drilled, and in use by a verify or restore.
+func (q *Queries) BackupRetentionCandidates(ctx context.Context, scheduleID *int64) ([]BackupRetentionCandidatesRow, error) {
+	rows, err := q.db.Query(ctx, backupRetentionCandidates, scheduleID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []BackupRetentionCandidatesRow{}
+	for rows.Next() {
+		var i BackupRetentionCandidatesRow
+		if err := rows.Scan(
+			&i.ID,
+			&i.Kind,
+			&i.Status,
+			&i.Trigger,
+			&i.ScheduleID,
+			&i.ParentID,
+			&i.CreatedBy,
+			&i.JobID,
+			&i.QueuedAt,
+			&i.StartedAt,
+			&i.FinishedAt,
+			&i.HeartbeatAt,
+			&i.DurationMs,
+			&i.BytesRead,
+			&i.BytesStored,
+			&i.ProgressBytes,
+			&i.ProgressTotal,
+			&i.Sha256,
+			&i.StorageKey,
+			&i.Encrypted,
+			&i.RecipientsFingerprint,
+			&i.PgDumpVersion,
+			&i.ServerVersion,
+			&i.SourceRedacted,
+			&i.Format,
+			&i.Manifest,
+			&i.Warnings,
+			&i.Error,
+			&i.PrunedAt,
+			&i.Drilled,
+			&i.InUse,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const backupSetJob = `-- name: BackupSetJob :exec
@@ -741,4 +1221,14 @@ func (q *Queries) BackupSucceed(ctx context.Context, arg BackupSucceedParams) (B
 		&i.PrunedAt,
 	)
 	return i, err
+}
+
+const backupSyncIDSequence = `-- name: BackupSyncIDSequence :exec
+SELECT setval(pg_get_serial_sequence('backups', 'id'), GREATEST((SELECT max(id) FROM backups), 1))
+`
+
+// After rows were inserted with explicit ids (rescan-storage keeps the original ids), new rows must not collide.
+func (q *Queries) BackupSyncIDSequence(ctx context.Context) error {
+	_, err := q.db.Exec(ctx, backupSyncIDSequence)
+	return err
 }

@@ -7,7 +7,101 @@ package queries
 
 import (
 	"context"
+	"time"
 )
+
+const emailAttempt = `-- name: EmailAttempt :one
+UPDATE emails SET attempts = attempts + 1 WHERE id = $1 AND status = 'queued' RETURNING id, to_addrs, subject, template, html_body, text_body, provider, status, provider_message_id, attempts, last_error, alert_id, created_at, sent_at
+`
+
+// Counts a delivery attempt before it is made, so a crash mid-request still shows up in attempts.
+func (q *Queries) EmailAttempt(ctx context.Context, id int64) (Email, error) {
+	row := q.db.QueryRow(ctx, emailAttempt, id)
+	var i Email
+	err := row.Scan(
+		&i.ID,
+		&i.ToAddrs,
+		&i.Subject,
+		&i.Template,
+		&i.HtmlBody,
+		&i.TextBody,
+		&i.Provider,
+		&i.Status,
+		&i.ProviderMessageID,
+		&i.Attempts,
+		&i.LastError,
+		&i.AlertID,
+		&i.CreatedAt,
+		&i.SentAt,
+	)
+	return i, err
+}
+
+const emailCountsSince = `-- name: EmailCountsSince :one
+SELECT count(*) FILTER (WHERE status = 'sent')   AS sent,
+       count(*) FILTER (WHERE status = 'failed') AS failed,
+       count(*) FILTER (WHERE status = 'queued') AS queued
+FROM emails WHERE created_at >= $1
+`
+
+type EmailCountsSinceRow struct {
+	Sent   int64 `json:"sent"`
+	Failed int64 `json:"failed"`
+	Queued int64 `json:"queued"`
+}
+
+func (q *Queries) EmailCountsSince(ctx context.Context, since time.Time) (EmailCountsSinceRow, error) {
+	row := q.db.QueryRow(ctx, emailCountsSince, since)
+	var i EmailCountsSinceRow
+	err := row.Scan(&i.Sent, &i.Failed, &i.Queued)
+	return i, err
+}
+
+const emailFailOrphaned = `-- name: EmailFailOrphaned :many
+UPDATE emails e SET status = 'failed', last_error = 'the delivery job ended without sending this e-mail'
+WHERE e.status = 'queued' AND e.provider = 'sendgrid' AND e.created_at < $1::timestamptz
+  AND NOT EXISTS (SELECT 1 FROM river_job j
+                  WHERE j.kind = 'email_send' AND (j.args ->> 'email_id')::bigint = e.id
+                    AND j.state IN ('available', 'pending', 'running', 'retryable', 'scheduled'))
+RETURNING e.id
+`
+
+// Queued SendGrid rows whose delivery job is gone or ended (cancelled in the job UI, discarded, never
+// inserted): nothing will ever send them, so they are marked failed instead of saying "queued" forever.
+func (q *Queries) EmailFailOrphaned(ctx context.Context, before time.Time) ([]int64, error) {
+	rows, err := q.db.Query(ctx, emailFailOrphaned, before)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []int64{}
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		items = append(items, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const emailFailed = `-- name: EmailFailed :exec
+UPDATE emails SET status = 'failed', last_error = $1 WHERE id = $2
+`
+
+type EmailFailedParams struct {
+	LastError string `json:"last_error"`
+	ID        int64  `json:"id"`
+}
+
+// Final failure: the provider refused the message or every retry was used.
+func (q *Queries) EmailFailed(ctx context.Context, arg EmailFailedParams) error {
+	_, err := q.db.Exec(ctx, emailFailed, arg.LastError, arg.ID)
+	return err
+}
 
 const emailGet = `-- name: EmailGet :one
 SELECT id, to_addrs, subject, template, html_body, text_body, provider, status, provider_message_id, attempts, last_error, alert_id, created_at, sent_at FROM emails WHERE id = $1
@@ -15,6 +109,88 @@ SELECT id, to_addrs, subject, template, html_body, text_body, provider, status, 
 
 func (q *Queries) EmailGet(ctx context.Context, id int64) (Email, error) {
 	row := q.db.QueryRow(ctx, emailGet, id)
+	var i Email
+	err := row.Scan(
+		&i.ID,
+		&i.ToAddrs,
+		&i.Subject,
+		&i.Template,
+		&i.HtmlBody,
+		&i.TextBody,
+		&i.Provider,
+		&i.Status,
+		&i.ProviderMessageID,
+		&i.Attempts,
+		&i.LastError,
+		&i.AlertID,
+		&i.CreatedAt,
+		&i.SentAt,
+	)
+	return i, err
+}
+
+const emailInsert = `-- name: EmailInsert :one
+INSERT INTO emails (to_addrs, subject, template, html_body, text_body, provider, status, alert_id, created_at, sent_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9,
+        $10)
+RETURNING id, to_addrs, subject, template, html_body, text_body, provider, status, provider_message_id, attempts, last_error, alert_id, created_at, sent_at
+`
+
+type EmailInsertParams struct {
+	ToAddrs   []string   `json:"to_addrs"`
+	Subject   string     `json:"subject"`
+	Template  string     `json:"template"`
+	HtmlBody  string     `json:"html_body"`
+	TextBody  string     `json:"text_body"`
+	Provider  string     `json:"provider"`
+	Status    string     `json:"status"`
+	AlertID   *int64     `json:"alert_id"`
+	CreatedAt time.Time  `json:"created_at"`
+	SentAt    *time.Time `json:"sent_at"`
+}
+
+// Outbox rows are final at once (status sent); SendGrid rows wait for their delivery job.
+func (q *Queries) EmailInsert(ctx context.Context, arg EmailInsertParams) (Email, error) {
+	row := q.db.QueryRow(ctx, emailInsert,
+		arg.ToAddrs,
+		arg.Subject,
+		arg.Template,
+		arg.HtmlBody,
+		arg.TextBody,
+		arg.Provider,
+		arg.Status,
+		arg.AlertID,
+		arg.CreatedAt,
+		arg.SentAt,
+	)
+	var i Email
+	err := row.Scan(
+		&i.ID,
+		&i.ToAddrs,
+		&i.Subject,
+		&i.Template,
+		&i.HtmlBody,
+		&i.TextBody,
+		&i.Provider,
+		&i.Status,
+		&i.ProviderMessageID,
+		&i.Attempts,
+		&i.LastError,
+		&i.AlertID,
+		&i.CreatedAt,
+		&i.SentAt,
+	)
+	return i, err
+}
+
+const emailLatestFinal = `-- name: EmailLatestFinal :one
+SELECT id, to_addrs, subject, template, html_body, text_body, provider, status, provider_message_id, attempts, last_error, alert_id, created_at, sent_at FROM emails WHERE provider = 'sendgrid' AND status IN ('sent', 'failed')
+ORDER BY created_at DESC, id DESC LIMIT 1
+`
+
+// The newest SendGrid message that reached a final state: whether delivery works right now.
+func (q *Queries) EmailLatestFinal(ctx context.Context) (Email, error) {
+	row := q.db.QueryRow(ctx, emailLatestFinal)
 	var i Email
 	err := row.Scan(
 		&i.ID,
@@ -72,4 +248,74 @@ func (q *Queries) EmailList(ctx context.Context, lim int32) ([]Email, error) {
 		return nil, err
 	}
 	return items, nil
+}
+
+const emailListOutbox = `-- name: EmailListOutbox :many
+SELECT id, to_addrs, subject, template, html_body, text_body, provider, status, provider_message_id, attempts, last_error, alert_id, created_at, sent_at FROM emails WHERE provider = 'outbox' ORDER BY created_at DESC, id DESC LIMIT $1
+`
+
+func (q *Queries) EmailListOutbox(ctx context.Context, lim int32) ([]Email, error) {
+	rows, err := q.db.Query(ctx, emailListOutbox, lim)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []Email{}
+	for rows.Next() {
+		var i Email
+		if err := rows.Scan(
+			&i.ID,
+			&i.ToAddrs,
+			&i.Subject,
+			&i.Template,
+			&i.HtmlBody,
+			&i.TextBody,
+			&i.Provider,
+			&i.Status,
+			&i.ProviderMessageID,
+			&i.Attempts,
+			&i.LastError,
+			&i.AlertID,
+			&i.CreatedAt,
+			&i.SentAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const emailRetrying = `-- name: EmailRetrying :exec
+UPDATE emails SET last_error = $1 WHERE id = $2
+`
+
+type EmailRetryingParams struct {
+	LastError string `json:"last_error"`
+	ID        int64  `json:"id"`
+}
+
+// A transient failure: the row stays queued and shows why the next attempt is needed.
+func (q *Queries) EmailRetrying(ctx context.Context, arg EmailRetryingParams) error {
+	_, err := q.db.Exec(ctx, emailRetrying, arg.LastError, arg.ID)
+	return err
+}
+
+const emailSent = `-- name: EmailSent :exec
+UPDATE emails SET status = 'sent', provider_message_id = $1, sent_at = $2::timestamptz, last_error = ''
+WHERE id = $3
+`
+
+type EmailSentParams struct {
+	ProviderMessageID string    `json:"provider_message_id"`
+	SentAt            time.Time `json:"sent_at"`
+	ID                int64     `json:"id"`
+}
+
+func (q *Queries) EmailSent(ctx context.Context, arg EmailSentParams) error {
+	_, err := q.db.Exec(ctx, emailSent, arg.ProviderMessageID, arg.SentAt, arg.ID)
+	return err
 }

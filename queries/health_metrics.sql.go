@@ -41,6 +41,59 @@ func (q *Queries) HealthMetricInsert(ctx context.Context, arg HealthMetricInsert
 	return i, err
 }
 
+const healthMetricLatest = `-- name: HealthMetricLatest :many
+SELECT DISTINCT ON (metric) id, metric, value, unit, details, recorded_at FROM health_metrics ORDER BY metric, recorded_at DESC, id DESC
+`
+
+// The newest value of every metric: what /metrics exports.
+func (q *Queries) HealthMetricLatest(ctx context.Context) ([]HealthMetric, error) {
+	rows, err := q.db.Query(ctx, healthMetricLatest)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []HealthMetric{}
+	for rows.Next() {
+		var i HealthMetric
+		if err := rows.Scan(
+			&i.ID,
+			&i.Metric,
+			&i.Value,
+			&i.Unit,
+			&i.Details,
+			&i.RecordedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const healthMetricLatestAt = `-- name: HealthMetricLatestAt :one
+SELECT recorded_at FROM health_metrics WHERE metric = $1 ORDER BY recorded_at DESC LIMIT 1
+`
+
+func (q *Queries) HealthMetricLatestAt(ctx context.Context, metric string) (time.Time, error) {
+	row := q.db.QueryRow(ctx, healthMetricLatestAt, metric)
+	var recorded_at time.Time
+	err := row.Scan(&recorded_at)
+	return recorded_at, err
+}
+
+const healthMetricPrune = `-- name: HealthMetricPrune :exec
+DELETE FROM health_metrics WHERE recorded_at < $1
+`
+
+// Keeps the table bounded: the charts go back 30 days.
+func (q *Queries) HealthMetricPrune(ctx context.Context, before time.Time) error {
+	_, err := q.db.Exec(ctx, healthMetricPrune, before)
+	return err
+}
+
 const healthMetricSeries = `-- name: HealthMetricSeries :many
 SELECT id, metric, value, unit, details, recorded_at FROM health_metrics WHERE metric = $1 AND recorded_at >= $2 ORDER BY recorded_at
 `
@@ -67,6 +120,40 @@ func (q *Queries) HealthMetricSeries(ctx context.Context, arg HealthMetricSeries
 			&i.Details,
 			&i.RecordedAt,
 		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const riverQueueDepth = `-- name: RiverQueueDepth :many
+SELECT queue, count(*) FILTER (WHERE state IN ('available', 'scheduled', 'retryable', 'pending'))::bigint AS waiting,
+       count(*) FILTER (WHERE state = 'running')::bigint AS running
+FROM river_job WHERE state IN ('available', 'scheduled', 'retryable', 'pending', 'running')
+GROUP BY queue ORDER BY queue
+`
+
+type RiverQueueDepthRow struct {
+	Queue   string `json:"queue"`
+	Waiting int64  `json:"waiting"`
+	Running int64  `json:"running"`
+}
+
+// Jobs waiting or running per queue, from River's own table.
+func (q *Queries) RiverQueueDepth(ctx context.Context) ([]RiverQueueDepthRow, error) {
+	rows, err := q.db.Query(ctx, riverQueueDepth)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []RiverQueueDepthRow{}
+	for rows.Next() {
+		var i RiverQueueDepthRow
+		if err := rows.Scan(&i.Queue, &i.Waiting, &i.Running); err != nil {
 			return nil, err
 		}
 		items = append(items, i)

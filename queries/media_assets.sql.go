@@ -38,12 +38,225 @@ func (q *Queries) MediaAssetCountByStatus(ctx context.Context) ([]MediaAssetCoun
 	return items, nil
 }
 
+const mediaAssetFail = `-- name: MediaAssetFail :exec
+UPDATE media_assets SET status = 'failed', error = $1, run_id = $2, updated_at = now()
+WHERE rel_path = $3
+`
+
+type MediaAssetFailParams struct {
+	Error   string `json:"error"`
+	RunID   *int64 `json:"run_id"`
+	RelPath string `json:"rel_path"`
+}
+
+func (q *Queries) MediaAssetFail(ctx context.Context, arg MediaAssetFailParams) error {
+	_, err := q.db.Exec(ctx, mediaAssetFail, arg.Error, arg.RunID, arg.RelPath)
+	return err
+}
+
 const mediaAssetGetByPath = `-- name: MediaAssetGetByPath :one
 SELECT id, rel_path, size, sha256, md5, status, public_id, resource_type, version, secure_url, bytes, etag, error, run_id, updated_at FROM media_assets WHERE rel_path = $1
 `
 
 func (q *Queries) MediaAssetGetByPath(ctx context.Context, relPath string) (MediaAsset, error) {
 	row := q.db.QueryRow(ctx, mediaAssetGetByPath, relPath)
+	var i MediaAsset
+	err := row.Scan(
+		&i.ID,
+		&i.RelPath,
+		&i.Size,
+		&i.Sha256,
+		&i.Md5,
+		&i.Status,
+		&i.PublicID,
+		&i.ResourceType,
+		&i.Version,
+		&i.SecureUrl,
+		&i.Bytes,
+		&i.Etag,
+		&i.Error,
+		&i.RunID,
+		&i.UpdatedAt,
+	)
+	return i, err
+}
+
+const mediaAssetListFailedByRun = `-- name: MediaAssetListFailedByRun :many
+SELECT id, rel_path, size, sha256, md5, status, public_id, resource_type, version, secure_url, bytes, etag, error, run_id, updated_at FROM media_assets WHERE run_id = $1 AND status = 'failed' ORDER BY rel_path LIMIT $2
+`
+
+type MediaAssetListFailedByRunParams struct {
+	RunID *int64 `json:"run_id"`
+	Lim   int32  `json:"lim"`
+}
+
+func (q *Queries) MediaAssetListFailedByRun(ctx context.Context, arg MediaAssetListFailedByRunParams) ([]MediaAsset, error) {
+	rows, err := q.db.Query(ctx, mediaAssetListFailedByRun, arg.RunID, arg.Lim)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []MediaAsset{}
+	for rows.Next() {
+		var i MediaAsset
+		if err := rows.Scan(
+			&i.ID,
+			&i.RelPath,
+			&i.Size,
+			&i.Sha256,
+			&i.Md5,
+			&i.Status,
+			&i.PublicID,
+			&i.ResourceType,
+			&i.Version,
+			&i.SecureUrl,
+			&i.Bytes,
+			&i.Etag,
+			&i.Error,
+			&i.RunID,
+			&i.UpdatedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const mediaAssetListMapped = `-- name: MediaAssetListMapped :many
+SELECT id, rel_path, size, sha256, md5, status, public_id, resource_type, version, secure_url, bytes, etag, error, run_id, updated_at FROM media_assets WHERE status IN ('verified', 'deleted') ORDER BY rel_path
+`
+
+// Every file safely in Cloudinary: the mapping the clinic's app needs.
+func (q *Queries) MediaAssetListMapped(ctx context.Context) ([]MediaAsset, error) {
+	rows, err := q.db.Query(ctx, mediaAssetListMapped)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []MediaAsset{}
+	for rows.Next() {
+		var i MediaAsset
+		if err := rows.Scan(
+			&i.ID,
+			&i.RelPath,
+			&i.Size,
+			&i.Sha256,
+			&i.Md5,
+			&i.Status,
+			&i.PublicID,
+			&i.ResourceType,
+			&i.Version,
+			&i.SecureUrl,
+			&i.Bytes,
+			&i.Etag,
+			&i.Error,
+			&i.RunID,
+			&i.UpdatedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const mediaAssetMarkDeleted = `-- name: MediaAssetMarkDeleted :exec
+UPDATE media_assets SET status = 'deleted', updated_at = now() WHERE rel_path = $1 AND status = 'verified'
+`
+
+// The local copy was removed after verification; the Cloudinary copy is what remains.
+func (q *Queries) MediaAssetMarkDeleted(ctx context.Context, relPath string) error {
+	_, err := q.db.Exec(ctx, mediaAssetMarkDeleted, relPath)
+	return err
+}
+
+const mediaAssetRecordUpload = `-- name: MediaAssetRecordUpload :one
+UPDATE media_assets
+SET status = $1, public_id = $2, resource_type = $3, version = $4,
+    secure_url = $5, bytes = $6, etag = $7, error = $8, updated_at = now()
+WHERE rel_path = $9
+RETURNING id, rel_path, size, sha256, md5, status, public_id, resource_type, version, secure_url, bytes, etag, error, run_id, updated_at
+`
+
+type MediaAssetRecordUploadParams struct {
+	Status       string `json:"status"`
+	PublicID     string `json:"public_id"`
+	ResourceType string `json:"resource_type"`
+	Version      int64  `json:"version"`
+	SecureUrl    string `json:"secure_url"`
+	Bytes        int64  `json:"bytes"`
+	Etag         string `json:"etag"`
+	Error        string `json:"error"`
+	RelPath      string `json:"rel_path"`
+}
+
+// What Cloudinary returned; status is 'verified' only when bytes and etag matched the local file.
+func (q *Queries) MediaAssetRecordUpload(ctx context.Context, arg MediaAssetRecordUploadParams) (MediaAsset, error) {
+	row := q.db.QueryRow(ctx, mediaAssetRecordUpload,
+		arg.Status,
+		arg.PublicID,
+		arg.ResourceType,
+		arg.Version,
+		arg.SecureUrl,
+		arg.Bytes,
+		arg.Etag,
+		arg.Error,
+		arg.RelPath,
+	)
+	var i MediaAsset
+	err := row.Scan(
+		&i.ID,
+		&i.RelPath,
+		&i.Size,
+		&i.Sha256,
+		&i.Md5,
+		&i.Status,
+		&i.PublicID,
+		&i.ResourceType,
+		&i.Version,
+		&i.SecureUrl,
+		&i.Bytes,
+		&i.Etag,
+		&i.Error,
+		&i.RunID,
+		&i.UpdatedAt,
+	)
+	return i, err
+}
+
+const mediaAssetUpsertPending = `-- name: MediaAssetUpsertPending :one
+INSERT INTO media_assets (rel_path, size, sha256, md5, status, run_id)
+VALUES ($1, $2, $3, $4, 'pending', $5)
+ON CONFLICT (rel_path) DO UPDATE
+SET size = EXCLUDED.size, sha256 = EXCLUDED.sha256, md5 = EXCLUDED.md5, status = 'pending', error = '',
+    run_id = EXCLUDED.run_id, updated_at = now()
+RETURNING id, rel_path, size, sha256, md5, status, public_id, resource_type, version, secure_url, bytes, etag, error, run_id, updated_at
+`
+
+type MediaAssetUpsertPendingParams struct {
+	RelPath string `json:"rel_path"`
+	Size    int64  `json:"size"`
+	Sha256  string `json:"sha256"`
+	Md5     string `json:"md5"`
+	RunID   *int64 `json:"run_id"`
+}
+
+// A file about to be uploaded: its current size and hashes replace whatever an earlier run recorded.
+func (q *Queries) MediaAssetUpsertPending(ctx context.Context, arg MediaAssetUpsertPendingParams) (MediaAsset, error) {
+	row := q.db.QueryRow(ctx, mediaAssetUpsertPending,
+		arg.RelPath,
+		arg.Size,
+		arg.Sha256,
+		arg.Md5,
+		arg.RunID,
+	)
 	var i MediaAsset
 	err := row.Scan(
 		&i.ID,

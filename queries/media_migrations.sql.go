@@ -7,7 +7,120 @@ package queries
 
 import (
 	"context"
+	"encoding/json"
 )
+
+const mediaMigrationActive = `-- name: MediaMigrationActive :one
+SELECT id, dry_run, backup_first, delete_local, backup_id, status, total_files, total_bytes, uploaded, verified, skipped, failed, deleted, job_id, created_by, queued_at, started_at, finished_at, details, error FROM media_migrations WHERE status IN ('queued', 'running') ORDER BY id DESC LIMIT 1
+`
+
+// The run still queued or running: only one migration at a time.
+func (q *Queries) MediaMigrationActive(ctx context.Context) (MediaMigration, error) {
+	row := q.db.QueryRow(ctx, mediaMigrationActive)
+	var i MediaMigration
+	err := row.Scan(
+		&i.ID,
+		&i.DryRun,
+		&i.BackupFirst,
+		&i.DeleteLocal,
+		&i.BackupID,
+		&i.Status,
+		&i.TotalFiles,
+		&i.TotalBytes,
+		&i.Uploaded,
+		&i.Verified,
+		&i.Skipped,
+		&i.Failed,
+		&i.Deleted,
+		&i.JobID,
+		&i.CreatedBy,
+		&i.QueuedAt,
+		&i.StartedAt,
+		&i.FinishedAt,
+		&i.Details,
+		&i.Error,
+	)
+	return i, err
+}
+
+const mediaMigrationFailOrphaned = `-- name: MediaMigrationFailOrphaned :many
+UPDATE media_migrations m
+SET status = 'failed', finished_at = now(),
+    error = 'its job ended without finishing the run (worker stopped?); verified files are kept, re-run to resume'
+WHERE m.status IN ('queued', 'running') AND m.job_id IS NOT NULL
+  AND NOT EXISTS (SELECT 1 FROM river_job j
+                  WHERE j.id = m.job_id AND j.state NOT IN ('completed', 'cancelled', 'discarded'))
+RETURNING m.id
+`
+
+// Runs whose River job is gone or already final: nothing will ever finish them. Verified files stay
+// verified in the ledger, so a re-run resumes.
+func (q *Queries) MediaMigrationFailOrphaned(ctx context.Context) ([]int64, error) {
+	rows, err := q.db.Query(ctx, mediaMigrationFailOrphaned)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []int64{}
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		items = append(items, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const mediaMigrationFinish = `-- name: MediaMigrationFinish :one
+UPDATE media_migrations
+SET status = $1, finished_at = now(), details = $2, error = $3
+WHERE id = $4 AND status IN ('queued', 'running')
+RETURNING id, dry_run, backup_first, delete_local, backup_id, status, total_files, total_bytes, uploaded, verified, skipped, failed, deleted, job_id, created_by, queued_at, started_at, finished_at, details, error
+`
+
+type MediaMigrationFinishParams struct {
+	Status  string          `json:"status"`
+	Details json.RawMessage `json:"details"`
+	Error   string          `json:"error"`
+	ID      int64           `json:"id"`
+}
+
+func (q *Queries) MediaMigrationFinish(ctx context.Context, arg MediaMigrationFinishParams) (MediaMigration, error) {
+	row := q.db.QueryRow(ctx, mediaMigrationFinish,
+		arg.Status,
+		arg.Details,
+		arg.Error,
+		arg.ID,
+	)
+	var i MediaMigration
+	err := row.Scan(
+		&i.ID,
+		&i.DryRun,
+		&i.BackupFirst,
+		&i.DeleteLocal,
+		&i.BackupID,
+		&i.Status,
+		&i.TotalFiles,
+		&i.TotalBytes,
+		&i.Uploaded,
+		&i.Verified,
+		&i.Skipped,
+		&i.Failed,
+		&i.Deleted,
+		&i.JobID,
+		&i.CreatedBy,
+		&i.QueuedAt,
+		&i.StartedAt,
+		&i.FinishedAt,
+		&i.Details,
+		&i.Error,
+	)
+	return i, err
+}
 
 const mediaMigrationGet = `-- name: MediaMigrationGet :one
 SELECT id, dry_run, backup_first, delete_local, backup_id, status, total_files, total_bytes, uploaded, verified, skipped, failed, deleted, job_id, created_by, queued_at, started_at, finished_at, details, error FROM media_migrations WHERE id = $1
@@ -15,6 +128,86 @@ SELECT id, dry_run, backup_first, delete_local, backup_id, status, total_files, 
 
 func (q *Queries) MediaMigrationGet(ctx context.Context, id int64) (MediaMigration, error) {
 	row := q.db.QueryRow(ctx, mediaMigrationGet, id)
+	var i MediaMigration
+	err := row.Scan(
+		&i.ID,
+		&i.DryRun,
+		&i.BackupFirst,
+		&i.DeleteLocal,
+		&i.BackupID,
+		&i.Status,
+		&i.TotalFiles,
+		&i.TotalBytes,
+		&i.Uploaded,
+		&i.Verified,
+		&i.Skipped,
+		&i.Failed,
+		&i.Deleted,
+		&i.JobID,
+		&i.CreatedBy,
+		&i.QueuedAt,
+		&i.StartedAt,
+		&i.FinishedAt,
+		&i.Details,
+		&i.Error,
+	)
+	return i, err
+}
+
+const mediaMigrationInsert = `-- name: MediaMigrationInsert :one
+INSERT INTO media_migrations (dry_run, backup_first, delete_local, created_by, status)
+VALUES ($1, $2, $3, $4, 'queued')
+RETURNING id, dry_run, backup_first, delete_local, backup_id, status, total_files, total_bytes, uploaded, verified, skipped, failed, deleted, job_id, created_by, queued_at, started_at, finished_at, details, error
+`
+
+type MediaMigrationInsertParams struct {
+	DryRun      bool   `json:"dry_run"`
+	BackupFirst bool   `json:"backup_first"`
+	DeleteLocal bool   `json:"delete_local"`
+	CreatedBy   *int64 `json:"created_by"`
+}
+
+func (q *Queries) MediaMigrationInsert(ctx context.Context, arg MediaMigrationInsertParams) (MediaMigration, error) {
+	row := q.db.QueryRow(ctx, mediaMigrationInsert,
+		arg.DryRun,
+		arg.BackupFirst,
+		arg.DeleteLocal,
+		arg.CreatedBy,
+	)
+	var i MediaMigration
+	err := row.Scan(
+		&i.ID,
+		&i.DryRun,
+		&i.BackupFirst,
+		&i.DeleteLocal,
+		&i.BackupID,
+		&i.Status,
+		&i.TotalFiles,
+		&i.TotalBytes,
+		&i.Uploaded,
+		&i.Verified,
+		&i.Skipped,
+		&i.Failed,
+		&i.Deleted,
+		&i.JobID,
+		&i.CreatedBy,
+		&i.QueuedAt,
+		&i.StartedAt,
+		&i.FinishedAt,
+		&i.Details,
+		&i.Error,
+	)
+	return i, err
+}
+
+const mediaMigrationLatestFinished = `-- name: MediaMigrationLatestFinished :one
+SELECT id, dry_run, backup_first, delete_local, backup_id, status, total_files, total_bytes, uploaded, verified, skipped, failed, deleted, job_id, created_by, queued_at, started_at, finished_at, details, error FROM media_migrations WHERE NOT dry_run AND status IN ('succeeded', 'warning', 'failed')
+ORDER BY finished_at DESC NULLS LAST, id DESC LIMIT 1
+`
+
+// The newest real (not dry-run) migration that ended; the "media migration failures" alert follows it.
+func (q *Queries) MediaMigrationLatestFinished(ctx context.Context) (MediaMigration, error) {
+	row := q.db.QueryRow(ctx, mediaMigrationLatestFinished)
 	var i MediaMigration
 	err := row.Scan(
 		&i.ID,
@@ -84,4 +277,98 @@ func (q *Queries) MediaMigrationList(ctx context.Context, lim int32) ([]MediaMig
 		return nil, err
 	}
 	return items, nil
+}
+
+const mediaMigrationProgress = `-- name: MediaMigrationProgress :exec
+UPDATE media_migrations
+SET total_files = $1, total_bytes = $2, uploaded = $3, verified = $4,
+    skipped = $5, failed = $6, deleted = $7
+WHERE id = $8
+`
+
+type MediaMigrationProgressParams struct {
+	TotalFiles int32 `json:"total_files"`
+	TotalBytes int64 `json:"total_bytes"`
+	Uploaded   int32 `json:"uploaded"`
+	Verified   int32 `json:"verified"`
+	Skipped    int32 `json:"skipped"`
+	Failed     int32 `json:"failed"`
+	Deleted    int32 `json:"deleted"`
+	ID         int64 `json:"id"`
+}
+
+func (q *Queries) MediaMigrationProgress(ctx context.Context, arg MediaMigrationProgressParams) error {
+	_, err := q.db.Exec(ctx, mediaMigrationProgress,
+		arg.TotalFiles,
+		arg.TotalBytes,
+		arg.Uploaded,
+		arg.Verified,
+		arg.Skipped,
+		arg.Failed,
+		arg.Deleted,
+		arg.ID,
+	)
+	return err
+}
+
+const mediaMigrationSetBackup = `-- name: MediaMigrationSetBackup :exec
+UPDATE media_migrations SET backup_id = $1 WHERE id = $2
+`
+
+type MediaMigrationSetBackupParams struct {
+	BackupID *int64 `json:"backup_id"`
+	ID       int64  `json:"id"`
+}
+
+func (q *Queries) MediaMigrationSetBackup(ctx context.Context, arg MediaMigrationSetBackupParams) error {
+	_, err := q.db.Exec(ctx, mediaMigrationSetBackup, arg.BackupID, arg.ID)
+	return err
+}
+
+const mediaMigrationSetJob = `-- name: MediaMigrationSetJob :exec
+UPDATE media_migrations SET job_id = $1 WHERE id = $2
+`
+
+type MediaMigrationSetJobParams struct {
+	JobID *int64 `json:"job_id"`
+	ID    int64  `json:"id"`
+}
+
+func (q *Queries) MediaMigrationSetJob(ctx context.Context, arg MediaMigrationSetJobParams) error {
+	_, err := q.db.Exec(ctx, mediaMigrationSetJob, arg.JobID, arg.ID)
+	return err
+}
+
+const mediaMigrationStart = `-- name: MediaMigrationStart :one
+UPDATE media_migrations SET status = 'running', started_at = COALESCE(started_at, now()), error = ''
+WHERE id = $1 AND status IN ('queued', 'running')
+RETURNING id, dry_run, backup_first, delete_local, backup_id, status, total_files, total_bytes, uploaded, verified, skipped, failed, deleted, job_id, created_by, queued_at, started_at, finished_at, details, error
+`
+
+func (q *Queries) MediaMigrationStart(ctx context.Context, id int64) (MediaMigration, error) {
+	row := q.db.QueryRow(ctx, mediaMigrationStart, id)
+	var i MediaMigration
+	err := row.Scan(
+		&i.ID,
+		&i.DryRun,
+		&i.BackupFirst,
+		&i.DeleteLocal,
+		&i.BackupID,
+		&i.Status,
+		&i.TotalFiles,
+		&i.TotalBytes,
+		&i.Uploaded,
+		&i.Verified,
+		&i.Skipped,
+		&i.Failed,
+		&i.Deleted,
+		&i.JobID,
+		&i.CreatedBy,
+		&i.QueuedAt,
+		&i.StartedAt,
+		&i.FinishedAt,
+		&i.Details,
+		&i.Error,
+	)
+	return i, err
 }

@@ -3,3 +3,24 @@ SELECT * FROM restores WHERE backup_id = @backup_id ORDER BY queued_at DESC, id 
 
 -- name: RestoreGet :one
 SELECT * FROM restores WHERE id = @id;
+
+-- name: RestoreInsert :one
+INSERT INTO restores (backup_id, target_kind, target, dry_run, requested_by, details)
+VALUES (@backup_id, @target_kind, @target, @dry_run, sqlc.narg(requested_by), @details)
+RETURNING *;
+
+-- name: RestoreSetJob :exec
+UPDATE restores SET job_id = @job_id WHERE id = @id;
+
+-- name: RestoreStart :one
+UPDATE restores SET status = 'running', started_at = now(), error = ''
+WHERE id = @id AND status IN ('queued', 'running')
+RETURNING *;
+
+-- name: RestoreProgress :exec
+UPDATE restores SET progress_bytes = @progress_bytes WHERE id = @id AND status = 'running';
+
+-- name: RestoreFinish :one
+UPDATE restores SET status = @status, finished_at = now(), details = @details, error = @error
+WHERE id = @id
+RETURNING *;

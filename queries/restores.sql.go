@@ -7,7 +7,48 @@ package queries
 
 import (
 	"context"
+	"encoding/json"
 )
+
+const restoreFinish = `-- name: RestoreFinish :one
+UPDATE restores SET status = $1, finished_at = now(), details = $2, error = $3
+WHERE id = $4
+RETURNING id, backup_id, target_kind, target, dry_run, status, job_id, requested_by, queued_at, started_at, finished_at, progress_bytes, details, error
+`
+
+type RestoreFinishParams struct {
+	Status  string          `json:"status"`
+	Details json.RawMessage `json:"details"`
+	Error   string          `json:"error"`
+	ID      int64           `json:"id"`
+}
+
+func (q *Queries) RestoreFinish(ctx context.Context, arg RestoreFinishParams) (Restore, error) {
+	row := q.db.QueryRow(ctx, restoreFinish,
+		arg.Status,
+		arg.Details,
+		arg.Error,
+		arg.ID,
+	)
+	var i Restore
+	err := row.Scan(
+		&i.ID,
+		&i.BackupID,
+		&i.TargetKind,
+		&i.Target,
+		&i.DryRun,
+		&i.Status,
+		&i.JobID,
+		&i.RequestedBy,
+		&i.QueuedAt,
+		&i.StartedAt,
+		&i.FinishedAt,
+		&i.ProgressBytes,
+		&i.Details,
+		&i.Error,
+	)
+	return i, err
+}
 
 const restoreGet = `-- name: RestoreGet :one
 SELECT id, backup_id, target_kind, target, dry_run, status, job_id, requested_by, queued_at, started_at, finished_at, progress_bytes, details, error FROM restores WHERE id = $1
@@ -15,6 +56,50 @@ SELECT id, backup_id, target_kind, target, dry_run, status, job_id, requested_by
 
 func (q *Queries) RestoreGet(ctx context.Context, id int64) (Restore, error) {
 	row := q.db.QueryRow(ctx, restoreGet, id)
+	var i Restore
+	err := row.Scan(
+		&i.ID,
+		&i.BackupID,
+		&i.TargetKind,
+		&i.Target,
+		&i.DryRun,
+		&i.Status,
+		&i.JobID,
+		&i.RequestedBy,
+		&i.QueuedAt,
+		&i.StartedAt,
+		&i.FinishedAt,
+		&i.ProgressBytes,
+		&i.Details,
+		&i.Error,
+	)
+	return i, err
+}
+
+const restoreInsert = `-- name: RestoreInsert :one
+INSERT INTO restores (backup_id, target_kind, target, dry_run, requested_by, details)
+VALUES ($1, $2, $3, $4, $5, $6)
+RETURNING id, backup_id, target_kind, target, dry_run, status, job_id, requested_by, queued_at, started_at, finished_at, progress_bytes, details, error
+`
+
+type RestoreInsertParams struct {
+	BackupID    int64           `json:"backup_id"`
+	TargetKind  string          `json:"target_kind"`
+	Target      string          `json:"target"`
+	DryRun      bool            `json:"dry_run"`
+	RequestedBy *int64          `json:"requested_by"`
+	Details     json.RawMessage `json:"details"`
+}
+
+func (q *Queries) RestoreInsert(ctx context.Context, arg RestoreInsertParams) (Restore, error) {
+	row := q.db.QueryRow(ctx, restoreInsert,
+		arg.BackupID,
+		arg.TargetKind,
+		arg.Target,
+		arg.DryRun,
+		arg.RequestedBy,
+		arg.Details,
+	)
 	var i Restore
 	err := row.Scan(
 		&i.ID,
@@ -72,4 +157,60 @@ func (q *Queries) RestoreListByBackup(ctx context.Context, backupID int64) ([]Re
 		return nil, err
 	}
 	return items, nil
+}
+
+const restoreProgress = `-- name: RestoreProgress :exec
+UPDATE restores SET progress_bytes = $1 WHERE id = $2 AND status = 'running'
+`
+
+type RestoreProgressParams struct {
+	ProgressBytes int64 `json:"progress_bytes"`
+	ID            int64 `json:"id"`
+}
+
+func (q *Queries) RestoreProgress(ctx context.Context, arg RestoreProgressParams) error {
+	_, err := q.db.Exec(ctx, restoreProgress, arg.ProgressBytes, arg.ID)
+	return err
+}
+
+const restoreSetJob = `-- name: RestoreSetJob :exec
+UPDATE restores SET job_id = $1 WHERE id = $2
+`
+
+type RestoreSetJobParams struct {
+	JobID *int64 `json:"job_id"`
+	ID    int64  `json:"id"`
+}
+
+func (q *Queries) RestoreSetJob(ctx context.Context, arg RestoreSetJobParams) error {
+	_, err := q.db.Exec(ctx, restoreSetJob, arg.JobID, arg.ID)
+	return err
+}
+
+const restoreStart = `-- name: RestoreStart :one
+UPDATE restores SET status = 'running', started_at = now(), error = ''
+WHERE id = $1 AND status IN ('queued', 'running')
+RETURNING id, backup_id, target_kind, target, dry_run, status, job_id, requested_by, queued_at, started_at, finished_at, progress_bytes, details, error
+`
+
+func (q *Queries) RestoreStart(ctx context.Context, id int64) (Restore, error) {
+	row := q.db.QueryRow(ctx, restoreStart, id)
+	var i Restore
+	err := row.Scan(
+		&i.ID,
+		&i.BackupID,
+		&i.TargetKind,
+		&i.Target,
+		&i.DryRun,
+		&i.Status,
+		&i.JobID,
+		&i.RequestedBy,
+		&i.QueuedAt,
+		&i.StartedAt,
+		&i.FinishedAt,
+		&i.ProgressBytes,
+		&i.Details,
+		&i.Error,
+	)
+	return i, err
 }

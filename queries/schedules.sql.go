@@ -7,7 +7,67 @@ package queries
 
 import (
 	"context"
+	"time"
 )
+
+const scheduleClaimRun = `-- name: ScheduleClaimRun :one
+UPDATE schedules SET last_run_at = $1, next_run_at = $2
+WHERE id = $3 AND active AND next_run_at IS NOT DISTINCT FROM $4::timestamptz
+RETURNING id, name, kind, cadence, time_of_day, weekday, day_of_month, cron_expr, timezone, active, keep_last, keep_daily, keep_weekly, keep_monthly, max_age_days, verify_level, last_run_at, next_run_at, created_at, updated_at
+`
+
+type ScheduleClaimRunParams struct {
+	RanAt        *time.Time `json:"ran_at"`
+	NextRunAt    *time.Time `json:"next_run_at"`
+	ID           int64      `json:"id"`
+	ExpectedNext *time.Time `json:"expected_next"`
+}
+
+// Moves a due schedule to its next slot. The WHERE on the old next_run_at makes the claim atomic: with several
+// workers ticking, exactly one wins each slot; the others get no row.
+func (q *Queries) ScheduleClaimRun(ctx context.Context, arg ScheduleClaimRunParams) (Schedule, error) {
+	row := q.db.QueryRow(ctx, scheduleClaimRun,
+		arg.RanAt,
+		arg.NextRunAt,
+		arg.ID,
+		arg.ExpectedNext,
+	)
+	var i Schedule
+	err := row.Scan(
+		&i.ID,
+		&i.Name,
+		&i.Kind,
+		&i.Cadence,
+		&i.TimeOfDay,
+		&i.Weekday,
+		&i.DayOfMonth,
+		&i.CronExpr,
+		&i.Timezone,
+		&i.Active,
+		&i.KeepLast,
+		&i.KeepDaily,
+		&i.KeepWeekly,
+		&i.KeepMonthly,
+		&i.MaxAgeDays,
+		&i.VerifyLevel,
+		&i.LastRunAt,
+		&i.NextRunAt,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+	)
+	return i, err
+}
+
+const scheduleDelete = `-- name: ScheduleDelete :one
+DELETE FROM schedules WHERE id = $1 RETURNING id
+`
+
+func (q *Queries) ScheduleDelete(ctx context.Context, id int64) (int64, error) {
+	row := q.db.QueryRow(ctx, scheduleDelete, id)
+	var id_2 int64
+	err := row.Scan(&id_2)
+	return id_2, err
+}
 
 const scheduleGet = `-- name: ScheduleGet :one
 SELECT id, name, kind, cadence, time_of_day, weekday, day_of_month, cron_expr, timezone, active, keep_last, keep_daily, keep_weekly, keep_monthly, max_age_days, verify_level, last_run_at, next_run_at, created_at, updated_at FROM schedules WHERE id = $1
@@ -15,6 +75,110 @@ SELECT id, name, kind, cadence, time_of_day, weekday, day_of_month, cron_expr, t
 
 func (q *Queries) ScheduleGet(ctx context.Context, id int64) (Schedule, error) {
 	row := q.db.QueryRow(ctx, scheduleGet, id)
+	var i Schedule
+	err := row.Scan(
+		&i.ID,
+		&i.Name,
+		&i.Kind,
+		&i.Cadence,
+		&i.TimeOfDay,
+		&i.Weekday,
+		&i.DayOfMonth,
+		&i.CronExpr,
+		&i.Timezone,
+		&i.Active,
+		&i.KeepLast,
+		&i.KeepDaily,
+		&i.KeepWeekly,
+		&i.KeepMonthly,
+		&i.MaxAgeDays,
+		&i.VerifyLevel,
+		&i.LastRunAt,
+		&i.NextRunAt,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+	)
+	return i, err
+}
+
+const scheduleGetByName = `-- name: ScheduleGetByName :one
+SELECT id, name, kind, cadence, time_of_day, weekday, day_of_month, cron_expr, timezone, active, keep_last, keep_daily, keep_weekly, keep_monthly, max_age_days, verify_level, last_run_at, next_run_at, created_at, updated_at FROM schedules WHERE name = $1
+`
+
+func (q *Queries) ScheduleGetByName(ctx context.Context, name string) (Schedule, error) {
+	row := q.db.QueryRow(ctx, scheduleGetByName, name)
+	var i Schedule
+	err := row.Scan(
+		&i.ID,
+		&i.Name,
+		&i.Kind,
+		&i.Cadence,
+		&i.TimeOfDay,
+		&i.Weekday,
+		&i.DayOfMonth,
+		&i.CronExpr,
+		&i.Timezone,
+		&i.Active,
+		&i.KeepLast,
+		&i.KeepDaily,
+		&i.KeepWeekly,
+		&i.KeepMonthly,
+		&i.MaxAgeDays,
+		&i.VerifyLevel,
+		&i.LastRunAt,
+		&i.NextRunAt,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+	)
+	return i, err
+}
+
+const scheduleInsert = `-- name: ScheduleInsert :one
+INSERT INTO schedules (name, kind, cadence, time_of_day, weekday, day_of_month, cron_expr, timezone, active,
+                       keep_last, keep_daily, keep_weekly, keep_monthly, max_age_days, verify_level, next_run_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9,
+        $10, $11, $12, $13, $14, $15, $16)
+RETURNING id, name, kind, cadence, time_of_day, weekday, day_of_month, cron_expr, timezone, active, keep_last, keep_daily, keep_weekly, keep_monthly, max_age_days, verify_level, last_run_at, next_run_at, created_at, updated_at
+`
+
+type ScheduleInsertParams struct {
+	Name        string     `json:"name"`
+	Kind        string     `json:"kind"`
+	Cadence     string     `json:"cadence"`
+	TimeOfDay   string     `json:"time_of_day"`
+	Weekday     int32      `json:"weekday"`
+	DayOfMonth  int32      `json:"day_of_month"`
+	CronExpr    string     `json:"cron_expr"`
+	Timezone    string     `json:"timezone"`
+	Active      bool       `json:"active"`
+	KeepLast    int32      `json:"keep_last"`
+	KeepDaily   int32      `json:"keep_daily"`
+	KeepWeekly  int32      `json:"keep_weekly"`
+	KeepMonthly int32      `json:"keep_monthly"`
+	MaxAgeDays  int32      `json:"max_age_days"`
+	VerifyLevel string     `json:"verify_level"`
+	NextRunAt   *time.Time `json:"next_run_at"`
+}
+
+func (q *Queries) ScheduleInsert(ctx context.Context, arg ScheduleInsertParams) (Schedule, error) {
+	row := q.db.QueryRow(ctx, scheduleInsert,
+		arg.Name,
+		arg.Kind,
+		arg.Cadence,
+		arg.TimeOfDay,
+		arg.Weekday,
+		arg.DayOfMonth,
+		arg.CronExpr,
+		arg.Timezone,
+		arg.Active,
+		arg.KeepLast,
+		arg.KeepDaily,
+		arg.KeepWeekly,
+		arg.KeepMonthly,
+		arg.MaxAgeDays,
+		arg.VerifyLevel,
+		arg.NextRunAt,
+	)
 	var i Schedule
 	err := row.Scan(
 		&i.ID,
@@ -84,4 +248,181 @@ func (q *Queries) ScheduleList(ctx context.Context) ([]Schedule, error) {
 		return nil, err
 	}
 	return items, nil
+}
+
+const scheduleListActive = `-- name: ScheduleListActive :many
+SELECT id, name, kind, cadence, time_of_day, weekday, day_of_month, cron_expr, timezone, active, keep_last, keep_daily, keep_weekly, keep_monthly, max_age_days, verify_level, last_run_at, next_run_at, created_at, updated_at FROM schedules WHERE active AND cadence <> 'manual' ORDER BY id
+`
+
+// What the scheduler looks at each tick; manual schedules never fire.
+func (q *Queries) ScheduleListActive(ctx context.Context) ([]Schedule, error) {
+	rows, err := q.db.Query(ctx, scheduleListActive)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []Schedule{}
+	for rows.Next() {
+		var i Schedule
+		if err := rows.Scan(
+			&i.ID,
+			&i.Name,
+			&i.Kind,
+			&i.Cadence,
+			&i.TimeOfDay,
+			&i.Weekday,
+			&i.DayOfMonth,
+			&i.CronExpr,
+			&i.Timezone,
+			&i.Active,
+			&i.KeepLast,
+			&i.KeepDaily,
+			&i.KeepWeekly,
+			&i.KeepMonthly,
+			&i.MaxAgeDays,
+			&i.VerifyLevel,
+			&i.LastRunAt,
+			&i.NextRunAt,
+			&i.CreatedAt,
+			&i.UpdatedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const scheduleSetActive = `-- name: ScheduleSetActive :one
+UPDATE schedules SET active = $1, next_run_at = $2, updated_at = now()
+WHERE id = $3 RETURNING id, name, kind, cadence, time_of_day, weekday, day_of_month, cron_expr, timezone, active, keep_last, keep_daily, keep_weekly, keep_monthly, max_age_days, verify_level, last_run_at, next_run_at, created_at, updated_at
+`
+
+type ScheduleSetActiveParams struct {
+	Active    bool       `json:"active"`
+	NextRunAt *time.Time `json:"next_run_at"`
+	ID        int64      `json:"id"`
+}
+
+func (q *Queries) ScheduleSetActive(ctx context.Context, arg ScheduleSetActiveParams) (Schedule, error) {
+	row := q.db.QueryRow(ctx, scheduleSetActive, arg.Active, arg.NextRunAt, arg.ID)
+	var i Schedule
+	err := row.Scan(
+		&i.ID,
+		&i.Name,
+		&i.Kind,
+		&i.Cadence,
+		&i.TimeOfDay,
+		&i.Weekday,
+		&i.DayOfMonth,
+		&i.CronExpr,
+		&i.Timezone,
+		&i.Active,
+		&i.KeepLast,
+		&i.KeepDaily,
+		&i.KeepWeekly,
+		&i.KeepMonthly,
+		&i.MaxAgeDays,
+		&i.VerifyLevel,
+		&i.LastRunAt,
+		&i.NextRunAt,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+	)
+	return i, err
+}
+
+const scheduleSetNext = `-- name: ScheduleSetNext :exec
+UPDATE schedules SET next_run_at = $1 WHERE id = $2 AND next_run_at IS NULL
+`
+
+type ScheduleSetNextParams struct {
+	NextRunAt *time.Time `json:"next_run_at"`
+	ID        int64      `json:"id"`
+}
+
+func (q *Queries) ScheduleSetNext(ctx context.Context, arg ScheduleSetNextParams) error {
+	_, err := q.db.Exec(ctx, scheduleSetNext, arg.NextRunAt, arg.ID)
+	return err
+}
+
+const scheduleUpdate = `-- name: ScheduleUpdate :one
+UPDATE schedules
+SET name = $1, kind = $2, cadence = $3, time_of_day = $4, weekday = $5,
+    day_of_month = $6, cron_expr = $7, timezone = $8, active = $9,
+    keep_last = $10, keep_daily = $11, keep_weekly = $12, keep_monthly = $13,
+    max_age_days = $14, verify_level = $15, next_run_at = $16,
+    updated_at = now()
+WHERE id = $17
+RETURNING id, name, kind, cadence, time_of_day, weekday, day_of_month, cron_expr, timezone, active, keep_last, keep_daily, keep_weekly, keep_monthly, max_age_days, verify_level, last_run_at, next_run_at, created_at, updated_at
+`
+
+type ScheduleUpdateParams struct {
+	Name        string     `json:"name"`
+	Kind        string     `json:"kind"`
+	Cadence     string     `json:"cadence"`
+	TimeOfDay   string     `json:"time_of_day"`
+	Weekday     int32      `json:"weekday"`
+	DayOfMonth  int32      `json:"day_of_month"`
+	CronExpr    string     `json:"cron_expr"`
+	Timezone    string     `json:"timezone"`
+	Active      bool       `json:"active"`
+	KeepLast    int32      `json:"keep_last"`
+	KeepDaily   int32      `json:"keep_daily"`
+	KeepWeekly  int32      `json:"keep_weekly"`
+	KeepMonthly int32      `json:"keep_monthly"`
+	MaxAgeDays  int32      `json:"max_age_days"`
+	VerifyLevel string     `json:"verify_level"`
+	NextRunAt   *time.Time `json:"next_run_at"`
+	ID          int64      `json:"id"`
+}
+
+// Saving recomputes next_run_at, so an edit takes effect at the scheduler's next tick without a restart.
+func (q *Queries) ScheduleUpdate(ctx context.Context, arg ScheduleUpdateParams) (Schedule, error) {
+	row := q.db.QueryRow(ctx, scheduleUpdate,
+		arg.Name,
+		arg.Kind,
+		arg.Cadence,
+		arg.TimeOfDay,
+		arg.Weekday,
+		arg.DayOfMonth,
+		arg.CronExpr,
+		arg.Timezone,
+		arg.Active,
+		arg.KeepLast,
+		arg.KeepDaily,
+		arg.KeepWeekly,
+		arg.KeepMonthly,
+		arg.MaxAgeDays,
+		arg.VerifyLevel,
+		arg.NextRunAt,
+		arg.ID,
+	)
+	var i Schedule
+	err := row.Scan(
+		&i.ID,
+		&i.Name,
+		&i.Kind,
+		&i.Cadence,
+		&i.TimeOfDay,
+		&i.Weekday,
+		&i.DayOfMonth,
+		&i.CronExpr,
+		&i.Timezone,
+		&i.Active,
+		&i.KeepLast,
+		&i.KeepDaily,
+		&i.KeepWeekly,
+		&i.KeepMonthly,
+		&i.MaxAgeDays,
+		&i.VerifyLevel,
+		&i.LastRunAt,
+		&i.NextRunAt,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+	)
+	return i, err
 }

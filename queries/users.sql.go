@@ -9,12 +9,49 @@ import (
 	"context"
 )
 
+const userAlertRecipients = `-- name: UserAlertRecipients :many
+SELECT email FROM users WHERE role = 'admin' AND alert_opt_in AND NOT disabled ORDER BY lower(email)
+`
+
+// Admins who asked for alert e-mail on their profile; disabled accounts get nothing.
+func (q *Queries) UserAlertRecipients(ctx context.Context) ([]string, error) {
+	rows, err := q.db.Query(ctx, userAlertRecipients)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []string{}
+	for rows.Next() {
+		var email string
+		if err := rows.Scan(&email); err != nil {
+			return nil, err
+		}
+		items = append(items, email)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const userCount = `-- name: UserCount :one
 SELECT count(*) FROM users
 `
 
 func (q *Queries) UserCount(ctx context.Context) (int64, error) {
 	row := q.db.QueryRow(ctx, userCount)
+	var count int64
+	err := row.Scan(&count)
+	return count, err
+}
+
+const userCountActiveAdmins = `-- name: UserCountActiveAdmins :one
+SELECT count(*) FROM users WHERE role = 'admin' AND NOT disabled
+`
+
+// Guards the last admin: nobody may demote or disable the only admin who can still sign in.
+func (q *Queries) UserCountActiveAdmins(ctx context.Context) (int64, error) {
+	row := q.db.QueryRow(ctx, userCountActiveAdmins)
 	var count int64
 	err := row.Scan(&count)
 	return count, err
@@ -131,4 +168,121 @@ func (q *Queries) UserList(ctx context.Context) ([]User, error) {
 		return nil, err
 	}
 	return items, nil
+}
+
+const userSetAlertOptIn = `-- name: UserSetAlertOptIn :one
+UPDATE users SET alert_opt_in = $1, updated_at = now() WHERE id = $2 RETURNING id, email, name, role, password_hash, disabled, alert_opt_in, last_login_at, created_at, updated_at
+`
+
+type UserSetAlertOptInParams struct {
+	AlertOptIn bool  `json:"alert_opt_in"`
+	ID         int64 `json:"id"`
+}
+
+func (q *Queries) UserSetAlertOptIn(ctx context.Context, arg UserSetAlertOptInParams) (User, error) {
+	row := q.db.QueryRow(ctx, userSetAlertOptIn, arg.AlertOptIn, arg.ID)
+	var i User
+	err := row.Scan(
+		&i.ID,
+		&i.Email,
+		&i.Name,
+		&i.Role,
+		&i.PasswordHash,
+		&i.Disabled,
+		&i.AlertOptIn,
+		&i.LastLoginAt,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+	)
+	return i, err
+}
+
+const userSetDisabled = `-- name: UserSetDisabled :one
+UPDATE users SET disabled = $1, updated_at = now() WHERE id = $2 RETURNING id, email, name, role, password_hash, disabled, alert_opt_in, last_login_at, created_at, updated_at
+`
+
+type UserSetDisabledParams struct {
+	Disabled bool  `json:"disabled"`
+	ID       int64 `json:"id"`
+}
+
+func (q *Queries) UserSetDisabled(ctx context.Context, arg UserSetDisabledParams) (User, error) {
+	row := q.db.QueryRow(ctx, userSetDisabled, arg.Disabled, arg.ID)
+	var i User
+	err := row.Scan(
+		&i.ID,
+		&i.Email,
+		&i.Name,
+		&i.Role,
+		&i.PasswordHash,
+		&i.Disabled,
+		&i.AlertOptIn,
+		&i.LastLoginAt,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+	)
+	return i, err
+}
+
+const userSetPassword = `-- name: UserSetPassword :one
+UPDATE users SET password_hash = $1, updated_at = now() WHERE id = $2 RETURNING id, email, name, role, password_hash, disabled, alert_opt_in, last_login_at, created_at, updated_at
+`
+
+type UserSetPasswordParams struct {
+	PasswordHash string `json:"password_hash"`
+	ID           int64  `json:"id"`
+}
+
+func (q *Queries) UserSetPassword(ctx context.Context, arg UserSetPasswordParams) (User, error) {
+	row := q.db.QueryRow(ctx, userSetPassword, arg.PasswordHash, arg.ID)
+	var i User
+	err := row.Scan(
+		&i.ID,
+		&i.Email,
+		&i.Name,
+		&i.Role,
+		&i.PasswordHash,
+		&i.Disabled,
+		&i.AlertOptIn,
+		&i.LastLoginAt,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+	)
+	return i, err
+}
+
+const userSetRole = `-- name: UserSetRole :one
+UPDATE users SET role = $1, updated_at = now() WHERE id = $2 RETURNING id, email, name, role, password_hash, disabled, alert_opt_in, last_login_at, created_at, updated_at
+`
+
+type UserSetRoleParams struct {
+	Role string `json:"role"`
+	ID   int64  `json:"id"`
+}
+
+func (q *Queries) UserSetRole(ctx context.Context, arg UserSetRoleParams) (User, error) {
+	row := q.db.QueryRow(ctx, userSetRole, arg.Role, arg.ID)
+	var i User
+	err := row.Scan(
+		&i.ID,
+		&i.Email,
+		&i.Name,
+		&i.Role,
+		&i.PasswordHash,
+		&i.Disabled,
+		&i.AlertOptIn,
+		&i.LastLoginAt,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+	)
+	return i, err
+}
+
+const userTouchLogin = `-- name: UserTouchLogin :exec
+UPDATE users SET last_login_at = now() WHERE id = $1
+`
+
+func (q *Queries) UserTouchLogin(ctx context.Context, id int64) error {
+	_, err := q.db.Exec(ctx, userTouchLogin, id)
+	return err
 }

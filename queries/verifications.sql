@@ -3,3 +3,38 @@ SELECT * FROM verifications WHERE backup_id = @backup_id ORDER BY queued_at DESC
 
 -- name: VerificationGet :one
 SELECT * FROM verifications WHERE id = @id;
+
+-- name: VerificationLatestFinalByLevel :many
+-- The newest finished verification of each level; the "verification failed" alert follows it.
+SELECT DISTINCT ON (level) * FROM verifications WHERE status IN ('succeeded', 'failed')
+ORDER BY level, finished_at DESC NULLS LAST, id DESC;
+
+-- name: VerificationInsert :one
+INSERT INTO verifications (backup_id, level, created_by) VALUES (@backup_id, @level, sqlc.narg(created_by))
+RETURNING *;
+
+-- name: VerificationSetJob :exec
+UPDATE verifications SET job_id = @job_id WHERE id = @id;
+
+-- name: VerificationStart :one
+-- Claims a queued verification; no row when it already ended (cancelled, or a retry after it finished).
+UPDATE verifications SET status = 'running', started_at = now(), error = ''
+WHERE id = @id AND status IN ('queued', 'running')
+RETURNING *;
+
+-- name: VerificationFinish :one
+UPDATE verifications
+SET status = @status, finished_at = now(),
+    duration_ms = (extract(epoch FROM now() - COALESCE(started_at, queued_at)) * 1000)::bigint,
+    rto_ms = sqlc.narg(rto_ms), details = @details, error = @error
+WHERE id = @id
+RETURNING *;
+
+-- name: VerificationLatestDrillProven :one
+-- The newest backup a drill proved restorable: the dashboard's "recovery point you can prove" and its RTO.
+SELECT v.id AS verification_id, v.rto_ms, v.finished_at AS drilled_at, b.id AS backup_id, b.kind,
+       b.finished_at AS backup_finished_at
+FROM verifications v JOIN backups b ON b.id = v.backup_id
+WHERE v.level = 'drill' AND v.status = 'succeeded' AND b.pruned_at IS NULL
+ORDER BY b.finished_at DESC NULLS LAST, v.finished_at DESC
+LIMIT 1;

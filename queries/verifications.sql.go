@@ -7,7 +7,53 @@ package queries
 
 import (
 	"context"
+	"encoding/json"
+	"time"
 )
+
+const verificationFinish = `-- name: VerificationFinish :one
+UPDATE verifications
+SET status = $1, finished_at = now(),
+    duration_ms = (extract(epoch FROM now() - COALESCE(started_at, queued_at)) * 1000)::bigint,
+    rto_ms = $2, details = $3, error = $4
+WHERE id = $5
+RETURNING id, backup_id, level, status, job_id, created_by, queued_at, started_at, finished_at, duration_ms, rto_ms, details, error
+`
+
+type VerificationFinishParams struct {
+	Status  string          `json:"status"`
+	RtoMs   *int64          `json:"rto_ms"`
+	Details json.RawMessage `json:"details"`
+	Error   string          `json:"error"`
+	ID      int64           `json:"id"`
+}
+
+func (q *Queries) VerificationFinish(ctx context.Context, arg VerificationFinishParams) (Verification, error) {
+	row := q.db.QueryRow(ctx, verificationFinish,
+		arg.Status,
+		arg.RtoMs,
+		arg.Details,
+		arg.Error,
+		arg.ID,
+	)
+	var i Verification
+	err := row.Scan(
+		&i.ID,
+		&i.BackupID,
+		&i.Level,
+		&i.Status,
+		&i.JobID,
+		&i.CreatedBy,
+		&i.QueuedAt,
+		&i.StartedAt,
+		&i.FinishedAt,
+		&i.DurationMs,
+		&i.RtoMs,
+		&i.Details,
+		&i.Error,
+	)
+	return i, err
+}
 
 const verificationGet = `-- name: VerificationGet :one
 SELECT id, backup_id, level, status, job_id, created_by, queued_at, started_at, finished_at, duration_ms, rto_ms, details, error FROM verifications WHERE id = $1
@@ -32,6 +78,111 @@ func (q *Queries) VerificationGet(ctx context.Context, id int64) (Verification, 
 		&i.Error,
 	)
 	return i, err
+}
+
+const verificationInsert = `-- name: VerificationInsert :one
+INSERT INTO verifications (backup_id, level, created_by) VALUES ($1, $2, $3)
+RETURNING id, backup_id, level, status, job_id, created_by, queued_at, started_at, finished_at, duration_ms, rto_ms, details, error
+`
+
+type VerificationInsertParams struct {
+	BackupID  int64  `json:"backup_id"`
+	Level     string `json:"level"`
+	CreatedBy *int64 `json:"created_by"`
+}
+
+func (q *Queries) VerificationInsert(ctx context.Context, arg VerificationInsertParams) (Verification, error) {
+	row := q.db.QueryRow(ctx, verificationInsert, arg.BackupID, arg.Level, arg.CreatedBy)
+	var i Verification
+	err := row.Scan(
+		&i.ID,
+		&i.BackupID,
+		&i.Level,
+		&i.Status,
+		&i.JobID,
+		&i.CreatedBy,
+		&i.QueuedAt,
+		&i.StartedAt,
+		&i.FinishedAt,
+		&i.DurationMs,
+		&i.RtoMs,
+		&i.Details,
+		&i.Error,
+	)
+	return i, err
+}
+
+const verificationLatestDrillProven = `-- name: VerificationLatestDrillProven :one
+SELECT v.id AS verification_id, v.rto_ms, v.finished_at AS drilled_at, b.id AS backup_id, b.kind,
+       b.finished_at AS backup_finished_at
+FROM verifications v JOIN backups b ON b.id = v.backup_id
+WHERE v.level = 'drill' AND v.status = 'succeeded' AND b.pruned_at IS NULL
+ORDER BY b.finished_at DESC NULLS LAST, v.finished_at DESC
+LIMIT 1
+`
+
+type VerificationLatestDrillProvenRow struct {
+	VerificationID   int64      `json:"verification_id"`
+	RtoMs            *int64     `json:"rto_ms"`
+	DrilledAt        *time.Time `json:"drilled_at"`
+	BackupID         int64      `json:"backup_id"`
+	Kind             string     `json:"kind"`
+	BackupFinishedAt *time.Time `json:"backup_finished_at"`
+}
+
+// The newest backup a drill proved restorable: the dashboard's "recovery point you can prove" and its RTO.
+func (q *Queries) VerificationLatestDrillProven(ctx context.Context) (VerificationLatestDrillProvenRow, error) {
+	row := q.db.QueryRow(ctx, verificationLatestDrillProven)
+	var i VerificationLatestDrillProvenRow
+	err := row.Scan(
+		&i.VerificationID,
+		&i.RtoMs,
+		&i.DrilledAt,
+		&i.BackupID,
+		&i.Kind,
+		&i.BackupFinishedAt,
+	)
+	return i, err
+}
+
+const verificationLatestFinalByLevel = `-- name: VerificationLatestFinalByLevel :many
+SELECT DISTINCT ON (level) id, backup_id, level, status, job_id, created_by, queued_at, started_at, finished_at, duration_ms, rto_ms, details, error FROM verifications WHERE status IN ('succeeded', 'failed')
+ORDER BY level, finished_at DESC NULLS LAST, id DESC
+`
+
+// The newest finished verification of each level; the "verification failed" alert follows it.
+func (q *Queries) VerificationLatestFinalByLevel(ctx context.Context) ([]Verification, error) {
+	rows, err := q.db.Query(ctx, verificationLatestFinalByLevel)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []Verification{}
+	for rows.Next() {
+		var i Verification
+		if err := rows.Scan(
+			&i.ID,
+			&i.BackupID,
+			&i.Level,
+			&i.Status,
+			&i.JobID,
+			&i.CreatedBy,
+			&i.QueuedAt,
+			&i.StartedAt,
+			&i.FinishedAt,
+			&i.DurationMs,
+			&i.RtoMs,
+			&i.Details,
+			&i.Error,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const verificationListByBackup = `-- name: VerificationListByBackup :many
@@ -70,4 +221,46 @@ func (q *Queries) VerificationListByBackup(ctx context.Context, backupID int64) 
 		return nil, err
 	}
 	return items, nil
+}
+
+const verificationSetJob = `-- name: VerificationSetJob :exec
+UPDATE verifications SET job_id = $1 WHERE id = $2
+`
+
+type VerificationSetJobParams struct {
+	JobID *int64 `json:"job_id"`
+	ID    int64  `json:"id"`
+}
+
+func (q *Queries) VerificationSetJob(ctx context.Context, arg VerificationSetJobParams) error {
+	_, err := q.db.Exec(ctx, verificationSetJob, arg.JobID, arg.ID)
+	return err
+}
+
+const verificationStart = `-- name: VerificationStart :one
+UPDATE verifications SET status = 'running', started_at = now(), error = ''
+WHERE id = $1 AND status IN ('queued', 'running')
+RETURNING id, backup_id, level, status, job_id, created_by, queued_at, started_at, finished_at, duration_ms, rto_ms, details, error
+`
+
+// Claims a queued verification; no row when it already ended (cancelled, or a retry after it finished).
+func (q *Queries) VerificationStart(ctx context.Context, id int64) (Verification, error) {
+	row := q.db.QueryRow(ctx, verificationStart, id)
+	var i Verification
+	err := row.Scan(
+		&i.ID,
+		&i.BackupID,
+		&i.Level,
+		&i.Status,
+		&i.JobID,
+		&i.CreatedBy,
+		&i.QueuedAt,
+		&i.StartedAt,
+		&i.FinishedAt,
+		&i.DurationMs,
+		&i.RtoMs,
+		&i.Details,
+		&i.Error,
+	)
+	return i, err
 }

@@ -75,6 +75,8 @@ func connect(ctx context.Context, url string) (*pgxpool.Pool, error) {
 // PostgreSQL client tools (checked present). Every problem here is reported before any work starts.
 func (a *app) deps(ctx context.Context) (*jobs.Deps, error) {
 	d := &jobs.Deps{Pool: a.pool, Q: queries.New(a.pool), Cfg: a.cfg, Log: a.log, Started: time.Now()}
+	// A failed backup alerts the moment it fails; its schedule's next success sends the recovery notice.
+	d.AfterBackup = append(d.AfterBackup, jobs.AlertOnBackup(d))
 	var err error
 	if d.PGDump, err = a.cfg.PGTool("pg_dump"); err != nil {
 		return nil, err

@@ -47,8 +47,12 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer stopWorkers()
+	ui, err := jobUI(ctx, client, a.log)
+	if err != nil {
+		return err
+	}
 	h := handlers.New(handlers.Deps{Pool: a.pool, Q: queries.New(a.pool), River: client, Cfg: a.cfg,
-		Store: d.Store, Keys: d.Keys, Log: a.log})
+		Store: d.Store, Keys: d.Keys, Log: a.log, RiverUI: ui})
 	if *addr == "" {
 		*addr = ":" + strconv.Itoa(a.cfg.Port)
 	}

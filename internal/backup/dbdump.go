@@ -21,6 +21,7 @@ import (
 // DumpOptions describe one database backup.
 type DumpOptions struct {
 	BackupID  int64
+	ParentID  int64 // the full backup this dump is part of, if any
 	Trigger   string
 	SourceURL string
 	PGDump    string // path to pg_dump
@@ -61,7 +62,7 @@ func DumpDatabase(ctx context.Context, o DumpOptions) (*Result, error) {
 	}
 
 	key := storage.BackupKey("database", started, o.BackupID, "dump.zst.age")
-	m := &Manifest{FormatVersion: FormatVersion, Tool: "pisbackup", BackupID: o.BackupID, Kind: "database",
+	m := &Manifest{FormatVersion: FormatVersion, Tool: "pisbackup", BackupID: o.BackupID, ParentID: o.ParentID, Kind: "database",
 		Trigger: o.Trigger, Format: FormatDatabase, ArtifactKey: key, StartedAt: started, Compression: "zstd",
 		PgDumpVersion: dumpVersion, ServerVersion: snap.ServerVersion, Database: snap.Database,
 		Source: redactURL(o.SourceURL)}

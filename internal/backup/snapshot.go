@@ -41,7 +41,19 @@ func OpenSnapshot(ctx context.Context, sourceURL string) (*Snapshot, error) {
 // CountRows counts every user table exactly (ONLY, so inherited rows are not counted twice) inside the
 // snapshot. Tables in extensions are skipped because pg_dump does not dump their data either.
 func (s *Snapshot) CountRows(ctx context.Context) ([]TableCount, error) {
-	rows, err := s.tx.Query(ctx, `
+	return CountTables(ctx, s.tx)
+}
+
+// RowQuerier is a connection or transaction to count in.
+type RowQuerier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// CountTables counts every user table of q's database exactly, the same way a backup's manifest was counted,
+// so a drill compares like with like.
+func CountTables(ctx context.Context, q RowQuerier) ([]TableCount, error) {
+	rows, err := q.Query(ctx, `
 		SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 		WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema')
 		  AND n.nspname NOT LIKE 'pg_toast%' AND n.nspname NOT LIKE 'pg_temp%'
@@ -58,8 +70,8 @@ func (s *Snapshot) CountRows(ctx context.Context) ([]TableCount, error) {
 		return nil, err
 	}
 	for i := range tables {
-		q := fmt.Sprintf("SELECT count(*) FROM ONLY %s", pgx.Identifier{tables[i].Schema, tables[i].Name}.Sanitize())
-		if err := s.tx.QueryRow(ctx, q).Scan(&tables[i].Rows); err != nil {
+		sql := fmt.Sprintf("SELECT count(*) FROM ONLY %s", pgx.Identifier{tables[i].Schema, tables[i].Name}.Sanitize())
+		if err := q.QueryRow(ctx, sql).Scan(&tables[i].Rows); err != nil {
 			return nil, fmt.Errorf("count %s.%s: %w", tables[i].Schema, tables[i].Name, err)
 		}
 	}

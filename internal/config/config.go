@@ -38,6 +38,10 @@ type Config struct {
 	MetricsToken     string
 	// FileColumns are the clinic database's FileField columns ("table.column") a full backup checks.
 	FileColumns []string
+	// HeartbeatTimeout is how long a running backup may go silent before the reconciler declares its worker dead.
+	HeartbeatTimeout time.Duration
+	// UploadMaxBytes bounds an uploaded backup file (UPLOAD_MAX_BYTES: bytes, or with a K/M/G binary suffix).
+	UploadMaxBytes int64
 }
 
 // Error is a configuration problem: one variable, one line.
@@ -71,6 +75,8 @@ func Load(getenv func(string) string) (*Config, error) {
 		LogFormat:         l.oneOf("LOG_FORMAT", "auto", "auto", "json", "text"),
 		MetricsToken:      l.str("METRICS_TOKEN", ""),
 		FileColumns:       l.columns("MEDIA_REFERENCE_COLUMNS"),
+		HeartbeatTimeout:  l.duration("BACKUP_HEARTBEAT_TIMEOUT", 2*time.Minute),
+		UploadMaxBytes:    l.size("UPLOAD_MAX_BYTES", 2<<30),
 	}
 	c.BaseURL = l.httpURLParsed("BASE_URL", fmt.Sprintf("http://localhost:%d", c.Port))
 	if l.err != nil {

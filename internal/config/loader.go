@@ -138,6 +138,24 @@ func (l *loader) duration(name string, def time.Duration) time.Duration {
 	return d
 }
 
+// size reads a byte count: digits with an optional K, M or G (binary) suffix, e.g. 2G or 500M.
+func (l *loader) size(name string, def int64) int64 {
+	v := strings.ToUpper(strings.TrimSpace(l.getenv(name)))
+	if v == "" {
+		return def
+	}
+	mult := int64(1)
+	if i := strings.IndexAny(v, "KMG"); i > 0 && i >= len(v)-3 {
+		mult = map[byte]int64{'K': 1 << 10, 'M': 1 << 20, 'G': 1 << 30}[v[i]]
+		v = v[:i]
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n <= 0 {
+		l.fail(name, "must be a positive size like 2G or 500M, got %q", l.getenv(name))
+	}
+	return n * mult
+}
+
 func (l *loader) port(name string, def int) int {
 	v := strings.TrimSpace(l.getenv(name))
 	if v == "" {

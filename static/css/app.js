@@ -14,6 +14,13 @@ document.addEventListener("toast", function (ev) {
 document.addEventListener("submit", function (ev) {
   var f = ev.target;
   var want = f.getAttribute && f.getAttribute("data-confirm-name");
+  // data-confirm-field names an input whose current value must be typed again (e.g. a restore's target).
+  var field = f.getAttribute && f.getAttribute("data-confirm-field");
+  if (field) {
+    var src = f.querySelector("[name=" + field + "]");
+    var dry = f.querySelector("[name=dry_run]");
+    want = src && !(dry && dry.checked) ? src.value : "";
+  }
   if (!want) return;
   var typed = f.querySelector("[name=confirm]");
   if (!typed || typed.value !== want) {

@@ -1,0 +1,88 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"io"
+	"os"
+	"os/exec"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/stretchr/testify/require"
+)
+
+// server is pisbackup started through run("serve") on :0, exactly as `make run` starts it.
+type server struct {
+	url string
+	env map[string]string
+}
+
+var servingLine = regexp.MustCompile(`serving on (http://localhost:\d+)`)
+
+func startServer(t *testing.T, env map[string]string) *server {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"serve", "--addr", "127.0.0.1:0"}, func(k string) string { return env[k] },
+			strings.NewReader(""), pw, io.Discard)
+		pw.Close()
+	}()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(30 * time.Second):
+			t.Error("server did not stop within 30 s")
+		}
+	})
+	lines := bufio.NewScanner(pr)
+	urlc := make(chan string, 1)
+	go func() {
+		for lines.Scan() {
+			if m := servingLine.FindStringSubmatch(lines.Text()); m != nil {
+				urlc <- strings.Replace(m[1], "localhost", "127.0.0.1", 1)
+			}
+		}
+	}()
+	select {
+	case u := <-urlc:
+		return &server{url: u, env: env}
+	case err := <-done:
+		t.Fatalf("server exited: %v", err)
+	case <-time.After(60 * time.Second):
+		t.Fatal("server did not start within 60 s")
+	}
+	return nil
+}
+
+// browser is a headless Debian Chromium driven by chromedp; the test is skipped only when Chromium is absent
+// (.ci/run installs it, so CI always runs these).
+func browser(t *testing.T) context.Context {
+	t.Helper()
+	path, err := exec.LookPath("chromium")
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("chromium is not installed; .ci/run must install it")
+		}
+		t.Skip("chromium not installed (apt-get install chromium)")
+	}
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(path), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
+		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true), chromedp.Flag("disable-quic", true), chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1280, 900),
+	}
+	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancelB := chromedp.NewContext(actx)
+	// The first Do starts the browser and must not carry a timeout (it would bound the browser's life).
+	require.NoError(t, chromedp.Do(ctx))
+	tctx, cancelC := context.WithTimeout(ctx, 3*time.Minute)
+	t.Cleanup(func() { cancelC(); cancelB(); cancelA() })
+	return tctx
+}

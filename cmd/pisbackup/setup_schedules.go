@@ -1,0 +1,155 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/uscpis/pisbackup/internal/schedule"
+	"github.com/uscpis/pisbackup/queries"
+)
+
+func init() {
+	register("setup-schedules", "create the default schedules (idempotent); optionally Heroku's own nightly backup", cmdSetupSchedules)
+}
+
+// defaultSchedules are SPEC section 5's defaults: a nightly database backup kept 7 daily + 4 weekly + 6
+// monthly, a weekly full recovery point, and a daily drill of the newest backup.
+var defaultSchedules = []schedule.Input{
+	{Name: "Nightly database", Kind: "database", Active: true, VerifyLevel: "archive",
+		Spec:   schedule.Spec{Cadence: "daily", TimeOfDay: "02:00", Timezone: "Asia/Manila"},
+		Policy: schedule.Policy{KeepDaily: 7, KeepWeekly: 4, KeepMonthly: 6}},
+	{Name: "Weekly full", Kind: "full", Active: true, VerifyLevel: "archive",
+		Spec:   schedule.Spec{Cadence: "weekly", Weekday: 0, TimeOfDay: "03:00", Timezone: "Asia/Manila"},
+		Policy: schedule.Policy{KeepWeekly: 4, KeepMonthly: 6}},
+	{Name: "Daily drill", Kind: "drill", Active: true, VerifyLevel: "none",
+		Spec: schedule.Spec{Cadence: "daily", TimeOfDay: "05:00", Timezone: "Asia/Manila"}},
+}
+
+func cmdSetupSchedules(ctx context.Context, e *env, args []string) error {
+	fs := newFlags(e, "setup-schedules", "[--dry-run] [--heroku-app APP]")
+	dry := fs.Bool("dry-run", false, "print what would be created and change nothing")
+	app := fs.String("heroku-app", "", "also schedule Heroku's own nightly pg:backups for this app (needs the heroku CLI, logged in)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	a, err := loadApp(ctx, e)
+	if err != nil {
+		return err
+	}
+	defer a.close()
+	q := queries.New(a.pool)
+	now := time.Now()
+	for _, in := range defaultSchedules {
+		c, err := in.Validate()
+		if err != nil {
+			return err
+		}
+		if s, err := q.ScheduleGetByName(ctx, in.Name); err == nil {
+			fmt.Fprintf(e.stdout, "exists   %q (#%d), left unchanged\n", s.Name, s.ID)
+			continue
+		} else if !errors.Is(err, pgx.ErrNoRows) {
+			return err
+		}
+		next := schedule.NextRun(c, in.Active, now)
+		verb := "would create"
+		if !*dry {
+			s, err := q.ScheduleInsert(ctx, in.InsertParams(next))
+			if err != nil {
+				return err
+			}
+			verb = fmt.Sprintf("created  #%d", s.ID)
+		}
+		fmt.Fprintf(e.stdout, "%s %q: %s %s at %s %s, keep %s; next run %s\n", verb, in.Name, in.Kind, in.Cadence, in.TimeOfDay,
+			in.Timezone, retentionText(in.Policy), nextText(next, c))
+	}
+	if *app != "" {
+		return setupHeroku(ctx, e, *app, *dry)
+	}
+	return nil
+}
+
+// herokuCommands are what --heroku-app runs: Heroku's own nightly backup as a second, independent copy.
+// Heroku keeps scheduled backups for a period set by the database plan; its CLI has no retention command.
+func herokuCommands(app string) [][]string {
+	return [][]string{
+		{"pg:backups:schedule", "DATABASE_URL", "--at", "02:00 Asia/Manila", "--app", app},
+		{"pg:backups:schedules", "--app", app},
+	}
+}
+
+func setupHeroku(ctx context.Context, e *env, app string, dry bool) error {
+	bin := lookPathIn("heroku", e.getenv("PATH"))
+	if bin == "" {
+		fmt.Fprintln(e.stdout, "heroku: the Heroku CLI is not on PATH; install it and run `heroku login`, then re-run with --heroku-app")
+		return silentExit(1)
+	}
+	if dry {
+		for _, args := range herokuCommands(app) {
+			fmt.Fprintf(e.stdout, "would run: heroku %s\n", shellJoin(args))
+		}
+		return nil
+	}
+	if out, err := exec.CommandContext(ctx, bin, "auth:whoami").CombinedOutput(); err != nil {
+		fmt.Fprintf(e.stdout, "heroku: not logged in (heroku auth:whoami: %s); run `heroku login` and re-run\n", herokuFirstLine(string(out)))
+		return silentExit(1)
+	}
+	for _, args := range herokuCommands(app) {
+		fmt.Fprintf(e.stdout, "running: heroku %s\n", shellJoin(args))
+		cmd := exec.CommandContext(ctx, bin, args...)
+		cmd.Stdout, cmd.Stderr = e.stdout, e.stderr
+		if err := cmd.Run(); err != nil {
+			return fmt.Errorf("heroku %s: %w", args[0], err)
+		}
+	}
+	fmt.Fprintln(e.stdout, "heroku: retention of Heroku's own backups is fixed by the database plan; pisbackup's schedules apply their own")
+	return nil
+}
+
+// lookPath finds an executable in the given PATH (the command's environment, not the process's).
+func lookPathIn(name, path string) string {
+	for _, dir := range filepath.SplitList(path) {
+		p := filepath.Join(dir, name)
+		if st, err := os.Stat(p); err == nil && !st.IsDir() && st.Mode()&0o111 != 0 {
+			return p
+		}
+	}
+	return ""
+}
+
+func shellJoin(args []string) string {
+	out := make([]string, len(args))
+	for i, a := range args {
+		if strings.ContainsAny(a, " '\"") {
+			a = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+		}
+		out[i] = a
+	}
+	return strings.Join(out, " ")
+}
+
+func herokuFirstLine(s string) string {
+	s, _, _ = strings.Cut(strings.TrimSpace(s), "\n")
+	return s
+}
+
+func retentionText(p schedule.Policy) string {
+	if p.Off() {
+		return "everything"
+	}
+	return fmt.Sprintf("last %d, %d daily, %d weekly, %d monthly", p.KeepLast, p.KeepDaily, p.KeepWeekly, p.KeepMonthly)
+}
+
+func nextText(next *time.Time, c *schedule.Cadence) string {
+	if next == nil {
+		return "never (manual or paused)"
+	}
+	return next.In(c.Location()).Format("2006-01-02 15:04 MST")
+}

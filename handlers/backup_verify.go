@@ -1,0 +1,98 @@
+package handlers
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strconv"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/uscpis/pisbackup/jobs"
+	"github.com/uscpis/pisbackup/queries"
+	"github.com/uscpis/pisbackup/views"
+)
+
+// VerifyRequest is the body of POST /api/v1/backups/{id}/verify.
+type VerifyRequest struct {
+	Level string `json:"level"`
+}
+
+// backupVerify is the detail page's verify buttons.
+func (h *Handlers) backupVerify(w http.ResponseWriter, r *http.Request) error {
+	if err := r.ParseForm(); err != nil {
+		return Errorf(CodeBadRequest, "malformed form")
+	}
+	v, err := h.startVerification(r, r.PostForm.Get("level"))
+	if err != nil {
+		return err
+	}
+	if !isHTMX(r) {
+		http.Redirect(w, r, "/backups/"+strconv.FormatInt(v.BackupID, 10)+"#activity", http.StatusSeeOther)
+		return nil
+	}
+	setToast(w, fmt.Sprintf("%s verification #%d queued.", v.Level, v.ID), "info")
+	return h.backupActivity(w, r)
+}
+
+// apiBackupVerify queues a verification: 202 with its row, which GET /api/v1/verifications/{id} follows.
+func (h *Handlers) apiBackupVerify(w http.ResponseWriter, r *http.Request) error {
+	var req VerifyRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		return err
+	}
+	v, err := h.startVerification(r, req.Level)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Location", "/api/v1/verifications/"+strconv.FormatInt(v.ID, 10))
+	writeJSON(w, http.StatusAccepted, v)
+	return nil
+}
+
+func (h *Handlers) startVerification(r *http.Request, level string) (queries.Verification, error) {
+	b, err := h.backupFromPath(r)
+	if err != nil {
+		return queries.Verification{}, err
+	}
+	if !slices.Contains(jobs.Levels, level) {
+		return queries.Verification{}, FieldError("level", "level must be one of %v", jobs.Levels)
+	}
+	if b.Status != "succeeded" && b.Status != "warning" || b.StorageKey == "" || b.PrunedAt != nil {
+		return queries.Verification{}, Errorf(CodeConflict, "backup #%d has no stored artifact to verify (status %s)", b.ID, b.Status)
+	}
+	p := principalFrom(r.Context())
+	v, err := jobs.EnqueueVerification(r.Context(), h.Pool, h.River, jobs.VerifyRequest{BackupID: b.ID, Level: level, CreatedBy: p.UserID})
+	if err != nil {
+		return v, err
+	}
+	h.audit(r, "backup.verify", backupTarget(b.ID), map[string]any{"level": level, "verification_id": v.ID})
+	return v, nil
+}
+
+// apiVerificationGet is one verification, with its details (a drill's per-table comparison).
+func (h *Handlers) apiVerificationGet(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	v, err := h.Q.VerificationGet(r.Context(), id)
+	if err != nil {
+		return NotFound(err, "verification")
+	}
+	writeJSON(w, http.StatusOK, v)
+	return nil
+}
+
+// backupActivity is the live verifications/restores part of the detail page.
+func (h *Handlers) backupActivity(w http.ResponseWriter, r *http.Request) error {
+	vm, err := h.backupDetailVM(r)
+	if err != nil {
+		return err
+	}
+	return views.BackupActivity(vm.Activity()).Render(r.Context(), w)
+}
+
+// isNoRows is true for a missing row, wrapped or not.
+func isNoRows(err error) bool { return errors.Is(err, pgx.ErrNoRows) }

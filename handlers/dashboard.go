@@ -1,0 +1,175 @@
+package handlers
+
+import (
+	"errors"
+	"net/http"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/uscpis/pisbackup/internal/cloudinary"
+	"github.com/uscpis/pisbackup/internal/verdict"
+	"github.com/uscpis/pisbackup/queries"
+	"github.com/uscpis/pisbackup/views"
+)
+
+// staleGrace is added to a schedule's interval before its newest backup counts as overdue.
+const staleGrace = 2 * time.Hour
+
+func (h *Handlers) dashboard(w http.ResponseWriter, r *http.Request) error {
+	vm, err := h.dashboardVM(r)
+	if err != nil {
+		return err
+	}
+	return views.DashboardPage(vm).Render(r.Context(), w)
+}
+
+// dashboardLive is the HTMX partial the dashboard polls while something runs.
+func (h *Handlers) dashboardLive(w http.ResponseWriter, r *http.Request) error {
+	vm, err := h.dashboardVM(r)
+	if err != nil {
+		return err
+	}
+	return views.DashboardLive(vm).Render(r.Context(), w)
+}
+
+func (h *Handlers) dashboardVM(r *http.Request) (views.DashboardVM, error) {
+	ctx := r.Context()
+	vm := views.DashboardVM{Chrome: h.chrome(r, "Dashboard", "dashboard")}
+	in := verdict.Inputs{Now: h.Now(), StaleAfter: 24*time.Hour + staleGrace}
+	var err error
+	if vm.LastByKind, err = h.Q.BackupLatestByKind(ctx); err != nil {
+		return vm, err
+	}
+	for _, b := range vm.LastByKind {
+		vm.Live = vm.Live || views.InFlight(b.Status)
+		if b.Kind == "database" {
+			in.LastBackupAt, in.LastBackupStatus, in.LastBackupError = b.QueuedAt, b.Status, b.Error
+		}
+	}
+	if good, err := h.Q.BackupLatestGood(ctx, "database"); err == nil {
+		in.LastGoodAt = good.QueuedAt
+	} else if !errors.Is(err, pgx.ErrNoRows) {
+		return vm, err
+	}
+	if p, err := h.Q.VerificationLatestDrillProven(ctx); err == nil {
+		vm.ProvenBackupID = p.BackupID
+		if p.BackupFinishedAt != nil {
+			in.ProvenAt, vm.ProvenAt = *p.BackupFinishedAt, *p.BackupFinishedAt
+		}
+		if p.RtoMs != nil {
+			in.ProvenRTO = time.Duration(*p.RtoMs) * time.Millisecond
+		}
+	} else if !errors.Is(err, pgx.ErrNoRows) {
+		return vm, err
+	}
+	schedules, err := h.Q.ScheduleListActive(ctx)
+	if err != nil {
+		return vm, err
+	}
+	in.StaleAfter = staleAfter(schedules, in.StaleAfter)
+	vm.NextRuns = nextRuns(schedules, 5)
+	if vm.OpenAlerts, err = h.Q.AlertListOpen(ctx); err != nil {
+		return vm, err
+	}
+	in.OpenAlerts = len(vm.OpenAlerts)
+	vm.Verdict = verdict.Compute(in)
+	vm.Storage = h.storageVM(r)
+	vm.Config = h.configItems()
+	return vm, nil
+}
+
+// staleAfter is the shortest interval among active database-producing schedules plus grace: the deadline a
+// daily schedule sets is a day, a weekly one a week. Without schedules a day is assumed.
+func staleAfter(schedules []queries.Schedule, def time.Duration) time.Duration {
+	best := time.Duration(0)
+	for _, s := range schedules {
+		if s.Kind != "database" && s.Kind != "full" {
+			continue
+		}
+		var d time.Duration
+		switch s.Cadence {
+		case "daily":
+			d = 24 * time.Hour
+		case "weekly":
+			d = 7 * 24 * time.Hour
+		case "monthly":
+			d = 31 * 24 * time.Hour
+		default:
+			d = 24 * time.Hour
+		}
+		if best == 0 || d < best {
+			best = d
+		}
+	}
+	if best == 0 {
+		return def
+	}
+	return best + staleGrace
+}
+
+func nextRuns(schedules []queries.Schedule, n int) []views.NextRunVM {
+	var out []views.NextRunVM
+	for _, s := range schedules {
+		if s.NextRunAt != nil {
+			out = append(out, views.NextRunVM{ScheduleID: s.ID, Name: s.Name, Kind: s.Kind, At: *s.NextRunAt})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].At.Before(out[j].At) })
+	if len(out) > n {
+		out = out[:n]
+	}
+	return out
+}
+
+func (h *Handlers) storageVM(r *http.Request) views.StorageVM {
+	vm := views.StorageVM{Where: h.Store.String()}
+	u, err := h.Store.Usage(r.Context())
+	if err != nil {
+		h.Log.Warn("storage usage failed", "error", err)
+		vm.Err = "Storage could not be read; see the server log."
+		return vm
+	}
+	vm.Used, vm.Total, vm.Free = u.UsedBytes, u.TotalBytes, u.FreeBytes
+	return vm
+}
+
+// configItems is the configuration panel: each line says what is set up and links to what fixes it.
+func (h *Handlers) configItems() []views.ConfigItemVM {
+	c := h.Cfg
+	enc := views.ConfigItemVM{Name: "Encryption", OK: !c.Unencrypted && h.Keys != nil && len(h.Keys.Recipients) > 0,
+		FixURL: "https://github.com/FiloSottile/age#readme", FixLabel: "how to make a key"}
+	if enc.OK {
+		enc.State, enc.Detail, enc.FixURL = "age", "recipients "+h.Keys.Fingerprint(), ""
+	} else {
+		enc.State = "backups are NOT encrypted (BACKUP_UNENCRYPTED)"
+	}
+	mail := views.ConfigItemVM{Name: "E-mail", OK: c.EmailConfigured()}
+	if mail.OK {
+		mail.State = "SendGrid"
+	} else {
+		mail.State, mail.Detail, mail.FixURL, mail.FixLabel = "not configured: alerts go to the development outbox",
+			"set SENDGRID_API_KEY", "/outbox", "open outbox"
+	}
+	cld := views.ConfigItemVM{Name: "Cloudinary", OK: c.CloudinaryConfigured(), FixURL: "/media", FixLabel: "media migration"}
+	if cld.OK {
+		cld.State = "configured"
+		// The same check as `pisbackup test-cloudinary`, answered from a background ping so the page never waits.
+		if checked, err := cloudinary.CachedPing(c.CloudinaryURL); checked && err != nil {
+			cld.OK, cld.State, cld.Detail = false, "connection check failed", err.Error()
+		} else if checked {
+			cld.State = "configured; credentials accepted"
+		}
+	} else {
+		cld.State, cld.Detail = "not configured", "set CLOUDINARY_URL to move media off the dyno's disk"
+	}
+	off := views.ConfigItemVM{Name: "Off-site storage", OK: strings.HasPrefix(c.BackupStorage, "s3://")}
+	if off.OK {
+		off.State = "S3-compatible bucket"
+	} else {
+		off.State, off.Detail = "backups are on this machine's disk", "set BACKUP_STORAGE=s3://bucket/prefix for an off-site copy"
+	}
+	return []views.ConfigItemVM{enc, mail, cld, off}
+}

@@ -1,0 +1,124 @@
+package handlers
+
+import (
+	"crypto/subtle"
+	"net/http"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/uscpis/pisbackup/queries"
+)
+
+// metricsPrometheus serves /metrics: the newest value of every health metric the worker recorded, in
+// Prometheus text format.
+//
+// Its route needs an admin (session or API token), and authorize also admits a scraper presenting
+// `Authorization: Bearer $METRICS_TOKEN` on this one path: that token belongs to no user, so it cannot be an
+// API token, and a Prometheus server should not need a person's admin token.
+func (h *Handlers) metricsPrometheus(w http.ResponseWriter, r *http.Request) error {
+	rows, err := h.Q.HealthMetricLatest(r.Context())
+	if err != nil {
+		return err
+	}
+	reg := prometheus.NewRegistry()
+	collected := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "pisbackup_metric_recorded_timestamp_seconds",
+		Help: "When the worker last recorded each health metric (Unix time)."}, []string{"metric"})
+	reg.MustRegister(collected)
+	for _, m := range rows {
+		name := "pisbackup_" + promName.ReplaceAllString(m.Metric, "_")
+		help := "pisbackup health metric " + m.Metric
+		if m.Unit != "" {
+			help += " (" + m.Unit + ")"
+		}
+		g := prometheus.NewGauge(prometheus.GaugeOpts{Name: name, Help: help})
+		if err := reg.Register(g); err != nil {
+			continue // two stored names that map to one Prometheus name: keep the first
+		}
+		g.Set(m.Value)
+		collected.WithLabelValues(m.Metric).Set(float64(m.RecordedAt.Unix()))
+	}
+	promhttp.HandlerFor(reg, promhttp.HandlerOpts{}).ServeHTTP(w, r)
+	return nil
+}
+
+var promName = regexp.MustCompile(`[^a-zA-Z0-9_]`)
+
+// metricsBearer reports whether r is a request for /metrics carrying METRICS_TOKEN (compared in constant time).
+func (h *Handlers) metricsBearer(r *http.Request) bool {
+	if h.Cfg == nil || h.Cfg.MetricsToken == "" || r.URL.Path != "/metrics" {
+		return false
+	}
+	scheme, tok, _ := strings.Cut(r.Header.Get("Authorization"), " ")
+	return strings.EqualFold(scheme, "Bearer") &&
+		subtle.ConstantTimeCompare([]byte(strings.TrimSpace(tok)), []byte(h.Cfg.MetricsToken)) == 1
+}
+
+// MetricPoint is one recorded value.
+type MetricPoint struct {
+	At    time.Time `json:"t"`
+	Value float64   `json:"v"`
+}
+
+// apiMetrics is GET /api/v1/metrics?metric=NAME&since=RFC3339|24h|7d: one metric's series, oldest first.
+func (h *Handlers) apiMetrics(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	metric := q.Get("metric")
+	if metric == "" || len(metric) > 100 || promName.MatchString(metric) {
+		names, err := h.metricNames(r)
+		if err != nil {
+			return err
+		}
+		return FieldError("metric", "metric is required: one of %s", strings.Join(names, ", "))
+	}
+	since, err := parseSince(q.Get("since"), h.Now())
+	if err != nil {
+		return err
+	}
+	rows, err := h.Q.HealthMetricSeries(r.Context(), queries.HealthMetricSeriesParams{Metric: metric, Since: since})
+	if err != nil {
+		return err
+	}
+	unit, points := "", make([]MetricPoint, 0, len(rows))
+	for _, m := range rows {
+		unit = m.Unit
+		points = append(points, MetricPoint{At: m.RecordedAt, Value: m.Value})
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"metric": metric, "unit": unit, "since": since, "points": points})
+	return nil
+}
+
+func (h *Handlers) metricNames(r *http.Request) ([]string, error) {
+	rows, err := h.Q.HealthMetricLatest(r.Context())
+	names := make([]string, 0, len(rows))
+	for _, m := range rows {
+		names = append(names, m.Metric)
+	}
+	return names, err
+}
+
+// parseSince reads an RFC 3339 time or a look-back such as 24h or 7d; empty means 24 hours.
+func parseSince(v string, now time.Time) (time.Time, error) {
+	bad := FieldError("since", "since must be an RFC 3339 time (2026-11-25T02:00:00Z) or a look-back such as 24h or 30d")
+	switch {
+	case v == "":
+		return now.Add(-24 * time.Hour), nil
+	case strings.HasSuffix(v, "d"):
+		d, err := time.ParseDuration(strings.TrimSuffix(v, "d") + "h")
+		if err != nil || d <= 0 || d > 3660*time.Hour {
+			return time.Time{}, bad
+		}
+		return now.Add(-24 * d), nil
+	}
+	if d, err := time.ParseDuration(v); err == nil && d > 0 {
+		return now.Add(-d), nil
+	}
+	t, err := time.Parse(time.RFC3339, v)
+	if err != nil {
+		return time.Time{}, bad
+	}
+	return t, nil
+}

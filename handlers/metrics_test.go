@@ -1,0 +1,114 @@
+package handlers
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/uscpis/pisbackup/internal/auth"
+	"github.com/uscpis/pisbackup/internal/monitor"
+	"github.com/uscpis/pisbackup/jobs"
+	"github.com/uscpis/pisbackup/queries"
+)
+
+// /metrics exposes what the health job recorded, to an admin or to METRICS_TOKEN, and to nobody else.
+func TestMetricsEndpoint(t *testing.T) {
+	t.Parallel()
+	e := newAuthEnv(t, true)
+	e.d.Cfg.MetricsToken = "scrape-secret-123"
+	_, err := jobs.CollectHealth(context.Background(), e.d)
+	require.NoError(t, err)
+
+	resp, _ := e.req(t, nil, "GET", "/metrics", "", "")
+	require.Equal(t, http.StatusSeeOther, resp.StatusCode, "anonymous: sign in first")
+	resp, _ = e.req(t, nil, "GET", "/metrics", e.tokens[auth.Operator], "")
+	require.Equal(t, http.StatusForbidden, resp.StatusCode)
+	resp, _ = e.req(t, nil, "GET", "/metrics", "wrong-token", "")
+	require.Equal(t, http.StatusSeeOther, resp.StatusCode, "a wrong token is no token: sign in")
+	require.True(t, strings.HasPrefix(resp.Header.Get("Location"), "/login"))
+
+	for _, tok := range []string{e.tokens[auth.Admin], "scrape-secret-123"} {
+		resp, text := e.req(t, nil, "GET", "/metrics", tok, "")
+		require.Equal(t, http.StatusOK, resp.StatusCode, text)
+		require.True(t, strings.HasPrefix(resp.Header.Get("Content-Type"), "text/plain"), resp.Header.Get("Content-Type"))
+		for _, name := range []string{"pisbackup_source_db_bytes", "pisbackup_storage_used_bytes", "pisbackup_backup_success_rate_24h",
+			"pisbackup_river_queue_depth", "pisbackup_worker_uptime_seconds", "pisbackup_monitor_status"} {
+			require.Contains(t, text, "\n"+name+" ", name)
+			require.Contains(t, text, "# TYPE "+name+" gauge", name)
+		}
+		require.NotContains(t, text, "scrape-secret")
+	}
+	// The token opens /metrics only.
+	resp, _ = e.req(t, nil, "GET", "/api/v1/schedules", "scrape-secret-123", "")
+	require.Equal(t, http.StatusUnauthorized, resp.StatusCode)
+
+	// The API serves one metric's series.
+	resp, text := e.req(t, nil, "GET", "/api/v1/metrics?metric=source_db_bytes&since=7d", e.tokens[auth.Viewer], "")
+	require.Equal(t, http.StatusOK, resp.StatusCode, text)
+	var series struct {
+		Unit   string        `json:"unit"`
+		Points []MetricPoint `json:"points"`
+	}
+	require.NoError(t, jsonUnmarshal(text, &series))
+	require.Equal(t, "bytes", series.Unit)
+	require.Len(t, series.Points, 1)
+	require.Greater(t, series.Points[0].Value, 1e6)
+	resp, text = e.req(t, nil, "GET", "/api/v1/metrics?since=7d", e.tokens[auth.Viewer], "")
+	require.Equal(t, http.StatusUnprocessableEntity, resp.StatusCode)
+	require.Contains(t, text, "source_db_bytes", "the 422 lists the metric names")
+
+	// The health page charts it.
+	resp, text = e.req(t, nil, "GET", "/health?range=24h", e.tokens[auth.Viewer], "")
+	require.Equal(t, http.StatusOK, resp.StatusCode, text)
+	require.Contains(t, text, `data-testid="chart-dbsize"`)
+	require.Contains(t, text, "<svg")
+}
+
+// /readyz turns 503 when the monitor job has not run, and when the newest good backup is past its schedule's
+// deadline; it is 200 when both are fine.
+func TestReadyzGoes503WhenBackupTooOld(t *testing.T) {
+	t.Parallel()
+	e := newAuthEnv(t, false)
+	ctx := context.Background()
+	ready := func() (int, string) {
+		resp, text := e.req(t, nil, "GET", "/readyz", "", "")
+		return resp.StatusCode, text
+	}
+	code, text := ready()
+	require.Equal(t, http.StatusServiceUnavailable, code, text)
+	require.Contains(t, text, monitor.RuleMonitorNotRunning)
+
+	_, err := jobs.CollectHealth(ctx, e.d)
+	require.NoError(t, err)
+	code, text = ready()
+	require.Equal(t, http.StatusOK, code, text)
+
+	// A daily schedule three days old whose newest good database backup is two days old: overdue.
+	resp, text := e.req(t, nil, "POST", "/api/v1/schedules", e.tokens[auth.Operator], `{"name":"Nightly","kind":"database","cadence":"daily","time_of_day":"02:00"}`)
+	require.Equal(t, http.StatusCreated, resp.StatusCode, text)
+	_, err = e.d.Pool.Exec(ctx, "UPDATE schedules SET created_at = now() - interval '3 days'")
+	require.NoError(t, err)
+	old := goodBackup(t, e, "2 days")
+	code, text = ready()
+	require.Equal(t, http.StatusServiceUnavailable, code, text)
+	require.Contains(t, text, monitor.RuleBackupStale)
+	require.NotContains(t, text, "Nightly", "readyz is public: rules and subjects only")
+
+	// A fresh good backup clears it.
+	goodBackup(t, e, "10 minutes")
+	code, text = ready()
+	require.Equal(t, http.StatusOK, code, text)
+	_ = old
+}
+
+func goodBackup(t *testing.T, e *authEnv, age string) queries.Backup {
+	t.Helper()
+	b, err := e.d.Q.BackupInsert(context.Background(), queries.BackupInsertParams{Kind: "database", Trigger: "manual", Encrypted: true, Format: "x"})
+	require.NoError(t, err)
+	_, err = e.d.Pool.Exec(context.Background(), "UPDATE backups SET status = 'succeeded', finished_at = now() - $2::interval WHERE id = $1", b.ID, age)
+	require.NoError(t, err)
+	return b
+}

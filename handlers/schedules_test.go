@@ -1,0 +1,202 @@
+package handlers
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/PuerkitoBio/goquery"
+	"github.com/stretchr/testify/require"
+
+	"github.com/uscpis/pisbackup/internal/auth"
+	"github.com/uscpis/pisbackup/internal/testdb"
+	"github.com/uscpis/pisbackup/jobs"
+)
+
+// A schedule created through the API fires as the River periodic scheduler job, with the tick shortened to
+// 100 ms and the web clock set a day back (so the slot it computes has already come), and produces a real
+// backup with trigger "schedule"; a PUT moves the next run at once.
+func TestAPIScheduleFiresThroughWorker(t *testing.T) {
+	t.Parallel()
+	// Our worker must be the only started River client: periodic jobs are enqueued by the elected leader.
+	env := newAuthEnv(t, false)
+	env.d.Cfg.SourceDatabaseURL = testdb.Source(t)
+	pgDump, err := exec.LookPath("pg_dump")
+	require.NoError(t, err)
+	env.d.PGDump = pgDump
+	ctx := context.Background()
+	insertOnly, err := jobs.NewClient(env.d, jobs.InsertOnly, "")
+	require.NoError(t, err)
+	yesterday := func() time.Time { return time.Now().Add(-24 * time.Hour) }
+	e := *env
+	e.srv = httptest.NewServer(New(Deps{Pool: env.d.Pool, Q: env.d.Q, River: insertOnly, Cfg: env.d.Cfg, Store: env.d.Store,
+		Keys: env.d.Keys, Log: env.d.Log, Now: yesterday}))
+	t.Cleanup(e.srv.Close)
+
+	body := `{"name":"Nightly","kind":"database","cadence":"daily","time_of_day":"02:00","keep_daily":7}`
+	resp, text := e.req(t, nil, "POST", "/api/v1/schedules", e.tokens[auth.Viewer], body)
+	require.Equal(t, http.StatusForbidden, resp.StatusCode, "viewers read schedules, they do not manage them")
+	resp, text = e.req(t, nil, "POST", "/api/v1/schedules", e.tokens[auth.Operator], body)
+	require.Equal(t, http.StatusCreated, resp.StatusCode, text)
+	var s ScheduleJSON
+	require.NoError(t, jsonUnmarshal(text, &s))
+	require.True(t, s.Active, "active defaults to true")
+	require.Equal(t, "Asia/Manila", s.Timezone)
+	require.Len(t, s.NextRuns, 5)
+	require.NotNil(t, s.NextRunAt)
+	require.True(t, s.NextRuns[0].Equal(*s.NextRunAt))
+	require.Equal(t, 2, s.NextRunAt.In(mustLoc(t, "Asia/Manila")).Hour())
+	require.False(t, s.NextRunAt.After(time.Now()), "the slot after yesterday's clock has come")
+
+	resp, text = e.req(t, nil, "GET", "/api/v1/schedules/"+idText(s.ID), e.tokens[auth.Viewer], "")
+	require.Equal(t, http.StatusOK, resp.StatusCode, text)
+
+	wd := *e.d
+	wd.TickEvery = 100 * time.Millisecond
+	worker, err := jobs.NewClient(&wd, jobs.Worker, "")
+	require.NoError(t, err)
+	require.NoError(t, worker.Start(ctx))
+	t.Cleanup(func() {
+		sctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+		defer cancel()
+		_ = worker.Stop(sctx)
+	})
+	var got []int64
+	require.Eventually(t, func() bool {
+		rows, err := e.d.Q.BackupRetentionCandidates(ctx, &s.ID)
+		require.NoError(t, err)
+		got = got[:0]
+		for _, r := range rows {
+			if r.Status == "succeeded" && r.Trigger == "schedule" {
+				got = append(got, r.ID)
+			}
+		}
+		return len(got) == 1
+	}, 90*time.Second, 100*time.Millisecond)
+	row, err := e.d.Q.ScheduleGet(ctx, s.ID)
+	require.NoError(t, err)
+	require.True(t, row.NextRunAt.After(time.Now()), "moved past the slot it ran")
+	require.Equal(t, 2, row.NextRunAt.In(mustLoc(t, "Asia/Manila")).Hour())
+
+	// Edit through the API: weekly on Saturday at 05:30 UTC; the stored next run changes immediately.
+	resp, text = e.req(t, nil, "PUT", "/api/v1/schedules/"+idText(s.ID), e.tokens[auth.Operator],
+		`{"name":"Nightly","kind":"database","cadence":"weekly","weekday":6,"time_of_day":"05:30","timezone":"UTC","keep_daily":7}`)
+	require.Equal(t, http.StatusOK, resp.StatusCode, text)
+	require.NoError(t, jsonUnmarshal(text, &s))
+	require.Equal(t, time.Saturday, s.NextRunAt.UTC().Weekday())
+	require.Equal(t, "05:30", s.NextRunAt.UTC().Format("15:04"))
+	require.Len(t, e.audit(t, "schedule.update"), 1)
+}
+
+func mustLoc(t *testing.T, name string) *time.Location {
+	loc, err := time.LoadLocation(name)
+	require.NoError(t, err)
+	return loc
+}
+
+// Bad cron, time zone or retention get 422 naming the field; nothing is stored.
+func TestAPIScheduleFieldErrors(t *testing.T) {
+	t.Parallel()
+	e := newAuthEnv(t, false)
+	for field, body := range map[string]string{
+		"cron_expr":    `{"name":"x","kind":"database","cadence":"cron","cron_expr":"every night"}`,
+		"timezone":     `{"name":"x","kind":"database","cadence":"daily","time_of_day":"02:00","timezone":"Manila"}`,
+		"keep_daily":   `{"name":"x","kind":"database","cadence":"daily","time_of_day":"02:00","keep_daily":-1}`,
+		"time_of_day":  `{"name":"x","kind":"database","cadence":"daily","time_of_day":"2am"}`,
+		"cadence":      `{"name":"x","kind":"database","cadence":"hourly"}`,
+		"max_age_days": `{"name":"x","kind":"database","cadence":"manual","max_age_days":-5}`,
+	} {
+		resp, text := e.req(t, nil, "POST", "/api/v1/schedules", e.tokens[auth.Operator], body)
+		require.Equal(t, http.StatusUnprocessableEntity, resp.StatusCode, text)
+		var v struct {
+			Error struct{ Code, Field, Message string } `json:"error"`
+		}
+		require.NoError(t, jsonUnmarshal(text, &v))
+		require.Equal(t, field, v.Error.Field, text)
+	}
+	resp, text := e.req(t, nil, "POST", "/api/v1/schedules", e.tokens[auth.Operator], `{"name":"x","kind":"database","cadence":"daily","bogus":1}`)
+	require.Equal(t, http.StatusBadRequest, resp.StatusCode, text)
+	rows, err := e.d.Q.ScheduleList(context.Background())
+	require.NoError(t, err)
+	require.Empty(t, rows)
+}
+
+// Run now while a backup of the kind is running returns that backup (200), not a second one.
+func TestAPIScheduleRunNowWhileRunning(t *testing.T) {
+	t.Parallel()
+	e := newAuthEnv(t, false)
+	ctx := context.Background()
+	resp, text := e.req(t, nil, "POST", "/api/v1/schedules", e.tokens[auth.Operator], `{"name":"Manual DB","kind":"database","cadence":"manual"}`)
+	require.Equal(t, http.StatusCreated, resp.StatusCode, text)
+	var s ScheduleJSON
+	require.NoError(t, jsonUnmarshal(text, &s))
+	require.Empty(t, s.NextRuns, "manual never fires")
+
+	resp, text = e.req(t, nil, "POST", "/api/v1/schedules/"+idText(s.ID)+"/run", e.tokens[auth.Operator], "")
+	require.Equal(t, http.StatusAccepted, resp.StatusCode, text)
+	var first struct {
+		Backup struct {
+			ID              int64
+			Trigger, Status string
+		} `json:"backup"`
+		Existing bool `json:"existing"`
+	}
+	require.NoError(t, jsonUnmarshal(text, &first))
+	require.Equal(t, "schedule", first.Backup.Trigger)
+	_, err := e.d.Q.BackupStart(ctx, first.Backup.ID)
+	require.NoError(t, err)
+
+	resp, text = e.req(t, nil, "POST", "/api/v1/schedules/"+idText(s.ID)+"/run", e.tokens[auth.Operator], "")
+	require.Equal(t, http.StatusOK, resp.StatusCode, text)
+	second := first
+	require.NoError(t, jsonUnmarshal(text, &second))
+	require.True(t, second.Existing)
+	require.Equal(t, first.Backup.ID, second.Backup.ID)
+	require.Equal(t, "running", second.Backup.Status)
+
+	resp, _ = e.req(t, nil, "POST", "/api/v1/schedules/"+idText(s.ID)+"/toggle", e.tokens[auth.Operator], "")
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	resp, _ = e.req(t, nil, "DELETE", "/api/v1/schedules/"+idText(s.ID), e.tokens[auth.Operator], "")
+	require.Equal(t, http.StatusNoContent, resp.StatusCode)
+	resp, _ = e.req(t, nil, "GET", "/api/v1/schedules/"+idText(s.ID), e.tokens[auth.Viewer], "")
+	require.Equal(t, http.StatusNotFound, resp.StatusCode)
+}
+
+// The form's preview lists the next five runs for what is typed, and a bad cron shows its message instead;
+// saving a bad time zone re-renders the form with the message at the field and the input kept.
+func TestSchedulePreviewAndFormErrors(t *testing.T) {
+	t.Parallel()
+	e := newAuthEnv(t, false)
+	resp, text := e.req(t, nil, "GET", "/schedules/preview?cadence=cron&cron_expr=0+3+*+*+1&timezone=Asia/Manila&active=true", e.tokens[auth.Viewer], "")
+	require.Equal(t, http.StatusOK, resp.StatusCode, text)
+	doc, err := goquery.NewDocumentFromReader(strings.NewReader(text))
+	require.NoError(t, err)
+	runs := doc.Find(`[data-testid=preview-run]`)
+	require.Equal(t, 5, runs.Length())
+	runs.Each(func(_ int, s *goquery.Selection) { require.Contains(t, s.Text(), "Mon ") })
+
+	_, text = e.req(t, nil, "GET", "/schedules/preview?cadence=cron&cron_expr=61+*+*+*+*&active=true", e.tokens[auth.Viewer], "")
+	doc, err = goquery.NewDocumentFromReader(strings.NewReader(text))
+	require.NoError(t, err)
+	require.Contains(t, doc.Find(`[data-testid=preview-error]`).Text(), "cron_expr")
+
+	form := "name=Nightly&kind=database&cadence=daily&time_of_day=02:00&timezone=Mars/Base&keep_daily=7&verify_level=checksum&active=true"
+	resp, text = e.req(t, nil, "POST", "/schedules", e.tokens[auth.Operator], form)
+	require.Equal(t, http.StatusUnprocessableEntity, resp.StatusCode)
+	doc, err = goquery.NewDocumentFromReader(strings.NewReader(text))
+	require.NoError(t, err)
+	require.Contains(t, doc.Find(`[data-testid=error-timezone]`).Text(), "unknown time zone")
+	val, _ := doc.Find(`input[name=timezone]`).Attr("value")
+	require.Equal(t, "Mars/Base", val, "the input is kept")
+	form = strings.Replace(form, "Mars/Base", "Asia/Manila", 1)
+	resp, _ = e.req(t, nil, "POST", "/schedules", e.tokens[auth.Operator], form)
+	require.Equal(t, http.StatusSeeOther, resp.StatusCode)
+	_, text = e.req(t, nil, "GET", "/schedules", e.tokens[auth.Viewer], "")
+	doc, err = goquery.NewDocumentFromReader(strings.NewReader(text))
+	require.NoError(t, err)
+	require.Equal(t, 1, doc.Find(`[data-testid=schedule-row]`).Length())
+}

@@ -1,0 +1,74 @@
+package alert
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/uscpis/pisbackup/internal/config"
+	"github.com/uscpis/pisbackup/internal/mail"
+	"github.com/uscpis/pisbackup/queries"
+)
+
+// EmailStatus is the state of alert e-mail for the dashboard, the alerts page and GET /api/v1/email/status.
+// It names no addresses and no key, only whether they are set.
+type EmailStatus struct {
+	// Configured is false while SENDGRID_API_KEY is unset: e-mail then goes to the development outbox and the
+	// dashboard must say that alerts reach nobody.
+	Configured bool   `json:"configured"`
+	Provider   string `json:"provider"` // sendgrid or outbox
+	From       string `json:"from"`
+	// Recipients counts BACKUP_ALERT_EMAIL addresses plus opted-in admins; zero means alerts reach nobody.
+	Recipients int `json:"recipients"`
+	// Failing is true while the newest SendGrid e-mail failed (the "e-mail delivery failing" alert).
+	Failing    bool       `json:"failing"`
+	LastError  string     `json:"last_error,omitempty"`
+	LastSentAt *time.Time `json:"last_sent_at,omitempty"`
+	Sent24h    int64      `json:"sent_24h"`
+	Failed24h  int64      `json:"failed_24h"`
+	Queued24h  int64      `json:"queued_24h"`
+}
+
+// Problem is the one sentence the dashboard shows when alert e-mail cannot reach anyone, or "" when it can.
+func (s EmailStatus) Problem() string {
+	switch {
+	case !s.Configured:
+		return "E-mail is not configured (SENDGRID_API_KEY is unset): alerts go to the development outbox only."
+	case s.Recipients == 0:
+		return "No one receives alerts: set BACKUP_ALERT_EMAIL or let an administrator opt in."
+	case s.Failing:
+		return "Alert e-mail is failing: " + s.LastError
+	}
+	return ""
+}
+
+// Email reports the state of alert e-mail at now.
+func Email(ctx context.Context, q *queries.Queries, cfg *config.Config, now time.Time) (EmailStatus, error) {
+	s := EmailStatus{Configured: cfg.EmailConfigured(), Provider: "outbox", From: cfg.DefaultFromEmail}
+	if s.Configured {
+		s.Provider = "sendgrid"
+	}
+	to, err := mail.Recipients(ctx, q, cfg)
+	if err != nil {
+		return s, err
+	}
+	s.Recipients = len(to)
+	c, err := q.EmailCountsSince(ctx, now.Add(-24*time.Hour))
+	if err != nil {
+		return s, err
+	}
+	s.Sent24h, s.Failed24h, s.Queued24h = c.Sent, c.Failed, c.Queued
+	last, err := q.EmailLatestFinal(ctx)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return s, nil
+	} else if err != nil {
+		return s, err
+	}
+	if last.Status == "failed" {
+		s.Failing, s.LastError = true, last.LastError
+	}
+	s.LastSentAt = last.SentAt
+	return s, nil
+}

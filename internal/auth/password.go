@@ -1,0 +1,63 @@
+package auth
+
+import (
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"unicode/utf8"
+
+	"golang.org/x/crypto/bcrypt"
+)
+
+// Password rules. bcrypt reads at most 72 bytes; refusing longer passwords beats silently ignoring the rest.
+const (
+	MinPasswordLen = 10
+	MaxPasswordLen = 72
+	bcryptCost     = 12
+)
+
+// ErrWrongPassword means the password does not match the hash.
+var ErrWrongPassword = errors.New("wrong password")
+
+// dummyHash is compared against when the e-mail is unknown, so both failures take the same time and an
+// attacker cannot tell which e-mails have accounts.
+var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("pisbackup-no-such-user"), bcryptCost)
+
+// CheckPasswordPolicy explains what is wrong with a chosen password, or returns nil.
+func CheckPasswordPolicy(pw string) error {
+	switch {
+	case utf8.RuneCountInString(pw) < MinPasswordLen:
+		return fmt.Errorf("password must be at least %d characters", MinPasswordLen)
+	case len(pw) > MaxPasswordLen:
+		return fmt.Errorf("password must be at most %d bytes", MaxPasswordLen)
+	}
+	return nil
+}
+
+// HashPassword hashes a password that passed CheckPasswordPolicy.
+func HashPassword(pw string) (string, error) {
+	if err := CheckPasswordPolicy(pw); err != nil {
+		return "", err
+	}
+	h, err := bcrypt.GenerateFromPassword([]byte(pw), bcryptCost)
+	return string(h), err
+}
+
+// VerifyPassword compares pw with hash in constant time. An empty hash (unknown user) still does the work.
+func VerifyPassword(hash, pw string) error {
+	h := []byte(hash)
+	if hash == "" {
+		h = dummyHash
+	}
+	if len(pw) > MaxPasswordLen {
+		pw = pw[:MaxPasswordLen]
+	}
+	if err := bcrypt.CompareHashAndPassword(h, []byte(pw)); err != nil || hash == "" {
+		return ErrWrongPassword
+	}
+	return nil
+}
+
+// GeneratePassword makes a 26-character base32 password (130 random bits): no look-alike punctuation to
+// mistype when it is read off a terminal.
+func GeneratePassword() string { return rand.Text() }

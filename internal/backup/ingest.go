@@ -1,0 +1,239 @@
+package backup
+
+import (
+	"bufio"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os/exec"
+	"strings"
+	"time"
+
+	"github.com/uscpis/pisbackup/internal/crypt"
+	"github.com/uscpis/pisbackup/internal/storage"
+)
+
+// Upload types accepted by Ingest.
+const (
+	UploadDump   = "dump"   // a plain pg_dump custom-format archive; sealed on the way in
+	UploadSealed = "sealed" // a pisbackup NAME.dump.zst.age with its manifest; stored as is
+	UploadLegacy = "legacy" // the old system's database_backup_*.json.gz; sealed on the way in
+)
+
+// UploadType tells the type from the file name, before a byte is read.
+func UploadType(filename string) (string, error) {
+	switch n := strings.ToLower(filename); {
+	case strings.HasSuffix(n, ".dump.zst.age"):
+		return UploadSealed, nil
+	case strings.HasSuffix(n, ".dump"):
+		return UploadDump, nil
+	case strings.HasSuffix(n, ".json.gz"):
+		return UploadLegacy, nil
+	}
+	return "", fmt.Errorf("unsupported file %q: upload a .dump, a .dump.zst.age with its manifest, or a database_backup_*.json.gz", filename)
+}
+
+// UploadError is an upload refused for what it is (wrong type, truncated, not matching its manifest), as
+// opposed to a failure of pisbackup's own storage.
+type UploadError struct{ Err error }
+
+func (e *UploadError) Error() string { return e.Err.Error() }
+func (e *UploadError) Unwrap() error { return e.Err }
+
+func uploadInvalid(format string, args ...any) error {
+	return &UploadError{Err: fmt.Errorf(format, args...)}
+}
+
+// ErrTooLarge is returned when an upload exceeds its limit.
+var ErrTooLarge = errors.New("upload too large")
+
+// IngestOptions describe one upload.
+type IngestOptions struct {
+	BackupID  int64
+	Type      string
+	Filename  string
+	Store     storage.Store
+	Keys      *crypt.Keys // nil: store unencrypted (the explicit opt-out)
+	PGRestore string
+	MaxBytes  int64
+	// Manifest is required for UploadSealed, and must describe the uploaded file.
+	Manifest *Manifest
+	Now      func() time.Time
+}
+
+// Ingest validates an uploaded file while streaming it into a temporary object, and commits it with a
+// manifest only when it proved whole and of its type. The type's magic bytes are checked before anything is
+// stored; on any failure the temporary object is discarded and nothing is published.
+func Ingest(ctx context.Context, r io.Reader, o IngestOptions) (*Result, error) {
+	now := time.Now
+	if o.Now != nil {
+		now = o.Now
+	}
+	br := bufio.NewReaderSize(&limitReader{r: r, left: o.MaxBytes}, 64<<10)
+	head, err := br.Peek(5)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return nil, err
+	}
+	m, ext, err := planIngest(o, head)
+	if err != nil {
+		return nil, &UploadError{Err: err}
+	}
+	m.BackupID, m.Trigger, m.Tool = o.BackupID, "upload", "pisbackup"
+	if m.StartedAt.IsZero() { // a pisbackup artifact keeps its own point in time; other files date from now
+		m.StartedAt = now().UTC()
+	}
+	m.ArtifactKey = storage.BackupKey("database", m.StartedAt, o.BackupID, ext)
+	w, err := o.Store.Create(ctx, m.ArtifactKey)
+	if err != nil {
+		return nil, fmt.Errorf("storage: %w", err)
+	}
+	if err := ingestBody(ctx, br, w, o, m); err != nil {
+		_ = w.Abort()
+		return nil, err
+	}
+	if err := w.Commit(); err != nil {
+		return nil, fmt.Errorf("publish upload: %w", err)
+	}
+	if m.FinishedAt.IsZero() {
+		m.FinishedAt = now().UTC()
+	}
+	if err := PutManifest(ctx, o.Store, m.ArtifactKey, m); err != nil {
+		_ = o.Store.Delete(context.WithoutCancel(ctx), m.ArtifactKey)
+		return nil, err
+	}
+	return &Result{Key: m.ArtifactKey, Manifest: m, Status: "succeeded"}, nil
+}
+
+// planIngest checks the type against the first bytes and builds the manifest skeleton.
+func planIngest(o IngestOptions, head []byte) (*Manifest, string, error) {
+	m := &Manifest{FormatVersion: FormatVersion, Kind: "database", Compression: "zstd",
+		Warnings: []string{"uploaded file " + o.Filename}}
+	if o.Keys != nil {
+		m.Encrypted, m.Recipients, m.RecipientsFingerprint = true, o.Keys.Public, o.Keys.Fingerprint()
+	}
+	switch o.Type {
+	case UploadDump:
+		if string(head) != "PGDMP" {
+			return nil, "", errors.New("not a pg_dump custom-format archive (it does not start with PGDMP); plain SQL dumps are not accepted")
+		}
+		m.Format = FormatDatabase
+		if !m.Encrypted {
+			m.Format = "pg_dump-custom+zstd"
+		}
+		m.Restore = restoreHint("database", m.Encrypted)
+		return m, "dump.zst.age", nil
+	case UploadLegacy:
+		if len(head) < 2 || head[0] != 0x1f || head[1] != 0x8b {
+			return nil, "", errors.New("not a gzip file: the old system's exports are database_backup_*.json.gz")
+		}
+		m.Format = FormatLegacy
+		m.Warnings = append(m.Warnings, "legacy Django dumpdata export: restore it with `manage.py loaddata`, not pg_restore")
+		m.Restore = "age -d -i KEY.txt FILE | zstd -d > database_backup.json.gz; python manage.py loaddata database_backup.json.gz"
+		return m, "json.gz.zst.age", nil
+	case UploadSealed:
+		src := o.Manifest
+		if src == nil {
+			return nil, "", errors.New("a .dump.zst.age needs its manifest: send the NAME.manifest.json as the \"manifest\" field before the file")
+		}
+		if src.FormatVersion < 1 || src.FormatVersion > FormatVersion || src.Kind != "database" || !strings.HasPrefix(src.Format, "pg_dump-custom") {
+			return nil, "", fmt.Errorf("the manifest does not describe a database backup this version understands (format_version %d, kind %q, format %q)", src.FormatVersion, src.Kind, src.Format)
+		}
+		if src.SHA256 == "" || src.StoredBytes <= 0 {
+			return nil, "", errors.New("the manifest lacks sha256 or stored_bytes, so the upload cannot be checked")
+		}
+		cp := *src
+		cp.ParentID = 0 // the parent lives in another catalog
+		cp.Warnings = append(append([]string{}, src.Warnings...), m.Warnings...)
+		return &cp, "dump.zst.age", nil
+	}
+	return nil, "", fmt.Errorf("unknown upload type %q", o.Type)
+}
+
+// ingestBody streams the upload into w, checking it as it goes.
+func ingestBody(ctx context.Context, r io.Reader, w io.Writer, o IngestOptions, m *Manifest) error {
+	if o.Type == UploadSealed {
+		h := sha256.New()
+		n, err := io.Copy(io.MultiWriter(w, h), r)
+		if err != nil {
+			return uploadErr(err)
+		}
+		if sum := hex.EncodeToString(h.Sum(nil)); n != m.StoredBytes || sum != m.SHA256 {
+			return uploadInvalid("the file does not match its manifest: %d bytes with SHA-256 %s, the manifest says %d bytes with %s (truncated or a different file?)", n, sum[:12], m.StoredBytes, m.SHA256[:min(12, len(m.SHA256))])
+		}
+		return nil
+	}
+	sealer, err := NewSealer(w, keysRecipients(o.Keys))
+	if err != nil {
+		return err
+	}
+	pr, pw := io.Pipe()
+	check := make(chan error, 1)
+	go func() { // the validator reads the same bytes as the sealer, concurrently
+		var err error
+		if o.Type == UploadLegacy {
+			m.Tables, err = ParseLegacyGzip(pr)
+		} else {
+			err = checkDump(ctx, pr, o.PGRestore)
+		}
+		_, _ = io.Copy(io.Discard, pr)
+		check <- err
+	}()
+	n, copyErr := io.Copy(io.MultiWriter(sealer, pw), r)
+	pw.CloseWithError(copyErr)
+	checkErr := <-check
+	switch {
+	case copyErr != nil:
+		return uploadErr(copyErr)
+	case checkErr != nil:
+		return &UploadError{Err: checkErr}
+	}
+	if err := sealer.Close(); err != nil {
+		return err
+	}
+	m.PlainBytes, m.StoredBytes, m.SHA256 = n, sealer.StoredBytes(), sealer.SHA256()
+	return nil
+}
+
+// checkDump reads the whole archive with pg_restore into nowhere: every data block must be present, so a
+// truncated dump fails here rather than at 2 a.m.
+func checkDump(ctx context.Context, r io.Reader, pgRestore string) error {
+	cmd := exec.CommandContext(ctx, pgRestore, "--file=/dev/null")
+	if err := feed(ctx, cmd, r, true, ""); err != nil {
+		return fmt.Errorf("the .dump is incomplete or damaged (truncated?): %v", err)
+	}
+	return nil
+}
+
+func uploadErr(err error) error {
+	if errors.Is(err, ErrTooLarge) {
+		return err
+	}
+	return fmt.Errorf("reading the upload failed: %w", err)
+}
+
+type limitReader struct {
+	r    io.Reader
+	left int64
+}
+
+func (l *limitReader) Read(b []byte) (int, error) {
+	for l.left <= 0 { // at the limit: one more byte means too large, EOF means exactly at the limit
+		var one [1]byte
+		n, err := l.r.Read(one[:])
+		if n > 0 {
+			return 0, ErrTooLarge
+		}
+		if err != nil {
+			return 0, err
+		}
+	}
+	if int64(len(b)) > l.left {
+		b = b[:l.left]
+	}
+	n, err := l.r.Read(b)
+	l.left -= int64(n)
+	return n, err
+}

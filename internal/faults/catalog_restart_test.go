@@ -1,0 +1,66 @@
+//go:build faults
+
+package faults
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/uscpis/pisbackup/internal/testdb"
+	"github.com/uscpis/pisbackup/queries"
+)
+
+// PostgreSQL restarted while a backup runs: the job ends (its dump connection is gone) instead of hanging,
+// no row stays running, and the same worker reconnects by itself and completes the next backup.
+func TestCatalogRestartMidJob(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("restarting PostgreSQL needs root; skipped")
+	}
+	if _, err := exec.LookPath("pg_ctlcluster"); err != nil {
+		t.Skip("pg_ctlcluster not available; skipped")
+	}
+	w := newWorld(t)
+	slow := []string{"PG_BIN_DIR=" + slowPGDump(t), "BACKUP_HEARTBEAT_TIMEOUT=5s"}
+	w.start(t, slow, "worker")
+	pool := testdb.Pool(t, w.dsn())
+	q := queries.New(pool)
+	ctx := context.Background()
+
+	out, err := w.run(t, slow, "create-backup", "--no-wait", "--json")
+	require.NoError(t, err, out)
+	var first struct{ ID int64 }
+	require.NoError(t, json.Unmarshal([]byte(out), &first))
+	require.Eventually(t, func() bool {
+		b, err := q.BackupGet(ctx, first.ID)
+		return err == nil && b.Status == "running" && b.ProgressBytes > 0
+	}, 60*time.Second, 50*time.Millisecond)
+
+	restart := exec.Command("pg_ctlcluster", "--skip-systemctl-redirect", "15", "main", "restart", "-m", "fast")
+	restartOut, err := restart.CombinedOutput()
+	require.NoError(t, err, string(restartOut))
+
+	var b queries.Backup
+	require.Eventually(t, func() bool {
+		b, err = q.BackupGet(ctx, first.ID)
+		return err == nil && b.Status != "running" && b.Status != "queued"
+	}, 90*time.Second, 250*time.Millisecond, "the interrupted backup must not stay running")
+
+	// The worker process was never restarted: it must have reconnected on its own.
+	out, err = w.run(t, []string{"BACKUP_HEARTBEAT_TIMEOUT=5s"}, "create-backup", "--no-wait", "--json")
+	require.NoError(t, err, out)
+	var second struct{ ID int64 }
+	require.NoError(t, json.Unmarshal([]byte(out), &second))
+	require.Eventually(t, func() bool {
+		b, err = q.BackupGet(ctx, second.ID)
+		return err == nil && (b.Status == "succeeded" || b.Status == "failed")
+	}, 120*time.Second, 250*time.Millisecond)
+	require.Equal(t, "succeeded", b.Status, b.Error)
+	require.False(t, strings.Contains(b.Error, "password"))
+}

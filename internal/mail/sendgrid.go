@@ -1,0 +1,115 @@
+// Package mail delivers e-mail through SendGrid (or, without a key, into the development outbox) and records
+// every message in the emails table. Delivery is one HTTP request per attempt; retrying is the caller's job
+// (the email_send River job), so this package only says whether a failure is worth retrying.
+package mail
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/sendgrid/rest"
+	"github.com/sendgrid/sendgrid-go"
+	sgmail "github.com/sendgrid/sendgrid-go/helpers/mail"
+
+	"github.com/uscpis/pisbackup/internal/config"
+)
+
+// Client sends through SendGrid's v3 Mail Send API at a configurable base URL (tests point it at a local server).
+type Client struct {
+	key, baseURL, from string
+	http               *rest.Client
+}
+
+// NewClient builds a client from configuration. The HTTP timeout keeps a hung provider from holding a worker.
+func NewClient(cfg *config.Config) *Client {
+	return &Client{key: cfg.SendGridAPIKey, baseURL: strings.TrimRight(cfg.SendGridAPIURL, "/"), from: cfg.DefaultFromEmail,
+		http: &rest.Client{HTTPClient: &http.Client{Timeout: 30 * time.Second}}}
+}
+
+// Message is one e-mail to send. Both bodies are always sent: text for plain clients, HTML for the rest.
+type Message struct {
+	To      []string
+	Subject string
+	Text    string
+	HTML    string
+}
+
+// SendError is a failed attempt. Retryable is true for rate limits (429), server errors (5xx) and network
+// errors; any other 4xx means SendGrid refused this message and retrying cannot help.
+type SendError struct {
+	Status    int // 0 for network errors
+	Retryable bool
+	Msg       string
+}
+
+func (e *SendError) Error() string {
+	if e.Status == 0 {
+		return "SendGrid unreachable: " + e.Msg
+	}
+	return fmt.Sprintf("SendGrid answered %d: %s", e.Status, e.Msg)
+}
+
+// Send makes one delivery attempt and returns SendGrid's X-Message-Id. The library reports HTTP errors as
+// a successful call with a status code, so the status is checked here.
+func (c *Client) Send(ctx context.Context, m Message) (string, error) {
+	v3 := sgmail.NewV3Mail()
+	v3.SetFrom(sgmail.NewEmail("USC-PIS backups", c.from))
+	v3.Subject = m.Subject
+	p := sgmail.NewPersonalization()
+	for _, to := range m.To {
+		p.AddTos(sgmail.NewEmail("", to))
+	}
+	v3.AddPersonalizations(p)
+	// SendGrid requires text/plain before text/html.
+	v3.AddContent(sgmail.NewContent("text/plain", m.Text), sgmail.NewContent("text/html", m.HTML))
+	req := sendgrid.GetRequest(c.key, "/v3/mail/send", c.baseURL)
+	req.Method = rest.Post
+	req.Body = sgmail.GetRequestBody(v3)
+	res, err := c.http.SendWithContext(ctx, req)
+	if err != nil {
+		// The request's URL and headers are not part of this error text beyond the host, so no key leaks.
+		return "", &SendError{Retryable: true, Msg: err.Error()}
+	}
+	if res.StatusCode >= 200 && res.StatusCode < 300 {
+		return http.Header(res.Headers).Get("X-Message-Id"), nil
+	}
+	return "", &SendError{Status: res.StatusCode, Msg: errorText(res.Body),
+		Retryable: res.StatusCode == http.StatusTooManyRequests || res.StatusCode >= 500}
+}
+
+// errorText pulls the messages out of SendGrid's {"errors":[{"message","field"}]} body, bounded in length so
+// a provider's HTML error page cannot flood the e-mail log.
+func errorText(body string) string {
+	var parsed struct {
+		Errors []struct {
+			Message string  `json:"message"`
+			Field   *string `json:"field"`
+		} `json:"errors"`
+	}
+	if json.Unmarshal([]byte(body), &parsed) == nil && len(parsed.Errors) > 0 {
+		var parts []string
+		for _, e := range parsed.Errors {
+			if e.Field != nil && *e.Field != "" {
+				parts = append(parts, *e.Field+": "+e.Message)
+			} else {
+				parts = append(parts, e.Message)
+			}
+		}
+		return truncate(strings.Join(parts, "; "), 500)
+	}
+	if strings.TrimSpace(body) == "" {
+		return "(no body)"
+	}
+	return truncate(strings.TrimSpace(body), 500)
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}

@@ -1,0 +1,158 @@
+package jobs
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+
+	"github.com/uscpis/pisbackup/internal/backup"
+	"github.com/uscpis/pisbackup/internal/config"
+	"github.com/uscpis/pisbackup/queries"
+)
+
+func init() {
+	extraWorkers = append(extraWorkers, func(w *river.Workers, d *Deps) { river.AddWorker(w, &RestoreWorker{D: d}) })
+}
+
+// RestoreArgs is the "restore" job: one restore (or dry run) of one backup into the target its restores row
+// names. The job carries the row id only.
+type RestoreArgs struct {
+	RestoreID int64 `json:"restore_id"`
+}
+
+// Kind names the job in River.
+func (RestoreArgs) Kind() string { return "restore" }
+
+// InsertOpts: one attempt — a half-finished restore is not something to replay blindly.
+func (RestoreArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{Queue: QueueVerify, MaxAttempts: 1}
+}
+
+// RestoreWorker runs restores.
+type RestoreWorker struct {
+	river.WorkerDefaults[RestoreArgs]
+	D *Deps
+}
+
+// Timeout fits restores of large databases.
+func (w *RestoreWorker) Timeout(*river.Job[RestoreArgs]) time.Duration { return BackupTimeout }
+
+// RestoreRequest asks for one database restore.
+type RestoreRequest struct {
+	BackupID int64
+	// TargetDB is a database name on the clinic database's server; it must not exist unless Confirm repeats it.
+	TargetDB string
+	// TargetDir restores a media backup into a new or empty directory instead (see PlanMediaRestore).
+	TargetDir   string
+	Confirm     string
+	DryRun      bool
+	RequestedBy *int64
+	Queue       string
+}
+
+// restorePlan is kept in the row's details so the worker restores exactly what was confirmed.
+type restorePlan struct {
+	Database  string `json:"database"`
+	Replace   bool   `json:"replace"`
+	Directory string `json:"directory,omitempty"` // media restores (see restore_media.go)
+}
+
+// TargetError is a refused restore target (protected, or an invalid name); the caller shows it on the field.
+type TargetError struct{ Err error }
+
+func (e *TargetError) Error() string { return e.Err.Error() }
+func (e *TargetError) Unwrap() error { return e.Err }
+
+// NotRestorableError means the backup itself cannot be restored (not finished, pruned, media, legacy…).
+type NotRestorableError struct{ Err error }
+
+func (e *NotRestorableError) Error() string { return e.Err.Error() }
+func (e *NotRestorableError) Unwrap() error { return e.Err }
+
+// ErrConfirmTarget means the target exists and the request did not repeat its name to confirm replacing it.
+var ErrConfirmTarget = errors.New("confirmation required")
+
+// PlanRestore checks a request without changing anything: the backup can be restored, the target is not
+// protected, and an existing target was confirmed by name. It returns the target's URL and whether it exists.
+func PlanRestore(ctx context.Context, q *queries.Queries, cfg *config.Config, req RestoreRequest) (queries.Backup, string, bool, error) {
+	b, err := q.BackupGet(ctx, req.BackupID)
+	if err != nil {
+		return b, "", false, err
+	}
+	if err := restorable(b); err != nil {
+		return b, "", false, &NotRestorableError{Err: err}
+	}
+	target, err := backup.WithDatabase(cfg.SourceDatabaseURL, req.TargetDB)
+	if err != nil {
+		return b, "", false, fmt.Errorf("SOURCE_DATABASE_URL: %w", err)
+	}
+	if err := backup.CheckRestoreTarget(target, cfg.DatabaseURL, cfg.SourceDatabaseURL); err != nil {
+		return b, "", false, &TargetError{Err: err}
+	}
+	if req.DryRun {
+		return b, target, false, nil
+	}
+	admin, _ := backup.WithDatabase(cfg.SourceDatabaseURL, "postgres")
+	exists, err := backup.DatabaseExists(ctx, admin, req.TargetDB)
+	if err != nil {
+		return b, "", false, err
+	}
+	if exists && req.Confirm != req.TargetDB {
+		return b, target, true, fmt.Errorf("%w: database %q already exists; to REPLACE it (its current content is dropped), confirm by typing its name", ErrConfirmTarget, req.TargetDB)
+	}
+	return b, target, exists, nil
+}
+
+// restorable switches on the kind like verification does; media restores arrive with the media reader.
+func restorable(b queries.Backup) error {
+	if err := verifiable(b); err != nil {
+		return err
+	}
+	switch {
+	case b.Kind == "media":
+		return errors.New("a media backup restores into a directory (--target-dir), not a database")
+	case b.Kind == "full":
+		return errors.New("restore a full backup through its database and media parts")
+	case b.Format == backup.FormatLegacy:
+		return errors.New("legacy Django exports are restored with `manage.py loaddata`, not pg_restore (see docs/disaster-recovery.md)")
+	}
+	return nil
+}
+
+// EnqueueRestore plans the restore, then records its row and job in one transaction.
+func EnqueueRestore(ctx context.Context, pool *pgxpool.Pool, client *river.Client[pgx.Tx], cfg *config.Config, req RestoreRequest) (queries.Restore, error) {
+	if req.TargetDir != "" {
+		return enqueueMediaRestore(ctx, pool, client, req)
+	}
+	var r queries.Restore
+	_, target, exists, err := PlanRestore(ctx, queries.New(pool), cfg, req)
+	if err != nil {
+		return r, err
+	}
+	plan, _ := json.Marshal(restorePlan{Database: req.TargetDB, Replace: exists})
+	err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		q := queries.New(tx)
+		r, err = q.RestoreInsert(ctx, queries.RestoreInsertParams{BackupID: req.BackupID, TargetKind: "database",
+			Target: config.RedactURL(target), DryRun: req.DryRun, RequestedBy: req.RequestedBy, Details: plan})
+		if err != nil {
+			return err
+		}
+		var opts *river.InsertOpts
+		if req.Queue != "" {
+			opts = &river.InsertOpts{Queue: req.Queue}
+		}
+		res, err := client.InsertTx(ctx, tx, RestoreArgs{RestoreID: r.ID}, opts)
+		if err != nil {
+			return fmt.Errorf("enqueue: %w", err)
+		}
+		r.JobID = &res.Job.ID
+		return q.RestoreSetJob(ctx, queries.RestoreSetJobParams{ID: r.ID, JobID: &res.Job.ID})
+	})
+	return r, err
+}

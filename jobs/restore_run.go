@@ -1,0 +1,160 @@
+package jobs
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/riverqueue/river"
+
+	"github.com/uscpis/pisbackup/internal/backup"
+	"github.com/uscpis/pisbackup/queries"
+)
+
+// restoreResult is the details of a finished restore.
+type restoreResult struct {
+	restorePlan
+	DryRun     bool                `json:"dry_run,omitempty"`
+	Listing    string              `json:"listing,omitempty"`
+	Entries    int                 `json:"entries,omitempty"`
+	PlainBytes int64               `json:"plain_bytes,omitempty"`
+	RestoreMS  int64               `json:"restore_ms,omitempty"`
+	Tables     []backup.TableCheck `json:"tables,omitempty"`
+	Media      *backup.MediaCheck  `json:"media,omitempty"`
+}
+
+// Work restores, or for a dry run lists the archive and changes nothing.
+func (w *RestoreWorker) Work(ctx context.Context, job *river.Job[RestoreArgs]) error {
+	d := w.D
+	r, err := d.Q.RestoreStart(ctx, job.Args.RestoreID)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil
+	} else if err != nil {
+		return err
+	}
+	res := restoreResult{DryRun: r.DryRun}
+	if err := json.Unmarshal(r.Details, &res.restorePlan); err != nil || (res.Database == "" && res.Directory == "") {
+		return finishRestore(ctx, d, r, res, errors.New("the restore row names no target database"))
+	}
+	b, err := d.Q.BackupGet(ctx, r.BackupID)
+	if err != nil {
+		return finishRestore(ctx, d, r, res, err)
+	}
+	return finishRestore(ctx, d, r, res, runRestore(ctx, d, b, r, &res))
+}
+
+func runRestore(ctx context.Context, d *Deps, b queries.Backup, r queries.Restore, res *restoreResult) error {
+	if res.Directory != "" {
+		return runMediaRestore(ctx, d, b, r, res)
+	}
+	if err := restorable(b); err != nil {
+		return err
+	}
+	a := artifactOf(d, b)
+	if r.DryRun {
+		l, err := backup.ListArchive(ctx, a, d.PGRestore)
+		if l != nil {
+			res.Listing, res.Entries, res.PlainBytes = l.Text, l.Entries, l.PlainBytes
+			if len(res.Listing) > maxListing {
+				res.Listing = res.Listing[:maxListing] + "\n; … listing truncated"
+			}
+		}
+		return err
+	}
+	target, err := backup.WithDatabase(d.Cfg.SourceDatabaseURL, res.Database)
+	if err != nil {
+		return err
+	}
+	// Checked again here, whatever the enqueuer checked: the worker is the last line before data is written.
+	if err := backup.CheckRestoreTarget(target, d.Cfg.DatabaseURL, d.Cfg.SourceDatabaseURL); err != nil {
+		return err
+	}
+	admin, _ := backup.WithDatabase(d.Cfg.SourceDatabaseURL, "postgres")
+	exists, err := backup.DatabaseExists(ctx, admin, res.Database)
+	if err != nil {
+		return err
+	}
+	if exists && !res.Replace {
+		return fmt.Errorf("database %q appeared after the restore was confirmed as new; refusing to overwrite it", res.Database)
+	}
+	if err := backup.CreateDatabase(ctx, admin, res.Database, res.Replace); err != nil {
+		return err
+	}
+	var done atomic.Int64
+	stop := restoreHeartbeat(ctx, d, r.ID, &done)
+	start := time.Now()
+	res.PlainBytes, err = backup.RestoreInto(ctx, a, d.PGRestore, target, func(n int64) { done.Store(n) })
+	res.RestoreMS = time.Since(start).Milliseconds()
+	stop()
+	if err != nil {
+		if !res.Replace { // a database we created holds only a partial restore: remove it so a retry starts clean
+			_ = backup.DropDatabase(ctx, admin, res.Database)
+		}
+		return err
+	}
+	return compareRestored(ctx, b, target, res)
+}
+
+// compareRestored counts the restored tables and compares them with the manifest, like a drill does.
+func compareRestored(ctx context.Context, b queries.Backup, target string, res *restoreResult) error {
+	conn, err := pgx.Connect(ctx, target)
+	if err != nil {
+		return fmt.Errorf("connect to the restored database: %s", backup.RedactError(err, target))
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	actual, err := backup.CountTables(ctx, conn)
+	if err != nil {
+		return err
+	}
+	var expected []backup.TableCount
+	if m, err := backup.ParseManifest(b.Manifest); err == nil && len(b.Manifest) > 0 {
+		expected = m.Tables
+	}
+	var bad int
+	res.Tables, bad = backup.CompareCounts(expected, actual)
+	if bad > 0 {
+		return fmt.Errorf("restored, but %d tables differ from the manifest's row counts", bad)
+	}
+	return nil
+}
+
+func restoreHeartbeat(ctx context.Context, d *Deps, id int64, done *atomic.Int64) func() {
+	hctx, cancel := context.WithCancel(ctx)
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-hctx.Done():
+				return
+			case <-t.C:
+				_ = d.Q.RestoreProgress(hctx, queries.RestoreProgressParams{ID: id, ProgressBytes: done.Load()})
+			}
+		}
+	}()
+	return func() {
+		cancel()
+		<-finished
+		_ = d.Q.RestoreProgress(context.WithoutCancel(ctx), queries.RestoreProgressParams{ID: id, ProgressBytes: done.Load()})
+	}
+}
+
+func finishRestore(ctx context.Context, d *Deps, r queries.Restore, res restoreResult, runErr error) error {
+	status, msg := "succeeded", ""
+	if runErr != nil {
+		status, msg = "failed", runErr.Error()
+		if errors.Is(context.Cause(ctx), river.ErrJobCancelledRemotely) {
+			status, msg = "cancelled", "cancelled by an operator"
+		}
+		d.Log.Warn("restore did not succeed", "restore_id", r.ID, "backup_id", r.BackupID, "error", msg)
+	}
+	raw, _ := json.Marshal(res)
+	_, err := d.Q.RestoreFinish(context.WithoutCancel(ctx), queries.RestoreFinishParams{ID: r.ID, Status: status, Details: raw, Error: msg})
+	return err
+}

@@ -1,0 +1,179 @@
+package jobs
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/riverqueue/river"
+	"github.com/stretchr/testify/require"
+
+	"github.com/uscpis/pisbackup/internal/backup"
+	"github.com/uscpis/pisbackup/queries"
+)
+
+// spreadIDs moves this catalog's verification ids to a random range: every test catalog lives on one server,
+// and drills name their scratch database pisbackup_drill_<verification id>.
+func (b *testBundle) spreadIDs(t *testing.T) {
+	t.Helper()
+	_, err := b.d.Pool.Exec(context.Background(), "SELECT setval('verifications_id_seq', (random() * 1e12)::bigint + 1000)")
+	require.NoError(t, err)
+}
+
+// backupNow takes a real database backup through the worker and waits for it.
+func (b *testBundle) backupNow(t *testing.T, client *river.Client[pgx.Tx]) queries.Backup {
+	t.Helper()
+	var row queries.Backup
+	require.Eventually(t, func() bool { // the previous backup's job may still be completing in River
+		var err error
+		row, _, err = EnqueueBackup(context.Background(), b.d.Pool, client, b.d.Cfg, BackupRequest{Kind: "database", Trigger: "manual"})
+		if errors.Is(err, ErrJobStillActive) {
+			return false
+		}
+		require.NoError(t, err)
+		return true
+	}, 30*time.Second, 50*time.Millisecond)
+	done := b.waitFinal(t, row.ID)
+	require.Equal(t, "succeeded", done.Status, done.Error)
+	return done
+}
+
+// verifyNow enqueues one verification and waits for its final row.
+func (b *testBundle) verifyNow(t *testing.T, client *river.Client[pgx.Tx], id int64, level string) queries.Verification {
+	t.Helper()
+	v, err := EnqueueVerification(context.Background(), b.d.Pool, client, VerifyRequest{BackupID: id, Level: level})
+	require.NoError(t, err)
+	return b.waitVerification(t, v.ID)
+}
+
+func (b *testBundle) waitVerification(t *testing.T, id int64) queries.Verification {
+	t.Helper()
+	var v queries.Verification
+	require.Eventually(t, func() bool {
+		var err error
+		v, err = b.d.Q.VerificationGet(context.Background(), id)
+		require.NoError(t, err)
+		return v.Status != "queued" && v.Status != "running"
+	}, 120*time.Second, 50*time.Millisecond)
+	return v
+}
+
+func (b *testBundle) databaseExists(t *testing.T, name string) bool {
+	t.Helper()
+	var ok bool
+	require.NoError(t, b.d.Pool.QueryRow(context.Background(), "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)", name).Scan(&ok))
+	return ok
+}
+
+// A drill of a real backup of the demo clinic database passes with every table matching, records its RTO and
+// drops its scratch database; the automatic checksum after the backup passed too.
+func TestDrillOfDemoBackupPasses(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.spreadIDs(t)
+	client := b.startWorker(t)
+	bk := b.backupNow(t, client)
+
+	var auto []queries.Verification
+	require.Eventually(t, func() bool {
+		auto, _ = b.d.Q.VerificationListByBackup(context.Background(), bk.ID)
+		return len(auto) == 1 && auto[0].Status == "succeeded"
+	}, 60*time.Second, 50*time.Millisecond, "an automatic checksum verification follows every backup")
+	require.Equal(t, "checksum", auto[0].Level)
+
+	v := b.verifyNow(t, client, bk.ID, "drill")
+	require.Equal(t, "succeeded", v.Status, v.Error)
+	require.NotNil(t, v.RtoMs)
+	require.Positive(t, *v.RtoMs)
+	var res backup.DrillResult
+	require.NoError(t, json.Unmarshal(v.Details, &res))
+	m, err := backup.ParseManifest(bk.Manifest)
+	require.NoError(t, err)
+	require.Len(t, res.Tables, len(m.Tables))
+	require.Zero(t, res.Mismatches)
+	for _, tc := range res.Tables {
+		require.True(t, tc.Match, "%s: expected %d, restored %d", tc.Table, tc.Expected, tc.Actual)
+		require.GreaterOrEqual(t, tc.Actual, int64(0))
+	}
+	require.False(t, b.databaseExists(t, res.Scratch), "the scratch database is dropped after the drill")
+}
+
+// Flipping one byte of the stored artifact fails the checksum, and the archive level then names a
+// decryption/integrity problem rather than some pg_restore complaint.
+func TestFlippedByteFailsChecksumAndArchive(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.spreadIDs(t)
+	client := b.startWorker(t)
+	bk := b.backupNow(t, client)
+
+	path := filepath.Join(b.dir, bk.StorageKey)
+	raw, err := os.ReadFile(path)
+	require.NoError(t, err)
+	raw[len(raw)/2] ^= 0x01
+	require.NoError(t, os.WriteFile(path, raw, 0o600))
+
+	v := b.verifyNow(t, client, bk.ID, "checksum")
+	require.Equal(t, "failed", v.Status)
+	require.Contains(t, v.Error, "SHA-256 mismatch")
+
+	v = b.verifyNow(t, client, bk.ID, "archive")
+	require.Equal(t, "failed", v.Status)
+	require.Contains(t, v.Error, "decryption failed: the artifact is damaged")
+}
+
+// Rows deleted in the scratch database between restore and comparison are caught, and the scratch database
+// is still dropped.
+func TestDrillDetectsDeletedRows(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.spreadIDs(t)
+	var scratch string
+	b.d.DrillAfterRestore = func(ctx context.Context, url string) error {
+		conn, err := pgx.Connect(ctx, url)
+		if err != nil {
+			return err
+		}
+		defer conn.Close(ctx)
+		scratch = conn.Config().Database
+		_, err = conn.Exec(ctx, "ALTER TABLE patients_patient DISABLE TRIGGER ALL; DELETE FROM patients_patient")
+		return err
+	}
+	client := b.startWorker(t)
+	bk := b.backupNow(t, client)
+
+	v := b.verifyNow(t, client, bk.ID, "drill")
+	require.Equal(t, "failed", v.Status)
+	require.Contains(t, v.Error, "differ from the manifest")
+	var res backup.DrillResult
+	require.NoError(t, json.Unmarshal(v.Details, &res))
+	var bad []backup.TableCheck
+	for _, tc := range res.Tables {
+		if !tc.Match {
+			bad = append(bad, tc)
+		}
+	}
+	require.NotEmpty(t, bad)
+	require.Contains(t, tableNames(bad), "public.patients_patient")
+	for _, tc := range bad {
+		if tc.Table == "public.patients_patient" {
+			require.Positive(t, tc.Expected)
+			require.Zero(t, tc.Actual)
+		}
+	}
+	require.NotEmpty(t, scratch)
+	require.False(t, b.databaseExists(t, scratch), "the scratch database is dropped after a failed drill")
+}
+
+func tableNames(cs []backup.TableCheck) []string {
+	var out []string
+	for _, c := range cs {
+		out = append(out, c.Table)
+	}
+	return out
+}

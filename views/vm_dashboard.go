@@ -1,0 +1,44 @@
+package views
+
+import (
+	"time"
+
+	"github.com/uscpis/pisbackup/internal/verdict"
+	"github.com/uscpis/pisbackup/queries"
+)
+
+// DashboardVM is the staff dashboard: the recoverability headline and what stands behind it.
+type DashboardVM struct {
+	Chrome
+	Verdict verdict.Verdict
+	// ProvenBackupID is the newest drill-proven backup (0 when none).
+	ProvenBackupID int64
+	ProvenAt       time.Time
+	LastByKind     []queries.Backup
+	NextRuns       []NextRunVM
+	OpenAlerts     []queries.Alert
+	Storage        StorageVM
+	Config         []ConfigItemVM
+	// Live is true while something runs: the live panel then polls itself.
+	Live bool
+}
+
+// NextRunVM is one upcoming scheduled run.
+type NextRunVM struct {
+	ScheduleID int64
+	Name, Kind string
+	At         time.Time
+}
+
+// StorageVM is storage use; Total 0 means the backend cannot tell (S3).
+type StorageVM struct {
+	Where             string
+	Used, Total, Free int64
+	Err               string
+}
+
+// ConfigItemVM is one line of the configuration panel: what it is, whether it is OK, and where to fix it.
+type ConfigItemVM struct {
+	Name, State, Detail, FixURL, FixLabel string
+	OK                                    bool
+}

@@ -1,0 +1,100 @@
+package views
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/uscpis/pisbackup/internal/schedule"
+	"github.com/uscpis/pisbackup/queries"
+)
+
+// ScheduleListVM is the schedules page.
+type ScheduleListVM struct {
+	Chrome
+	Rows []queries.Schedule
+}
+
+// ScheduleFormVM is the create/edit form. ID is 0 for a new schedule.
+type ScheduleFormVM struct {
+	Chrome
+	ID     int64
+	In     schedule.Input
+	Errors schedule.Errors
+	// Preview is the next five runs (or the cadence's error) shown under the form and refreshed as you type.
+	Preview SchedulePreviewVM
+	// WouldPrune lists what retention would delete at its next pass (edit only).
+	WouldPrune []schedule.Decision
+	Row        *queries.Schedule
+}
+
+// SchedulePreviewVM is the HTMX partial with the next five run times.
+type SchedulePreviewVM struct {
+	Chrome
+	Runs  []time.Time
+	Error string
+	TZ    string
+}
+
+// Weekdays names schedule.Spec.Weekday values for the form.
+var Weekdays = []string{"Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"}
+
+// Cadence describes a schedule's cadence in words ("daily at 02:00 Asia/Manila").
+func Cadence(s queries.Schedule) string {
+	tz := s.Timezone
+	switch s.Cadence {
+	case "daily":
+		return fmt.Sprintf("daily at %s %s", s.TimeOfDay, tz)
+	case "weekly":
+		day := "?"
+		if s.Weekday >= 0 && int(s.Weekday) < len(Weekdays) {
+			day = Weekdays[s.Weekday]
+		}
+		return fmt.Sprintf("weekly on %s at %s %s", day, s.TimeOfDay, tz)
+	case "monthly":
+		return fmt.Sprintf("monthly on day %d at %s %s", s.DayOfMonth, s.TimeOfDay, tz)
+	case "cron":
+		return fmt.Sprintf("cron %q (%s)", s.CronExpr, tz)
+	}
+	return "manual only"
+}
+
+// Retention summarises a schedule's policy ("last 7, 7 daily, 4 weekly, 6 monthly").
+func Retention(s queries.Schedule) string {
+	var parts []string
+	for _, p := range []struct {
+		n    int32
+		what string
+	}{{s.KeepLast, "last %d"}, {s.KeepDaily, "%d daily"}, {s.KeepWeekly, "%d weekly"}, {s.KeepMonthly, "%d monthly"}, {s.MaxAgeDays, "max %d days"}} {
+		if p.n > 0 {
+			parts = append(parts, fmt.Sprintf(p.what, p.n))
+		}
+	}
+	if len(parts) == 0 {
+		return "keep everything"
+	}
+	return strings.Join(parts, ", ")
+}
+
+// InZone shows t in zone tz (the schedule's own), falling back to the display zone.
+func (c Chrome) InZone(t time.Time, tz string) string {
+	if loc, err := time.LoadLocation(tz); err == nil && tz != "" {
+		return t.In(loc).Format("Mon 2006-01-02 15:04 MST")
+	}
+	return c.Time(t)
+}
+
+// HealthVM is the health page: the monitor's verdict, the newest metrics and trend charts for one window.
+type HealthVM struct {
+	Chrome
+	Range    string // 24h, 7d or 30d
+	Status   string
+	Problems []HealthProblem
+	Latest   []queries.HealthMetric
+	Charts   []Chart
+}
+
+// HealthProblem is one monitor finding as the page shows it.
+type HealthProblem struct {
+	Severity, Message, Recommendation string
+}

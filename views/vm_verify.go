@@ -1,0 +1,85 @@
+package views
+
+import (
+	"encoding/json"
+
+	"github.com/uscpis/pisbackup/internal/backup"
+	"github.com/uscpis/pisbackup/queries"
+)
+
+// ActivityVM is the detail page's live part below the summary: verifications, restores and the forms that
+// start them. It polls itself while any of them is in flight.
+type ActivityVM struct {
+	Chrome
+	B             queries.Backup
+	Verifications []queries.Verification
+	Restores      []queries.Restore
+	// Restore form state, re-rendered with the message when a value was refused.
+	TargetDB, RestoreError string
+}
+
+// Activity builds the activity part from the detail page's model.
+func (vm BackupDetailVM) Activity() ActivityVM {
+	return ActivityVM{Chrome: vm.Chrome, B: vm.B, Verifications: vm.Verifications, Restores: vm.Restores}
+}
+
+// Live reports whether a verification or restore is still queued or running.
+func (vm ActivityVM) Live() bool {
+	for _, v := range vm.Verifications {
+		if InFlight(v.Status) {
+			return true
+		}
+	}
+	for _, r := range vm.Restores {
+		if InFlight(r.Status) {
+			return true
+		}
+	}
+	return false
+}
+
+// Finished reports whether the backup has an artifact that can be verified or restored.
+func (vm ActivityVM) Finished() bool {
+	return (vm.B.Status == "succeeded" || vm.B.Status == "warning") && vm.B.StorageKey != "" && vm.B.PrunedAt == nil
+}
+
+// Restorable reports whether the restore form applies (database dumps, not legacy exports or media yet).
+func (vm ActivityVM) Restorable() bool {
+	return vm.Finished() && vm.B.Kind == "database" && vm.B.Format != backup.FormatLegacy
+}
+
+// DrillTables is a drill's per-table comparison, from its details.
+func DrillTables(v queries.Verification) []backup.TableCheck {
+	if v.Level != "drill" || len(v.Details) == 0 {
+		return nil
+	}
+	var res backup.DrillResult
+	if json.Unmarshal(v.Details, &res) != nil {
+		return nil
+	}
+	return res.Tables
+}
+
+// RestoreListing is a dry run's archive listing, from its details.
+func RestoreListing(r queries.Restore) string {
+	var d struct {
+		Listing string `json:"listing"`
+	}
+	_ = json.Unmarshal(r.Details, &d)
+	return d.Listing
+}
+
+// Count renders a row count where -1 means "absent".
+func Count(n int64) string {
+	if n < 0 {
+		return "absent"
+	}
+	return itoa(n)
+}
+
+// UploadVM is the upload page.
+type UploadVM struct {
+	Chrome
+	MaxBytes int64
+	Error    string
+}
