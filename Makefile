@@ -42,6 +42,10 @@ vet: static
 test: static vet check-generated
 	$(GO) test -count=1 -timeout 30m ./...
 
+## bench: speed and memory against the stock tools in the same run (BENCH_GB=1 default; BENCH_GB=0.05 is quick)
+bench: build
+	$(GO) run ./cmd/pisbench
+
 ## faults: fault-injection tests (kill -9 mid-dump, full disk, PostgreSQL restart); serial, they disturb shared state
 faults: static
 	$(GO) test -tags faults -count=1 -p 1 -timeout 30m -v ./internal/faults/

@@ -43,7 +43,14 @@ func (h *Handlers) backupCreate(w http.ResponseWriter, r *http.Request) error {
 		return nil
 	}
 	setToast(w, msg, "info")
-	// The form posts from the list page; re-render its table with the current filters dropped so the new row shows.
+	if r.URL.Query().Get("swap") == "dash-live" {
+		vm, err := h.dashboardVM(r)
+		if err != nil {
+			return err
+		}
+		return views.DashboardLive(vm).Render(r.Context(), w)
+	}
+	// From the list page: re-render its table with the filters dropped so the new row shows.
 	r.URL.RawQuery = ""
 	vm, err := h.backupListVM(r)
 	if err != nil {

@@ -22,12 +22,22 @@ func Bytes(n int64) string {
 	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }
 
-// Time shows t in the clinic's zone, e.g. "2026-11-25 14:03 PST".
+// Time shows t in the clinic's zone, e.g. "2026-11-25 14:03". The zone is named once per page (the layout's
+// footer) rather than abbreviated here: Go abbreviates Asia/Manila as "PST", easily read as US Pacific.
 func (c Chrome) Time(t time.Time) string {
 	if t.IsZero() {
 		return "—"
 	}
-	return t.In(c.tz()).Format("2006-01-02 15:04 MST")
+	return t.In(c.tz()).Format("2006-01-02 15:04")
+}
+
+// ZoneName is the display zone with its UTC offset, e.g. "Asia/Manila (UTC+08:00)".
+func (c Chrome) ZoneName() string {
+	now := c.Now
+	if now.IsZero() {
+		now = time.Now()
+	}
+	return c.tz().String() + " (UTC" + now.In(c.tz()).Format("-07:00") + ")"
 }
 
 // TimePtr is Time for nullable columns.
