@@ -36,7 +36,8 @@ func (h *Handlers) backupRestore(w http.ResponseWriter, r *http.Request) error {
 		act := vm.Activity()
 		act.TargetDB, act.RestoreError = req.TargetDB, fe.Message
 		if isHTMX(r) {
-			w.WriteHeader(http.StatusUnprocessableEntity)
+			// 200 so htmx swaps the form back in with its message (it does not swap 4xx responses).
+			setToast(w, fe.Message, "error")
 			return views.BackupActivity(act).Render(r.Context(), w)
 		}
 		return err

@@ -2,10 +2,8 @@ package handlers
 
 import (
 	"errors"
-	"fmt"
 	"net/http"
 	"strconv"
-	"strings"
 
 	"github.com/uscpis/pisbackup/internal/schedule"
 	"github.com/uscpis/pisbackup/jobs"
@@ -63,27 +61,6 @@ func (h *Handlers) scheduleSave(w http.ResponseWriter, r *http.Request) error {
 	return h.renderScheduleForm(w, r, id, in, errs, http.StatusUnprocessableEntity)
 }
 
-// schedulePreview is the HTMX partial: the next five runs for whatever the form holds right now.
-func (h *Handlers) schedulePreview(w http.ResponseWriter, r *http.Request) error {
-	in, errs := scheduleFromForm(r)
-	return views.SchedulePreview(h.preview(r, in, errs)).Render(r.Context(), w)
-}
-
-func (h *Handlers) preview(r *http.Request, in schedule.Input, errs schedule.Errors) views.SchedulePreviewVM {
-	vm := views.SchedulePreviewVM{Chrome: h.chrome(r, "", ""), TZ: in.Timezone}
-	c, err := schedule.Parse(in.Spec)
-	var perrs schedule.Errors
-	switch {
-	case errors.As(err, &perrs):
-		vm.Error = perrs.Error()
-	case len(errs) > 0 && (errs.Field("day_of_month") != "" || errs.Field("weekday") != ""):
-		vm.Error = errs.Error()
-	case err == nil && in.Active:
-		vm.Runs = c.NextN(h.Now(), 5)
-	}
-	return vm
-}
-
 func (h *Handlers) renderScheduleForm(w http.ResponseWriter, r *http.Request, id int64, in schedule.Input, errs schedule.Errors, code int) error {
 	title := "New schedule"
 	if id != 0 {
@@ -100,41 +77,6 @@ func (h *Handlers) renderScheduleForm(w http.ResponseWriter, r *http.Request, id
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(code)
 	return views.ScheduleFormPage(vm).Render(r.Context(), w)
-}
-
-// scheduleFromForm reads the form (query string for the preview's GET); numbers that are not numbers are
-// field errors, reported with the rest by Validate.
-func scheduleFromForm(r *http.Request) (schedule.Input, schedule.Errors) {
-	_ = r.ParseForm()
-	f := r.Form
-	var errs schedule.Errors
-	num := func(name string, def int) int {
-		v := strings.TrimSpace(f.Get(name))
-		if v == "" {
-			return def
-		}
-		n, err := strconv.Atoi(v)
-		if err != nil {
-			errs = append(errs, schedule.FieldError{Field: name, Message: fmt.Sprintf("%s must be a whole number, got %q", name, v)})
-		}
-		return n
-	}
-	in := schedule.Input{Name: f.Get("name"), Kind: f.Get("kind"), VerifyLevel: f.Get("verify_level"), Active: f.Get("active") == "true",
-		Spec: schedule.Spec{Cadence: f.Get("cadence"), TimeOfDay: strings.TrimSpace(f.Get("time_of_day")), Weekday: num("weekday", 0),
-			DayOfMonth: num("day_of_month", 1), CronExpr: f.Get("cron_expr"), Timezone: strings.TrimSpace(f.Get("timezone"))},
-		Policy: schedule.Policy{KeepLast: num("keep_last", 0), KeepDaily: num("keep_daily", 0), KeepWeekly: num("keep_weekly", 0),
-			KeepMonthly: num("keep_monthly", 0), MaxAgeDays: num("max_age_days", 0)}}
-	if _, err := in.Validate(); err != nil {
-		var v schedule.Errors
-		if errors.As(err, &v) {
-			for _, e := range v {
-				if errs.Field(e.Field) == "" {
-					errs = append(errs, e)
-				}
-			}
-		}
-	}
-	return in, errs
 }
 
 func (h *Handlers) scheduleToggle(w http.ResponseWriter, r *http.Request) error {

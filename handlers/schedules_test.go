@@ -199,4 +199,12 @@ func TestSchedulePreviewAndFormErrors(t *testing.T) {
 	doc, err = goquery.NewDocumentFromReader(strings.NewReader(text))
 	require.NoError(t, err)
 	require.Equal(t, 1, doc.Find(`[data-testid=schedule-row]`).Length())
+	id, _ := doc.Find(`[data-testid=schedule-row]`).Attr("data-id")
+	resp, text = e.req(t, nil, "GET", "/schedules/"+id, e.tokens[auth.Viewer], "")
+	require.Equal(t, http.StatusOK, resp.StatusCode, text)
+	doc, err = goquery.NewDocumentFromReader(strings.NewReader(text))
+	require.NoError(t, err)
+	require.Equal(t, 5, doc.Find(`[data-testid=preview-run]`).Length(), "the edit form previews the next five runs")
+	require.Equal(t, 1, doc.Find(`[data-testid=would-prune-none]`).Length())
+	require.Equal(t, 0, doc.Find(`[data-testid=schedule-save]`).Length(), "viewers see no save button")
 }

@@ -58,6 +58,9 @@ func Reconcile(ctx context.Context, d *Deps, stale time.Duration) ([]Fixed, erro
 	if err != nil {
 		return fixed, err
 	}
+	if err := reconcileChecks(ctx, d); err != nil {
+		d.Log.Warn("reconciling verifications and restores failed", "error", err)
+	}
 	if removed, err := d.Store.CleanupTemp(ctx, stale); err != nil {
 		d.Log.Warn("temp cleanup failed", "error", err)
 	} else if len(removed) > 0 {

@@ -1,6 +1,7 @@
 package jobs
 
 import (
+	"context"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -65,6 +66,13 @@ func NewClient(d *Deps, mode Mode, queue string) (*river.Client[pgx.Tx], error) 
 		cfg.PeriodicJobs = periodicJobs(d)
 	case Private:
 		cfg.Queues = map[string]river.QueueConfig{queue: {MaxWorkers: 2}}
+		// A CLI run must not take River's leadership from a worker: the leader alone enqueues periodic jobs
+		// (the scheduler, the reconciler), so a long create-backup holding it would pause every schedule. When
+		// no worker leads (cron running monitor-backups, say), the CLI may lead so its own retries progress.
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		alive, err := d.Q.RiverLeaderAlive(ctx)
+		cancel()
+		cfg.LeaderElectionDisabled = err == nil && alive
 	}
 	return river.NewClient(riverpgxv5.New(d.Pool), cfg)
 }

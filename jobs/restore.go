@@ -88,9 +88,9 @@ func PlanRestore(ctx context.Context, q *queries.Queries, cfg *config.Config, re
 	if err := restorable(b); err != nil {
 		return b, "", false, &NotRestorableError{Err: err}
 	}
-	target, err := backup.WithDatabase(cfg.SourceDatabaseURL, req.TargetDB)
+	target, err := backup.WithDatabase(cfg.RestoreServer(), req.TargetDB)
 	if err != nil {
-		return b, "", false, fmt.Errorf("SOURCE_DATABASE_URL: %w", err)
+		return b, "", false, fmt.Errorf("RESTORE_DATABASE_URL or SOURCE_DATABASE_URL: %w", err)
 	}
 	if err := backup.CheckRestoreTarget(target, cfg.DatabaseURL, cfg.SourceDatabaseURL); err != nil {
 		return b, "", false, &TargetError{Err: err}
@@ -98,7 +98,7 @@ func PlanRestore(ctx context.Context, q *queries.Queries, cfg *config.Config, re
 	if req.DryRun {
 		return b, target, false, nil
 	}
-	admin, _ := backup.WithDatabase(cfg.SourceDatabaseURL, "postgres")
+	admin, _ := backup.WithDatabase(cfg.RestoreServer(), "postgres")
 	exists, err := backup.DatabaseExists(ctx, admin, req.TargetDB)
 	if err != nil {
 		return b, "", false, err

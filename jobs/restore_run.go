@@ -65,7 +65,7 @@ func runRestore(ctx context.Context, d *Deps, b queries.Backup, r queries.Restor
 		}
 		return err
 	}
-	target, err := backup.WithDatabase(d.Cfg.SourceDatabaseURL, res.Database)
+	target, err := backup.WithDatabase(d.Cfg.RestoreServer(), res.Database)
 	if err != nil {
 		return err
 	}
@@ -73,7 +73,7 @@ func runRestore(ctx context.Context, d *Deps, b queries.Backup, r queries.Restor
 	if err := backup.CheckRestoreTarget(target, d.Cfg.DatabaseURL, d.Cfg.SourceDatabaseURL); err != nil {
 		return err
 	}
-	admin, _ := backup.WithDatabase(d.Cfg.SourceDatabaseURL, "postgres")
+	admin, _ := backup.WithDatabase(d.Cfg.RestoreServer(), "postgres")
 	exists, err := backup.DatabaseExists(ctx, admin, res.Database)
 	if err != nil {
 		return err

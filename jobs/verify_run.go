@@ -84,9 +84,9 @@ func drillDatabase(ctx context.Context, d *Deps, b queries.Backup, v queries.Ver
 		}
 		expected = m.Tables
 	}
-	admin, err := backup.WithDatabase(d.Cfg.SourceDatabaseURL, "postgres")
+	admin, err := backup.WithDatabase(d.Cfg.RestoreServer(), "postgres")
 	if err != nil {
-		return verifyOutcome{Err: fmt.Errorf("SOURCE_DATABASE_URL: %w", err)}
+		return verifyOutcome{Err: fmt.Errorf("RESTORE_DATABASE_URL or SOURCE_DATABASE_URL: %w", err)}
 	}
 	res, err := backup.Drill(ctx, backup.DrillOptions{Artifact: a, PGRestore: d.PGRestore, AdminURL: admin,
 		ID: v.ID, Expected: expected, AfterRestore: d.DrillAfterRestore})

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
 
@@ -177,3 +178,42 @@ func tableNames(cs []backup.TableCheck) []string {
 	}
 	return out
 }
+
+// A verification or restore whose worker died (its job is gone) is ended by the reconciler, and an abandoned
+// drill's scratch database is dropped.
+func TestReconcileEndsAbandonedVerificationsAndRestores(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.spreadIDs(t)
+	ctx := context.Background()
+	bk, err := b.d.Q.BackupInsert(ctx, queries.BackupInsertParams{Kind: "database", Trigger: "manual", Encrypted: true})
+	require.NoError(t, err)
+	gone := int64(987654321)
+	v, err := b.d.Q.VerificationInsert(ctx, queries.VerificationInsertParams{BackupID: bk.ID, Level: "drill"})
+	require.NoError(t, err)
+	require.NoError(t, b.d.Q.VerificationSetJob(ctx, queries.VerificationSetJobParams{ID: v.ID, JobID: &gone}))
+	_, err = b.d.Q.VerificationStart(ctx, v.ID)
+	require.NoError(t, err)
+	r, err := b.d.Q.RestoreInsert(ctx, queries.RestoreInsertParams{BackupID: bk.ID, TargetKind: "database", Target: "x", Details: []byte(`{}`)})
+	require.NoError(t, err)
+	require.NoError(t, b.d.Q.RestoreSetJob(ctx, queries.RestoreSetJobParams{ID: r.ID, JobID: &gone}))
+	admin, err := backup.WithDatabase(b.d.Cfg.SourceDatabaseURL, "postgres")
+	require.NoError(t, err)
+	scratch := backup.DrillPrefix + itoa(v.ID)
+	require.NoError(t, backup.CreateDatabase(ctx, admin, scratch, false))
+	t.Cleanup(func() { _ = backup.DropDatabase(ctx, admin, scratch) })
+
+	_, err = Reconcile(ctx, b.d, time.Minute)
+	require.NoError(t, err)
+	v, err = b.d.Q.VerificationGet(ctx, v.ID)
+	require.NoError(t, err)
+	require.Equal(t, "failed", v.Status)
+	require.Contains(t, v.Error, "worker stopped")
+	require.False(t, b.databaseExists(t, scratch))
+	r, err = b.d.Q.RestoreGet(ctx, r.ID)
+	require.NoError(t, err)
+	require.Equal(t, "failed", r.Status)
+	require.Contains(t, r.Error, "partial restore")
+}
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }

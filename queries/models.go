@@ -234,6 +234,13 @@ type RiverJob struct {
 	Tags        []string          `json:"tags"`
 }
 
+type RiverLeader struct {
+	ElectedAt time.Time `json:"elected_at"`
+	ExpiresAt time.Time `json:"expires_at"`
+	LeaderID  string    `json:"leader_id"`
+	Name      string    `json:"name"`
+}
+
 type Schedule struct {
 	ID          int64      `json:"id"`
 	Name        string     `json:"name"`

@@ -24,3 +24,14 @@ UPDATE restores SET progress_bytes = @progress_bytes WHERE id = @id AND status =
 UPDATE restores SET status = @status, finished_at = now(), details = @details, error = @error
 WHERE id = @id
 RETURNING *;
+
+-- name: RestoreOrphaned :many
+-- Restores in flight whose River job is gone or already final.
+SELECT r.id, COALESCE(j.state::text, '')::text AS job_state
+FROM restores r LEFT JOIN river_job j ON j.id = r.job_id
+WHERE r.status IN ('queued', 'running') AND r.job_id IS NOT NULL
+  AND (j.id IS NULL OR j.state IN ('completed', 'cancelled', 'discarded'));
+
+-- name: RestoreAbandon :execrows
+UPDATE restores SET status = 'failed', finished_at = now(), error = @error
+WHERE id = @id AND status IN ('queued', 'running');

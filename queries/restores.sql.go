@@ -10,6 +10,24 @@ import (
 	"encoding/json"
 )
 
+const restoreAbandon = `-- name: RestoreAbandon :execrows
+UPDATE restores SET status = 'failed', finished_at = now(), error = $1
+WHERE id = $2 AND status IN ('queued', 'running')
+`
+
+type RestoreAbandonParams struct {
+	Error string `json:"error"`
+	ID    int64  `json:"id"`
+}
+
+func (q *Queries) RestoreAbandon(ctx context.Context, arg RestoreAbandonParams) (int64, error) {
+	result, err := q.db.Exec(ctx, restoreAbandon, arg.Error, arg.ID)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
 const restoreFinish = `-- name: RestoreFinish :one
 UPDATE restores SET status = $1, finished_at = now(), details = $2, error = $3
 WHERE id = $4
@@ -149,6 +167,39 @@ func (q *Queries) RestoreListByBackup(ctx context.Context, backupID int64) ([]Re
 			&i.Details,
 			&i.Error,
 		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const restoreOrphaned = `-- name: RestoreOrphaned :many
+SELECT r.id, COALESCE(j.state::text, '')::text AS job_state
+FROM restores r LEFT JOIN river_job j ON j.id = r.job_id
+WHERE r.status IN ('queued', 'running') AND r.job_id IS NOT NULL
+  AND (j.id IS NULL OR j.state IN ('completed', 'cancelled', 'discarded'))
+`
+
+type RestoreOrphanedRow struct {
+	ID       int64  `json:"id"`
+	JobState string `json:"job_state"`
+}
+
+// Restores in flight whose River job is gone or already final.
+func (q *Queries) RestoreOrphaned(ctx context.Context) ([]RestoreOrphanedRow, error) {
+	rows, err := q.db.Query(ctx, restoreOrphaned)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []RestoreOrphanedRow{}
+	for rows.Next() {
+		var i RestoreOrphanedRow
+		if err := rows.Scan(&i.ID, &i.JobState); err != nil {
 			return nil, err
 		}
 		items = append(items, i)

@@ -7,3 +7,7 @@ SET state = 'discarded', finalized_at = now(),
     errors = array_append(COALESCE(errors, '{}'), jsonb_build_object(
         'at', now(), 'attempt', attempt, 'error', 'worker stopped heartbeating; discarded by pisbackup reconciler'))
 WHERE id = @id AND state = 'running';
+
+-- name: RiverLeaderAlive :one
+-- Whether some client (a worker) currently leads River: periodic jobs, retries and rescues run on the leader.
+SELECT EXISTS (SELECT 1 FROM river_leader WHERE expires_at > now())::boolean AS alive;

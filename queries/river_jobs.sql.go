@@ -27,3 +27,15 @@ func (q *Queries) RiverJobDiscardDead(ctx context.Context, id int64) (int64, err
 	}
 	return result.RowsAffected(), nil
 }
+
+const riverLeaderAlive = `-- name: RiverLeaderAlive :one
+SELECT EXISTS (SELECT 1 FROM river_leader WHERE expires_at > now())::boolean AS alive
+`
+
+// Whether some client (a worker) currently leads River: periodic jobs, retries and rescues run on the leader.
+func (q *Queries) RiverLeaderAlive(ctx context.Context) (bool, error) {
+	row := q.db.QueryRow(ctx, riverLeaderAlive)
+	var alive bool
+	err := row.Scan(&alive)
+	return alive, err
+}

@@ -38,3 +38,14 @@ FROM verifications v JOIN backups b ON b.id = v.backup_id
 WHERE v.level = 'drill' AND v.status = 'succeeded' AND b.pruned_at IS NULL
 ORDER BY b.finished_at DESC NULLS LAST, v.finished_at DESC
 LIMIT 1;
+
+-- name: VerificationOrphaned :many
+-- Verifications in flight whose River job is gone or already final: their worker died and nothing will end them.
+SELECT v.id, v.level, COALESCE(j.state::text, '')::text AS job_state
+FROM verifications v LEFT JOIN river_job j ON j.id = v.job_id
+WHERE v.status IN ('queued', 'running') AND v.job_id IS NOT NULL
+  AND (j.id IS NULL OR j.state IN ('completed', 'cancelled', 'discarded'));
+
+-- name: VerificationAbandon :execrows
+UPDATE verifications SET status = 'failed', finished_at = now(), error = @error
+WHERE id = @id AND status IN ('queued', 'running');

@@ -11,6 +11,24 @@ import (
 	"time"
 )
 
+const verificationAbandon = `-- name: VerificationAbandon :execrows
+UPDATE verifications SET status = 'failed', finished_at = now(), error = $1
+WHERE id = $2 AND status IN ('queued', 'running')
+`
+
+type VerificationAbandonParams struct {
+	Error string `json:"error"`
+	ID    int64  `json:"id"`
+}
+
+func (q *Queries) VerificationAbandon(ctx context.Context, arg VerificationAbandonParams) (int64, error) {
+	result, err := q.db.Exec(ctx, verificationAbandon, arg.Error, arg.ID)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
 const verificationFinish = `-- name: VerificationFinish :one
 UPDATE verifications
 SET status = $1, finished_at = now(),
@@ -213,6 +231,40 @@ func (q *Queries) VerificationListByBackup(ctx context.Context, backupID int64) 
 			&i.Details,
 			&i.Error,
 		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const verificationOrphaned = `-- name: VerificationOrphaned :many
+SELECT v.id, v.level, COALESCE(j.state::text, '')::text AS job_state
+FROM verifications v LEFT JOIN river_job j ON j.id = v.job_id
+WHERE v.status IN ('queued', 'running') AND v.job_id IS NOT NULL
+  AND (j.id IS NULL OR j.state IN ('completed', 'cancelled', 'discarded'))
+`
+
+type VerificationOrphanedRow struct {
+	ID       int64  `json:"id"`
+	Level    string `json:"level"`
+	JobState string `json:"job_state"`
+}
+
+// Verifications in flight whose River job is gone or already final: their worker died and nothing will end them.
+func (q *Queries) VerificationOrphaned(ctx context.Context) ([]VerificationOrphanedRow, error) {
+	rows, err := q.db.Query(ctx, verificationOrphaned)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []VerificationOrphanedRow{}
+	for rows.Next() {
+		var i VerificationOrphanedRow
+		if err := rows.Scan(&i.ID, &i.Level, &i.JobState); err != nil {
 			return nil, err
 		}
 		items = append(items, i)

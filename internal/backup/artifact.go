@@ -100,7 +100,7 @@ func (a Artifact) open(ctx context.Context, progress func(int64)) (*plain, error
 		p.dec = &recorder{r: dr}
 		r = p.dec
 	}
-	p.zr, err = zstd.NewReader(r, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true))
+	p.zr, err = zstd.NewReader(r, zstd.WithDecoderConcurrency(2))
 	if err != nil {
 		body.Close()
 		return nil, &IntegrityError{Stage: "decompression", Err: err}

@@ -90,6 +90,11 @@ func ExtractMedia(r io.Reader, dir string) ([]MediaFile, error) {
 			var f MediaFile
 			f, err = extractFile(root, local, name, tr)
 			out = append(out, f)
+			if err == nil && !hdr.ModTime.IsZero() {
+				_ = root.Chtimes(local, hdr.ModTime, hdr.ModTime) // keep upload dates; the bytes are what matters
+			}
+		case tar.TypeXGlobalHeader:
+			continue // metadata only (e.g. from `git archive`); writes nothing
 		case tar.TypeSymlink, tar.TypeLink:
 			if err = safeLink(hdr, name); err != nil {
 				return out, err

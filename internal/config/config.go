@@ -42,6 +42,9 @@ type Config struct {
 	HeartbeatTimeout time.Duration
 	// UploadMaxBytes bounds an uploaded backup file (UPLOAD_MAX_BYTES: bytes, or with a K/M/G binary suffix).
 	UploadMaxBytes int64
+	// RestoreDatabaseURL connects, as a role allowed to CREATE DATABASE, to the server drills and restores
+	// create databases on; empty means the clinic database's own server (see RestoreServer).
+	RestoreDatabaseURL string
 }
 
 // Error is a configuration problem: one variable, one line.
@@ -55,34 +58,45 @@ func (e *Error) Error() string { return fmt.Sprintf("config: %s: %s", e.Var, e.M
 func Load(getenv func(string) string) (*Config, error) {
 	l := loader{getenv: getenv}
 	c := &Config{
-		DatabaseURL:       l.pgURL("DATABASE_URL", "postgres://postgres@/pisbackup?host=/var/run/postgresql"),
-		SourceDatabaseURL: l.pgURL("SOURCE_DATABASE_URL", "postgres://postgres@/pis_demo?host=/var/run/postgresql"),
-		MediaRoot:         l.str("MEDIA_ROOT", "./var/media"),
-		BackupStorage:     l.storageURL("BACKUP_STORAGE", "file://./var/backups"),
-		AgeRecipients:     l.recipients("BACKUP_AGE_RECIPIENTS"),
-		AgeIdentityFile:   l.str("BACKUP_AGE_IDENTITY_FILE", ""),
-		Unencrypted:       l.boolean("BACKUP_UNENCRYPTED", false),
-		SendGridAPIKey:    l.first("SENDGRID_API_KEY", "EMAIL_HOST_PASSWORD"),
-		SendGridAPIURL:    l.httpURL("SENDGRID_API_URL", "https://api.sendgrid.com"),
-		DefaultFromEmail:  l.email("DEFAULT_FROM_EMAIL", "noreply@usc-pis.herokuapp.com"),
-		AlertEmails:       l.emails("BACKUP_ALERT_EMAIL"),
-		AlertRemindAfter:  l.duration("ALERT_REMIND_AFTER", 24*time.Hour),
-		CloudinaryURL:     l.cloudinary(),
-		Port:              l.port("PORT", 8080),
-		DisplayTZ:         l.location("TZ_DISPLAY", "Asia/Manila"),
-		PGBinDir:          l.str("PG_BIN_DIR", ""),
-		LogLevel:          l.level("LOG_LEVEL"),
-		LogFormat:         l.oneOf("LOG_FORMAT", "auto", "auto", "json", "text"),
-		MetricsToken:      l.str("METRICS_TOKEN", ""),
-		FileColumns:       l.columns("MEDIA_REFERENCE_COLUMNS"),
-		HeartbeatTimeout:  l.duration("BACKUP_HEARTBEAT_TIMEOUT", 2*time.Minute),
-		UploadMaxBytes:    l.size("UPLOAD_MAX_BYTES", 2<<30),
+		DatabaseURL:        l.pgURL("DATABASE_URL", "postgres://postgres@/pisbackup?host=/var/run/postgresql"),
+		SourceDatabaseURL:  l.pgURL("SOURCE_DATABASE_URL", "postgres://postgres@/pis_demo?host=/var/run/postgresql"),
+		MediaRoot:          l.str("MEDIA_ROOT", "./var/media"),
+		BackupStorage:      l.storageURL("BACKUP_STORAGE", "file://./var/backups"),
+		AgeRecipients:      l.recipients("BACKUP_AGE_RECIPIENTS"),
+		AgeIdentityFile:    l.str("BACKUP_AGE_IDENTITY_FILE", ""),
+		Unencrypted:        l.boolean("BACKUP_UNENCRYPTED", false),
+		SendGridAPIKey:     l.first("SENDGRID_API_KEY", "EMAIL_HOST_PASSWORD"),
+		SendGridAPIURL:     l.httpURL("SENDGRID_API_URL", "https://api.sendgrid.com"),
+		DefaultFromEmail:   l.email("DEFAULT_FROM_EMAIL", "noreply@usc-pis.herokuapp.com"),
+		AlertEmails:        l.emails("BACKUP_ALERT_EMAIL"),
+		AlertRemindAfter:   l.duration("ALERT_REMIND_AFTER", 24*time.Hour),
+		CloudinaryURL:      l.cloudinary(),
+		Port:               l.port("PORT", 8080),
+		DisplayTZ:          l.location("TZ_DISPLAY", "Asia/Manila"),
+		PGBinDir:           l.str("PG_BIN_DIR", ""),
+		LogLevel:           l.level("LOG_LEVEL"),
+		LogFormat:          l.oneOf("LOG_FORMAT", "auto", "auto", "json", "text"),
+		MetricsToken:       l.str("METRICS_TOKEN", ""),
+		FileColumns:        l.columns("MEDIA_REFERENCE_COLUMNS"),
+		HeartbeatTimeout:   l.duration("BACKUP_HEARTBEAT_TIMEOUT", 2*time.Minute),
+		UploadMaxBytes:     l.size("UPLOAD_MAX_BYTES", 2<<30),
+		RestoreDatabaseURL: l.optionalPgURL("RESTORE_DATABASE_URL"),
 	}
 	c.BaseURL = l.httpURLParsed("BASE_URL", fmt.Sprintf("http://localhost:%d", c.Port))
 	if l.err != nil {
 		return nil, l.err
 	}
 	return c, nil
+}
+
+// RestoreServer is the connection drills and restores create their databases through: RESTORE_DATABASE_URL
+// when set (the clinic's own role is often read-only, and managed hosts like Heroku forbid CREATE DATABASE),
+// else SOURCE_DATABASE_URL.
+func (c *Config) RestoreServer() string {
+	if c.RestoreDatabaseURL != "" {
+		return c.RestoreDatabaseURL
+	}
+	return c.SourceDatabaseURL
 }
 
 // EmailConfigured reports whether e-mail goes to SendGrid (true) or the development outbox (false).

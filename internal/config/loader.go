@@ -138,6 +138,14 @@ func (l *loader) duration(name string, def time.Duration) time.Duration {
 	return d
 }
 
+// optionalPgURL is pgURL for a variable that may be left unset.
+func (l *loader) optionalPgURL(name string) string {
+	if strings.TrimSpace(l.getenv(name)) == "" {
+		return ""
+	}
+	return l.pgURL(name, "")
+}
+
 // size reads a byte count: digits with an optional K, M or G (binary) suffix, e.g. 2G or 500M.
 func (l *loader) size(name string, def int64) int64 {
 	v := strings.ToUpper(strings.TrimSpace(l.getenv(name)))

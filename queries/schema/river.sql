@@ -20,3 +20,10 @@ CREATE TABLE river_job (
     queue        text            NOT NULL,
     tags         varchar(255)[]  NOT NULL
 );
+
+CREATE TABLE river_leader (
+    elected_at timestamptz NOT NULL,
+    expires_at timestamptz NOT NULL,
+    leader_id  text        NOT NULL,
+    name       text        PRIMARY KEY DEFAULT 'default'
+);

@@ -59,7 +59,7 @@ func New(t testing.TB) *Server {
 	return s
 }
 
-// URL is a CLOUDINARY_URL for this server; wrong credentials give one the server rejects.
+// CloudinaryURL is a CLOUDINARY_URL pointing the real client at this server (upload_prefix).
 func (s *Server) CloudinaryURL() string {
 	return fmt.Sprintf("cloudinary://%s:%s@%s?upload_prefix=%s", s.Key, s.Secret, s.Cloud, s.Server.URL)
 }

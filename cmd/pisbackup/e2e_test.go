@@ -1,0 +1,140 @@
+package main
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/stretchr/testify/require"
+)
+
+var passwordLine = regexp.MustCompile(`password \(shown once, not stored\): (\S+)`)
+
+// addUser creates a user through the CLI (as staff would) and returns its generated password.
+func addUser(t *testing.T, env map[string]string, email, role string) string {
+	t.Helper()
+	out, stderr, code := runCLI(t, env, "create-user", "--email", email, "--role", role)
+	require.Equal(t, 0, code, stderr)
+	m := passwordLine.FindStringSubmatch(out)
+	require.NotNil(t, m, out)
+	return m[1]
+}
+
+// login signs in through the real form.
+func login(t *testing.T, ctx context.Context, base, email, password string) {
+	t.Helper()
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.Navigate(base+"/login"),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid=login-form]`)),
+		chromedp.SendKeys(chromedp.CSS(`input[name=email]`), email),
+		chromedp.SendKeys(chromedp.CSS(`input[name=password]`), password),
+		chromedp.Click(chromedp.CSS(`[data-testid=login-form] button[type=submit]`)),
+		chromedp.WaitVisible(chromedp.CSS(`header.top nav`)),
+	))
+}
+
+// waitFor evaluates a JavaScript condition until it holds, surviving the page navigating meanwhile (which
+// destroys the context an in-page poll would run in).
+func waitFor(t *testing.T, ctx context.Context, cond string, timeout time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](cond))
+		if err == nil && ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("condition not met within %s: %s (last error: %v)", timeout, cond, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func text(t *testing.T, ctx context.Context, sel string) string {
+	t.Helper()
+	s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
+	require.NoError(t, err, sel)
+	return s
+}
+
+// A viewer sees no action buttons, and a forged POST from its session is refused with 403.
+func TestE2EViewerSeesNoActions(t *testing.T) {
+	t.Parallel()
+	env := cliEnv(t)
+	srv := startServer(t, env)
+	pw := addUser(t, env, "nurse@clinic.local", "viewer")
+	ctx := browser(t)
+	login(t, ctx, srv.url, "nurse@clinic.local", pw)
+
+	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(srv.url+"/"), chromedp.WaitVisible(chromedp.CSS(`[data-testid=verdict]`))))
+	n, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll('[data-testid=backup-now], button.primary, button.danger').length`))
+	require.NoError(t, err)
+	require.Zero(t, n, "a viewer must see no action buttons on the dashboard")
+	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(srv.url+"/backups"), chromedp.WaitVisible(chromedp.CSS(`[data-testid=backup-table]`))))
+	n, err = chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll('[data-testid=backup-now]').length`))
+	require.NoError(t, err)
+	require.Zero(t, n)
+
+	// A forged same-site POST with the viewer's own session: the server refuses it whatever the page shows.
+	status, err := chromedp.Run(ctx, chromedp.Evaluate[int](`fetch('/backups', {method: 'POST',
+		headers: {'Content-Type': 'application/x-www-form-urlencoded', 'HX-Request': 'true'}, body: 'kind=database'}).then(r => r.status)`,
+		chromedp.EvalAwaitPromise))
+	require.NoError(t, err)
+	require.Equal(t, http.StatusForbidden, status)
+}
+
+// An operator sends a test e-mail from the alerts page and finds it in the development outbox.
+func TestE2ETestEmailLandsInOutbox(t *testing.T) {
+	t.Parallel()
+	env := cliEnv(t)
+	srv := startServer(t, env)
+	pw := addUser(t, env, "staff@clinic.local", "operator")
+	ctx := browser(t)
+	login(t, ctx, srv.url, "staff@clinic.local", pw)
+
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.Navigate(srv.url+"/alerts"),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid=test-email] input[name=email]`)),
+		chromedp.SetValue(chromedp.CSS(`[data-testid=test-email] input[name=email]`), "it-desk@clinic.local"),
+		chromedp.Click(chromedp.CSS(`[data-testid=test-email] button[type=submit]`)),
+	))
+	// The form posts and comes back to the alerts page with the new e-mail in its log.
+	waitFor(t, ctx, `location.pathname === '/alerts' && !!document.querySelector('[data-testid=email-log]') &&
+		document.querySelector('[data-testid=email-log]').innerText.includes('it-desk@clinic.local')`, 30*time.Second)
+	require.Eventually(t, func() bool {
+		require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(srv.url+"/outbox"), chromedp.WaitVisible(chromedp.CSS(`[data-testid=outbox]`))))
+		return strings.Contains(text(t, ctx, `[data-testid=outbox]`), "it-desk@clinic.local")
+	}, 30*time.Second, 500*time.Millisecond, "the test e-mail must appear in /outbox")
+	require.Contains(t, text(t, ctx, `[data-testid=outbox]`), "[USC-PIS]")
+	require.NoError(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`[data-testid=outbox] tbody a`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid=outbox-message] iframe`))))
+}
+
+// Anonymous visitors are sent to the login page, and a cross-site form POST is refused.
+func TestE2EAnonymousAndCrossSite(t *testing.T) {
+	t.Parallel()
+	env := cliEnv(t)
+	srv := startServer(t, env)
+	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := client.Get(srv.url + "/backups")
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusSeeOther, resp.StatusCode)
+	require.Contains(t, resp.Header.Get("Location"), "/login")
+
+	req, _ := http.NewRequest(http.MethodPost, srv.url+"/login", strings.NewReader(url.Values{"email": {"x@y.z"}, "password": {"p"}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Sec-Fetch-Site", "cross-site")
+	req.Header.Set("Origin", "https://evil.example")
+	resp, err = client.Do(req)
+	require.NoError(t, err)
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.Equal(t, http.StatusForbidden, resp.StatusCode, string(body))
+}
