@@ -138,3 +138,43 @@ func TestE2EAnonymousAndCrossSite(t *testing.T) {
 	resp.Body.Close()
 	require.Equal(t, http.StatusForbidden, resp.StatusCode, string(body))
 }
+
+// An operator creates a cron schedule and sees the five-run preview update as they type; an invalid cron
+// expression gets a field error, live and on save.
+func TestE2EScheduleCronPreviewAndFieldError(t *testing.T) {
+	t.Parallel()
+	env := cliEnv(t)
+	srv := startServer(t, env)
+	pw := addUser(t, env, "staff@clinic.local", "operator")
+	ctx := browser(t)
+	login(t, ctx, srv.url, "staff@clinic.local", pw)
+
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.Navigate(srv.url+"/schedules/new"),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid=schedule-form]`)),
+		chromedp.SetValue(chromedp.CSS(`input[name=name]`), "Quarter-hourly database (night)"),
+		chromedp.SetValue(chromedp.CSS(`select[name=cadence]`), "cron"),
+		chromedp.SendKeys(chromedp.CSS(`input[name=cron_expr]`), "*/15 2-4 * * *"),
+	))
+	waitFor(t, ctx, `document.querySelectorAll('[data-testid=preview-run]').length === 5`, 20*time.Second)
+	first := text(t, ctx, `[data-testid=preview-run]`)
+	require.Contains(t, first, "02:00", "the first run of */15 2-4 is 02:00 in the schedule's zone")
+
+	require.NoError(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`[data-testid=schedule-save]`))))
+	waitFor(t, ctx, `location.pathname.startsWith('/schedules') && !location.pathname.endsWith('/new') &&
+		document.body.innerText.includes('Quarter-hourly database (night)')`, 20*time.Second)
+
+	// Now a cron expression that cannot parse.
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.Navigate(srv.url+"/schedules/new"),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid=schedule-form]`)),
+		chromedp.SetValue(chromedp.CSS(`input[name=name]`), "Broken"),
+		chromedp.SetValue(chromedp.CSS(`select[name=cadence]`), "cron"),
+		chromedp.SendKeys(chromedp.CSS(`input[name=cron_expr]`), "61 * * * *"),
+	))
+	waitFor(t, ctx, `!!document.querySelector('[data-testid=preview-error]')`, 20*time.Second)
+	require.Contains(t, strings.ToLower(text(t, ctx, `[data-testid=preview-error]`)), "cron")
+	require.NoError(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`[data-testid=schedule-save]`))))
+	waitFor(t, ctx, `!!document.querySelector('[data-testid=error-cron_expr]')`, 20*time.Second)
+	require.NotEmpty(t, text(t, ctx, `[data-testid=error-cron_expr]`))
+}
