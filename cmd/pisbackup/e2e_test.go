@@ -178,3 +178,49 @@ func TestE2EScheduleCronPreviewAndFieldError(t *testing.T) {
 	waitFor(t, ctx, `!!document.querySelector('[data-testid=error-cron_expr]')`, 20*time.Second)
 	require.NotEmpty(t, text(t, ctx, `[data-testid=error-cron_expr]`))
 }
+
+// The operator's path: sign in → "Back up now" on the dashboard → watch the progress bar → see it succeed →
+// run a drill from the backup's page → see the measured RTO and a green verdict on the dashboard.
+func TestE2EOperatorBackupDrillAndRTO(t *testing.T) {
+	t.Parallel()
+	env := cliEnv(t)
+	env["PG_BIN_DIR"] = slowPGDumpDir(t)
+	srv := startServer(t, env)
+	pw := addUser(t, env, "staff@clinic.local", "operator")
+	ctx := browser(t)
+	login(t, ctx, srv.url, "staff@clinic.local", pw)
+
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.Navigate(srv.url+"/"),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid=verdict]`)),
+	))
+	require.Equal(t, "red", attr(t, ctx, `[data-testid=verdict]`, "data-level"), "never backed up")
+	require.NoError(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`[data-testid=backup-now]`))))
+	waitFor(t, ctx, `!!document.querySelector('[data-testid=last-database] [data-testid=progress]')`, 30*time.Second)
+	waitFor(t, ctx, `!!document.querySelector('[data-testid=toast]')`, 10*time.Second)
+	waitFor(t, ctx, `(document.querySelector('[data-testid=last-database] [data-testid=status]') || {}).innerText === 'succeeded'`, 120*time.Second)
+	// Once done, the panel stops polling.
+	polling, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.getElementById('dash-live').hasAttribute('hx-trigger')`))
+	require.NoError(t, err)
+	require.False(t, polling, "the live panel must stop updating when nothing runs")
+
+	href := attr(t, ctx, `[data-testid=last-database] a`, "href")
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.Navigate(srv.url+href),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid=verify-drill]`)),
+		chromedp.Click(chromedp.CSS(`[data-testid=verify-drill]`)),
+	))
+	waitFor(t, ctx, `!!document.querySelector('[data-testid=drill-tables]')`, 120*time.Second)
+
+	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(srv.url+"/"), chromedp.WaitVisible(chromedp.CSS(`[data-testid=verdict]`))))
+	require.Equal(t, "green", attr(t, ctx, `[data-testid=verdict]`, "data-level"), text(t, ctx, `[data-testid=verdict-sentence]`))
+	require.Contains(t, text(t, ctx, `[data-testid=verdict-sentence]`), "drill took")
+	require.NotContains(t, text(t, ctx, `[data-testid=rto]`), "unknown")
+}
+
+func attr(t *testing.T, ctx context.Context, sel, name string) string {
+	t.Helper()
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[string](`(document.querySelector('`+sel+`') || {getAttribute: () => ''}).getAttribute('`+name+`') || ''`))
+	require.NoError(t, err, sel)
+	return v
+}
