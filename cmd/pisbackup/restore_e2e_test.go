@@ -44,6 +44,14 @@ func TestE2EDrillAndRestoreFromBackupPage(t *testing.T) {
 	admin, err := backup.WithDatabase(env["SOURCE_DATABASE_URL"], "postgres")
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = backup.DropDatabase(context.Background(), admin, target) })
+	// Restore is destructive: it opens a dialog that asks for the target name to be typed again.
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.Click(chromedp.CSS(`[data-testid=restore-open]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid=restore-dialog] input[name=confirm]`)),
+	))
+	modal, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.querySelector('[data-testid=restore-dialog]').matches(':modal')`))
+	require.NoError(t, err)
+	require.True(t, modal, "the restore confirmation is a modal dialog")
 	require.NoError(t, chromedp.Do(ctx,
 		chromedp.SetValue(chromedp.CSS(`[data-testid=restore-form] input[name=target_db]`), target),
 		chromedp.SetValue(chromedp.CSS(`[data-testid=restore-form] input[name=confirm]`), "something else"),

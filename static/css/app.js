@@ -29,3 +29,20 @@ document.addEventListener("submit", function (ev) {
     if (msg) msg.textContent = "Type " + want + " exactly to confirm.";
   }
 }, true);
+// Confirmation dialogs: a button with data-open-dialog="ID" opens <dialog id=ID> modally; data-close-dialog
+// closes it. Destructive forms live inside such dialogs, with their typed confirmation.
+document.addEventListener("click", function (ev) {
+  var open = ev.target.closest && ev.target.closest("[data-open-dialog]");
+  if (open) {
+    var d = document.getElementById(open.getAttribute("data-open-dialog"));
+    if (d && !d.open) d.showModal();
+    var first = d && d.querySelector("input:not([type=hidden]):not([type=checkbox])");
+    if (first) first.focus();
+    return;
+  }
+  var close = ev.target.closest && ev.target.closest("[data-close-dialog]");
+  if (close) {
+    var c = document.getElementById(close.getAttribute("data-close-dialog"));
+    if (c) c.close();
+  }
+});
