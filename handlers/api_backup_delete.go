@@ -10,6 +10,7 @@ import (
 	"strconv"
 
 	"github.com/uscpis/pisbackup/internal/storage"
+	"github.com/uscpis/pisbackup/queries"
 	"github.com/uscpis/pisbackup/views"
 )
 
@@ -20,28 +21,54 @@ func (h *Handlers) apiBackupDelete(w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return err
 	}
+	if b, err = h.deleteBackup(r, b); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, b)
+	return nil
+}
+
+// backupDeletePage is the page's delete: the same action behind a typed confirmation, checked here too
+// because a script can skip the dialog.
+func (h *Handlers) backupDeletePage(w http.ResponseWriter, r *http.Request) error {
+	b, err := h.backupFromPath(r)
+	if err != nil {
+		return err
+	}
+	if want := views.DeleteConfirmation(b.ID); r.PostFormValue("confirm") != want {
+		return FieldError("confirm", "type %s exactly to delete this backup", want)
+	}
+	if _, err := h.deleteBackup(r, b); err != nil {
+		return err
+	}
+	http.Redirect(w, r, "/backups/"+strconv.FormatInt(b.ID, 10), http.StatusSeeOther)
+	return nil
+}
+
+// deleteBackup removes the stored artifact and manifest and marks the row pruned (kept as history).
+func (h *Handlers) deleteBackup(r *http.Request, b queries.Backup) (queries.Backup, error) {
 	if views.InFlight(b.Status) {
-		return Errorf(CodeConflict, "backup #%d is %s; cancel it or let it finish first", b.ID, b.Status)
+		return b, Errorf(CodeConflict, "backup #%d is %s; cancel it or let it finish first", b.ID, b.Status)
 	}
 	if err := h.backupInUse(r, b.ID); err != nil {
-		return err
+		return b, err
 	}
 	if b.StorageKey != "" && b.PrunedAt == nil {
 		for _, key := range []string{b.StorageKey, storage.ManifestKey(b.StorageKey)} {
 			if err := h.Store.Delete(r.Context(), key); err != nil {
-				return fmt.Errorf("delete %s: %w", key, err)
+				return b, fmt.Errorf("delete %s: %w", key, err)
 			}
 		}
 	}
 	wasPruned := b.PrunedAt != nil
-	if b, err = h.Q.BackupMarkPruned(r.Context(), b.ID); err != nil {
-		return err
+	b, err := h.Q.BackupMarkPruned(r.Context(), b.ID)
+	if err != nil {
+		return b, err
 	}
 	if !wasPruned {
 		h.audit(r, "backup.delete", backupTarget(b.ID), map[string]string{"storage_key": b.StorageKey})
 	}
-	writeJSON(w, http.StatusOK, b)
-	return nil
+	return b, nil
 }
 
 // backupInUse refuses while a verification or restore of the backup is queued or running.

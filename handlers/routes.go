@@ -36,6 +36,7 @@ func (h *Handlers) Routes() []Route {
 		{Pattern: "GET /backups/{id}", Role: auth.Viewer, Handle: h.backupDetail},
 		{Pattern: "GET /backups/{id}/summary", Role: auth.Viewer, Handle: h.backupSummary},
 		{Pattern: "GET /backups/{id}/download", Role: auth.Admin, Handle: h.backupDownload},
+		{Pattern: "POST /backups/{id}/delete", Role: auth.Admin, Handle: h.backupDeletePage},
 		// Verification, restore and upload (issue 4).
 		{Pattern: "GET /backups/{id}/activity", Role: auth.Viewer, Handle: h.backupActivity},
 		{Pattern: "POST /backups/{id}/verify", Role: auth.Operator, Handle: h.backupVerify},
