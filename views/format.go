@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/uscpis/pisbackup/internal/verdict"
 	"github.com/uscpis/pisbackup/queries"
 )
 
@@ -71,20 +72,8 @@ func Ago(d time.Duration) string {
 	return Dur(d) + " ago"
 }
 
-// Dur renders a duration coarsely: "41 s", "3 min", "5 h", "2 d".
-func Dur(d time.Duration) string {
-	switch {
-	case d < time.Second:
-		return fmt.Sprintf("%d ms", d.Milliseconds())
-	case d < time.Minute:
-		return fmt.Sprintf("%d s", int(d.Seconds()))
-	case d < time.Hour:
-		return fmt.Sprintf("%d min", int(d.Minutes()))
-	case d < 48*time.Hour:
-		return fmt.Sprintf("%d h", int(d.Hours()))
-	}
-	return fmt.Sprintf("%d d", int(d.Hours()/24))
-}
+// Dur renders a duration coarsely: "41 s", "3 min", "5 h", "2 d" (the verdict's own wording).
+func Dur(d time.Duration) string { return verdict.Dur(d) }
 
 // DurMS renders a nullable millisecond duration.
 func DurMS(ms *int64) string {

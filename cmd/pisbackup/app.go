@@ -41,6 +41,21 @@ func loadApp(ctx context.Context, e *env) (*app, error) {
 	return a, nil
 }
 
+// loadDeps is loadApp plus the worker dependencies, for every command that touches backups; on error nothing
+// is left open.
+func loadDeps(ctx context.Context, e *env) (*app, *jobs.Deps, error) {
+	a, err := loadApp(ctx, e)
+	if err != nil {
+		return nil, nil, err
+	}
+	d, err := a.deps(ctx)
+	if err != nil {
+		a.close()
+		return nil, nil, err
+	}
+	return a, d, nil
+}
+
 func (a *app) close() {
 	if a.pool != nil {
 		a.pool.Close()

@@ -35,15 +35,11 @@ func cmdCreateBackup(ctx context.Context, e *env, args []string) error {
 			return err
 		}
 	}
-	a, err := loadApp(ctx, e)
+	a, d, err := loadDeps(ctx, e)
 	if err != nil {
 		return err
 	}
 	defer a.close()
-	d, err := a.deps(ctx)
-	if err != nil {
-		return err
-	}
 	if *dry {
 		return printDryRun(e, a.cfg, d, *kind, *asJSON)
 	}

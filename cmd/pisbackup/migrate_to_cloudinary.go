@@ -61,15 +61,11 @@ func cmdMigrateToCloudinary(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	a, err := loadApp(ctx, e)
+	a, d, err := loadDeps(ctx, e)
 	if err != nil {
 		return err
 	}
 	defer a.close()
-	d, err := a.deps(ctx)
-	if err != nil {
-		return err
-	}
 	host, _ := os.Hostname()
 	queue := fmt.Sprintf("cli_%s_%d", host, os.Getpid())
 	client, err := jobs.NewClient(d, jobs.Private, queue)

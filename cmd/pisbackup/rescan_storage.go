@@ -18,15 +18,11 @@ func cmdRescanStorage(ctx context.Context, e *env, args []string) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	a, err := loadApp(ctx, e)
+	a, d, err := loadDeps(ctx, e)
 	if err != nil {
 		return err
 	}
 	defer a.close()
-	d, err := a.deps(ctx)
-	if err != nil {
-		return err
-	}
 	rep, err := jobs.Rescan(ctx, d)
 	if err != nil {
 		return err

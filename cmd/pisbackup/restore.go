@@ -42,15 +42,11 @@ func cmdRestore(ctx context.Context, e *env, args []string) error {
 	if *targetDB == "" {
 		return usageErr("--target-db NAME is required")
 	}
-	a, err := loadApp(ctx, e)
+	a, d, err := loadDeps(ctx, e)
 	if err != nil {
 		return err
 	}
 	defer a.close()
-	d, err := a.deps(ctx)
-	if err != nil {
-		return err
-	}
 	req := jobs.RestoreRequest{BackupID: id, TargetDB: *targetDB, DryRun: *dry}
 	b, _, _, err := jobs.PlanRestore(ctx, d.Q, a.cfg, req)
 	switch {

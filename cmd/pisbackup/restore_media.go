@@ -16,15 +16,11 @@ import (
 // refusing absolute paths, ".." and links leading outside it, and every file is checked against the manifest.
 // It runs as a restore job (recorded and audited like database restores) in this process.
 func restoreMedia(ctx context.Context, e *env, id int64, dir string, dry, asJSON bool) error {
-	a, err := loadApp(ctx, e)
+	a, d, err := loadDeps(ctx, e)
 	if err != nil {
 		return err
 	}
 	defer a.close()
-	d, err := a.deps(ctx)
-	if err != nil {
-		return err
-	}
 	req := jobs.RestoreRequest{BackupID: id, TargetDir: dir, DryRun: dry}
 	if _, _, err := jobs.PlanMediaRestore(ctx, d.Q, req); errors.Is(err, pgx.ErrNoRows) {
 		return fmt.Errorf("backup #%d not found", id)

@@ -29,15 +29,11 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	a, err := loadApp(ctx, e)
+	a, d, err := loadDeps(ctx, e)
 	if err != nil {
 		return err
 	}
 	defer a.close()
-	d, err := a.deps(ctx)
-	if err != nil {
-		return err
-	}
 	mode := jobs.Worker
 	if *noWorkers {
 		mode = jobs.InsertOnly
@@ -80,15 +76,11 @@ func cmdWorker(ctx context.Context, e *env, args []string) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	a, err := loadApp(ctx, e)
+	a, d, err := loadDeps(ctx, e)
 	if err != nil {
 		return err
 	}
 	defer a.close()
-	d, err := a.deps(ctx)
-	if err != nil {
-		return err
-	}
 	_, stop, err := startClient(ctx, d, jobs.Worker)
 	if err != nil {
 		return err

@@ -37,15 +37,11 @@ func cmdVerifyBackup(ctx context.Context, e *env, args []string) error {
 	if (id == 0) == !*latest {
 		return usageErr("give a backup ID or --latest (not both)")
 	}
-	a, err := loadApp(ctx, e)
+	a, d, err := loadDeps(ctx, e)
 	if err != nil {
 		return err
 	}
 	defer a.close()
-	d, err := a.deps(ctx)
-	if err != nil {
-		return err
-	}
 	if *latest {
 		b, err := d.Q.BackupLatestGood(ctx, "database")
 		if errors.Is(err, pgx.ErrNoRows) {
