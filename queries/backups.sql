@@ -67,8 +67,13 @@ LIMIT @lim;
 SELECT * FROM backups WHERE status IN ('queued', 'running') ORDER BY queued_at, id;
 
 -- name: BackupLatestByKind :many
--- The newest backup of each kind, whatever its status, for the dashboard.
-SELECT DISTINCT ON (kind) * FROM backups ORDER BY kind, queued_at DESC, id DESC;
+-- The newest backup of each kind, whatever its status, for the dashboard: one index probe per kind
+-- (backups_kind_queued_idx) rather than a DISTINCT ON over the whole history.
+SELECT b.* FROM unnest(ARRAY['database', 'full', 'media']::text[]) AS k(kind)
+CROSS JOIN LATERAL (
+    SELECT * FROM backups WHERE backups.kind = k.kind ORDER BY queued_at DESC, id DESC LIMIT 1
+) AS b
+ORDER BY b.kind;
 
 -- name: BackupLatestGood :one
 SELECT * FROM backups
