@@ -50,5 +50,9 @@ bench: build
 faults: static
 	$(GO) test -tags faults -count=1 -p 1 -timeout 30m -v ./internal/faults/
 
+## screenshots: render the main pages to PNG at desktop (1280 px) and phone (360 px) width into docs/screenshots
+screenshots: static
+	SCREENSHOTS_DIR=$(CURDIR)/docs/screenshots $(GO) test -count=1 -run '^TestScreenshots$$' -v ./cmd/pisbackup/
+
 clean:
 	rm -rf bin node_modules static/vendor/htmx.min.js

@@ -9,6 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/uscpis/pisbackup/internal/alert"
 	"github.com/uscpis/pisbackup/internal/cloudinary"
 	"github.com/uscpis/pisbackup/internal/verdict"
 	"github.com/uscpis/pisbackup/queries"
@@ -77,7 +78,7 @@ func (h *Handlers) dashboardVM(r *http.Request) (views.DashboardVM, error) {
 	in.OpenAlerts = len(vm.OpenAlerts)
 	vm.Verdict = verdict.Compute(in)
 	vm.Storage = h.storageVM(r)
-	vm.Config = h.configItems()
+	vm.Config = h.configItems(r)
 	return vm, nil
 }
 
@@ -137,7 +138,7 @@ func (h *Handlers) storageVM(r *http.Request) views.StorageVM {
 }
 
 // configItems is the configuration panel: each line says what is set up and links to what fixes it.
-func (h *Handlers) configItems() []views.ConfigItemVM {
+func (h *Handlers) configItems(r *http.Request) []views.ConfigItemVM {
 	c := h.Cfg
 	enc := views.ConfigItemVM{Name: "Encryption", OK: !c.Unencrypted && h.Keys != nil && len(h.Keys.Recipients) > 0,
 		FixURL: "https://github.com/FiloSottile/age#readme", FixLabel: "how to make a key"}
@@ -146,13 +147,7 @@ func (h *Handlers) configItems() []views.ConfigItemVM {
 	} else {
 		enc.State = "backups are NOT encrypted (BACKUP_UNENCRYPTED)"
 	}
-	mail := views.ConfigItemVM{Name: "E-mail", OK: c.EmailConfigured()}
-	if mail.OK {
-		mail.State = "SendGrid"
-	} else {
-		mail.State, mail.Detail, mail.FixURL, mail.FixLabel = "not configured: alerts go to the development outbox",
-			"set SENDGRID_API_KEY", "/outbox", "open outbox"
-	}
+	mail := h.emailItem(r)
 	cld := views.ConfigItemVM{Name: "Cloudinary", OK: c.CloudinaryConfigured(), FixURL: "/media", FixLabel: "media migration"}
 	if cld.OK {
 		cld.State = "configured"
@@ -172,4 +167,27 @@ func (h *Handlers) configItems() []views.ConfigItemVM {
 		off.State, off.Detail = "backups are on this machine's disk", "set BACKUP_STORAGE=s3://bucket/prefix for an off-site copy"
 	}
 	return []views.ConfigItemVM{enc, mail, cld, off}
+}
+
+// emailItem is the e-mail line: alerts must reach someone, so a key without recipients, or a key SendGrid
+// refuses, is as much a problem as no key at all.
+func (h *Handlers) emailItem(r *http.Request) views.ConfigItemVM {
+	mail := views.ConfigItemVM{Name: "E-mail"}
+	s, err := alert.Email(r.Context(), h.Q, h.Cfg, h.Now())
+	switch {
+	case err != nil:
+		h.Log.Warn("e-mail status failed", "error", err)
+		mail.State, mail.FixURL, mail.FixLabel = "state could not be read; see the server log", "/alerts", "e-mail status"
+		return mail
+	case !s.Configured:
+		mail.State, mail.FixURL, mail.FixLabel = "not configured", "/outbox", "open outbox"
+	case s.Recipients == 0:
+		mail.State, mail.FixURL, mail.FixLabel = "no recipients", "/profile", "opt in to alerts"
+	case s.Failing:
+		mail.State, mail.FixURL, mail.FixLabel = "delivery failing", "/alerts", "e-mail status"
+	default:
+		mail.OK, mail.State = true, "SendGrid"
+	}
+	mail.Detail = s.Problem()
+	return mail
 }

@@ -50,7 +50,8 @@ func waitFor(t *testing.T, ctx context.Context, cond string, timeout time.Durati
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("condition not met within %s: %s (last error: %v)", timeout, cond, err)
+			page, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`location.pathname + "\n" + document.body.innerText`))
+			t.Fatalf("condition not met within %s: %s (last error: %v)\npage now:\n%s", timeout, cond, err, page)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}

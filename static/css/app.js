@@ -10,25 +10,34 @@ document.addEventListener("toast", function (ev) {
   box.appendChild(t);
   setTimeout(function () { t.remove(); }, 6000);
 });
-// Typed confirmations: a form with data-confirm-name only submits when the typed text matches.
-document.addEventListener("submit", function (ev) {
-  var f = ev.target;
-  var want = f.getAttribute && f.getAttribute("data-confirm-name");
-  // data-confirm-field names an input whose current value must be typed again (e.g. a restore's target).
-  var field = f.getAttribute && f.getAttribute("data-confirm-field");
+// Typed confirmations: a form with data-confirm-name only submits when the typed text matches;
+// data-confirm-field names an input whose current value must be typed again (e.g. a restore's target).
+// Returns false (and shows why) when the form must not be sent.
+function typedConfirmationOK(f) {
+  if (!f || !f.getAttribute) return true;
+  var want = f.getAttribute("data-confirm-name");
+  var field = f.getAttribute("data-confirm-field");
   if (field) {
     var src = f.querySelector("[name=" + field + "]");
     var dry = f.querySelector("[name=dry_run]");
     want = src && !(dry && dry.checked) ? src.value : "";
   }
-  if (!want) return;
+  if (!want) return true;
   var typed = f.querySelector("[name=confirm]");
-  if (!typed || typed.value !== want) {
-    ev.preventDefault();
-    var msg = f.querySelector(".field-error");
-    if (msg) msg.textContent = "Type " + want + " exactly to confirm.";
-  }
+  if (typed && typed.value === want) return true;
+  var msg = f.querySelector(".field-error");
+  if (msg) msg.textContent = "Type " + want + " exactly to confirm.";
+  return false;
+}
+// Plain form posts.
+document.addEventListener("submit", function (ev) {
+  if (!typedConfirmationOK(ev.target)) ev.preventDefault();
 }, true);
+// HTMX posts: htmx sends on submit even when the event was cancelled, so cancel the request itself.
+document.addEventListener("htmx:confirm", function (ev) {
+  var elt = ev.detail && ev.detail.elt;
+  if (elt && elt.tagName === "FORM" && !typedConfirmationOK(elt)) ev.preventDefault();
+});
 // Confirmation dialogs: a button with data-open-dialog="ID" opens <dialog id=ID> modally; data-close-dialog
 // closes it. Destructive forms live inside such dialogs, with their typed confirmation.
 document.addEventListener("click", function (ev) {

@@ -1,0 +1,172 @@
+package handlers
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/PuerkitoBio/goquery"
+	"github.com/stretchr/testify/require"
+
+	"github.com/uscpis/pisbackup/internal/auth"
+)
+
+// dashboardState inserts backups and drills straight into the catalog; ages are SQL intervals before now().
+type dashboardState struct {
+	name    string
+	seed    func(t *testing.T, e *authEnv)
+	level   string
+	label   string
+	text    []string // fragments of the headline sentence, in order
+	rpo     string
+	rto     string
+	noProof bool
+}
+
+// seedBackup inserts a finished database backup queued a few minutes before it finished, returning its id.
+func seedBackup(t *testing.T, e *authEnv, status, finishedAgo string) int64 {
+	t.Helper()
+	var id int64
+	err := e.d.Pool.QueryRow(context.Background(), `INSERT INTO backups (kind, status, trigger, format, queued_at, started_at, finished_at, error)
+		VALUES ('database', $1, 'manual', 'x', now() - $2::interval - interval '2 minutes', now() - $2::interval - interval '2 minutes',
+		        now() - $2::interval, CASE WHEN $1 = 'failed' THEN 'pg_dump: connection refused' ELSE '' END) RETURNING id`,
+		status, finishedAgo).Scan(&id)
+	require.NoError(t, err)
+	return id
+}
+
+// seedDrill records a succeeded drill of backup id that took rtoMs.
+func seedDrill(t *testing.T, e *authEnv, id, rtoMs int64) {
+	t.Helper()
+	_, err := e.d.Pool.Exec(context.Background(), `INSERT INTO verifications (backup_id, level, status, queued_at, started_at, finished_at, duration_ms, rto_ms)
+		VALUES ($1, 'drill', 'succeeded', now(), now(), now(), $2, $2)`, id, rtoMs)
+	require.NoError(t, err)
+}
+
+// The headline is right for each state a clinic can be in, as a signed-in viewer sees it on GET /.
+func TestDashboardVerdictStates(t *testing.T) {
+	t.Parallel()
+	states := []dashboardState{
+		{name: "never backed up", seed: func(*testing.T, *authEnv) {}, level: "red", label: "At risk",
+			text: []string{"Not recoverable: no backup of the clinic database has been taken yet."}, noProof: true},
+		{name: "backed up, never drilled", seed: func(t *testing.T, e *authEnv) { seedBackup(t, e, "succeeded", "2 hours") },
+			level: "amber", label: "Needs attention",
+			text: []string{"Unproven: the last backup (2 h ago) succeeded, but no backup has been restored in a drill yet."}, noProof: true},
+		{name: "drilled and fresh", seed: func(t *testing.T, e *authEnv) {
+			seedDrill(t, e, seedBackup(t, e, "succeeded", "3 hours"), 41000)
+		}, level: "green", label: "Recoverable",
+			text: []string{"Recoverable: last proven restore point 3 h ago (drill took 41 s)."}, rpo: "(3 h ago)", rto: "41 s"},
+		{name: "stale", seed: func(t *testing.T, e *authEnv) {
+			seedDrill(t, e, seedBackup(t, e, "succeeded", "3 days"), 41000)
+		}, level: "amber", label: "Needs attention",
+			text: []string{"Stale: the newest good backup is 3 d old, past its 26 h deadline."}, rpo: "(3 d ago)", rto: "41 s"},
+		{name: "stale, never drilled", seed: func(t *testing.T, e *authEnv) { seedBackup(t, e, "succeeded", "3 days") },
+			level: "red", label: "At risk",
+			text: []string{"Stale: the newest good backup is 3 d old", "No backup has been proven by a drill."}, noProof: true},
+		{name: "last backup failed", seed: func(t *testing.T, e *authEnv) {
+			seedDrill(t, e, seedBackup(t, e, "succeeded", "25 hours"), 41000)
+			seedBackup(t, e, "failed", "1 hour")
+		}, level: "amber", label: "Needs attention",
+			text: []string{"At risk: the last database backup (1 h ago) failed.", "Last proven restore point 25 h ago (drill took 41 s)."},
+			rpo:  "(25 h ago)", rto: "41 s"},
+		{name: "failed, nothing proven", seed: func(t *testing.T, e *authEnv) { seedBackup(t, e, "failed", "1 hour") },
+			level: "red", label: "At risk", text: []string{"At risk: the last database backup (1 h ago) failed."}, noProof: true},
+	}
+	for _, s := range states {
+		t.Run(s.name, func(t *testing.T) {
+			t.Parallel()
+			e := newAuthEnv(t, false)
+			s.seed(t, e)
+			c, resp := e.login(t, "viewer@clinic.test", testPassword)
+			require.Equal(t, http.StatusSeeOther, resp.StatusCode)
+			resp, body := e.req(t, c, "GET", "/", "", "")
+			require.Equal(t, http.StatusOK, resp.StatusCode, body)
+			doc, err := goquery.NewDocumentFromReader(strings.NewReader(body))
+			require.NoError(t, err)
+
+			v := doc.Find("[data-testid=verdict]")
+			require.Equal(t, 1, v.Length(), body)
+			level, _ := v.Attr("data-level")
+			require.Equal(t, s.level, level)
+			// Status is told in words, not by colour alone.
+			require.Equal(t, s.label, strings.TrimSpace(v.Find(".verdict-label").Text()))
+			sentence := strings.TrimSpace(doc.Find("[data-testid=verdict-sentence]").Text())
+			rest := sentence
+			for _, frag := range s.text {
+				i := strings.Index(rest, frag)
+				require.GreaterOrEqual(t, i, 0, "%q not in %q", frag, sentence)
+				rest = rest[i+len(frag):]
+			}
+
+			rpo := strings.Join(strings.Fields(doc.Find("[data-testid=rpo]").Text()), " ")
+			rto := strings.Join(strings.Fields(doc.Find("[data-testid=rto]").Text()), " ")
+			if s.noProof {
+				require.Equal(t, "none yet: run a drill on a backup", rpo)
+				require.Equal(t, "unknown until a drill runs", rto)
+				return
+			}
+			require.Contains(t, rpo, s.rpo)
+			href, ok := doc.Find("[data-testid=rpo] a").Attr("href")
+			require.True(t, ok)
+			require.Regexp(t, `^/backups/\d+$`, href)
+			require.Equal(t, s.rto, rto)
+		})
+	}
+}
+
+// The e-mail line says why alerts reach nobody (no key, no recipients, SendGrid refusing) and links to what fixes
+// it; a viewer sees no "Back up now".
+func TestDashboardEmailLineAndViewerButtons(t *testing.T) {
+	t.Parallel()
+	e := newAuthEnv(t, false)
+	c, _ := e.login(t, "viewer@clinic.test", testPassword)
+	emailLine := func() (text, href string, doc *goquery.Document) {
+		t.Helper()
+		resp, body := e.req(t, c, "GET", "/", "", "")
+		require.Equal(t, http.StatusOK, resp.StatusCode, body)
+		doc, err := goquery.NewDocumentFromReader(strings.NewReader(body))
+		require.NoError(t, err)
+		var line *goquery.Selection
+		doc.Find("[data-testid=config] li").Each(func(_ int, li *goquery.Selection) {
+			if strings.Contains(li.Find("strong").Text(), "E-mail") {
+				line = li
+			}
+		})
+		require.NotNil(t, line, body)
+		href, _ = line.Find("a").Attr("href")
+		return strings.Join(strings.Fields(line.Text()), " "), href, doc
+	}
+
+	text, href, doc := emailLine()
+	require.Contains(t, text, "CHECK")
+	require.Contains(t, text, "E-mail is not configured (SENDGRID_API_KEY is unset)")
+	require.Equal(t, "/outbox", href)
+	require.Zero(t, doc.Find("[data-testid=backup-now]").Length(), "viewer must not see Back up now")
+	// The same page for an operator offers the button, so the check above can fail.
+	require.Equal(t, 1, e.page(t, auth.Operator, "/").Find("[data-testid=backup-now]").Length())
+
+	// A key alone is not enough: nobody would receive the alerts.
+	e.d.Cfg.SendGridAPIKey = "SG.dashboard-key"
+	text, href, _ = emailLine()
+	require.Contains(t, text, "CHECK")
+	require.Contains(t, text, "No one receives alerts")
+	require.Equal(t, "/profile", href)
+
+	// An admin opting in makes it whole.
+	_, err := e.d.Pool.Exec(context.Background(), "UPDATE users SET alert_opt_in = true WHERE id = $1", e.users[auth.Admin].ID)
+	require.NoError(t, err)
+	text, href, _ = emailLine()
+	require.Contains(t, text, "OK E-mail: SendGrid")
+	require.NotContains(t, text, "CHECK")
+	require.Empty(t, href)
+
+	// The newest SendGrid message failing turns it back into a problem.
+	_, err = e.d.Pool.Exec(context.Background(), `INSERT INTO emails (to_addrs, subject, template, provider, status, attempts, last_error)
+		VALUES ('{admin@clinic.test}', 'x', 'alert', 'sendgrid', 'failed', 5, 'SendGrid refused the API key (401)')`)
+	require.NoError(t, err)
+	text, href, _ = emailLine()
+	require.Contains(t, text, "CHECK E-mail: delivery failing")
+	require.Contains(t, text, "Alert e-mail is failing: SendGrid refused the API key (401)")
+	require.Equal(t, "/alerts", href)
+}
