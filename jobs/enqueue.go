@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -30,7 +31,24 @@ var ErrJobStillActive = errors.New("a backup job of this kind is still active in
 
 // EnqueueBackup records a backup row and inserts its job in one transaction (both or neither). When a backup
 // of the same kind is already queued or running, it returns that one and existing=true.
-func EnqueueBackup(ctx context.Context, pool *pgxpool.Pool, client *river.Client[pgx.Tx], cfg *config.Config, req BackupRequest) (b queries.Backup, existing bool, err error) {
+func EnqueueBackup(ctx context.Context, pool *pgxpool.Pool, client *river.Client[pgx.Tx], cfg *config.Config, req BackupRequest) (queries.Backup, bool, error) {
+	// The worker finishes the row before River's completer marks the job completed (it batches), so for a
+	// moment right after a backup ends its job still counts as active. Retry briefly instead of refusing a
+	// "Back up now" pressed just then.
+	for i := 0; ; i++ {
+		b, existing, err := enqueueBackupOnce(ctx, pool, client, cfg, req)
+		if !errors.Is(err, ErrJobStillActive) || i >= 30 {
+			return b, existing, err
+		}
+		select {
+		case <-ctx.Done():
+			return b, existing, err
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+func enqueueBackupOnce(ctx context.Context, pool *pgxpool.Pool, client *river.Client[pgx.Tx], cfg *config.Config, req BackupRequest) (b queries.Backup, existing bool, err error) {
 	args, err := backupArgs(req.Kind)
 	if err != nil {
 		return b, false, err
