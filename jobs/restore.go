@@ -136,10 +136,16 @@ func EnqueueRestore(ctx context.Context, pool *pgxpool.Pool, client *river.Clien
 		return r, err
 	}
 	plan, _ := json.Marshal(restorePlan{Database: req.TargetDB, Replace: exists})
+	return insertRestore(ctx, pool, client, req, queries.RestoreInsertParams{BackupID: req.BackupID, TargetKind: "database",
+		Target: config.RedactURL(target), DryRun: req.DryRun, RequestedBy: req.RequestedBy, Details: plan})
+}
+
+// insertRestore records a restore row and its job in one transaction (both or neither), for database and
+// directory targets alike.
+func insertRestore(ctx context.Context, pool *pgxpool.Pool, client *river.Client[pgx.Tx], req RestoreRequest, p queries.RestoreInsertParams) (r queries.Restore, err error) {
 	err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 		q := queries.New(tx)
-		r, err = q.RestoreInsert(ctx, queries.RestoreInsertParams{BackupID: req.BackupID, TargetKind: "database",
-			Target: config.RedactURL(target), DryRun: req.DryRun, RequestedBy: req.RequestedBy, Details: plan})
+		r, err = q.RestoreInsert(ctx, p)
 		if err != nil {
 			return err
 		}

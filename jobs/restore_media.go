@@ -51,25 +51,8 @@ func enqueueMediaRestore(ctx context.Context, pool *pgxpool.Pool, client *river.
 		return r, err
 	}
 	plan, _ := json.Marshal(restorePlan{Directory: dir})
-	err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
-		q := queries.New(tx)
-		r, err = q.RestoreInsert(ctx, queries.RestoreInsertParams{BackupID: req.BackupID, TargetKind: "directory",
-			Target: dir, DryRun: req.DryRun, RequestedBy: req.RequestedBy, Details: plan})
-		if err != nil {
-			return err
-		}
-		var opts *river.InsertOpts
-		if req.Queue != "" {
-			opts = &river.InsertOpts{Queue: req.Queue}
-		}
-		res, err := client.InsertTx(ctx, tx, RestoreArgs{RestoreID: r.ID}, opts)
-		if err != nil {
-			return fmt.Errorf("enqueue: %w", err)
-		}
-		r.JobID = &res.Job.ID
-		return q.RestoreSetJob(ctx, queries.RestoreSetJobParams{ID: r.ID, JobID: &res.Job.ID})
-	})
-	return r, err
+	return insertRestore(ctx, pool, client, req, queries.RestoreInsertParams{BackupID: req.BackupID, TargetKind: "directory",
+		Target: dir, DryRun: req.DryRun, RequestedBy: req.RequestedBy, Details: plan})
 }
 
 // runMediaRestore extracts a media backup into the planned directory (refusing absolute paths, "..", and links
