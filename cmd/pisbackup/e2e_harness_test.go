@@ -86,19 +86,3 @@ func browser(t *testing.T) context.Context {
 	t.Cleanup(func() { cancelC(); cancelB(); cancelA() })
 	return tctx
 }
-
-// slowPGDumpDir is a PG_BIN_DIR whose pg_dump streams the real dump at ~80 KB/s, so a browser test can watch
-// a backup's progress bar move instead of racing a dump that takes a fraction of a second.
-func slowPGDumpDir(t *testing.T) string {
-	t.Helper()
-	dir := t.TempDir()
-	real, err := exec.LookPath("pg_dump")
-	require.NoError(t, err)
-	restore, err := exec.LookPath("pg_restore")
-	require.NoError(t, err)
-	script := "#!/bin/sh\nif [ \"$1\" = \"--version\" ]; then exec " + real + " --version; fi\n" + real +
-		` "$@" | perl -e '$|=1; while (read(STDIN, $b, 8192)) { print $b; select(undef, undef, undef, 0.1) }'` + "\n"
-	require.NoError(t, os.WriteFile(dir+"/pg_dump", []byte(script), 0o755))
-	require.NoError(t, os.Symlink(restore, dir+"/pg_restore"))
-	return dir
-}

@@ -12,6 +12,8 @@ import (
 
 	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/require"
+
+	"github.com/uscpis/pisbackup/internal/testdb"
 )
 
 var passwordLine = regexp.MustCompile(`password \(shown once, not stored\): (\S+)`)
@@ -185,7 +187,7 @@ func TestE2EScheduleCronPreviewAndFieldError(t *testing.T) {
 func TestE2EOperatorBackupDrillAndRTO(t *testing.T) {
 	t.Parallel()
 	env := cliEnv(t)
-	env["PG_BIN_DIR"] = slowPGDumpDir(t)
+	env["PG_BIN_DIR"] = testdb.SlowPGDumpDir(t, "0.1")
 	srv := startServer(t, env)
 	pw := addUser(t, env, "staff@clinic.local", "operator")
 	ctx := browser(t)

@@ -27,7 +27,7 @@ func TestCatalogRestartMidJob(t *testing.T) {
 		t.Skip("pg_ctlcluster not available; skipped")
 	}
 	w := newWorld(t)
-	slow := []string{"PG_BIN_DIR=" + slowPGDump(t), "BACKUP_HEARTBEAT_TIMEOUT=5s"}
+	slow := []string{"PG_BIN_DIR=" + testdb.SlowPGDumpDir(t, "0.05"), "BACKUP_HEARTBEAT_TIMEOUT=5s"}
 	w.start(t, slow, "worker")
 	pool := testdb.Pool(t, w.dsn())
 	q := queries.New(pool)

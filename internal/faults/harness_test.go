@@ -60,24 +60,6 @@ func newWorld(t *testing.T) *world {
 	return w
 }
 
-// slowPGDump returns a PG_BIN_DIR whose pg_dump streams the real dump at ~160 KB/s, so a test can act
-// mid-stream.
-func slowPGDump(t *testing.T) string {
-	t.Helper()
-	dir := t.TempDir()
-	real, err := exec.LookPath("pg_dump")
-	require.NoError(t, err)
-	restore, err := exec.LookPath("pg_restore")
-	require.NoError(t, err)
-	script := `#!/bin/sh
-if [ "$1" = "--version" ]; then exec ` + real + ` --version; fi
-` + real + ` "$@" | perl -e '$|=1; while (read(STDIN, $b, 8192)) { print $b; select(undef, undef, undef, 0.05) }'
-`
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "pg_dump"), []byte(script), 0o755))
-	require.NoError(t, os.Symlink(restore, filepath.Join(dir, "pg_restore")))
-	return dir
-}
-
 // start runs a pisbackup command in its own process group, so a kill takes its pg_dump children too.
 func (w *world) start(t *testing.T, extraEnv []string, args ...string) *exec.Cmd {
 	t.Helper()

@@ -22,7 +22,7 @@ import (
 // temporary object is cleaned up, and the next backup of that kind can start at once.
 func TestWorkerKilledMidDump(t *testing.T) {
 	w := newWorld(t)
-	slow := []string{"PG_BIN_DIR=" + slowPGDump(t)}
+	slow := []string{"PG_BIN_DIR=" + testdb.SlowPGDumpDir(t, "0.05")}
 	pool := testdb.Pool(t, w.dsn())
 	q := queries.New(pool)
 	ctx := context.Background()
