@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"time"
@@ -87,29 +86,13 @@ func cmdCreateBackup(ctx context.Context, e *env, args []string) error {
 
 // waitBackup polls the row until it is final, drawing a progress line on a terminal.
 func waitBackup(ctx context.Context, e *env, q *queries.Queries, id int64) (queries.Backup, error) {
-	tty := isTerminal(e.stderr)
-	t := time.NewTicker(200 * time.Millisecond)
-	defer t.Stop()
-	for {
-		b, err := q.BackupGet(context.WithoutCancel(ctx), id)
-		if err != nil {
-			return b, err
-		}
-		if b.Status != "queued" && b.Status != "running" {
-			if tty {
-				fmt.Fprint(e.stderr, "\r\033[K")
-			}
-			return b, nil
-		}
-		if tty {
-			fmt.Fprintf(e.stderr, "\r\033[Kbackup #%d %s: %s", b.ID, b.Status, progressText(b))
-		}
-		select {
-		case <-ctx.Done():
-			return b, errors.New("interrupted; the backup is stopped with this process and will be marked failed")
-		case <-t.C:
-		}
-	}
+	return pollUntilDone(ctx, e, 200*time.Millisecond,
+		func(ctx context.Context) (queries.Backup, error) { return q.BackupGet(ctx, id) },
+		func(b queries.Backup) string { return b.Status },
+		func(b queries.Backup) string {
+			return fmt.Sprintf("backup #%d %s: %s", b.ID, b.Status, progressText(b))
+		},
+		"interrupted; the backup is stopped with this process and will be marked failed")
 }
 
 func progressText(b queries.Backup) string {

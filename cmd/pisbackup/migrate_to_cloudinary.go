@@ -107,29 +107,10 @@ func cmdMigrateToCloudinary(ctx context.Context, e *env, args []string) error {
 
 // waitMigration polls the run, drawing a progress bar on a terminal.
 func waitMigration(ctx context.Context, e *env, q *queries.Queries, id int64) (queries.MediaMigration, error) {
-	tty := isTerminal(e.stderr)
-	t := time.NewTicker(250 * time.Millisecond)
-	defer t.Stop()
-	for {
-		m, err := q.MediaMigrationGet(context.WithoutCancel(ctx), id)
-		if err != nil {
-			return m, err
-		}
-		if m.Status != "queued" && m.Status != "running" {
-			if tty {
-				fmt.Fprint(e.stderr, "\r\033[K")
-			}
-			return m, nil
-		}
-		if tty {
-			fmt.Fprintf(e.stderr, "\r\033[K%s", migrationProgress(m))
-		}
-		select {
-		case <-ctx.Done():
-			return m, errors.New("interrupted; verified files are recorded, re-run to resume")
-		case <-t.C:
-		}
-	}
+	return pollUntilDone(ctx, e, 250*time.Millisecond,
+		func(ctx context.Context) (queries.MediaMigration, error) { return q.MediaMigrationGet(ctx, id) },
+		func(m queries.MediaMigration) string { return m.Status },
+		migrationProgress, "interrupted; verified files are recorded, re-run to resume")
 }
 
 func migrationProgress(m queries.MediaMigration) string {
