@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"encoding/json"
 	"errors"
 	"net/http"
 	"sort"
@@ -125,8 +126,21 @@ func nextRuns(schedules []queries.Schedule, n int) []views.NextRunVM {
 	return out
 }
 
+// storageVM shows storage use as last measured by the health metrics job (every 15 min and on demand), so a
+// page load never walks the storage tree or lists a bucket; before the first measurement it asks storage once.
 func (h *Handlers) storageVM(r *http.Request) views.StorageVM {
 	vm := views.StorageVM{Where: h.Store.String()}
+	used, err := h.Q.HealthMetricLatestOf(r.Context(), "storage_used_bytes")
+	if err == nil {
+		vm.Used, vm.MeasuredAt = int64(used.Value), used.RecordedAt
+		if free, err := h.Q.HealthMetricLatestOf(r.Context(), "storage_free_bytes"); err == nil {
+			var d struct{ Total int64 }
+			if json.Unmarshal(free.Details, &d) == nil {
+				vm.Free, vm.Total = int64(free.Value), d.Total
+			}
+		}
+		return vm
+	}
 	u, err := h.Store.Usage(r.Context())
 	if err != nil {
 		h.Log.Warn("storage usage failed", "error", err)

@@ -21,3 +21,7 @@ SELECT queue, count(*) FILTER (WHERE state IN ('available', 'scheduled', 'retrya
        count(*) FILTER (WHERE state = 'running')::bigint AS running
 FROM river_job WHERE state IN ('available', 'scheduled', 'retryable', 'pending', 'running')
 GROUP BY queue ORDER BY queue;
+
+-- name: HealthMetricLatestOf :one
+-- The newest value of one metric (the dashboard's storage figures, measured by the metrics job).
+SELECT * FROM health_metrics WHERE metric = @metric ORDER BY recorded_at DESC, id DESC LIMIT 1;

@@ -84,6 +84,25 @@ func (q *Queries) HealthMetricLatestAt(ctx context.Context, metric string) (time
 	return recorded_at, err
 }
 
+const healthMetricLatestOf = `-- name: HealthMetricLatestOf :one
+SELECT id, metric, value, unit, details, recorded_at FROM health_metrics WHERE metric = $1 ORDER BY recorded_at DESC, id DESC LIMIT 1
+`
+
+// The newest value of one metric (the dashboard's storage figures, measured by the metrics job).
+func (q *Queries) HealthMetricLatestOf(ctx context.Context, metric string) (HealthMetric, error) {
+	row := q.db.QueryRow(ctx, healthMetricLatestOf, metric)
+	var i HealthMetric
+	err := row.Scan(
+		&i.ID,
+		&i.Metric,
+		&i.Value,
+		&i.Unit,
+		&i.Details,
+		&i.RecordedAt,
+	)
+	return i, err
+}
+
 const healthMetricPrune = `-- name: HealthMetricPrune :exec
 DELETE FROM health_metrics WHERE recorded_at < $1
 `

@@ -35,6 +35,8 @@ type StorageVM struct {
 	Where             string
 	Used, Total, Free int64
 	Err               string
+	// MeasuredAt is when the figures were measured; zero when read live.
+	MeasuredAt time.Time
 }
 
 // ConfigItemVM is one line of the configuration panel: what it is, whether it is OK, and where to fix it.
