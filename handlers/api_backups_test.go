@@ -56,10 +56,14 @@ func TestAPIBackupsByRole(t *testing.T) {
 	require.Equal(t, stored, []byte(artifact), "the download is the stored (encrypted) artifact, byte for byte")
 	require.Equal(t, "age-encryption.org/v1", artifact[:len("age-encryption.org/v1")])
 
-	// Deleting waits for the automatic checksum verification: a backup in use is never deleted.
+	// Deleting waits for the automatic checksum verification: a backup in use is never deleted. The
+	// verification is queued just after the backup row turns final, so wait for it to exist, then to end.
 	require.Eventually(t, func() bool {
 		vs, err := e.d.Q.VerificationListByBackup(ctx, b.ID)
 		require.NoError(t, err)
+		if len(vs) == 0 {
+			return false
+		}
 		for _, v := range vs {
 			if v.Status == "queued" || v.Status == "running" {
 				return false
