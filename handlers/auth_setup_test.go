@@ -42,7 +42,7 @@ type authEnv struct {
 
 // newAuthEnv starts the whole handler. With runBackups, a worker on the backups queue really runs pg_dump
 // against a fresh demo clinic database.
-func newAuthEnv(t *testing.T, runBackups bool) *authEnv {
+func newAuthEnv(t testing.TB, runBackups bool) *authEnv {
 	t.Helper()
 	ctx := context.Background()
 	pool, url := testdb.Catalog(t)
@@ -97,7 +97,7 @@ func newAuthEnv(t *testing.T, runBackups bool) *authEnv {
 }
 
 // client does not follow redirects, so tests see the 303s themselves.
-func (e *authEnv) client(t *testing.T) *http.Client {
+func (e *authEnv) client(t testing.TB) *http.Client {
 	jar, err := cookiejar.New(nil)
 	require.NoError(t, err)
 	return &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
@@ -114,7 +114,7 @@ func (e *authEnv) login(t *testing.T, email, password string) (*http.Client, *ht
 }
 
 // req sends one request; token may be empty; body is JSON for /api/ paths and a form otherwise.
-func (e *authEnv) req(t *testing.T, c *http.Client, method, path, token, body string, hdr ...string) (*http.Response, string) {
+func (e *authEnv) req(t testing.TB, c *http.Client, method, path, token, body string, hdr ...string) (*http.Response, string) {
 	t.Helper()
 	r, err := http.NewRequest(method, e.srv.URL+path, strings.NewReader(body))
 	require.NoError(t, err)

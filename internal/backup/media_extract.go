@@ -88,10 +88,11 @@ func ExtractMedia(r io.Reader, dir string) ([]MediaFile, error) {
 			err = root.MkdirAll(local, 0o755)
 		case tar.TypeReg:
 			var f MediaFile
-			f, err = extractFile(root, local, name, tr)
-			out = append(out, f)
-			if err == nil && !hdr.ModTime.IsZero() {
-				_ = root.Chtimes(local, hdr.ModTime, hdr.ModTime) // keep upload dates; the bytes are what matters
+			if f, err = extractFile(root, local, name, tr); err == nil {
+				out = append(out, f) // only files written whole are reported restored
+				if !hdr.ModTime.IsZero() {
+					_ = root.Chtimes(local, hdr.ModTime, hdr.ModTime) // keep upload dates; the bytes are what matters
+				}
 			}
 		case tar.TypeXGlobalHeader:
 			continue // metadata only (e.g. from `git archive`); writes nothing
