@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"sync"
 	"unicode/utf8"
 
 	"golang.org/x/crypto/bcrypt"
@@ -20,8 +21,12 @@ const (
 var ErrWrongPassword = errors.New("wrong password")
 
 // dummyHash is compared against when the e-mail is unknown, so both failures take the same time and an
-// attacker cannot tell which e-mails have accounts.
-var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("pisbackup-no-such-user"), bcryptCost)
+// attacker cannot tell which e-mails have accounts. It is made on first use, not at start-up: every CLI
+// command (create-backup included) would otherwise pay a cost-12 bcrypt (~0.25 s) before doing anything.
+var dummyHash = sync.OnceValue(func() []byte {
+	h, _ := bcrypt.GenerateFromPassword([]byte("pisbackup-no-such-user"), bcryptCost)
+	return h
+})
 
 // CheckPasswordPolicy explains what is wrong with a chosen password, or returns nil.
 func CheckPasswordPolicy(pw string) error {
@@ -47,7 +52,7 @@ func HashPassword(pw string) (string, error) {
 func VerifyPassword(hash, pw string) error {
 	h := []byte(hash)
 	if hash == "" {
-		h = dummyHash
+		h = dummyHash()
 	}
 	if len(pw) > MaxPasswordLen {
 		pw = pw[:MaxPasswordLen]
