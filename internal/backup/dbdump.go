@@ -134,7 +134,7 @@ func runDump(ctx context.Context, o DumpOptions, snap *Snapshot, w io.Writer, m 
 		m.Tables = tables
 		return err
 	})
-	pr := &progressReader{r: stdout, total: snap.SizeBytes, fn: o.Progress}
+	pr := &progressReader{r: newCoalescingReader(stdout), total: snap.SizeBytes, fn: o.Progress}
 	n, copyErr := io.CopyBuffer(sealer, pr, make([]byte, 1<<20))
 	if copyErr != nil {
 		cancel() // a storage or compression error: stop pg_dump rather than let it block on a full pipe
