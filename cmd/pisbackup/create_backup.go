@@ -59,7 +59,11 @@ func cmdCreateBackup(ctx context.Context, e *env, args []string) error {
 	if existing {
 		fmt.Fprintf(e.stderr, "a %s backup is already %s (#%d); following it instead of starting another\n", b.Kind, b.Status, b.ID)
 	}
+	var wake <-chan struct{}
 	if !*noWait && !existing {
+		var stop func()
+		wake, stop = jobsEnded(client) // before Start, so even a quick job's end is seen
+		defer stop()
 		if err := client.Start(ctx); err != nil {
 			return err
 		}
@@ -70,7 +74,7 @@ func cmdCreateBackup(ctx context.Context, e *env, args []string) error {
 		}()
 	}
 	if !*noWait {
-		if b, err = waitBackup(ctx, e, d.Q, b.ID); err != nil {
+		if b, err = waitBackup(ctx, e, d.Q, b.ID, wake); err != nil {
 			return err
 		}
 	}
@@ -85,8 +89,8 @@ func cmdCreateBackup(ctx context.Context, e *env, args []string) error {
 }
 
 // waitBackup polls the row until it is final, drawing a progress line on a terminal.
-func waitBackup(ctx context.Context, e *env, q *queries.Queries, id int64) (queries.Backup, error) {
-	return pollUntilDone(ctx, e, 200*time.Millisecond,
+func waitBackup(ctx context.Context, e *env, q *queries.Queries, id int64, wake <-chan struct{}) (queries.Backup, error) {
+	return pollUntilDone(ctx, e, 200*time.Millisecond, wake,
 		func(ctx context.Context) (queries.Backup, error) { return q.BackupGet(ctx, id) },
 		func(b queries.Backup) string { return b.Status },
 		func(b queries.Backup) string {

@@ -79,6 +79,8 @@ func cmdMigrateToCloudinary(ctx context.Context, e *env, args []string) error {
 	} else if err != nil {
 		return err
 	}
+	wake, stopWake := jobsEnded(client)
+	defer stopWake()
 	if err := client.Start(ctx); err != nil {
 		return err
 	}
@@ -87,7 +89,7 @@ func cmdMigrateToCloudinary(ctx context.Context, e *env, args []string) error {
 		defer cancel()
 		_ = client.Stop(sctx)
 	}()
-	if run, err = waitMigration(ctx, e, d.Q, run.ID); err != nil {
+	if run, err = waitMigration(ctx, e, d.Q, run.ID, wake); err != nil {
 		return err
 	}
 	entries, err := mediamigration.Mapping(context.WithoutCancel(ctx), d.Q)
@@ -106,8 +108,8 @@ func cmdMigrateToCloudinary(ctx context.Context, e *env, args []string) error {
 }
 
 // waitMigration polls the run, drawing a progress bar on a terminal.
-func waitMigration(ctx context.Context, e *env, q *queries.Queries, id int64) (queries.MediaMigration, error) {
-	return pollUntilDone(ctx, e, 250*time.Millisecond,
+func waitMigration(ctx context.Context, e *env, q *queries.Queries, id int64, wake <-chan struct{}) (queries.MediaMigration, error) {
+	return pollUntilDone(ctx, e, 250*time.Millisecond, wake,
 		func(ctx context.Context) (queries.MediaMigration, error) { return q.MediaMigrationGet(ctx, id) },
 		func(m queries.MediaMigration) string { return m.Status },
 		migrationProgress, "interrupted; verified files are recorded, re-run to resume")
