@@ -13,6 +13,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/uscpis/pisbackup/internal/alert"
 	"github.com/uscpis/pisbackup/internal/testdb"
 	"github.com/uscpis/pisbackup/queries"
 )
@@ -50,4 +51,15 @@ func TestStorageFull(t *testing.T) {
 	b, err := q.BackupGet(context.Background(), got.ID)
 	require.NoError(t, err)
 	require.Equal(t, "failed", b.Status)
+
+	// Staff hear of it: the failure opened a backup_failed alert naming the cause.
+	open, err := q.AlertListOpen(context.Background())
+	require.NoError(t, err)
+	var found bool
+	for _, a := range open {
+		if a.Rule == "backup_failed" && strings.Contains(strings.ToLower(alert.ParseDetails(a.Details).Message), "no space") {
+			found = true
+		}
+	}
+	require.True(t, found, "no open backup_failed alert saying \"no space\": %+v", open)
 }
