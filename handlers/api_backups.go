@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"slices"
@@ -60,7 +61,10 @@ func (h *Handlers) apiBackupList(w http.ResponseWriter, r *http.Request) error {
 		}
 		p.BeforeAt, p.BeforeID = &at, &id
 	}
-	rows, err := h.Q.BackupList(r.Context(), p)
+	// The parameters come from the query string alone, so it keys the shared read.
+	rows, err := coalesced(r.Context(), &h.reads, "api-backups?"+q.Encode(), func(ctx context.Context) ([]queries.Backup, error) {
+		return h.Q.BackupList(ctx, p)
+	})
 	if err != nil {
 		return err
 	}

@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -37,9 +38,17 @@ func (h *Handlers) dashboardLive(w http.ResponseWriter, r *http.Request) error {
 	return views.DashboardLive(vm).Render(r.Context(), w)
 }
 
+// dashboardVM is the dashboard for this caller: the shared state of the clinic (read once for all callers
+// waiting at the same moment; see readCoalescer) in this caller's chrome.
 func (h *Handlers) dashboardVM(r *http.Request) (views.DashboardVM, error) {
-	ctx := r.Context()
-	vm := views.DashboardVM{Chrome: h.chrome(r, "Dashboard", "dashboard")}
+	vm, err := coalesced(r.Context(), &h.reads, "dashboard", h.dashboardState)
+	vm.Chrome = h.chrome(r, "Dashboard", "dashboard")
+	return vm, err
+}
+
+// dashboardState reads everything on the dashboard but the chrome; nothing in it depends on who asks.
+func (h *Handlers) dashboardState(ctx context.Context) (views.DashboardVM, error) {
+	var vm views.DashboardVM
 	in := verdict.Inputs{Now: h.Now(), StaleAfter: 24*time.Hour + staleGrace}
 	var err error
 	if vm.LastByKind, err = h.Q.BackupLatestByKind(ctx); err != nil {
@@ -78,8 +87,8 @@ func (h *Handlers) dashboardVM(r *http.Request) (views.DashboardVM, error) {
 	}
 	in.OpenAlerts = len(vm.OpenAlerts)
 	vm.Verdict = verdict.Compute(in)
-	vm.Storage = h.storageVM(r)
-	vm.Config = h.configItems(r)
+	vm.Storage = h.storageVM(ctx)
+	vm.Config = h.configItems(ctx)
 	return vm, nil
 }
 
@@ -128,12 +137,12 @@ func nextRuns(schedules []queries.Schedule, n int) []views.NextRunVM {
 
 // storageVM shows storage use as last measured by the health metrics job (every 15 min and on demand), so a
 // page load never walks the storage tree or lists a bucket; before the first measurement it asks storage once.
-func (h *Handlers) storageVM(r *http.Request) views.StorageVM {
+func (h *Handlers) storageVM(ctx context.Context) views.StorageVM {
 	vm := views.StorageVM{Where: h.Store.String()}
-	used, err := h.Q.HealthMetricLatestOf(r.Context(), "storage_used_bytes")
+	used, err := h.Q.HealthMetricLatestOf(ctx, "storage_used_bytes")
 	if err == nil {
 		vm.Used, vm.MeasuredAt = int64(used.Value), used.RecordedAt
-		if free, err := h.Q.HealthMetricLatestOf(r.Context(), "storage_free_bytes"); err == nil {
+		if free, err := h.Q.HealthMetricLatestOf(ctx, "storage_free_bytes"); err == nil {
 			var d struct{ Total int64 }
 			if json.Unmarshal(free.Details, &d) == nil {
 				vm.Free, vm.Total = int64(free.Value), d.Total
@@ -141,7 +150,7 @@ func (h *Handlers) storageVM(r *http.Request) views.StorageVM {
 		}
 		return vm
 	}
-	u, err := h.Store.Usage(r.Context())
+	u, err := h.Store.Usage(ctx)
 	if err != nil {
 		h.Log.Warn("storage usage failed", "error", err)
 		vm.Err = "Storage could not be read; see the server log."
@@ -152,7 +161,7 @@ func (h *Handlers) storageVM(r *http.Request) views.StorageVM {
 }
 
 // configItems is the configuration panel: each line says what is set up and links to what fixes it.
-func (h *Handlers) configItems(r *http.Request) []views.ConfigItemVM {
+func (h *Handlers) configItems(ctx context.Context) []views.ConfigItemVM {
 	c := h.Cfg
 	enc := views.ConfigItemVM{Name: "Encryption", OK: !c.Unencrypted && h.Keys != nil && len(h.Keys.Recipients) > 0,
 		FixURL: "https://github.com/FiloSottile/age#readme", FixLabel: "how to make a key"}
@@ -161,7 +170,7 @@ func (h *Handlers) configItems(r *http.Request) []views.ConfigItemVM {
 	} else {
 		enc.State = "backups are NOT encrypted (BACKUP_UNENCRYPTED)"
 	}
-	mail := h.emailItem(r)
+	mail := h.emailItem(ctx)
 	cld := views.ConfigItemVM{Name: "Cloudinary", OK: c.CloudinaryConfigured(), FixURL: "/media", FixLabel: "media migration"}
 	if cld.OK {
 		cld.State = "configured"
@@ -185,9 +194,9 @@ func (h *Handlers) configItems(r *http.Request) []views.ConfigItemVM {
 
 // emailItem is the e-mail line: alerts must reach someone, so a key without recipients, or a key SendGrid
 // refuses, is as much a problem as no key at all.
-func (h *Handlers) emailItem(r *http.Request) views.ConfigItemVM {
+func (h *Handlers) emailItem(ctx context.Context) views.ConfigItemVM {
 	mail := views.ConfigItemVM{Name: "E-mail"}
-	s, err := alert.Email(r.Context(), h.Q, h.Cfg, h.Now())
+	s, err := alert.Email(ctx, h.Q, h.Cfg, h.Now())
 	switch {
 	case err != nil:
 		h.Log.Warn("e-mail status failed", "error", err)

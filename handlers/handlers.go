@@ -39,6 +39,7 @@ type Handlers struct {
 	Deps
 	sessions *scs.SessionManager
 	limits   *loginLimits
+	reads    readCoalescer
 }
 
 // New returns the whole HTTP handler: routes, their role checks, cross-origin protection and static files.

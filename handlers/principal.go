@@ -7,6 +7,7 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -99,8 +100,10 @@ func (h *Handlers) tokenPrincipal(r *http.Request, tok string) (Principal, error
 	if err := errors.Join(err1, err2); err != nil {
 		return Principal{}, err
 	}
-	if err := h.Q.APITokenTouch(r.Context(), t.ID); err != nil {
-		h.Log.Warn("could not record token use", "token_id", t.ID, "error", err)
+	if t.LastUsedAt == nil || h.Now().Sub(*t.LastUsedAt) >= time.Minute { // the query re-checks, so races are harmless
+		if err := h.Q.APITokenTouch(r.Context(), t.ID); err != nil {
+			h.Log.Warn("could not record token use", "token_id", t.ID, "error", err)
+		}
 	}
 	return Principal{UserID: &t.UserID, TokenID: &t.ID, Name: t.UserEmail, TokenName: t.Name,
 		Role: auth.EffectiveRole(tokenRole, userRole)}, nil

@@ -28,8 +28,9 @@ UPDATE api_tokens SET last_used_at = now()
 WHERE id = @id AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute');
 
 -- name: APITokenAuthenticate :one
--- One round trip per API request: the token and the state of its user.
-SELECT t.id, t.user_id, t.name, t.role, t.expires_at, t.revoked_at,
+-- One round trip per API request: the token and the state of its user (last_used_at tells whether the
+-- once-a-minute touch is due, so most requests make no second round trip).
+SELECT t.id, t.user_id, t.name, t.role, t.expires_at, t.revoked_at, t.last_used_at,
        u.email AS user_email, u.role AS user_role, u.disabled AS user_disabled
 FROM api_tokens t JOIN users u ON u.id = t.user_id
 WHERE t.token_sha256 = @token_sha256;

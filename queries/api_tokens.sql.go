@@ -11,7 +11,7 @@ import (
 )
 
 const aPITokenAuthenticate = `-- name: APITokenAuthenticate :one
-SELECT t.id, t.user_id, t.name, t.role, t.expires_at, t.revoked_at,
+SELECT t.id, t.user_id, t.name, t.role, t.expires_at, t.revoked_at, t.last_used_at,
        u.email AS user_email, u.role AS user_role, u.disabled AS user_disabled
 FROM api_tokens t JOIN users u ON u.id = t.user_id
 WHERE t.token_sha256 = $1
@@ -24,12 +24,14 @@ type APITokenAuthenticateRow struct {
 	Role         string     `json:"role"`
 	ExpiresAt    *time.Time `json:"expires_at"`
 	RevokedAt    *time.Time `json:"revoked_at"`
+	LastUsedAt   *time.Time `json:"last_used_at"`
 	UserEmail    string     `json:"user_email"`
 	UserRole     string     `json:"user_role"`
 	UserDisabled bool       `json:"user_disabled"`
 }
 
-// One round trip per API request: the token and the state of its user.
+// One round trip per API request: the token and the state of its user (last_used_at tells whether the
+// once-a-minute touch is due, so most requests make no second round trip).
 func (q *Queries) APITokenAuthenticate(ctx context.Context, tokenSha256 []byte) (APITokenAuthenticateRow, error) {
 	row := q.db.QueryRow(ctx, aPITokenAuthenticate, tokenSha256)
 	var i APITokenAuthenticateRow
@@ -40,6 +42,7 @@ func (q *Queries) APITokenAuthenticate(ctx context.Context, tokenSha256 []byte) 
 		&i.Role,
 		&i.ExpiresAt,
 		&i.RevokedAt,
+		&i.LastUsedAt,
 		&i.UserEmail,
 		&i.UserRole,
 		&i.UserDisabled,
