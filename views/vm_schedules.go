@@ -79,7 +79,7 @@ func Retention(s queries.Schedule) string {
 // InZone shows t in zone tz (the schedule's own), falling back to the display zone.
 func (c Chrome) InZone(t time.Time, tz string) string {
 	if loc, err := time.LoadLocation(tz); err == nil && tz != "" {
-		return t.In(loc).Format("Mon 2006-01-02 15:04 MST")
+		return t.In(loc).Format("Mon 2006-01-02 15:04 UTC-07:00") // not MST: Go abbreviates Asia/Manila as "PST"
 	}
 	return c.Time(t)
 }

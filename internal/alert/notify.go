@@ -100,7 +100,7 @@ func template(kind string) string {
 // statistics and links. The test e-mail uses it too, so a test shows real numbers.
 func Base(ctx context.Context, q *queries.Queries, cfg *config.Config, now time.Time) (emails.AlertVM, error) {
 	vm := emails.AlertVM{Status: "ok", DashboardURL: cfg.BaseURL.JoinPath("/").String(),
-		AlertsURL: cfg.BaseURL.JoinPath("alerts").String(), When: now.In(cfg.DisplayTZ).Format("2006-01-02 15:04 MST")}
+		AlertsURL: cfg.BaseURL.JoinPath("alerts").String(), When: now.In(cfg.DisplayTZ).Format("2006-01-02 15:04 UTC-07:00")}
 	open, err := q.AlertListOpen(ctx)
 	if err != nil {
 		return vm, err
@@ -141,7 +141,7 @@ func Stats(ctx context.Context, q *queries.Queries, now time.Time) (emails.Stats
 func IssueOf(a queries.Alert, cfg *config.Config) emails.Issue {
 	d := ParseDetails(a.Details)
 	return emails.Issue{AlertID: a.ID, Severity: a.Severity, Title: a.Title, Message: d.Message, Recommendation: d.Recommendation,
-		Since: a.OpenedAt.In(cfg.DisplayTZ).Format("2006-01-02 15:04 MST"), Occurrences: a.Occurrences}
+		Since: a.OpenedAt.In(cfg.DisplayTZ).Format("2006-01-02 15:04 UTC-07:00"), Occurrences: a.Occurrences}
 }
 
 func rank(sev string) int {

@@ -11,7 +11,7 @@ import (
 func TestRenderCarriesEverythingInBothBodies(t *testing.T) {
 	t.Parallel()
 	about := Issue{AlertID: 1, Severity: "critical", Title: `Backup failed: schedule "A&B <nightly>"`,
-		Message: "Backup #7 failed: disk full", Recommendation: "Free space", Since: "2026-11-25 10:00 PST", Occurrences: 2}
+		Message: "Backup #7 failed: disk full", Recommendation: "Free space", Since: "2026-11-25 10:00 UTC+08:00", Occurrences: 2}
 	vm := AlertVM{Kind: KindOpened, Headline: "Alert: " + about.Title, Status: "critical", About: &about,
 		Open:         []Issue{{AlertID: 2, Severity: "warning", Title: "Backup storage is 93% full"}},
 		Stats:        Stats{Good24h: 3, Total24h: 4, Good7d: 20, Total7d: 21, LastGoodDatabase: "5 h"},
