@@ -42,7 +42,7 @@ func run(ctx context.Context, args []string) error {
 		gbDefault = g
 	}
 	fs.Float64Var(&o.gb, "gb", gbDefault, "size of the synthetic clinic database in GB (BENCH_GB)")
-	fs.IntVar(&o.runs, "runs", 3, "runs per measurement (the median is reported)")
+	fs.IntVar(&o.runs, "runs", 5, "runs per measurement (the median is reported); this machine is noisy, so five")
 	fs.StringVar(&o.bin, "bin", "bin/pisbackup", "the pisbackup binary to measure")
 	fs.StringVar(&o.out, "out", "var/bench/latest.json", "where to write the results")
 	fs.StringVar(&o.only, "only", "", "run only this group: backup, verify, http, enqueue, media")
