@@ -13,6 +13,7 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/uscpis/pisbackup/handlers"
+	"github.com/uscpis/pisbackup/internal/auth"
 	"github.com/uscpis/pisbackup/jobs"
 	"github.com/uscpis/pisbackup/queries"
 )
@@ -47,6 +48,7 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	auth.WarmUp()
 	h := handlers.New(handlers.Deps{Pool: a.pool, Q: queries.New(a.pool), River: client, Cfg: a.cfg,
 		Store: d.Store, Keys: d.Keys, Log: a.log, RiverUI: ui})
 	if *addr == "" {

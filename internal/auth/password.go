@@ -28,6 +28,11 @@ var dummyHash = sync.OnceValue(func() []byte {
 	return h
 })
 
+// WarmUp makes the dummy hash in the background, so that even the first login for an unknown e-mail takes
+// as long as one for a known e-mail. The server calls it at start-up; commands that never log anyone in
+// do not pay for it.
+func WarmUp() { go dummyHash() }
+
 // CheckPasswordPolicy explains what is wrong with a chosen password, or returns nil.
 func CheckPasswordPolicy(pw string) error {
 	switch {
