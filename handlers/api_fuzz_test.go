@@ -3,6 +3,7 @@ package handlers
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -52,7 +53,7 @@ func FuzzAPIRequestBodies(f *testing.F) {
 		for _, rt := range ops {
 			method, path := routeRequest(rt.Pattern)
 			resp, text := e.req(t, nil, method, path, e.tokens[auth.Admin], body, "Content-Type", "application/json")
-			what := rt.Pattern + " with body " + truncate(body, 200)
+			what := fmt.Sprintf("%s with body %.200q", rt.Pattern, body)
 			require.Less(t, resp.StatusCode, 500, "%s: %s", what, text)
 			if resp.StatusCode >= 400 {
 				var env struct {
@@ -64,11 +65,4 @@ func FuzzAPIRequestBodies(f *testing.F) {
 			}
 		}
 	})
-}
-
-func truncate(s string, n int) string {
-	if len(s) > n {
-		return s[:n] + "…"
-	}
-	return s
 }

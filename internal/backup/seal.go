@@ -38,8 +38,8 @@ func NewSealer(dst io.Writer, recipients []age.Recipient) (*Sealer, error) {
 	}
 	// SpeedFastest (about zstd -1..-2) with two goroutines. On two cores the backup is CPU-bound beside
 	// PostgreSQL and pg_dump; on make bench's 1 GB clinic database the default level took 1.83 s of CPU per
-	// 848 MB against 1.33 s here, for an artifact 1.5% larger (146.7 against 144.6 MB), and the whole backup
-	// went from keeping pace with `pg_dump | zstd -T0 -3` to matching it. WithLowerEncoderMem and a smaller
+	// 848 MB against 1.33 s here, for an artifact 1.5% larger (146.7 against 144.6 MB); see the README's
+	// benchmark notes for why no level reaches pg_dump -Fc's size at this speed. WithLowerEncoderMem and a smaller
 	// window were measured to cost ~70% more CPU for a few MiB of RSS, so they are off.
 	zw, err := zstd.NewWriter(s.enc, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(2))
 	if err != nil {
