@@ -51,7 +51,10 @@ func Up(ctx context.Context, pool *pgxpool.Pool) (Result, error) {
 	if err != nil {
 		return res, fmt.Errorf("goose locker: %w", err)
 	}
-	provider, err := goose.NewProvider(goose.DialectPostgres, db, files, goose.WithSessionLocker(locker))
+	provider, err := goose.NewProvider(goose.DialectPostgres, db, files, goose.WithSessionLocker(locker),
+		// Parallel work lands migrations numbered by topic, not by date: apply a lower number that arrives
+		// after a higher one instead of refusing to start.
+		goose.WithAllowOutofOrder(true))
 	if err != nil {
 		return res, fmt.Errorf("goose provider: %w", err)
 	}
