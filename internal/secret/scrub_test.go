@@ -1,0 +1,29 @@
+package secret
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+func TestScrubEverySpelling(t *testing.T) {
+	pw := `p@ss:w/rd 'q\`
+	for _, spelled := range Spellings(pw) {
+		got := Scrub("pg said: "+spelled+" and again "+spelled, pw)
+		require.Equal(t, "pg said: xxxxx and again xxxxx", got, spelled)
+	}
+	require.Equal(t, "key xxxxx", Scrub("key a%2fb", "a/b"), "lower-case percent escapes")
+	require.Equal(t, "xxxxx", Scrub("abcdef", "abc", "abcdef"), "longest first: no tail left behind")
+	require.Equal(t, "unchanged", Scrub("unchanged", ""), "an empty secret scrubs nothing")
+}
+
+func TestSet(t *testing.T) {
+	s := NewSet("SG.key", "", "tok")
+	s.Add("aws")
+	require.Equal(t, "xxxxx xxxxx xxxxx", s.Error(errors.New("SG.key tok aws")))
+	require.Equal(t, "", s.Error(nil))
+	var nilSet *Set
+	require.Equal(t, "x", nilSet.Scrub("x"))
+	require.Len(t, s.Values(), 3)
+}
