@@ -57,12 +57,16 @@ func (in *Input) Validate() (*Cadence, error) {
 	return c, nil
 }
 
-// NextRun is what next_run_at should hold after a save at now: nil for manual or paused schedules.
+// NextRun is what next_run_at should hold after a save at now: nil for manual or paused schedules, and for a
+// cadence with no run ahead (a zero time stored as next_run_at would be "due" at every tick).
 func NextRun(c *Cadence, active bool, now time.Time) *time.Time {
 	if c == nil || !active || c.Cadence == "manual" {
 		return nil
 	}
 	t := c.Next(now).UTC()
+	if t.IsZero() {
+		return nil
+	}
 	return &t
 }
 
