@@ -4,7 +4,7 @@ GO ?= go
 BIN := bin/pisbackup
 export PATH := $(CURDIR)/bin:$(PATH)
 
-.PHONY: run build static generate check-generated test vet bench faults screenshots clean
+.PHONY: run build static generate check-generated test test-clean vet bench faults screenshots clean
 
 ## run: build, create+migrate the catalog, seed the demo clinic, serve on :8080 with workers
 run: build
@@ -41,6 +41,16 @@ vet: static
 ## test: vet, the generated-code check, and every test against local Postgres and real pg_dump/pg_restore
 test: static vet check-generated
 	$(GO) test -count=1 -timeout 30m ./...
+
+## test-clean: drop everything `make test` keeps on the server: every database owned by the test role (the cached
+## templates testdb_tpl_*, databases of failed tests kept for inspection, their drill scratch databases), then the
+## role itself, and the superuser login pisbackup_test older versions of the harness created
+TEST_ADMIN_URL ?= postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable
+test-clean:
+	psql "$(TEST_ADMIN_URL)" -v ON_ERROR_STOP=1 -Atc "SELECT format('ALTER DATABASE %I IS_TEMPLATE false; DROP DATABASE %I WITH (FORCE);', d.datname, d.datname) \
+	  FROM pg_database d JOIN pg_roles r ON r.oid = d.datdba WHERE r.rolname IN ('pisbackup_test_restore', 'pisbackup_test')" \
+	  | psql "$(TEST_ADMIN_URL)" -v ON_ERROR_STOP=1 -q
+	psql "$(TEST_ADMIN_URL)" -v ON_ERROR_STOP=1 -qc "DROP ROLE IF EXISTS pisbackup_test_restore" -c "DROP ROLE IF EXISTS pisbackup_test"
 
 ## bench: speed and memory against the stock tools in the same run (BENCH_GB=1 default; BENCH_GB=0.05 is quick)
 bench: build

@@ -9,8 +9,10 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io/fs"
+	"sync"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver pgtestdb opens
 	"github.com/peterldowns/pgtestdb"
@@ -19,8 +21,25 @@ import (
 	"github.com/uscpis/pisbackup/migrations"
 )
 
-// role is a superuser because drills and restores create databases and restore dumps that own triggers.
-var role = pgtestdb.Role{Username: "pisbackup_test", Password: "pisbackup_test", Capabilities: "SUPERUSER"}
+// Role is the login every test database belongs to and every test connects as. It is deliberately what
+// production asks of RESTORE_DATABASE_URL (see backup.CheckRestoreRole): NOSUPERUSER, CREATEDB, no CREATEROLE and
+// none of pg_execute_server_program / pg_read_server_files / pg_write_server_files, so drills and restores in
+// tests run a dump's SQL with exactly the power they have in production. It has no password (PostgreSQL stores
+// an empty one as NULL, so password authentication always fails for it): on a server that asks for passwords it
+// cannot be used at all, and where local trust authentication is on (the test server) it can do no more than
+// create databases. The superuser is used only by the harness itself, to create the role, the templates and the
+// per-test databases and to drop them again.
+const Role = "pisbackup_test_restore"
+
+var role = pgtestdb.Role{Username: Role, Password: "", Capabilities: RoleCapabilities}
+
+// RoleCapabilities are the attributes the test role is created with.
+const RoleCapabilities = "NOSUPERUSER NOCREATEROLE CREATEDB NOREPLICATION NOBYPASSRLS INHERIT"
+
+// AdminURL connects to the test server's maintenance database as the superuser the harness uses to create and
+// drop test databases. Tests use it only to inspect or arrange the server (create a superuser-owned database
+// to prove pisbackup refuses it, say), never as the URL pisbackup itself runs with.
+const AdminURL = "postgres://postgres:postgres@127.0.0.1:5432/postgres?sslmode=disable"
 
 func config() pgtestdb.Config {
 	return pgtestdb.Config{
@@ -29,24 +48,61 @@ func config() pgtestdb.Config {
 	}
 }
 
+// custom is pgtestdb.Custom after proving, once per process, that the test role is as weak as production's
+// restore role must be: a role left by an older harness with more power would silently let tests pass that
+// production refuses.
+func custom(t testing.TB, m pgtestdb.Migrator) string {
+	t.Helper()
+	url := pgtestdb.Custom(t, config(), m).URL()
+	roleChecked.Do(func() { roleErr = checkRole(url) })
+	if roleErr != nil {
+		t.Fatalf("testdb: %v", roleErr)
+	}
+	return url
+}
+
+var (
+	roleChecked sync.Once
+	roleErr     error
+)
+
+func checkRole(url string) error {
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(ctx)
+	var super, createRole, createDB bool
+	err = conn.QueryRow(ctx, `SELECT rolsuper, rolcreaterole, rolcreatedb FROM pg_roles WHERE rolname = current_user`).Scan(&super, &createRole, &createDB)
+	if err != nil {
+		return err
+	}
+	if super || createRole || !createDB {
+		return fmt.Errorf("role %s must be NOSUPERUSER NOCREATEROLE CREATEDB (superuser %t, createrole %t, createdb %t); "+
+			"drop it (see README, \"Tests\") and rerun", Role, super, createRole, createDB)
+	}
+	return nil
+}
+
 // Catalog returns the URL of a fresh, fully migrated pisbackup database (ours and River's tables) and a pool
 // on it that closes when the test ends.
 func Catalog(t testing.TB) (*pgxpool.Pool, string) {
 	t.Helper()
-	url := pgtestdb.Custom(t, config(), catalogMigrator{}).URL()
+	url := custom(t, catalogMigrator{})
 	return Pool(t, url), url
 }
 
 // Source returns the URL of a fresh copy of the demo clinic database (the PIS shape demo-seed builds).
 func Source(t testing.TB) string {
 	t.Helper()
-	return pgtestdb.Custom(t, config(), sourceMigrator{}).URL()
+	return custom(t, sourceMigrator{})
 }
 
 // Empty returns the URL of a fresh database with nothing in it.
 func Empty(t testing.TB) string {
 	t.Helper()
-	return pgtestdb.Custom(t, config(), pgtestdb.NoopMigrator{}).URL()
+	return custom(t, pgtestdb.NoopMigrator{})
 }
 
 // Pool opens a pgx pool on url and closes it at the end of the test.
