@@ -10,7 +10,6 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -60,10 +59,6 @@ func newAuthEnv(t testing.TB, runBackups bool) *authEnv {
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Started: time.Now()}
 	var client *river.Client[pgx.Tx]
 	if runBackups {
-		d.PGDump, err = exec.LookPath("pg_dump")
-		require.NoError(t, err)
-		d.PGRestore, err = exec.LookPath("pg_restore")
-		require.NoError(t, err)
 		// Only the backups queue, and no periodic jobs: tests that need more start their own client.
 		client, err = jobs.NewClient(d, jobs.Private, jobs.QueueBackups)
 		require.NoError(t, err)

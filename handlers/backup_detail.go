@@ -47,6 +47,7 @@ func (h *Handlers) backupDetailVM(r *http.Request) (views.BackupDetailVM, error)
 				vm.Manifest.Tables = append(vm.Manifest.Tables, views.TableRowVM{Name: name, Rows: t.Rows})
 			}
 			vm.Manifest.FileCount, vm.Manifest.Missing, vm.Manifest.Unreadable = m.FileCount, m.Missing, m.Unreadable
+			vm.Manifest.PgDumpPath = m.PgDumpPath
 			pretty, _ := json.MarshalIndent(m, "", "  ")
 			vm.Manifest.Raw = string(pretty)
 		}

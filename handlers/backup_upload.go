@@ -84,13 +84,13 @@ func (h *Handlers) storeUpload(r *http.Request, name string, body io.Reader, man
 	if err != nil {
 		return h.refuseUpload(r, name, FieldError("file", "%s", err.Error()))
 	}
-	pgRestore, err := h.Cfg.PGTool("pg_restore")
+	pgRestore, err := h.Cfg.PGClients.Newest(r.Context(), "pg_restore")
 	if err != nil {
 		return queries.Backup{}, err
 	}
 	p := principalFrom(r.Context())
 	b, err := jobs.Upload(r.Context(), h.Pool, h.River, body, jobs.UploadRequest{Filename: name, Type: typ, Manifest: manifest,
-		MaxBytes: h.Cfg.UploadMaxBytes, CreatedBy: p.UserID, Store: h.Store, Keys: h.Keys, PGRestore: pgRestore})
+		MaxBytes: h.Cfg.UploadMaxBytes, CreatedBy: p.UserID, Store: h.Store, Keys: h.Keys, PGRestore: pgRestore.Path})
 	var ue *backup.UploadError
 	var me *http.MaxBytesError
 	switch {

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"mime/multipart"
 	"net/http"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -27,8 +26,6 @@ func verifyEnv(t *testing.T) (*authEnv, queries.Backup) {
 	e := newAuthEnv(t, true)
 	ctx := context.Background()
 	var err error
-	e.d.PGRestore, err = exec.LookPath("pg_restore")
-	require.NoError(t, err)
 	// Drills name scratch databases by verification id, and every test catalog shares one server.
 	_, err = e.d.Pool.Exec(ctx, "SELECT setval('verifications_id_seq', (random() * 1e12)::bigint + 1000)")
 	require.NoError(t, err)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -25,9 +24,6 @@ func TestAPIScheduleFiresThroughWorker(t *testing.T) {
 	// Our worker must be the only started River client: periodic jobs are enqueued by the elected leader.
 	env := newAuthEnv(t, false)
 	env.d.Cfg.SourceDatabaseURL = testdb.Source(t)
-	pgDump, err := exec.LookPath("pg_dump")
-	require.NoError(t, err)
-	env.d.PGDump = pgDump
 	ctx := context.Background()
 	insertOnly, err := jobs.NewClient(env.d, jobs.InsertOnly, "")
 	require.NoError(t, err)

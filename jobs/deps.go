@@ -16,16 +16,13 @@ import (
 
 // Deps are what workers share. Built once in run; tests build their own with real databases and storage.
 type Deps struct {
-	Pool   *pgxpool.Pool
-	Q      *queries.Queries
-	Cfg    *config.Config
-	Store  storage.Store
-	Keys   *crypt.Keys // nil only with the explicit BACKUP_UNENCRYPTED opt-out
-	Log    *slog.Logger
-	PGDump string
-	// PGRestore is resolved at start like PGDump; verification and restore need it.
-	PGRestore string
-	Now       func() time.Time
+	Pool  *pgxpool.Pool
+	Q     *queries.Queries
+	Cfg   *config.Config
+	Store storage.Store
+	Keys  *crypt.Keys // nil only with the explicit BACKUP_UNENCRYPTED opt-out
+	Log   *slog.Logger
+	Now   func() time.Time
 	// AfterBackup runs once a backup row reached a final state (success or not), outside the job's
 	// transaction: follow-up verification, retention and alert evaluation hang off it.
 	AfterBackup []func(ctx context.Context, b queries.Backup)

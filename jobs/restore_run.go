@@ -56,7 +56,7 @@ func runRestore(ctx context.Context, d *Deps, b queries.Backup, r queries.Restor
 	}
 	a := artifactOf(d, b)
 	if r.DryRun {
-		l, err := backup.ListArchive(ctx, a, d.PGRestore)
+		l, err := listArchive(ctx, d, a)
 		if l != nil {
 			res.Listing, res.Entries, res.PlainBytes = l.Text, l.Entries, l.PlainBytes
 			if len(res.Listing) > maxListing {
@@ -81,13 +81,17 @@ func runRestore(ctx context.Context, d *Deps, b queries.Backup, r queries.Restor
 	if exists && !res.Replace {
 		return fmt.Errorf("database %q appeared after the restore was confirmed as new; refusing to overwrite it", res.Database)
 	}
+	pgRestore, err := backup.ClientFor(ctx, d.Cfg.PGClients, "pg_restore", admin)
+	if err != nil {
+		return err
+	}
 	if err := backup.CreateDatabase(ctx, admin, res.Database, res.Replace); err != nil {
 		return err
 	}
 	var done atomic.Int64
 	stop := restoreHeartbeat(ctx, d, r.ID, &done)
 	start := time.Now()
-	res.PlainBytes, err = backup.RestoreInto(ctx, a, d.PGRestore, target, func(n int64) { done.Store(n) })
+	res.PlainBytes, err = backup.RestoreInto(ctx, a, pgRestore.Path, target, func(n int64) { done.Store(n) })
 	res.RestoreMS = time.Since(start).Milliseconds()
 	stop()
 	if err != nil {

@@ -5,7 +5,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
@@ -41,11 +40,7 @@ func setup(t *testing.T) *testBundle {
 	require.NoError(t, err)
 	keys, err := crypt.Load(nil, "", filepath.Join(t.TempDir(), "identity.txt"))
 	require.NoError(t, err)
-	pgDump, err := exec.LookPath("pg_dump")
-	require.NoError(t, err)
-	pgRestore, err := exec.LookPath("pg_restore")
-	require.NoError(t, err)
-	d := &Deps{Pool: pool, Q: queries.New(pool), Cfg: cfg, Store: st, Keys: keys, PGDump: pgDump, PGRestore: pgRestore,
+	d := &Deps{Pool: pool, Q: queries.New(pool), Cfg: cfg, Store: st, Keys: keys,
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Started: time.Now()}
 	return &testBundle{d: d, dir: dir, catalog: url}
 }

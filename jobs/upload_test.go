@@ -23,7 +23,7 @@ func (b *testBundle) upload(t *testing.T, name string, body []byte, m *backup.Ma
 	typ, err := backup.UploadType(name)
 	require.NoError(t, err)
 	return Upload(context.Background(), b.d.Pool, b.insertOnly(t), bytes.NewReader(body), UploadRequest{Filename: name,
-		Type: typ, Manifest: m, MaxBytes: limit, Store: b.d.Store, Keys: b.d.Keys, PGRestore: b.d.PGRestore})
+		Type: typ, Manifest: m, MaxBytes: limit, Store: b.d.Store, Keys: b.d.Keys, PGRestore: "pg_restore"})
 }
 
 // assertStorageEmpty proves a refused upload left nothing behind, published or temporary.
@@ -62,7 +62,7 @@ func legacyExport(t *testing.T, patients, users int) []byte {
 func TestUploadTruncatedIsRefused(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	dump, err := exec.Command(b.d.PGDump, "--format=custom", "--compress=0", "--dbname="+b.d.Cfg.SourceDatabaseURL).Output()
+	dump, err := exec.Command("pg_dump", "--format=custom", "--compress=0", "--dbname="+b.d.Cfg.SourceDatabaseURL).Output()
 	require.NoError(t, err)
 
 	_, err = b.upload(t, "clinic.dump", dump[:len(dump)*2/3], nil, 1<<30)

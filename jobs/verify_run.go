@@ -55,7 +55,7 @@ func verifyDatabase(ctx context.Context, d *Deps, b queries.Backup, v queries.Ve
 		models, err := backup.VerifyLegacy(ctx, a)
 		return verifyOutcome{Details: map[string]any{"models": models}, Err: err}
 	case v.Level == "archive":
-		l, err := backup.ListArchive(ctx, a, d.PGRestore)
+		l, err := listArchive(ctx, d, a)
 		if l == nil {
 			return verifyOutcome{Err: err}
 		}
@@ -88,13 +88,27 @@ func drillDatabase(ctx context.Context, d *Deps, b queries.Backup, v queries.Ver
 	if err != nil {
 		return verifyOutcome{Err: fmt.Errorf("RESTORE_DATABASE_URL or SOURCE_DATABASE_URL: %w", err)}
 	}
-	res, err := backup.Drill(ctx, backup.DrillOptions{Artifact: a, PGRestore: d.PGRestore, AdminURL: admin,
+	pgRestore, err := backup.ClientFor(ctx, d.Cfg.PGClients, "pg_restore", admin)
+	if err != nil {
+		return verifyOutcome{Err: err}
+	}
+	res, err := backup.Drill(ctx, backup.DrillOptions{Artifact: a, PGRestore: pgRestore.Path, AdminURL: admin,
 		ID: v.ID, Expected: expected, AfterRestore: d.DrillAfterRestore})
 	out := verifyOutcome{Details: res, Err: err}
 	if res != nil && res.RTOMillis > 0 {
 		out.RTOms = &res.RTOMillis
 	}
 	return out
+}
+
+// listArchive runs `pg_restore --list` with the newest installed pg_restore: no server is involved, and the
+// newest reads every archive version an older one does.
+func listArchive(ctx context.Context, d *Deps, a backup.Artifact) (*backup.Listing, error) {
+	pgRestore, err := d.Cfg.PGClients.Newest(ctx, "pg_restore")
+	if err != nil {
+		return nil, err
+	}
+	return backup.ListArchive(ctx, a, pgRestore.Path)
 }
 
 // artifactOf is how workers open a backup's stored object.

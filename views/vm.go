@@ -55,6 +55,8 @@ type ManifestVM struct {
 	Missing    []string
 	Unreadable []string
 	Raw        string
+	// PgDumpPath is the pg_dump client chosen for the source's server version.
+	PgDumpPath string
 }
 
 // TableRowVM is one table's row count in a manifest.

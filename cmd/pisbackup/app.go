@@ -92,13 +92,14 @@ func (a *app) deps(ctx context.Context) (*jobs.Deps, error) {
 	d := &jobs.Deps{Pool: a.pool, Q: queries.New(a.pool), Cfg: a.cfg, Log: a.log, Started: time.Now()}
 	// A failed backup alerts the moment it fails; its schedule's next success sends the recovery notice.
 	d.AfterBackup = append(d.AfterBackup, jobs.AlertOnBackup(d))
+	// Which client fits which server is decided per job (the servers may be upgraded meanwhile); here only
+	// that some client is installed at all, so a dyno without one fails at start.
+	for _, prog := range []string{"pg_dump", "pg_restore"} {
+		if _, err := a.cfg.PGClients.Newest(ctx, prog); err != nil {
+			return nil, err
+		}
+	}
 	var err error
-	if d.PGDump, err = a.cfg.PGTool("pg_dump"); err != nil {
-		return nil, err
-	}
-	if d.PGRestore, err = a.cfg.PGTool("pg_restore"); err != nil {
-		return nil, err
-	}
 	if d.Store, err = storage.Open(ctx, a.cfg.BackupStorage, a.getenv); err != nil {
 		return nil, err
 	}

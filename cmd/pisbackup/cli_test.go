@@ -12,6 +12,7 @@ import (
 	"filippo.io/age"
 	"github.com/stretchr/testify/require"
 
+	"github.com/uscpis/pisbackup/internal/pgclient/pgclienttest"
 	"github.com/uscpis/pisbackup/internal/testdb"
 )
 
@@ -67,12 +68,41 @@ func TestCreateBackupDryRunChangesNothing(t *testing.T) {
 	env := cliEnv(t)
 	env["SOURCE_DATABASE_URL"] = "postgres://clinic:topsecret@db.example:5432/pis"
 	out, stderr, code := runCLI(t, env, "create-backup", "--dry-run")
-	require.Equal(t, 0, code, stderr)
+	// The source cannot be reached, so tonight's backup would fail: the dry run says so and exits 1.
+	require.Equal(t, 1, code, stderr)
 	require.Contains(t, out, "nothing was changed")
 	require.Contains(t, out, "xxxxx")
+	require.Contains(t, stderr, "this backup would fail")
 	require.NotContains(t, out+stderr, "topsecret")
 	out, _, _ = runCLI(t, env, "list-backups", "--json")
 	require.JSONEq(t, "[]", out)
+}
+
+// --dry-run shows the pg_dump a backup would run, its version, the server's and whether they fit, with the
+// same choice the backup makes: the newest installed client of at least the server's major.
+func TestCreateBackupDryRunShowsClientChoice(t *testing.T) {
+	t.Parallel()
+	env := cliEnv(t)
+	root := pgclienttest.Layout(t, "14.9", "15.20", "17.1")
+	env["PG_CLIENT_SEARCH_ROOT"] = root
+	out, stderr, code := runCLI(t, env, "create-backup", "--dry-run")
+	require.Equal(t, 0, code, stderr)
+	require.Contains(t, out, "server:      PostgreSQL 15.")
+	require.Contains(t, out, "pg_dump:     17.1 at "+filepath.Join(root, "17", "bin", "pg_dump")+" (compatible")
+
+	out, _, code = runCLI(t, env, "create-backup", "--dry-run", "--json")
+	require.Equal(t, 0, code)
+	var got struct{ Plan dryRunPlan }
+	require.NoError(t, json.Unmarshal([]byte(out), &got), out)
+	require.True(t, got.Plan.Compatible)
+	require.Equal(t, "17.1", got.Plan.PgDumpVersion)
+	require.Len(t, got.Plan.Found, 3)
+
+	env["PG_CLIENT_SEARCH_ROOT"] = pgclienttest.Layout(t, "14.9")
+	out, stderr, code = runCLI(t, env, "create-backup", "--dry-run")
+	require.Equal(t, 1, code, stderr)
+	require.Contains(t, out, "pg_dump:     NOT USABLE: no pg_dump for PostgreSQL 15")
+	require.Contains(t, stderr, "14.9")
 }
 
 // Bad input fails before any work, with one line naming what to fix, and the right exit code.

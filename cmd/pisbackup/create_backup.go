@@ -7,6 +7,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/uscpis/pisbackup/internal/backup"
 	"github.com/uscpis/pisbackup/internal/config"
 	"github.com/uscpis/pisbackup/jobs"
 	"github.com/uscpis/pisbackup/queries"
@@ -40,7 +41,7 @@ func cmdCreateBackup(ctx context.Context, e *env, args []string) error {
 	}
 	defer a.close()
 	if *dry {
-		return printDryRun(e, a.cfg, d, *kind, *asJSON)
+		return printDryRun(ctx, e, a.cfg, d, *kind, *asJSON)
 	}
 	queue := jobs.QueueBackups
 	if !*noWait {
@@ -151,18 +152,70 @@ func printBackup(e *env, b queries.Backup, asJSON bool) error {
 	return nil
 }
 
-func printDryRun(e *env, cfg *config.Config, d *jobs.Deps, kind string, asJSON bool) error {
+// dryRunPlan is what --dry-run reports: where a backup would read and write, and which pg_dump it would run
+// against the source's server (the same choice the backup makes, see backup.ClientFor).
+type dryRunPlan struct {
+	Kind        string `json:"kind"`
+	Source      string `json:"source"`
+	MediaRoot   string `json:"media_root"`
+	Destination string `json:"destination"`
+	Encryption  string `json:"encryption"`
+	// PgDump is the chosen client's path; empty when none fits or the source cannot be reached.
+	PgDump        string `json:"pg_dump"`
+	PgDumpVersion string `json:"pg_dump_version,omitempty"`
+	ServerVersion string `json:"server_version,omitempty"`
+	// Compatible is whether the backup's pg_dump can dump the source; Problem says why not.
+	Compatible bool     `json:"compatible"`
+	Problem    string   `json:"problem,omitempty"`
+	Found      []string `json:"pg_dump_found,omitempty"`
+	major      string
+}
+
+// printDryRun says what a backup would do and exits 1 when it could not work (no suitable pg_dump, source
+// unreachable), so `create-backup --dry-run` answers "would tonight's backup run?" truthfully.
+func printDryRun(ctx context.Context, e *env, cfg *config.Config, d *jobs.Deps, kind string, asJSON bool) error {
 	enc := "age, recipients fingerprint " + d.Keys.Fingerprint()
 	if len(d.Keys.Recipients) == 0 {
 		enc = "NONE (BACKUP_UNENCRYPTED=true)"
 	}
-	plan := map[string]string{"kind": kind, "source": config.RedactURL(cfg.SourceDatabaseURL),
-		"media_root": cfg.MediaRoot, "destination": d.Store.String(), "encryption": enc, "pg_dump": d.PGDump}
-	if asJSON {
-		return json.NewEncoder(e.stdout).Encode(map[string]any{"dry_run": true, "plan": plan})
+	p := dryRunPlan{Kind: kind, Source: config.RedactURL(cfg.SourceDatabaseURL), MediaRoot: cfg.MediaRoot,
+		Destination: d.Store.String(), Encryption: enc, Compatible: true}
+	if kind != "media" {
+		c, err := backup.ClientFor(ctx, cfg.PGClients, "pg_dump", cfg.SourceDatabaseURL)
+		p.PgDump, p.PgDumpVersion, p.ServerVersion, p.Compatible, p.major = c.Path, c.Version, c.Server, err == nil, c.Major()
+		for _, f := range c.Found {
+			p.Found = append(p.Found, f.Version+" "+f.Path)
+		}
+		if err != nil {
+			p.Problem = err.Error()
+		}
 	}
-	fmt.Fprintf(e.stdout, "dry run: would back up %s\n  source:      %s\n  media:       %s\n  destination: %s\n  encryption:  %s\n  pg_dump:     %s\nnothing was changed\n",
-		kind, plan["source"], plan["media_root"], plan["destination"], plan["encryption"], plan["pg_dump"])
+	if asJSON {
+		if err := json.NewEncoder(e.stdout).Encode(map[string]any{"dry_run": true, "plan": p}); err != nil {
+			return err
+		}
+	} else {
+		fmt.Fprintf(e.stdout, "dry run: would back up %s\n  source:      %s\n", kind, p.Source)
+		if kind != "media" {
+			server := p.ServerVersion
+			if server == "" {
+				server = "unknown"
+			}
+			fmt.Fprintf(e.stdout, "  server:      PostgreSQL %s\n", server)
+			if p.Compatible {
+				fmt.Fprintf(e.stdout, "  pg_dump:     %s at %s (compatible: newest of %d installed, major %s >= the server's)\n",
+					p.PgDumpVersion, p.PgDump, len(p.Found), p.major)
+			} else {
+				fmt.Fprintf(e.stdout, "  pg_dump:     NOT USABLE: %s\n", p.Problem)
+			}
+		}
+		fmt.Fprintf(e.stdout, "  media:       %s\n  destination: %s\n  encryption:  %s\nnothing was changed\n",
+			p.MediaRoot, p.Destination, p.Encryption)
+	}
+	if !p.Compatible {
+		fmt.Fprintln(e.stderr, "dry run: this backup would fail:", p.Problem)
+		return silentExit(1)
+	}
 	return nil
 }
 

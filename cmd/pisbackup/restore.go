@@ -62,8 +62,12 @@ func cmdRestore(ctx context.Context, e *env, args []string) error {
 	}
 	if *dry {
 		// Nothing is recorded or queued: the listing is read straight from storage.
+		pgRestore, err := a.cfg.PGClients.Newest(ctx, "pg_restore")
+		if err != nil {
+			return err
+		}
 		l, err := backup.ListArchive(ctx, backup.Artifact{Store: d.Store, Key: b.StorageKey, Encrypted: b.Encrypted,
-			Identities: d.Keys.Identities}, d.PGRestore)
+			Identities: d.Keys.Identities}, pgRestore.Path)
 		if err != nil {
 			return err
 		}

@@ -8,13 +8,12 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
-	"regexp"
-	"strings"
 	"time"
 
 	"golang.org/x/sync/errgroup"
 
 	"github.com/uscpis/pisbackup/internal/crypt"
+	"github.com/uscpis/pisbackup/internal/pgclient"
 	"github.com/uscpis/pisbackup/internal/storage"
 )
 
@@ -24,9 +23,10 @@ type DumpOptions struct {
 	ParentID  int64 // the full backup this dump is part of, if any
 	Trigger   string
 	SourceURL string
-	PGDump    string // path to pg_dump
-	Store     storage.Store
-	Keys      *crypt.Keys // nil means the explicit unencrypted opt-out
+	// Clients picks pg_dump for the source's server version once the snapshot says what it is.
+	Clients pgclient.Finder
+	Store   storage.Store
+	Keys    *crypt.Keys // nil means the explicit unencrypted opt-out
 	// Progress is called with plaintext bytes read so far and the estimated total; the caller throttles writes.
 	Progress func(done, total int64)
 	Now      func() time.Time
@@ -39,7 +39,8 @@ type Result struct {
 	Status   string // "succeeded" or "warning"
 }
 
-// DumpDatabase runs pg_dump --format=custom --compress=0 in the source's exported snapshot and streams it
+// DumpDatabase runs the newest installed pg_dump that can dump the source's server version (pgclient) with
+// --format=custom --compress=0 in the source's exported snapshot and streams it
 // through zstd and age into a temporary object, which is committed only after pg_dump exited 0 and every
 // writer closed. On any error the temporary object is removed and nothing is published.
 func DumpDatabase(ctx context.Context, o DumpOptions) (*Result, error) {
@@ -56,7 +57,7 @@ func DumpDatabase(ctx context.Context, o DumpOptions) (*Result, error) {
 		return nil, err
 	}
 	defer snap.Close(ctx)
-	dumpVersion, err := pgDumpVersion(ctx, o.PGDump)
+	pgDump, err := o.Clients.For(ctx, "pg_dump", snap.ServerVersion)
 	if err != nil {
 		return nil, err
 	}
@@ -64,7 +65,7 @@ func DumpDatabase(ctx context.Context, o DumpOptions) (*Result, error) {
 	key := storage.BackupKey("database", started, o.BackupID, "dump.zst.age")
 	m := &Manifest{FormatVersion: FormatVersion, Tool: "pisbackup", BackupID: o.BackupID, ParentID: o.ParentID, Kind: "database",
 		Trigger: o.Trigger, Format: FormatDatabase, ArtifactKey: key, StartedAt: started, Compression: "zstd",
-		PgDumpVersion: dumpVersion, ServerVersion: snap.ServerVersion, Database: snap.Database,
+		PgDumpVersion: pgDump.Version, PgDumpPath: pgDump.Path, ServerVersion: snap.ServerVersion, Database: snap.Database,
 		Source: redactURL(o.SourceURL)}
 	if o.Keys != nil {
 		m.Encrypted, m.Recipients, m.RecipientsFingerprint = true, o.Keys.Public, o.Keys.Fingerprint()
@@ -73,15 +74,12 @@ func DumpDatabase(ctx context.Context, o DumpOptions) (*Result, error) {
 		m.Warnings = append(m.Warnings, "backup is NOT encrypted (BACKUP_UNENCRYPTED=true)")
 	}
 	m.Restore = restoreHint("database", m.Encrypted)
-	if w := versionWarning(dumpVersion, snap.ServerVersion); w != "" {
-		m.Warnings = append(m.Warnings, w)
-	}
 
 	w, err := o.Store.Create(ctx, key)
 	if err != nil {
 		return nil, fmt.Errorf("storage: %w", err)
 	}
-	sealed, err := runDump(ctx, o, snap, w, m)
+	sealed, err := runDump(ctx, o, pgDump.Path, snap, w, m)
 	if err != nil {
 		_ = w.Abort()
 		return nil, err
@@ -103,7 +101,7 @@ func DumpDatabase(ctx context.Context, o DumpOptions) (*Result, error) {
 }
 
 // runDump streams pg_dump into w while counting rows in the same snapshot, and returns the closed sealer.
-func runDump(ctx context.Context, o DumpOptions, snap *Snapshot, w io.Writer, m *Manifest) (*Sealer, error) {
+func runDump(ctx context.Context, o DumpOptions, pgDump string, snap *Snapshot, w io.Writer, m *Manifest) (*Sealer, error) {
 	sealer, err := NewSealer(w, keysRecipients(o.Keys))
 	if err != nil {
 		return nil, err
@@ -111,7 +109,7 @@ func runDump(ctx context.Context, o DumpOptions, snap *Snapshot, w io.Writer, m 
 	dctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	dsn, password := splitPassword(o.SourceURL)
-	cmd := exec.CommandContext(dctx, o.PGDump, "--format=custom", "--compress=0", "--no-password",
+	cmd := exec.CommandContext(dctx, pgDump, "--format=custom", "--compress=0", "--no-password",
 		"--snapshot="+snap.ID, "--dbname="+dsn)
 	cmd.Env = os.Environ()
 	if password != "" {
@@ -184,29 +182,6 @@ func (p *progressReader) Read(b []byte) (int, error) {
 		p.fn(p.n, p.total)
 	}
 	return n, err
-}
-
-var versionRE = regexp.MustCompile(`(\d+)(?:\.(\d+))?`)
-
-func pgDumpVersion(ctx context.Context, pgDump string) (string, error) {
-	out, err := exec.CommandContext(ctx, pgDump, "--version").Output()
-	if err != nil {
-		return "", fmt.Errorf("run %s --version: %w", pgDump, err)
-	}
-	if v := versionRE.FindString(string(out)); v != "" {
-		return v, nil
-	}
-	return strings.TrimSpace(string(out)), nil
-}
-
-// versionWarning flags a pg_dump whose major version differs from the server's: older ones cannot dump newer
-// servers at all, and a mismatch is worth a look either way.
-func versionWarning(dump, server string) string {
-	dm, sm := versionRE.FindStringSubmatch(dump), versionRE.FindStringSubmatch(server)
-	if dm == nil || sm == nil || dm[1] == sm[1] {
-		return ""
-	}
-	return fmt.Sprintf("pg_dump %s differs from the server's major version %s", dump, server)
 }
 
 // splitPassword removes the password from a postgres URL and returns it separately.

@@ -16,6 +16,8 @@ import (
 
 	"github.com/uscpis/pisbackup/internal/backup"
 	"github.com/uscpis/pisbackup/internal/crypt"
+	"github.com/uscpis/pisbackup/internal/pgclient"
+	"github.com/uscpis/pisbackup/internal/pgclient/pgclienttest"
 	"github.com/uscpis/pisbackup/internal/storage"
 	"github.com/uscpis/pisbackup/internal/testdb"
 )
@@ -36,9 +38,8 @@ func setup(t *testing.T) *fixture {
 	require.NoError(t, err)
 	f.keys, err = crypt.Load(nil, "", filepath.Join(t.TempDir(), "identity.txt"))
 	require.NoError(t, err)
-	pgDump, err := exec.LookPath("pg_dump")
-	require.NoError(t, err)
-	f.opts = backup.DumpOptions{BackupID: 7, Trigger: "cli", SourceURL: f.src, PGDump: pgDump, Store: f.store, Keys: f.keys}
+	f.opts = backup.DumpOptions{BackupID: 7, Trigger: "cli", SourceURL: f.src, Store: f.store, Keys: f.keys,
+		Clients: pgclient.Finder{Roots: []string{pgclient.DefaultRoot}}}
 	return f
 }
 
@@ -89,7 +90,8 @@ func TestDumpRestoresWithStockToolsAndMatchesSource(t *testing.T) {
 func TestDumpKilledMidStreamPublishesNothing(t *testing.T) {
 	t.Parallel()
 	f := setup(t)
-	script := filepath.Join(t.TempDir(), "pg_dump")
+	bin := t.TempDir()
+	script := filepath.Join(bin, "pg_dump")
 	// Behaves like pg_dump for --version, then streams some real dump bytes and dies.
 	require.NoError(t, os.WriteFile(script, []byte(`#!/bin/sh
 if [ "$1" = "--version" ]; then exec pg_dump --version; fi
@@ -97,7 +99,7 @@ pg_dump "$@" | head -c 20000
 echo "pg_dump: error: connection lost" >&2
 kill -9 $$
 `), 0o755))
-	f.opts.PGDump = script
+	f.opts.Clients.BinDir = bin
 	_, err := backup.DumpDatabase(context.Background(), f.opts)
 	require.Error(t, err)
 	require.Contains(t, err.Error(), "pg_dump failed")
@@ -138,3 +140,32 @@ func assertNothingStored(t *testing.T, f *fixture) {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// With several clients installed the dump runs the newest one (17 for a 15 server) and the manifest says so.
+func TestDumpChoosesNewestSuitableClient(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	root := pgclienttest.Layout(t, "14.9", "15.20", "17.1")
+	f.opts.Clients = pgclient.Finder{Roots: []string{root}}
+	res, err := backup.DumpDatabase(context.Background(), f.opts)
+	require.NoError(t, err)
+	require.Equal(t, "succeeded", res.Status, "a newer pg_dump is the documented way: no warning")
+	m, err := backup.GetManifest(context.Background(), f.store, res.Key)
+	require.NoError(t, err)
+	require.Equal(t, "17.1", m.PgDumpVersion)
+	require.Equal(t, filepath.Join(root, "17", "bin", "pg_dump"), m.PgDumpPath)
+}
+
+// With only clients older than the server the backup fails before anything is written, naming the server's
+// major and every client found.
+func TestDumpWithOnlyOlderClientsFails(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	root := pgclienttest.Layout(t, "13.16", "14.9")
+	f.opts.Clients = pgclient.Finder{Roots: []string{root}}
+	_, err := backup.DumpDatabase(context.Background(), f.opts)
+	require.ErrorContains(t, err, "no pg_dump for PostgreSQL 15")
+	require.ErrorContains(t, err, "14.9 ("+filepath.Join(root, "14", "bin", "pg_dump")+")")
+	require.ErrorContains(t, err, "13.16")
+	assertNothingStored(t, f)
+}

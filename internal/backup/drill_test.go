@@ -14,6 +14,7 @@ import (
 
 	"github.com/uscpis/pisbackup/internal/backup"
 	"github.com/uscpis/pisbackup/internal/crypt"
+	"github.com/uscpis/pisbackup/internal/pgclient"
 	"github.com/uscpis/pisbackup/internal/storage"
 	"github.com/uscpis/pisbackup/internal/testdb"
 )
@@ -27,11 +28,9 @@ func drillFixture(t *testing.T) (backup.DrillOptions, string) {
 	require.NoError(t, err)
 	keys, err := crypt.Load(nil, "", filepath.Join(t.TempDir(), "identity.txt"))
 	require.NoError(t, err)
-	pgDump, err := exec.LookPath("pg_dump")
-	require.NoError(t, err)
 	pgRestore, err := exec.LookPath("pg_restore")
 	require.NoError(t, err)
-	res, err := backup.DumpDatabase(ctx, backup.DumpOptions{BackupID: 1, Trigger: "cli", SourceURL: src, PGDump: pgDump, Store: st, Keys: keys})
+	res, err := backup.DumpDatabase(ctx, backup.DumpOptions{BackupID: 1, Trigger: "cli", SourceURL: src, Clients: pgclient.Finder{Roots: []string{pgclient.DefaultRoot}}, Store: st, Keys: keys})
 	require.NoError(t, err)
 	admin, err := backup.WithDatabase(src, "postgres")
 	require.NoError(t, err)

@@ -26,6 +26,7 @@ type Manifest struct {
 	RecipientsFingerprint string       `json:"recipients_fingerprint,omitempty"`
 	Compression           string       `json:"compression"`
 	PgDumpVersion         string       `json:"pg_dump_version,omitempty"`
+	PgDumpPath            string       `json:"pg_dump_path,omitempty"` // the client chosen for ServerVersion
 	ServerVersion         string       `json:"server_version,omitempty"`
 	Database              string       `json:"database,omitempty"`
 	Source                string       `json:"source,omitempty"` // redacted

@@ -18,6 +18,7 @@ import (
 
 	"github.com/uscpis/pisbackup/internal/backup"
 	"github.com/uscpis/pisbackup/internal/crypt"
+	"github.com/uscpis/pisbackup/internal/pgclient"
 	"github.com/uscpis/pisbackup/internal/storage"
 	"github.com/uscpis/pisbackup/internal/testdb"
 )
@@ -26,11 +27,9 @@ import (
 // accept only what is whole and of its type; everything else is an UploadError or ErrTooLarge (a clear 4xx),
 // never a panic, and a refused upload leaves nothing in storage, not even a temporary object.
 func FuzzIngest(f *testing.F) {
-	pgDump, err := exec.LookPath("pg_dump")
-	require.NoError(f, err)
 	pgRestore, err := exec.LookPath("pg_restore")
 	require.NoError(f, err)
-	dump, err := exec.Command(pgDump, "--format=custom", "--dbname="+testdb.Empty(f)).Output()
+	dump, err := exec.Command("pg_dump", "--format=custom", "--dbname="+testdb.Empty(f)).Output()
 	require.NoError(f, err)
 	keys, err := crypt.Load(nil, "", filepath.Join(f.TempDir(), "identity.txt"))
 	require.NoError(f, err)
@@ -104,10 +103,8 @@ func sealedUpload(f *testing.F, keys *crypt.Keys) ([]byte, []byte) {
 	dir := f.TempDir()
 	st, err := storage.Open(context.Background(), "file://"+dir, os.Getenv)
 	require.NoError(f, err)
-	pgDump, err := exec.LookPath("pg_dump")
-	require.NoError(f, err)
 	res, err := backup.DumpDatabase(context.Background(), backup.DumpOptions{BackupID: 1, Trigger: "manual",
-		SourceURL: testdb.Empty(f), PGDump: pgDump, Store: st, Keys: keys})
+		SourceURL: testdb.Empty(f), Clients: pgclient.Finder{Roots: []string{pgclient.DefaultRoot}}, Store: st, Keys: keys})
 	require.NoError(f, err)
 	rc, err := st.Open(context.Background(), res.Key)
 	require.NoError(f, err)

@@ -6,10 +6,11 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/uscpis/pisbackup/internal/pgclient"
 )
 
 // Config is every setting of SPEC section 9, parsed and checked. It is built once in run and passed down;
@@ -32,10 +33,12 @@ type Config struct {
 	Port             int
 	BaseURL          *url.URL
 	DisplayTZ        *time.Location
-	PGBinDir         string
-	LogLevel         slog.Level
-	LogFormat        string // "json", "text" or "auto" (text on a terminal)
-	MetricsToken     string
+	// PGClients finds pg_dump/pg_restore: PG_BIN_DIR alone when set, else every major installed under
+	// PG_CLIENT_SEARCH_ROOT (colon-separated, default /usr/lib/postgresql), then PATH.
+	PGClients    pgclient.Finder
+	LogLevel     slog.Level
+	LogFormat    string // "json", "text" or "auto" (text on a terminal)
+	MetricsToken string
 	// FileColumns are the clinic database's FileField columns ("table.column") a full backup checks.
 	FileColumns []string
 	// HeartbeatTimeout is how long a running backup may go silent before the reconciler declares its worker dead.
@@ -58,22 +61,23 @@ func (e *Error) Error() string { return fmt.Sprintf("config: %s: %s", e.Var, e.M
 func Load(getenv func(string) string) (*Config, error) {
 	l := loader{getenv: getenv}
 	c := &Config{
-		DatabaseURL:        l.pgURL("DATABASE_URL", "postgres://postgres@/pisbackup?host=/var/run/postgresql"),
-		SourceDatabaseURL:  l.pgURL("SOURCE_DATABASE_URL", "postgres://postgres@/pis_demo?host=/var/run/postgresql"),
-		MediaRoot:          l.str("MEDIA_ROOT", "./var/media"),
-		BackupStorage:      l.storageURL("BACKUP_STORAGE", "file://./var/backups"),
-		AgeRecipients:      l.recipients("BACKUP_AGE_RECIPIENTS"),
-		AgeIdentityFile:    l.str("BACKUP_AGE_IDENTITY_FILE", ""),
-		Unencrypted:        l.boolean("BACKUP_UNENCRYPTED", false),
-		SendGridAPIKey:     l.first("SENDGRID_API_KEY", "EMAIL_HOST_PASSWORD"),
-		SendGridAPIURL:     l.httpURL("SENDGRID_API_URL", "https://api.sendgrid.com"),
-		DefaultFromEmail:   l.email("DEFAULT_FROM_EMAIL", "noreply@usc-pis.herokuapp.com"),
-		AlertEmails:        l.emails("BACKUP_ALERT_EMAIL"),
-		AlertRemindAfter:   l.duration("ALERT_REMIND_AFTER", 24*time.Hour),
-		CloudinaryURL:      l.cloudinary(),
-		Port:               l.port("PORT", 8080),
-		DisplayTZ:          l.location("TZ_DISPLAY", "Asia/Manila"),
-		PGBinDir:           l.str("PG_BIN_DIR", ""),
+		DatabaseURL:       l.pgURL("DATABASE_URL", "postgres://postgres@/pisbackup?host=/var/run/postgresql"),
+		SourceDatabaseURL: l.pgURL("SOURCE_DATABASE_URL", "postgres://postgres@/pis_demo?host=/var/run/postgresql"),
+		MediaRoot:         l.str("MEDIA_ROOT", "./var/media"),
+		BackupStorage:     l.storageURL("BACKUP_STORAGE", "file://./var/backups"),
+		AgeRecipients:     l.recipients("BACKUP_AGE_RECIPIENTS"),
+		AgeIdentityFile:   l.str("BACKUP_AGE_IDENTITY_FILE", ""),
+		Unencrypted:       l.boolean("BACKUP_UNENCRYPTED", false),
+		SendGridAPIKey:    l.first("SENDGRID_API_KEY", "EMAIL_HOST_PASSWORD"),
+		SendGridAPIURL:    l.httpURL("SENDGRID_API_URL", "https://api.sendgrid.com"),
+		DefaultFromEmail:  l.email("DEFAULT_FROM_EMAIL", "noreply@usc-pis.herokuapp.com"),
+		AlertEmails:       l.emails("BACKUP_ALERT_EMAIL"),
+		AlertRemindAfter:  l.duration("ALERT_REMIND_AFTER", 24*time.Hour),
+		CloudinaryURL:     l.cloudinary(),
+		Port:              l.port("PORT", 8080),
+		DisplayTZ:         l.location("TZ_DISPLAY", "Asia/Manila"),
+		PGClients: pgclient.Finder{BinDir: l.str("PG_BIN_DIR", ""),
+			Roots: filepath.SplitList(l.str("PG_CLIENT_SEARCH_ROOT", pgclient.DefaultRoot)), Path: getenv("PATH")},
 		LogLevel:           l.level("LOG_LEVEL"),
 		LogFormat:          l.oneOf("LOG_FORMAT", "auto", "auto", "json", "text"),
 		MetricsToken:       l.str("METRICS_TOKEN", ""),
@@ -107,23 +111,6 @@ func (c *Config) CloudinaryConfigured() bool { return c.CloudinaryURL != "" }
 
 // SecureCookies is true when the site is served over https, so session cookies get the Secure flag.
 func (c *Config) SecureCookies() bool { return c.BaseURL.Scheme == "https" }
-
-// PGTool finds a PostgreSQL client program (pg_dump, pg_restore) in PG_BIN_DIR or on PATH, with an error a
-// person can act on when it is missing.
-func (c *Config) PGTool(name string) (string, error) {
-	if c.PGBinDir != "" {
-		p := filepath.Join(c.PGBinDir, name)
-		if _, err := exec.LookPath(p); err != nil {
-			return "", &Error{Var: "PG_BIN_DIR", Msg: fmt.Sprintf("%s not found or not executable in %s", name, c.PGBinDir)}
-		}
-		return p, nil
-	}
-	p, err := exec.LookPath(name)
-	if err != nil {
-		return "", fmt.Errorf("%s is not installed or not on PATH (install postgresql-client, or set PG_BIN_DIR)", name)
-	}
-	return p, nil
-}
 
 // String is safe to log: every URL is redacted and keys are reduced to whether they are set.
 func (c *Config) String() string {
