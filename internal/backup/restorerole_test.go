@@ -1,0 +1,48 @@
+package backup_test
+
+import (
+	"context"
+	"errors"
+	"net/url"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/uscpis/pisbackup/internal/backup"
+	"github.com/uscpis/pisbackup/internal/testdb"
+)
+
+// The server, not the role's name, decides: a superuser, a role without CREATEDB and a member of
+// pg_read_server_files are refused with what to do; a plain CREATEDB role passes.
+func TestCheckRestoreRole(t *testing.T) {
+	t.Parallel()
+	db := testdb.Empty(t)
+	ctx := context.Background()
+	var re *backup.RestoreRoleError
+
+	err := backup.CheckRestoreRole(ctx, testdb.Role(t, db, "SUPERUSER"))
+	require.True(t, errors.As(err, &re), "%v", err)
+	require.ErrorContains(t, err, "is a superuser")
+	require.ErrorContains(t, err, "RESTORE_DATABASE_URL")
+
+	err = backup.CheckRestoreRole(ctx, testdb.Role(t, db, "NOCREATEDB"))
+	require.ErrorContains(t, err, "may not create databases")
+	require.ErrorContains(t, err, "CREATEDB")
+
+	files := testdb.Role(t, db, "CREATEDB")
+	name := roleOf(t, files)
+	admin := testdb.Pool(t, db)
+	_, err = admin.Exec(ctx, "GRANT pg_read_server_files TO "+name)
+	require.NoError(t, err)
+	err = backup.CheckRestoreRole(ctx, files)
+	require.ErrorContains(t, err, "member of pg_read_server_files")
+
+	require.NoError(t, backup.CheckRestoreRole(ctx, testdb.Role(t, db, "CREATEDB")))
+}
+
+func roleOf(t *testing.T, raw string) string {
+	t.Helper()
+	u, err := url.Parse(raw)
+	require.NoError(t, err)
+	return u.User.Username()
+}
