@@ -20,24 +20,24 @@ func TestCheckRestoreRole(t *testing.T) {
 	ctx := context.Background()
 	var re *backup.RestoreRoleError
 
-	err := backup.CheckRestoreRole(ctx, testdb.Role(t, db, "SUPERUSER"))
+	err := backup.CheckRestoreRole(ctx, testdb.LoginRole(t, db, "SUPERUSER"))
 	require.True(t, errors.As(err, &re), "%v", err)
 	require.ErrorContains(t, err, "is a superuser")
 	require.ErrorContains(t, err, "RESTORE_DATABASE_URL")
 
-	err = backup.CheckRestoreRole(ctx, testdb.Role(t, db, "NOCREATEDB"))
+	err = backup.CheckRestoreRole(ctx, testdb.LoginRole(t, db, "NOCREATEDB"))
 	require.ErrorContains(t, err, "may not create databases")
 	require.ErrorContains(t, err, "CREATEDB")
 
-	files := testdb.Role(t, db, "CREATEDB")
+	files := testdb.LoginRole(t, db, "CREATEDB")
 	name := roleOf(t, files)
-	admin := testdb.Pool(t, db)
+	admin := testdb.Pool(t, testdb.AdminURL)
 	_, err = admin.Exec(ctx, "GRANT pg_read_server_files TO "+name)
 	require.NoError(t, err)
 	err = backup.CheckRestoreRole(ctx, files)
 	require.ErrorContains(t, err, "member of pg_read_server_files")
 
-	require.NoError(t, backup.CheckRestoreRole(ctx, testdb.Role(t, db, "CREATEDB")))
+	require.NoError(t, backup.CheckRestoreRole(ctx, testdb.LoginRole(t, db, "CREATEDB")))
 }
 
 func roleOf(t *testing.T, raw string) string {

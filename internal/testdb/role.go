@@ -10,16 +10,16 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// Role creates a login role for this test with the given attributes (e.g. "CREATEDB", "SUPERUSER", or "" for
+// LoginRole creates a login role for this test with the given attributes (e.g. "CREATEDB", "SUPERUSER", or "" for
 // none) and returns dbURL rewritten to log in as it. The role, and anything granted to it, is dropped when
 // the test ends, so no login lingers on the server.
-func Role(t testing.TB, dbURL, attrs string) string {
+func LoginRole(t testing.TB, dbURL, attrs string) string {
 	t.Helper()
 	ctx := context.Background()
 	b := make([]byte, 6)
 	_, _ = rand.Read(b)
 	name := "pisbackup_t_" + hex.EncodeToString(b)
-	admin := "postgres://postgres:postgres@127.0.0.1:5432/postgres?sslmode=disable"
+	admin := AdminURL
 	conn, err := pgx.Connect(ctx, admin)
 	if err != nil {
 		t.Fatalf("testdb: %v", err)
