@@ -46,8 +46,25 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		usage(stderr)
 		return usageErr(fmt.Sprintf("unknown command %q", args[0]))
 	}
-	return c.run(ctx, e, args[1:])
+	return oneLine(c.run(ctx, e, args[1:]))
 }
+
+// oneLine folds a multi-line error (pgx lists every address it tried, one per line) into the single line the
+// CLI promises, keeping what it wraps for errors.Is/As and the exit code.
+func oneLine(err error) error {
+	if err == nil || !strings.ContainsAny(err.Error(), "\r\n") {
+		return err
+	}
+	return &foldedError{err: err, msg: strings.Join(strings.Fields(err.Error()), " ")}
+}
+
+type foldedError struct {
+	err error
+	msg string
+}
+
+func (f *foldedError) Error() string { return f.msg }
+func (f *foldedError) Unwrap() error { return f.err }
 
 func usage(w io.Writer) {
 	fmt.Fprintln(w, "usage: pisbackup COMMAND [flags]   (pisbackup COMMAND --help for its flags)")
@@ -97,8 +114,20 @@ func newFlags(e *env, name, synopsis string) *flag.FlagSet {
 	return fs
 }
 
-// parse parses flags and turns any problem into a usage error (exit 2); --help exits 0.
+// parse parses flags and turns any problem into a usage error (exit 2); --help exits 0. Words left after the
+// flags are refused: `create-backup media` must not quietly take the default database backup.
 func parse(fs *flag.FlagSet, args []string) error {
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usageErr(fmt.Sprintf("unexpected argument %q: %s takes only flags (see pisbackup %s --help)", fs.Arg(0), fs.Name(), fs.Name()))
+	}
+	return nil
+}
+
+// parseFlags is parse for commands that take positional arguments of their own (parseWithID).
+func parseFlags(fs *flag.FlagSet, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return silentExit(0)

@@ -110,7 +110,7 @@ func parseWithID(fs *flag.FlagSet, args []string) (int64, error) {
 	if len(args) > 0 && len(args[0]) > 0 && args[0][0] != '-' {
 		pos, args = args[0], args[1:]
 	}
-	if err := parse(fs, args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return 0, err
 	}
 	if fs.NArg() > 0 {
