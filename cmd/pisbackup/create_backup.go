@@ -7,6 +7,9 @@ import (
 	"os"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+	"github.com/riverqueue/river"
+
 	"github.com/uscpis/pisbackup/internal/backup"
 	"github.com/uscpis/pisbackup/internal/config"
 	"github.com/uscpis/pisbackup/jobs"
@@ -31,8 +34,11 @@ func cmdCreateBackup(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	if *verify != "" {
-		if err := oneOf("verify", *verify, "checksum", "archive", "drill"); err != nil {
+		if err := oneOf("verify", *verify, jobs.Levels...); err != nil {
 			return err
+		}
+		if *noWait {
+			return usageErr("--verify waits for the backup and its verification: drop --no-wait")
 		}
 	}
 	a, d, err := loadDeps(ctx, e)
@@ -61,7 +67,8 @@ func cmdCreateBackup(ctx context.Context, e *env, args []string) error {
 		fmt.Fprintf(e.stderr, "a %s backup is already %s (#%d); following it instead of starting another\n", b.Kind, b.Status, b.ID)
 	}
 	var wake <-chan struct{}
-	if !*noWait && !existing {
+	// Started even when following another process's backup: --verify runs on this private queue.
+	if !*noWait {
 		var stop func()
 		wake, stop = jobsEnded(client) // before Start, so even a quick job's end is seen
 		defer stop()
@@ -83,10 +90,51 @@ func cmdCreateBackup(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	switch b.Status {
-	case "succeeded", "warning", "queued", "running":
+	case "succeeded", "warning":
+		if *verify != "" {
+			return verifyNewBackup(ctx, e, a, d, client, queue, b, *verify, *asJSON)
+		}
+		return nil
+	case "queued", "running":
 		return nil
 	}
 	return silentExit(1)
+}
+
+// verifyNewBackup runs --verify LEVEL on the backup just taken (each child of a full backup) with this process's
+// private client, and exits 1 unless every verification succeeded.
+func verifyNewBackup(ctx context.Context, e *env, a *app, d *jobs.Deps, client *river.Client[pgx.Tx], queue string,
+	b queries.Backup, level string, asJSON bool) error {
+	ids := []int64{b.ID}
+	if b.Kind == "full" {
+		children, err := d.Q.BackupListChildren(ctx, &b.ID)
+		if err != nil {
+			return err
+		}
+		ids = ids[:0]
+		for _, c := range children {
+			ids = append(ids, c.ID)
+		}
+	}
+	failed := false
+	for _, id := range ids {
+		v, err := jobs.EnqueueVerification(ctx, a.pool, client, jobs.VerifyRequest{BackupID: id, Level: level, Queue: queue})
+		if err != nil {
+			return err
+		}
+		if v, err = waitRow(ctx, func(c context.Context) (queries.Verification, string, error) {
+			v, err := d.Q.VerificationGet(c, v.ID)
+			return v, v.Status, err
+		}); err != nil {
+			return err
+		}
+		printVerification(e, v, asJSON)
+		failed = failed || v.Status != "succeeded"
+	}
+	if failed {
+		return silentExit(1)
+	}
+	return nil
 }
 
 // waitBackup polls the row until it is final, drawing a progress line on a terminal.
@@ -135,7 +183,10 @@ func printBackup(e *env, b queries.Backup, asJSON bool) error {
 		enc.SetIndent("", "  ")
 		return enc.Encode(toJSON(b))
 	}
-	fmt.Fprintf(e.stdout, "backup #%d %s %s: %s, %s stored", b.ID, b.Kind, b.Status, b.StorageKey, humanBytes(b.BytesStored))
+	fmt.Fprintf(e.stdout, "backup #%d %s %s", b.ID, b.Kind, b.Status)
+	if b.StorageKey != "" { // a failed or queued backup has no artifact: say nothing rather than ", 0 B stored"
+		fmt.Fprintf(e.stdout, ": %s, %s stored", b.StorageKey, humanBytes(b.BytesStored))
+	}
 	if b.DurationMs != nil {
 		fmt.Fprintf(e.stdout, " in %s", (time.Duration(*b.DurationMs) * time.Millisecond).Round(10*time.Millisecond))
 	}
