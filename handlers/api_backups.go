@@ -13,8 +13,8 @@ import (
 )
 
 var (
-	backupKinds    = []string{"database", "media", "full"}
-	backupStatuses = []string{"queued", "running", "succeeded", "warning", "failed", "cancelled"}
+	backupKinds    = jobs.BackupKinds
+	backupStatuses = jobs.BackupStatuses
 )
 
 // apiBackupList is GET /api/v1/backups: filters kind, status, since, until (RFC 3339), limit, and an opaque

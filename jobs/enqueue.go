@@ -14,6 +14,13 @@ import (
 	"github.com/uscpis/pisbackup/queries"
 )
 
+// BackupKinds and BackupStatuses are the values the backups table allows (its CHECK constraints); the API and
+// the CLI validate filters against them.
+var (
+	BackupKinds    = []string{"database", "media", "full"}
+	BackupStatuses = []string{"queued", "running", "succeeded", "warning", "failed", "cancelled"}
+)
+
 // BackupRequest asks for one backup.
 type BackupRequest struct {
 	Kind       string // database, media or full

@@ -7,6 +7,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/uscpis/pisbackup/jobs"
 	"github.com/uscpis/pisbackup/queries"
 )
 
@@ -22,6 +23,16 @@ func cmdListBackups(ctx context.Context, e *env, args []string) error {
 	asJSON := fs.Bool("json", false, "print JSON")
 	if err := parse(fs, args); err != nil {
 		return err
+	}
+	if *kind != "" {
+		if err := oneOf("kind", *kind, jobs.BackupKinds...); err != nil {
+			return err
+		}
+	}
+	if *status != "" {
+		if err := oneOf("status", *status, jobs.BackupStatuses...); err != nil {
+			return err
+		}
 	}
 	if *limit < 1 || *limit > 10000 {
 		return usageErr("--limit must be between 1 and 10000")
@@ -54,8 +65,12 @@ func cmdListBackups(ctx context.Context, e *env, args []string) error {
 	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tKIND\tSTATUS\tTRIGGER\tQUEUED (UTC)\tSIZE\tKEY")
 	for _, b := range rows {
+		size, key := humanBytes(b.BytesStored), b.StorageKey
+		if key == "" {
+			size, key = "-", "-" // no artifact (failed, queued or running)
+		}
 		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", b.ID, b.Kind, b.Status, b.Trigger,
-			b.QueuedAt.UTC().Format(time.DateTime), humanBytes(b.BytesStored), b.StorageKey)
+			b.QueuedAt.UTC().Format(time.DateTime), size, key)
 	}
 	return tw.Flush()
 }
