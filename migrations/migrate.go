@@ -67,3 +67,16 @@ func Up(ctx context.Context, pool *pgxpool.Pool) (Result, error) {
 	}
 	return res, nil
 }
+
+// Pending reports whether pisbackup's database lacks any migration this binary carries (a catalog that was
+// never migrated has all of them pending), so commands can say "run pisbackup migrate" instead of failing on a
+// missing table. It takes no lock and changes nothing.
+func Pending(ctx context.Context, pool *pgxpool.Pool) (bool, error) {
+	db := stdlib.OpenDBFromPool(pool)
+	defer db.Close()
+	provider, err := goose.NewProvider(goose.DialectPostgres, db, files, goose.WithAllowOutofOrder(true))
+	if err != nil {
+		return false, fmt.Errorf("goose provider: %w", err)
+	}
+	return provider.HasPending(ctx)
+}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -16,6 +17,7 @@ import (
 	"github.com/uscpis/pisbackup/internal/crypt"
 	"github.com/uscpis/pisbackup/internal/storage"
 	"github.com/uscpis/pisbackup/jobs"
+	"github.com/uscpis/pisbackup/migrations"
 	"github.com/uscpis/pisbackup/queries"
 )
 
@@ -27,8 +29,25 @@ type app struct {
 	getenv func(string) string
 }
 
-// loadApp reads configuration and connects to pisbackup's own database.
+// loadApp reads configuration and connects to pisbackup's own database, which must be fully migrated.
 func loadApp(ctx context.Context, e *env) (*app, error) {
+	a, err := loadCatalog(ctx, e)
+	if err != nil {
+		return nil, err
+	}
+	pending, err := migrations.Pending(ctx, a.pool)
+	if err == nil && pending {
+		err = errors.New("DATABASE_URL: pisbackup's database is not migrated (or this binary is newer): run `pisbackup migrate` first")
+	}
+	if err != nil {
+		a.close()
+		return nil, err
+	}
+	return a, nil
+}
+
+// loadCatalog is loadApp without the migration check, for `migrate` itself.
+func loadCatalog(ctx context.Context, e *env) (*app, error) {
 	cfg, err := config.Load(e.getenv)
 	if err != nil {
 		return nil, err

@@ -27,7 +27,7 @@ func cmdMigrate(ctx context.Context, e *env, args []string) error {
 			return err
 		}
 	}
-	a, err := loadApp(ctx, e)
+	a, err := loadCatalog(ctx, e)
 	if err != nil {
 		return err
 	}
