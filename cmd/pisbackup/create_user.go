@@ -32,6 +32,9 @@ func cmdCreateUser(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return usageErr(err.Error())
 	}
+	if _, err := auth.NormalizeEmail(*email); err != nil {
+		return usageErr("--email: " + err.Error())
+	}
 	password, err := passwordFromStdin(e.stdin)
 	if err != nil {
 		return err

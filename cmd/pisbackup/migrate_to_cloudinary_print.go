@@ -44,8 +44,12 @@ func migrateDryRun(e *env, cfg *config.Config, asJSON bool) error {
 		return err
 	}
 	rep := mediamigration.Summarize(items)
+	configured := cfg.CloudinaryConfigured()
 	if asJSON {
-		return json.NewEncoder(e.stdout).Encode(map[string]any{"dry_run": true, "report": rep})
+		return json.NewEncoder(e.stdout).Encode(map[string]any{"dry_run": true, "cloudinary_configured": configured, "report": rep})
+	}
+	if !configured {
+		fmt.Fprintln(e.stdout, "Cloudinary is not configured (set CLOUDINARY_URL): a real run would refuse to start; this plan only lists what is there")
 	}
 	fmt.Fprintf(e.stdout, "dry run: %d files, %s would be uploaded to Cloudinary folder %s\n", rep.Files, humanBytes(rep.Bytes), mediamigration.Folder)
 	for _, f := range rep.Folders {

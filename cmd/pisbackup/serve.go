@@ -30,6 +30,15 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
+	source := "PORT" // what to blame when listening fails: the flag when given, else the variable
+	if *addr != "" {
+		source = "--addr"
+		if _, port, err := net.SplitHostPort(*addr); err != nil || port == "" {
+			return usageErr(fmt.Sprintf("--addr must be HOST:PORT or :PORT, got %q", *addr))
+		} else if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+			return usageErr(fmt.Sprintf("--addr: port must be a number from 0 to 65535, got %q", port))
+		}
+	}
 	a, d, err := loadDeps(ctx, e)
 	if err != nil {
 		return err
@@ -56,7 +65,7 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 	}
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
-		return fmt.Errorf("PORT: cannot listen on %s: %w", *addr, err)
+		return fmt.Errorf("%s: cannot listen on %s: %w", source, *addr, err)
 	}
 	port := ln.Addr().(*net.TCPAddr).Port
 	fmt.Fprintf(e.stdout, "pisbackup: serving on http://localhost:%d (workers %s)\n", port, map[bool]string{true: "off", false: "on"}[*noWorkers])
