@@ -2,7 +2,9 @@ package backup
 
 import (
 	"encoding/json"
+	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // FormatVersion of the manifest; readers refuse newer versions rather than guess.
@@ -37,6 +39,7 @@ type Manifest struct {
 	Files                 []MediaFile  `json:"files,omitempty"`
 	FileCount             int          `json:"file_count,omitempty"`
 	Unreadable            []string     `json:"unreadable,omitempty"`
+	Changed               []string     `json:"changed_during_backup,omitempty"` // size or mtime moved while read
 	Missing               []string     `json:"missing_references,omitempty"`
 	Warnings              []string     `json:"warnings,omitempty"`
 	Restore               string       `json:"restore_hint"`
@@ -49,11 +52,43 @@ type TableCount struct {
 	Rows   int64  `json:"rows"`
 }
 
-// MediaFile is one file of a media backup.
+// MediaFile is one file of a media backup. Path holds the name's exact bytes, which need not be UTF-8 (a
+// Linux file name is any bytes but '/' and NUL); in JSON such a name travels base64-encoded as path_bytes,
+// with a readable path beside it, because encoding/json would replace the invalid bytes with U+FFFD and the
+// name would no longer match its tar entry.
 type MediaFile struct {
 	Path   string `json:"path"`
 	Size   int64  `json:"size"`
 	SHA256 string `json:"sha256"`
+}
+
+type mediaFileJSON struct {
+	Path      string `json:"path"`
+	PathBytes []byte `json:"path_bytes,omitempty"` // only when Path is not valid UTF-8
+	Size      int64  `json:"size"`
+	SHA256    string `json:"sha256"`
+}
+
+// MarshalJSON writes path_bytes beside path when the name is not valid UTF-8.
+func (f MediaFile) MarshalJSON() ([]byte, error) {
+	j := mediaFileJSON{Path: f.Path, Size: f.Size, SHA256: f.SHA256}
+	if !utf8.ValidString(f.Path) {
+		j.Path, j.PathBytes = strings.ToValidUTF8(f.Path, "\uFFFD"), []byte(f.Path)
+	}
+	return json.Marshal(j)
+}
+
+// UnmarshalJSON prefers path_bytes, the name's exact bytes, when present.
+func (f *MediaFile) UnmarshalJSON(b []byte) error {
+	var j mediaFileJSON
+	if err := json.Unmarshal(b, &j); err != nil {
+		return err
+	}
+	*f = MediaFile{Path: j.Path, Size: j.Size, SHA256: j.SHA256}
+	if j.PathBytes != nil {
+		f.Path = string(j.PathBytes)
+	}
+	return nil
 }
 
 // Formats written by pisbackup.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/uscpis/pisbackup/internal/crypt"
@@ -92,6 +93,10 @@ func DumpMedia(ctx context.Context, o MediaOptions) (*Result, error) {
 	m.Missing = missingReferences(o.References, m.Files)
 	if len(m.Unreadable) > 0 {
 		m.Warnings = append(m.Warnings, fmt.Sprintf("%d file(s) could not be read", len(m.Unreadable)))
+	}
+	if len(m.Changed) > 0 {
+		m.Warnings = append(m.Warnings, fmt.Sprintf("%d file(s) changed during backup (%s); their copy may be incomplete: back up media again",
+			len(m.Changed), strings.ToValidUTF8(strings.Join(m.Changed[:min(3, len(m.Changed))], ", "), "\uFFFD")))
 	}
 	if len(m.Missing) > 0 {
 		m.Warnings = append(m.Warnings, fmt.Sprintf("%d media file(s) referenced by the database are missing", len(m.Missing)))

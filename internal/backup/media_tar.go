@@ -92,7 +92,15 @@ func (t *tarStream) addLocal(root string, f localFile, m *Manifest) error {
 		return nil
 	}
 	t.total += st.Size() - f.size
-	return t.entry(f.rel, st.Size(), st.ModTime(), fh, m)
+	if err := t.entry(f.rel, st.Size(), st.ModTime(), fh, m); err != nil {
+		return err
+	}
+	// The entry holds exactly the size seen at open; a file written meanwhile (it grew, shrank or was
+	// rewritten in place) is in the backup as some mix of old and new, so say so instead of trusting it.
+	if after, err := fh.Stat(); err == nil && (after.Size() != st.Size() || !after.ModTime().Equal(st.ModTime())) {
+		m.Changed = append(m.Changed, f.rel)
+	}
+	return nil
 }
 
 // addRemote downloads one remote original straight into the tar.
