@@ -2,6 +2,7 @@ package backup
 
 import (
 	"context"
+	"errors"
 
 	"fmt"
 	"io"
@@ -140,11 +141,16 @@ func runDump(ctx context.Context, o DumpOptions, pgDump string, snap *Snapshot, 
 	waitErr := cmd.Wait()
 	countErr := g.Wait()
 	m.PlainBytes = n
+	var denied *ReadDeniedError
 	switch {
 	case waitErr != nil && ctx.Err() != nil:
 		return nil, ctx.Err()
 	case copyErr != nil:
 		return nil, fmt.Errorf("write backup: %w", copyErr)
+	case errors.As(countErr, &denied):
+		// The real cause, whatever pg_dump said about the snapshot its failure took away.
+		denied.Role = snap.conn.Config().User
+		return nil, denied
 	case waitErr != nil:
 		msg := RedactText(stderr.String(), o.SourceURL)
 		if msg == "" {

@@ -2,9 +2,12 @@ package backup
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
+	"github.com/jackc/pgerrcode"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // Snapshot is an open REPEATABLE READ transaction on the source whose snapshot pg_dump imports, so the row
@@ -72,11 +75,34 @@ func CountTables(ctx context.Context, q RowQuerier) ([]TableCount, error) {
 	for i := range tables {
 		sql := fmt.Sprintf("SELECT count(*) FROM ONLY %s", pgx.Identifier{tables[i].Schema, tables[i].Name}.Sanitize())
 		if err := q.QueryRow(ctx, sql).Scan(&tables[i].Rows); err != nil {
+			if pgErr := (*pgconn.PgError)(nil); errors.As(err, &pgErr) && pgErr.Code == pgerrcode.InsufficientPrivilege {
+				return nil, &ReadDeniedError{Schema: tables[i].Schema, Table: tables[i].Name, Err: err}
+			}
 			return nil, fmt.Errorf("count %s.%s: %w", tables[i].Schema, tables[i].Name, err)
 		}
 	}
 	return tables, nil
 }
+
+// ReadDeniedError is a table the backup role may not read (SQLSTATE 42501). pg_dump would fail on it too, but
+// often first with "could not import the requested snapshot", because the failed count ends the transaction
+// that exports the snapshot; this error names the real cause and the grant that fixes it.
+type ReadDeniedError struct {
+	Schema, Table, Role string
+	Err                 error
+}
+
+func (e *ReadDeniedError) Error() string {
+	id := pgx.Identifier{e.Schema, e.Table}.Sanitize()
+	role := "the backup role"
+	if e.Role != "" {
+		role = pgx.Identifier{e.Role}.Sanitize()
+	}
+	return fmt.Sprintf("permission denied for table %s: the backup role cannot read it; as the table's owner run GRANT SELECT ON %s TO %s",
+		id, id, role)
+}
+
+func (e *ReadDeniedError) Unwrap() error { return e.Err }
 
 // Close ends the transaction and the connection.
 func (s *Snapshot) Close(ctx context.Context) {
