@@ -79,8 +79,8 @@ func finishBackup(ctx context.Context, d *Deps, b queries.Backup, res *backup.Re
 	wctx := context.WithoutCancel(ctx)
 	if runErr != nil {
 		status := "failed"
-		if errors.Is(context.Cause(ctx), river.ErrJobCancelledRemotely) {
-			status, runErr = "cancelled", fmt.Errorf("cancelled by an operator")
+		if why, ok := cancelReason(ctx); ok {
+			status, runErr = "cancelled", errors.New(why)
 		} else if errors.Is(runErr, context.DeadlineExceeded) {
 			runErr = fmt.Errorf("timed out after %s", BackupTimeout)
 		} else if errors.Is(runErr, context.Canceled) {

@@ -83,10 +83,11 @@ func TestReconcileFailsDeadAndOrphanedBackups(t *testing.T) {
 	require.NoError(t, err)
 	_, err = b.d.Q.BackupStart(ctx, row.ID)
 	require.NoError(t, err)
-	_, err = b.d.Pool.Exec(ctx, "UPDATE backups SET heartbeat_at = now() - interval '10 minutes' WHERE id = $1", row.ID)
+	// Its River job is still "running": the killed worker never reported back, and its lease was last renewed
+	// ten minutes ago.
+	_, err = b.d.Pool.Exec(ctx, "UPDATE river_job SET state = 'running', attempt = 1, attempted_at = now() - interval '1 hour' WHERE id = $1", *row.JobID)
 	require.NoError(t, err)
-	// Its River job is still "running": the killed worker never reported back.
-	_, err = b.d.Pool.Exec(ctx, "UPDATE river_job SET state = 'running', attempt = 1, attempted_at = now() WHERE id = $1", *row.JobID)
+	_, err = b.d.Pool.Exec(ctx, "INSERT INTO job_leases (job_id, holder, heartbeat_at) VALUES ($1, 'worker-a:42', now() - interval '10 minutes')", *row.JobID)
 	require.NoError(t, err)
 
 	// A second row whose job vanished from River (deleted by hand, say).
@@ -101,7 +102,7 @@ func TestReconcileFailsDeadAndOrphanedBackups(t *testing.T) {
 	dead, err := b.d.Q.BackupGet(ctx, row.ID)
 	require.NoError(t, err)
 	require.Equal(t, "failed", dead.Status)
-	require.Contains(t, dead.Error, "no heartbeat")
+	require.Contains(t, dead.Error, "no heartbeat from worker-a:42")
 	gone, err := b.d.Q.BackupGet(ctx, orphan.ID)
 	require.NoError(t, err)
 	require.Equal(t, "failed", gone.Status)

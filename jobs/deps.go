@@ -57,12 +57,31 @@ func (d *Deps) afterBackup(ctx context.Context, b queries.Backup) {
 // afterBackupHooks run for every Deps (tests' included) before d.AfterBackup; job files add theirs from init.
 var afterBackupHooks []func(ctx context.Context, d *Deps, b queries.Backup)
 
-// Job timeouts sized for real dumps: a clinic database is small today, but a backup must never be killed for
-// being slow, only for being stuck (which the heartbeat reconciler catches far sooner).
+// Job timeouts per kind. The long kinds (backups, verifications, restores, media migrations) may take hours
+// and are never killed for being slow, only for being dead, which their lease shows within minutes
+// (HeartbeatStale). Bookkeeping kinds get short timeouts so a hung one frees its slot soon.
 const (
 	BackupTimeout = 12 * time.Hour
-	// RescueAfter must exceed every job timeout, or River would rescue a job that is still working.
+	// DefaultJobTimeout bounds every kind that does not say otherwise (e-mail, metrics, alerts, sessions).
+	DefaultJobTimeout = 10 * time.Minute
+	// TickTimeout bounds one scheduler tick; a tick normally takes milliseconds.
+	TickTimeout = time.Minute
+	// RetentionTimeout bounds one retention pass.
+	RetentionTimeout = 30 * time.Minute
+	// ReconcileTimeout bounds one reconciler pass.
+	ReconcileTimeout = 5 * time.Minute
+	// RescueAfter must exceed every job timeout, or River would rescue a job that is still working. It is a
+	// backstop only: the reconciler ends dead work long before.
 	RescueAfter = BackupTimeout + time.Hour
-	// HeartbeatStale is how long a running backup may go without a heartbeat before it is declared dead.
+	// HeartbeatStale is how long a job's lease may go unrenewed (on the database's clock) before its process
+	// is declared dead. BACKUP_HEARTBEAT_TIMEOUT overrides it.
 	HeartbeatStale = 2 * time.Minute
 )
+
+// staleAfter is HeartbeatStale or the configured override.
+func (d *Deps) staleAfter() time.Duration {
+	if d.Cfg != nil && d.Cfg.HeartbeatTimeout > 0 {
+		return d.Cfg.HeartbeatTimeout
+	}
+	return HeartbeatStale
+}

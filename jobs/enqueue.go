@@ -32,13 +32,21 @@ type BackupRequest struct {
 	Queue string
 }
 
+// DB is where an enqueue runs its transaction: a pool, or a caller's transaction (the enqueue then runs in a
+// savepoint and commits with the caller's work, as the scheduler's claim does).
+type DB interface {
+	Begin(ctx context.Context) (pgx.Tx, error)
+}
+
+var _ DB = (*pgxpool.Pool)(nil)
+
 // ErrJobStillActive means River still holds an active job of this kind although no backup row is in flight
 // (the reconciler closed the row first). The old job must end before a new one can start.
 var ErrJobStillActive = errors.New("a backup job of this kind is still active in the queue; wait for it to end or cancel it in the job UI")
 
 // EnqueueBackup records a backup row and inserts its job in one transaction (both or neither). When a backup
 // of the same kind is already queued or running, it returns that one and existing=true.
-func EnqueueBackup(ctx context.Context, pool *pgxpool.Pool, client *river.Client[pgx.Tx], cfg *config.Config, req BackupRequest) (queries.Backup, bool, error) {
+func EnqueueBackup(ctx context.Context, pool DB, client *river.Client[pgx.Tx], cfg *config.Config, req BackupRequest) (queries.Backup, bool, error) {
 	// The worker finishes the row before River's completer marks the job completed (it batches), so for a
 	// moment right after a backup ends its job still counts as active. Retry briefly instead of refusing a
 	// "Back up now" pressed just then.
@@ -55,7 +63,7 @@ func EnqueueBackup(ctx context.Context, pool *pgxpool.Pool, client *river.Client
 	}
 }
 
-func enqueueBackupOnce(ctx context.Context, pool *pgxpool.Pool, client *river.Client[pgx.Tx], cfg *config.Config, req BackupRequest) (b queries.Backup, existing bool, err error) {
+func enqueueBackupOnce(ctx context.Context, pool DB, client *river.Client[pgx.Tx], cfg *config.Config, req BackupRequest) (b queries.Backup, existing bool, err error) {
 	args, err := backupArgs(req.Kind)
 	if err != nil {
 		return b, false, err

@@ -104,36 +104,8 @@ func EnqueueMediaMigration(ctx context.Context, pool *pgxpool.Pool, client *rive
 	return m, err
 }
 
-// MediaReconcileArgs is the "media_reconcile" job: it ends migration runs whose job died with its worker,
-// so the page never shows a run "running" forever. Periodic, every minute.
-type MediaReconcileArgs struct{}
-
-// Kind names the job in River.
-func (MediaReconcileArgs) Kind() string { return "media_reconcile" }
-
-// MediaReconcileWorker runs MediaMigrationFailOrphaned.
-type MediaReconcileWorker struct {
-	river.WorkerDefaults[MediaReconcileArgs]
-	D *Deps
-}
-
-// Work fails orphaned runs.
-func (w *MediaReconcileWorker) Work(ctx context.Context, _ *river.Job[MediaReconcileArgs]) error {
-	ids, err := w.D.Q.MediaMigrationFailOrphaned(ctx)
-	if len(ids) > 0 {
-		w.D.Log.Warn("media migration runs ended: their job is gone", "ids", ids)
-	}
-	return err
-}
-
 func init() {
 	extraWorkers = append(extraWorkers, func(w *river.Workers, d *Deps) {
 		river.AddWorker(w, &MediaMigrateWorker{D: d})
-		river.AddWorker(w, &MediaReconcileWorker{D: d})
-	})
-	extraPeriodic = append(extraPeriodic, func(*Deps) []*river.PeriodicJob {
-		return []*river.PeriodicJob{river.NewPeriodicJob(river.PeriodicInterval(time.Minute),
-			func() (river.JobArgs, *river.InsertOpts) { return MediaReconcileArgs{}, nil },
-			&river.PeriodicJobOpts{ID: "media_reconcile"})}
 	})
 }

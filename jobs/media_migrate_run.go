@@ -86,9 +86,10 @@ func RunMediaMigration(ctx context.Context, d *Deps, id int64, concurrency int, 
 		}}, items)
 	det.Outcome = out
 	saveProgress(context.WithoutCancel(ctx), d, id, out.Counts)
+	why, cancelled := cancelReason(ctx)
 	switch {
-	case err != nil && errors.Is(context.Cause(ctx), river.ErrJobCancelledRemotely):
-		return finish("cancelled", errors.New("cancelled by an operator; re-run to resume"))
+	case err != nil && cancelled:
+		return finish("cancelled", errors.New(why+"; re-run to resume"))
 	case err != nil:
 		return finish("failed", fmt.Errorf("stopped after %d of %d files: %w; re-run to resume", out.Done, out.Total, err))
 	case out.Failed > 0:

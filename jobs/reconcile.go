@@ -2,16 +2,19 @@ package jobs
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
 
 	"github.com/uscpis/pisbackup/queries"
 )
 
-// ReconcileArgs is the "reconcile" job: it makes sure no backup row says "running" when nothing runs it, and
-// clears temporary storage objects left by killed workers. Periodic, every minute.
+// ReconcileArgs is the "reconcile" job: it ends work whose process died (see lease.go) — River jobs and the
+// backup, verification, restore and media-migration rows they held — and clears temporary storage objects
+// whose owner is no longer working. Periodic (reconcileEvery) and at start.
 type ReconcileArgs struct{}
 
 // Kind names the job in River.
@@ -29,79 +32,177 @@ type ReconcileWorker struct {
 	D *Deps
 }
 
+// Timeout bounds one pass.
+func (w *ReconcileWorker) Timeout(*river.Job[ReconcileArgs]) time.Duration { return ReconcileTimeout }
+
 // Work reconciles.
 func (w *ReconcileWorker) Work(ctx context.Context, _ *river.Job[ReconcileArgs]) error {
-	stale := HeartbeatStale
-	if w.D.Cfg != nil && w.D.Cfg.HeartbeatTimeout > 0 {
-		stale = w.D.Cfg.HeartbeatTimeout
-	}
-	_, err := Reconcile(ctx, w.D, stale)
+	_, err := Reconcile(ctx, w.D, w.D.staleAfter())
 	return err
 }
 
-// Fixed is one row the reconciler ended.
+// Fixed is one piece of work the reconciler ended (or, in a dry run, would end). What is "backup",
+// "verification", "restore", "media migration" or, for work without a row of its own, the job's kind.
 type Fixed struct {
-	Backup queries.Backup
+	What   string
+	ID     int64
+	Backup queries.Backup // set when What is "backup"
 	Reason string
 }
 
-// Reconcile fails backups whose worker stopped heartbeating for longer than stale, or whose River job no
-// longer exists or already finished, and removes temp objects older than stale. It returns what it changed.
+// Reconcile ends dead work: River jobs whose lease went unrenewed for stale (judged on the database's clock),
+// jobs left waiting on a dead CLI process's private queue, and every in-flight row whose job is gone or final.
+// It drops a dead drill's scratch database and a partial restore target pisbackup created, queues a dead
+// retention pass again, and removes temporary storage objects whose owner is not working. It returns what it
+// ended.
 func Reconcile(ctx context.Context, d *Deps, stale time.Duration) ([]Fixed, error) {
-	stuck, err := FindStuck(ctx, d, stale)
-	var fixed []Fixed
-	for _, s := range stuck {
-		if f, ok := failBackup(ctx, d, s.Backup, s.Reason); ok {
-			fixed = append(fixed, f)
-		}
-	}
-	if err != nil {
-		return fixed, err
-	}
-	if err := reconcileChecks(ctx, d); err != nil {
-		d.Log.Warn("reconciling verifications and restores failed", "error", err)
-	}
-	if removed, err := d.Store.CleanupTemp(ctx, stale); err != nil {
-		d.Log.Warn("temp cleanup failed", "error", err)
-	} else if len(removed) > 0 {
-		d.Log.Info("removed temporary objects left by interrupted backups", "count", len(removed))
-	}
-	return fixed, nil
-}
-
-// FindStuck lists what Reconcile would fail, and why, without changing anything (cleanup-stuck-backups
-// --dry-run). A row both silent and orphaned is listed once.
-func FindStuck(ctx context.Context, d *Deps, stale time.Duration) ([]Fixed, error) {
-	var stuck []Fixed
-	seen := map[int64]bool{}
-	dead, err := d.Q.BackupStale(ctx, d.now().Add(-stale))
+	dead, err := d.Q.JobsAbandoned(ctx, stale.Seconds())
 	if err != nil {
 		return nil, err
 	}
-	for _, b := range dead {
-		since := b.QueuedAt
-		if b.HeartbeatAt != nil {
-			since = *b.HeartbeatAt
+	var fixed []Fixed
+	for _, j := range dead {
+		reason := abandonReason(j)
+		n, err := d.Q.JobAbandon(ctx, queries.JobAbandonParams{ID: j.ID, State: j.State, Reason: reason})
+		if err != nil || n == 0 {
+			continue // it moved on meanwhile
 		}
-		seen[b.ID] = true
-		stuck = append(stuck, Fixed{Backup: b, Reason: fmt.Sprintf("worker stopped: no heartbeat since %s", since.UTC().Format(time.RFC3339))})
+		d.Log.Warn("reconciler ended a dead job", "job_id", j.ID, "kind", j.Kind, "reason", reason)
+		if f, ok := afterAbandon(ctx, d, j, reason); ok {
+			fixed = append(fixed, f)
+		}
+	}
+	rows, err := endOrphans(ctx, d)
+	fixed = append(fixed, rows...)
+	if err != nil {
+		return fixed, err
+	}
+	if _, err := d.Q.LeaseDeleteStale(ctx, stale.Seconds()); err != nil {
+		d.Log.Warn("could not delete stale leases", "error", err)
+	}
+	cleanupTemp(ctx, d, stale)
+	return fixed, nil
+}
+
+// FindStuck lists what Reconcile would end, and why, without changing anything (cleanup-stuck-backups
+// --dry-run).
+func FindStuck(ctx context.Context, d *Deps, stale time.Duration) ([]Fixed, error) {
+	dead, err := d.Q.JobsAbandoned(ctx, stale.Seconds())
+	if err != nil {
+		return nil, err
+	}
+	reasons := map[int64]string{}
+	var stuck []Fixed
+	for _, j := range dead {
+		reasons[j.ID] = abandonReason(j)
+		if rowless(j.Kind) {
+			stuck = append(stuck, Fixed{What: j.Kind, ID: j.ID, Reason: reasons[j.ID]})
+		}
+	}
+	inFlight, err := d.Q.BackupListRunning(ctx)
+	if err != nil {
+		return stuck, err
+	}
+	seen := map[int64]bool{}
+	for _, b := range inFlight {
+		if b.JobID != nil && reasons[*b.JobID] != "" {
+			seen[b.ID] = true
+			stuck = append(stuck, Fixed{What: "backup", ID: b.ID, Backup: b, Reason: reasons[*b.JobID]})
+		}
 	}
 	orphans, err := d.Q.BackupOrphaned(ctx)
 	if err != nil {
 		return stuck, err
 	}
 	for _, o := range orphans {
-		b, err := d.Q.BackupGet(ctx, o.ID)
-		if err != nil || seen[o.ID] {
+		if seen[o.ID] {
 			continue
 		}
-		reason := "its job is gone from the queue"
-		if o.JobState != "" {
-			reason = fmt.Sprintf("its job ended as %s without finishing the backup", o.JobState)
+		if b, err := d.Q.BackupGet(ctx, o.ID); err == nil {
+			stuck = append(stuck, Fixed{What: "backup", ID: b.ID, Backup: b, Reason: orphanReason(o.JobState, o.LastError)})
 		}
-		stuck = append(stuck, Fixed{Backup: b, Reason: reason})
 	}
 	return stuck, nil
+}
+
+// rowless kinds have no row of their own that the reconciler ends: ending their job is the whole fix.
+func rowless(kind string) bool {
+	switch kind {
+	case "backup_database", "backup_media", "backup_full", "verify_backup", "restore", "media_migrate":
+		return false
+	}
+	return true
+}
+
+func abandonReason(j queries.JobsAbandonedRow) string {
+	who := j.Holder
+	if who == "" {
+		who = "its process"
+	}
+	at := j.LastSeen.UTC().Format(time.RFC3339)
+	if j.State != "running" {
+		return fmt.Sprintf("the command that queued it (%s) stopped before running it: its private queue has no heartbeat since %s", who, at)
+	}
+	return fmt.Sprintf("worker stopped: no heartbeat from %s since %s", who, at)
+}
+
+// afterAbandon does what a dead job of kind j.Kind leaves to do beyond ending its rows (endOrphans does that):
+// a dead retention pass or scheduler tick is queued again at once, so that schedule's pruning, or every
+// schedule, does not wait for the next periodic run.
+func afterAbandon(ctx context.Context, d *Deps, j queries.JobsAbandonedRow, reason string) (Fixed, bool) {
+	f := Fixed{What: j.Kind, ID: j.ID, Reason: reason}
+	var again river.JobArgs
+	switch j.Kind {
+	case RetentionArgs{}.Kind():
+		var args RetentionArgs
+		_ = json.Unmarshal(j.Args, &args)
+		again = args
+	case ScheduleTickArgs{}.Kind():
+		again = ScheduleTickArgs{}
+	}
+	if again != nil {
+		client, err := river.ClientFromContextSafely[pgx.Tx](ctx)
+		if err == nil {
+			_, err = client.Insert(ctx, again, nil)
+		}
+		if err != nil {
+			d.Log.Warn("dead job not queued again; its periodic run will catch up", "kind", j.Kind, "error", err)
+		} else {
+			f.Reason += "; queued again"
+		}
+	}
+	return f, rowless(j.Kind)
+}
+
+// endOrphans fails every in-flight row whose job is gone or final, with the job's last error as the reason
+// when it has one (the reconciler's own, for dead work), and cleans up after it.
+func endOrphans(ctx context.Context, d *Deps) ([]Fixed, error) {
+	var fixed []Fixed
+	orphans, err := d.Q.BackupOrphaned(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, o := range orphans {
+		b, err := d.Q.BackupGet(ctx, o.ID)
+		if err != nil {
+			continue
+		}
+		if f, ok := failBackup(ctx, d, b, orphanReason(o.JobState, o.LastError)); ok {
+			fixed = append(fixed, f)
+		}
+	}
+	more, err := reconcileChecks(ctx, d)
+	return append(fixed, more...), err
+}
+
+func orphanReason(jobState, lastError string) string {
+	switch {
+	case lastError != "" && jobState == "discarded":
+		return lastError
+	case jobState == "":
+		return "its job is gone from the queue (its worker stopped, or the job was deleted)"
+	}
+	return fmt.Sprintf("its job ended as %s without finishing", jobState)
 }
 
 func failBackup(ctx context.Context, d *Deps, b queries.Backup, reason string) (Fixed, bool) {
@@ -110,11 +211,6 @@ func failBackup(ctx context.Context, d *Deps, b queries.Backup, reason string) (
 		return Fixed{}, false // it finished meanwhile
 	}
 	d.Log.Warn("reconciler failed a stuck backup", "backup_id", b.ID, "reason", reason)
-	if b.JobID != nil {
-		if _, err := d.Q.RiverJobDiscardDead(ctx, *b.JobID); err != nil {
-			d.Log.Warn("could not finalise the dead backup's job", "job_id", *b.JobID, "error", err)
-		}
-	}
 	d.afterBackup(ctx, row)
-	return Fixed{Backup: row, Reason: reason}, true
+	return Fixed{What: "backup", ID: row.ID, Backup: row, Reason: reason}, true
 }

@@ -2,52 +2,126 @@ package jobs
 
 import (
 	"context"
-	"fmt"
+	"encoding/json"
+	"errors"
+	"regexp"
 	"strconv"
+	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/uscpis/pisbackup/internal/backup"
 	"github.com/uscpis/pisbackup/queries"
 )
 
-// reconcileChecks ends verifications and restores whose job is gone or already final (their worker died), so
-// no such row stays "running" forever, and drops the scratch database an abandoned drill left behind. It only
-// touches scratch databases named after this catalog's own verifications.
-func reconcileChecks(ctx context.Context, d *Deps) error {
+// reconcileChecks ends verifications, restores and media migrations whose job is gone or already final (their
+// worker died), so no such row stays "running" forever; it drops the scratch database an abandoned drill left
+// and the partial database an abandoned restore created. It only drops databases named after this catalog's
+// own verifications, or that the restore itself created (see dropPartialTarget).
+func reconcileChecks(ctx context.Context, d *Deps) ([]Fixed, error) {
+	var fixed []Fixed
 	vs, err := d.Q.VerificationOrphaned(ctx)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	for _, v := range vs {
-		n, err := d.Q.VerificationAbandon(ctx, queries.VerificationAbandonParams{ID: v.ID, Error: orphanReason(v.JobState)})
+		reason := orphanReason(v.JobState, v.LastError)
+		n, err := d.Q.VerificationAbandon(ctx, queries.VerificationAbandonParams{ID: v.ID, Error: reason})
 		if err != nil || n == 0 {
 			continue // it finished meanwhile
 		}
-		d.Log.Warn("reconciler failed an abandoned verification", "verification_id", v.ID, "job_state", v.JobState)
+		d.Log.Warn("reconciler failed an abandoned verification", "verification_id", v.ID, "reason", reason)
 		if v.Level == "drill" && d.Cfg != nil {
 			if admin, err := backup.WithDatabase(d.Cfg.RestoreServer(), "postgres"); err == nil {
 				name := backup.DrillPrefix + strconv.FormatInt(v.ID, 10)
 				if err := backup.DropDatabase(ctx, admin, name); err != nil {
 					d.Log.Warn("could not drop an abandoned drill's scratch database", "database", name, "error", err)
+				} else {
+					reason += "; scratch database " + name + " dropped"
 				}
 			}
 		}
+		fixed = append(fixed, Fixed{What: "verification", ID: v.ID, Reason: reason})
 	}
 	rs, err := d.Q.RestoreOrphaned(ctx)
 	if err != nil {
-		return err
+		return fixed, err
 	}
 	for _, r := range rs {
-		msg := orphanReason(r.JobState) + "; the target database may hold a partial restore"
+		msg := orphanReason(r.JobState, r.LastError) + dropPartialTarget(ctx, d, r)
 		if n, err := d.Q.RestoreAbandon(ctx, queries.RestoreAbandonParams{ID: r.ID, Error: msg}); err == nil && n > 0 {
-			d.Log.Warn("reconciler failed an abandoned restore", "restore_id", r.ID, "job_state", r.JobState)
+			d.Log.Warn("reconciler failed an abandoned restore", "restore_id", r.ID, "reason", msg)
+			fixed = append(fixed, Fixed{What: "restore", ID: r.ID, Reason: msg})
 		}
 	}
-	return nil
+	ids, err := d.Q.MediaMigrationFailOrphaned(ctx)
+	for _, id := range ids {
+		d.Log.Warn("reconciler failed an abandoned media migration", "migration_id", id)
+		fixed = append(fixed, Fixed{What: "media migration", ID: id, Reason: "its job ended without finishing the run"})
+	}
+	return fixed, err
 }
 
-func orphanReason(jobState string) string {
-	if jobState == "" {
-		return "worker stopped: its job is gone from the queue"
+// dropPartialTarget removes the database an abandoned restore was writing, but only when the restore created
+// it (a new target, not one the operator confirmed replacing) and the server still carries the mark the
+// restore put on it (backup.MarkRestoreTarget): a database anyone else created under that name is left alone.
+// It returns what the row should add to its error.
+func dropPartialTarget(ctx context.Context, d *Deps, r queries.RestoreOrphanedRow) string {
+	var plan restorePlan
+	if r.TargetKind != "database" || r.DryRun || json.Unmarshal(r.Details, &plan) != nil || plan.Database == "" || d.Cfg == nil {
+		return ""
 	}
-	return fmt.Sprintf("worker stopped: its job ended as %s without finishing", jobState)
+	if plan.Replace {
+		return "; the target database " + plan.Database + " holds a partial restore (it replaced an existing database, so it was kept)"
+	}
+	admin, err := backup.WithDatabase(d.Cfg.RestoreServer(), "postgres")
+	if err != nil {
+		return ""
+	}
+	dropped, err := backup.DropMarkedTarget(ctx, admin, plan.Database, restoreMark(r.ID))
+	switch {
+	case err != nil:
+		d.Log.Warn("could not drop an abandoned restore's partial database", "database", plan.Database, "error", err)
+		return "; the target database " + plan.Database + " may hold a partial restore (could not drop it: " + err.Error() + ")"
+	case dropped:
+		return "; the partial database " + plan.Database + " it had created was dropped"
+	}
+	return ""
+}
+
+// restoreMark is the comment a restore puts on a database it creates, until it finishes.
+func restoreMark(id int64) string {
+	return "pisbackup restore #" + strconv.FormatInt(id, 10) + " in progress"
+}
+
+// tempOwner finds the backup id in a temporary object's name (storage names temporaries after the key they
+// will publish, which ends in "-<backup id>.<extension>").
+var tempOwner = regexp.MustCompile(`-(\d+)\.[a-z.]+$`)
+
+// cleanupTemp removes temporary storage objects whose owner is not working: a backup that is no longer queued
+// or running (the reconciler ended it if its process died). It follows the owner's lease, not the file's
+// age, so a backup waiting hours on a lock keeps its file. Objects with no recognisable owner go by age.
+func cleanupTemp(ctx context.Context, d *Deps, stale time.Duration) {
+	if d.Store == nil {
+		return
+	}
+	removed, err := d.Store.CleanupTemp(ctx, stale, func(name string) (owned, alive bool) {
+		m := tempOwner.FindStringSubmatch(name)
+		if m == nil {
+			return false, false
+		}
+		id, _ := strconv.ParseInt(m[1], 10, 64)
+		b, err := d.Q.BackupGet(ctx, id)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return true, false
+		} else if err != nil {
+			return true, true // cannot tell (catalog unreachable): keep it
+		}
+		return true, b.Status == "queued" || b.Status == "running"
+	})
+	if err != nil {
+		d.Log.Warn("temp cleanup failed", "error", err)
+	} else if len(removed) > 0 {
+		d.Log.Info("removed temporary objects left by interrupted backups", "count", len(removed))
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/rivertype"
 )
 
 // Queues. Backups get their own queue so a long dump never starves e-mail or monitoring.
@@ -48,10 +49,13 @@ const (
 // NewClient builds the River client for mode. queue names the private queue in Private mode.
 func NewClient(d *Deps, mode Mode, queue string) (*river.Client[pgx.Tx], error) {
 	cfg := &river.Config{
-		Logger:               d.Log,
-		Workers:              Workers(d),
+		Logger:  d.Log,
+		Workers: Workers(d),
+		// Every job holds a lease while it runs (lease.go): the reconciler ends a dead process's work within
+		// a few minutes. River's own rescuer stays as a backstop only.
+		Middleware:           []rivertype.Middleware{&leaseMiddleware{d: d}},
 		RescueStuckJobsAfter: RescueAfter,
-		JobTimeout:           BackupTimeout,
+		JobTimeout:           DefaultJobTimeout,
 		FetchCooldown:        50 * time.Millisecond,
 		FetchPollInterval:    250 * time.Millisecond,
 	}
@@ -66,6 +70,13 @@ func NewClient(d *Deps, mode Mode, queue string) (*river.Client[pgx.Tx], error) 
 		cfg.PeriodicJobs = periodicJobs(d)
 	case Private:
 		cfg.Queues = map[string]river.QueueConfig{queue: {MaxWorkers: 2}}
+		if isPrivateQueue(queue) {
+			// Held before anything is queued there: a process killed right after queuing still leaves a lease
+			// that goes stale, and the reconciler ends its job.
+			if err := holdQueue(d, queue); err != nil {
+				return nil, err
+			}
+		}
 		// A CLI run must not take River's leadership from a worker: the leader alone enqueues periodic jobs
 		// (the scheduler, the reconciler), so a long create-backup holding it would pause every schedule. When
 		// no worker leads (cron running monitor-backups, say), the CLI may lead so its own retries progress.
@@ -79,7 +90,7 @@ func NewClient(d *Deps, mode Mode, queue string) (*river.Client[pgx.Tx], error) 
 
 func periodicJobs(d *Deps) []*river.PeriodicJob {
 	jobs := []*river.PeriodicJob{
-		river.NewPeriodicJob(river.PeriodicInterval(time.Minute),
+		river.NewPeriodicJob(river.PeriodicInterval(reconcileEvery(d)),
 			func() (river.JobArgs, *river.InsertOpts) { return ReconcileArgs{}, nil },
 			&river.PeriodicJobOpts{RunOnStart: true, ID: "reconcile"}),
 	}
@@ -87,4 +98,10 @@ func periodicJobs(d *Deps) []*river.PeriodicJob {
 		jobs = append(jobs, p(d)...)
 	}
 	return jobs
+}
+
+// reconcileEvery is how often the reconciler looks for dead work: half the heartbeat timeout, between a second
+// and a minute, so dead work is ended at most 1.5 × BACKUP_HEARTBEAT_TIMEOUT after its last heartbeat.
+func reconcileEvery(d *Deps) time.Duration {
+	return min(max(d.staleAfter()/2, time.Second), time.Minute)
 }

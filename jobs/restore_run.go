@@ -88,6 +88,14 @@ func runRestore(ctx context.Context, d *Deps, b queries.Backup, r queries.Restor
 	if err := backup.CreateDatabase(ctx, admin, res.Database, res.Replace); err != nil {
 		return err
 	}
+	if !res.Replace {
+		// Marked as ours until it is complete: if this process dies, the reconciler drops it only if the
+		// server still shows this mark (reconcile_checks.go).
+		if err := backup.MarkDatabase(ctx, admin, res.Database, restoreMark(r.ID)); err != nil {
+			_ = backup.DropDatabase(ctx, admin, res.Database)
+			return fmt.Errorf("mark the new database: %w", err)
+		}
+	}
 	var done atomic.Int64
 	stop := restoreHeartbeat(ctx, d, r.ID, &done)
 	start := time.Now()
@@ -99,6 +107,11 @@ func runRestore(ctx context.Context, d *Deps, b queries.Backup, r queries.Restor
 			_ = backup.DropDatabase(ctx, admin, res.Database)
 		}
 		return err
+	}
+	if !res.Replace {
+		if err := backup.MarkDatabase(ctx, admin, res.Database, ""); err != nil {
+			return fmt.Errorf("restored, but could not clear the in-progress mark: %w", err)
+		}
 	}
 	return compareRestored(ctx, b, target, res)
 }
@@ -153,8 +166,8 @@ func finishRestore(ctx context.Context, d *Deps, r queries.Restore, res restoreR
 	status, msg := "succeeded", ""
 	if runErr != nil {
 		status, msg = "failed", runErr.Error()
-		if errors.Is(context.Cause(ctx), river.ErrJobCancelledRemotely) {
-			status, msg = "cancelled", "cancelled by an operator"
+		if why, ok := cancelReason(ctx); ok {
+			status, msg = "cancelled", why
 		}
 		d.Log.Warn("restore did not succeed", "restore_id", r.ID, "backup_id", r.BackupID, "error", msg)
 	}

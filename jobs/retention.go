@@ -32,6 +32,9 @@ type RetentionWorker struct {
 	D *Deps
 }
 
+// Timeout bounds one pass.
+func (w *RetentionWorker) Timeout(*river.Job[RetentionArgs]) time.Duration { return RetentionTimeout }
+
 // Work prunes.
 func (w *RetentionWorker) Work(ctx context.Context, job *river.Job[RetentionArgs]) error {
 	ids := []int64{job.Args.ScheduleID}
@@ -60,7 +63,8 @@ func init() {
 	extraPeriodic = append(extraPeriodic, func(*Deps) []*river.PeriodicJob {
 		return []*river.PeriodicJob{river.NewPeriodicJob(river.PeriodicInterval(24*time.Hour),
 			func() (river.JobArgs, *river.InsertOpts) { return RetentionArgs{}, nil },
-			&river.PeriodicJobOpts{ID: "retention_daily"})}
+			// At start too: a worker that restarts more often than daily would otherwise never prune.
+			&river.PeriodicJobOpts{ID: "retention_daily", RunOnStart: true})}
 	})
 }
 

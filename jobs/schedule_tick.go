@@ -36,6 +36,9 @@ type ScheduleTickWorker struct {
 	D *Deps
 }
 
+// Timeout bounds one tick; it normally takes milliseconds.
+func (w *ScheduleTickWorker) Timeout(*river.Job[ScheduleTickArgs]) time.Duration { return TickTimeout }
+
 // Work ticks once.
 func (w *ScheduleTickWorker) Work(ctx context.Context, _ *river.Job[ScheduleTickArgs]) error {
 	_, err := Tick(ctx, w.D, river.ClientFromContext[pgx.Tx](ctx))
@@ -97,20 +100,34 @@ func Tick(ctx context.Context, d *Deps, client *river.Client[pgx.Tx]) ([]Fired, 
 		if s.NextRunAt.After(now) {
 			continue
 		}
-		claimed, err := d.Q.ScheduleClaimRun(ctx, queries.ScheduleClaimRunParams{ID: s.ID, RanAt: &now, NextRunAt: next, ExpectedNext: s.NextRunAt})
-		if errors.Is(err, pgx.ErrNoRows) {
+		// The claim and the run's enqueue are one transaction: if this process dies (or the enqueue fails)
+		// before it commits, the slot is still due and the next tick takes it, so no slot is ever lost.
+		var f Fired
+		var claimed bool
+		err = pgx.BeginFunc(ctx, d.Pool, func(tx pgx.Tx) error {
+			row, err := queries.New(tx).ScheduleClaimRun(ctx, queries.ScheduleClaimRunParams{ID: s.ID, RanAt: &now, NextRunAt: next, ExpectedNext: s.NextRunAt})
+			if err != nil {
+				return err
+			}
+			claimed = true
+			f, err = runSchedule(ctx, d, tx, client, row, nil)
+			if errors.Is(err, ErrNothingToDrill) {
+				return nil // nothing to drill yet: the slot is used, the next one tries again
+			}
+			return err
+		})
+		switch {
+		case errors.Is(err, pgx.ErrNoRows) && !claimed:
 			continue // another worker claimed this slot, or the schedule was edited meanwhile
-		} else if err != nil {
-			return fired, err
-		}
-		f, err := fire(ctx, d, client, claimed)
-		if errors.Is(err, ErrJobStillActive) {
-			// The previous run's job is still winding down (its row already ended): give the slot back so the
-			// next tick retries it instead of losing the run.
-			_, _ = d.Q.ScheduleClaimRun(ctx, queries.ScheduleClaimRunParams{ID: s.ID, RanAt: s.LastRunAt, NextRunAt: s.NextRunAt, ExpectedNext: next})
+		case errors.Is(err, ErrJobStillActive):
+			// The previous run's job is still winding down (its row already ended): the claim was rolled
+			// back, so the next tick retries this slot.
 			continue
-		} else if err != nil {
-			d.Log.Error("scheduled run did not start", "schedule_id", s.ID, "schedule", s.Name, "error", err)
+		case err != nil:
+			d.Log.Error("scheduled run did not start; the next tick tries again", "schedule_id", s.ID, "schedule", s.Name, "error", err)
+			continue
+		case f.Drill == nil && f.Backup.ID == 0:
+			d.Log.Warn("drill schedule skipped: "+ErrNothingToDrill.Error(), "schedule_id", s.ID, "schedule", s.Name)
 			continue
 		}
 		d.Log.Info("scheduled run started", "schedule_id", s.ID, "schedule", s.Name, "backup_id", f.Backup.ID, "joined_running", f.Existing)
@@ -123,8 +140,13 @@ func Tick(ctx context.Context, d *Deps, client *river.Client[pgx.Tx]) ([]Fired, 
 // running backup when one of that kind is in flight already; a drill schedule queues a drill of the newest
 // good database backup.
 func RunSchedule(ctx context.Context, d *Deps, client *river.Client[pgx.Tx], s queries.Schedule, createdBy *int64) (Fired, error) {
+	return runSchedule(ctx, d, d.Pool, client, s, createdBy)
+}
+
+// runSchedule is RunSchedule inside db (the scheduler passes its claim's transaction).
+func runSchedule(ctx context.Context, d *Deps, db DB, client *river.Client[pgx.Tx], s queries.Schedule, createdBy *int64) (Fired, error) {
 	if s.Kind != "drill" {
-		b, existing, err := EnqueueBackup(ctx, d.Pool, client, d.Cfg, BackupRequest{Kind: s.Kind, Trigger: "schedule", ScheduleID: &s.ID, CreatedBy: createdBy})
+		b, existing, err := EnqueueBackup(ctx, db, client, d.Cfg, BackupRequest{Kind: s.Kind, Trigger: "schedule", ScheduleID: &s.ID, CreatedBy: createdBy})
 		return Fired{Schedule: s, Backup: b, Existing: existing}, err
 	}
 	b, err := d.Q.BackupLatestGood(ctx, "database")
@@ -133,10 +155,6 @@ func RunSchedule(ctx context.Context, d *Deps, client *river.Client[pgx.Tx], s q
 	} else if err != nil {
 		return Fired{Schedule: s}, err
 	}
-	v, err := EnqueueVerification(ctx, d.Pool, client, VerifyRequest{BackupID: b.ID, Level: "drill", CreatedBy: createdBy})
+	v, err := EnqueueVerification(ctx, db, client, VerifyRequest{BackupID: b.ID, Level: "drill", CreatedBy: createdBy})
 	return Fired{Schedule: s, Backup: b, Drill: &v}, err
-}
-
-func fire(ctx context.Context, d *Deps, client *river.Client[pgx.Tx], s queries.Schedule) (Fired, error) {
-	return RunSchedule(ctx, d, client, s, nil)
 }

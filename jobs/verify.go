@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 
 	"github.com/uscpis/pisbackup/queries"
@@ -76,9 +75,10 @@ func finishVerification(ctx context.Context, d *Deps, v queries.Verification, ou
 	status, msg := "succeeded", ""
 	if out.Err != nil {
 		status, msg = "failed", out.Err.Error()
+		why, cancelled := cancelReason(ctx)
 		switch {
-		case errors.Is(context.Cause(ctx), river.ErrJobCancelledRemotely):
-			status, msg = "cancelled", "cancelled by an operator"
+		case cancelled:
+			status, msg = "cancelled", why
 		case errors.Is(out.Err, context.DeadlineExceeded):
 			msg = fmt.Sprintf("timed out after %s", BackupTimeout)
 		case errors.Is(out.Err, context.Canceled):
@@ -105,7 +105,7 @@ type VerifyRequest struct {
 var Levels = []string{"checksum", "archive", "drill"}
 
 // EnqueueVerification records a verification row and inserts its job in one transaction.
-func EnqueueVerification(ctx context.Context, pool *pgxpool.Pool, client *river.Client[pgx.Tx], req VerifyRequest) (v queries.Verification, err error) {
+func EnqueueVerification(ctx context.Context, pool DB, client *river.Client[pgx.Tx], req VerifyRequest) (v queries.Verification, err error) {
 	err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 		v, err = EnqueueVerificationTx(ctx, tx, client, req)
 		return err

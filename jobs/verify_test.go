@@ -194,11 +194,25 @@ func TestReconcileEndsAbandonedVerificationsAndRestores(t *testing.T) {
 	require.NoError(t, b.d.Q.VerificationSetJob(ctx, queries.VerificationSetJobParams{ID: v.ID, JobID: &gone}))
 	_, err = b.d.Q.VerificationStart(ctx, v.ID)
 	require.NoError(t, err)
-	r, err := b.d.Q.RestoreInsert(ctx, queries.RestoreInsertParams{BackupID: bk.ID, TargetKind: "database", Target: "x", Details: []byte(`{}`)})
-	require.NoError(t, err)
-	require.NoError(t, b.d.Q.RestoreSetJob(ctx, queries.RestoreSetJobParams{ID: r.ID, JobID: &gone}))
 	admin, err := backup.WithDatabase(b.d.Cfg.SourceDatabaseURL, "postgres")
 	require.NoError(t, err)
+	// A restore that created its target and died mid-way: the partial database (still carrying the restore's
+	// mark) is dropped. One that replaced an existing database keeps it and says so.
+	target := "pis_partial_" + itoa(bk.ID)
+	r, err := b.d.Q.RestoreInsert(ctx, queries.RestoreInsertParams{BackupID: bk.ID, TargetKind: "database", Target: "x",
+		Details: []byte(`{"database":"` + target + `"}`)})
+	require.NoError(t, err)
+	require.NoError(t, b.d.Q.RestoreSetJob(ctx, queries.RestoreSetJobParams{ID: r.ID, JobID: &gone}))
+	require.NoError(t, backup.CreateDatabase(ctx, admin, target, false))
+	t.Cleanup(func() { _ = backup.DropDatabase(ctx, admin, target) })
+	require.NoError(t, backup.MarkDatabase(ctx, admin, target, restoreMark(r.ID)))
+	replaced := "pis_replaced_" + itoa(bk.ID)
+	r2, err := b.d.Q.RestoreInsert(ctx, queries.RestoreInsertParams{BackupID: bk.ID, TargetKind: "database", Target: "y",
+		Details: []byte(`{"database":"` + replaced + `","replace":true}`)})
+	require.NoError(t, err)
+	require.NoError(t, b.d.Q.RestoreSetJob(ctx, queries.RestoreSetJobParams{ID: r2.ID, JobID: &gone}))
+	require.NoError(t, backup.CreateDatabase(ctx, admin, replaced, false))
+	t.Cleanup(func() { _ = backup.DropDatabase(ctx, admin, replaced) })
 	scratch := backup.DrillPrefix + itoa(v.ID)
 	require.NoError(t, backup.CreateDatabase(ctx, admin, scratch, false))
 	t.Cleanup(func() { _ = backup.DropDatabase(ctx, admin, scratch) })
@@ -213,7 +227,37 @@ func TestReconcileEndsAbandonedVerificationsAndRestores(t *testing.T) {
 	r, err = b.d.Q.RestoreGet(ctx, r.ID)
 	require.NoError(t, err)
 	require.Equal(t, "failed", r.Status)
-	require.Contains(t, r.Error, "partial restore")
+	require.Contains(t, r.Error, "partial database "+target+" it had created was dropped")
+	require.False(t, b.databaseExists(t, target))
+	r2, err = b.d.Q.RestoreGet(ctx, r2.ID)
+	require.NoError(t, err)
+	require.Equal(t, "failed", r2.Status)
+	require.Contains(t, r2.Error, "partial restore")
+	require.True(t, b.databaseExists(t, replaced), "a database the operator had us replace is not dropped")
+}
+
+// A database of the same name that the restore did not mark (someone else's) is never dropped.
+func TestReconcileKeepsUnmarkedRestoreTarget(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	bk, err := b.d.Q.BackupInsert(ctx, queries.BackupInsertParams{Kind: "database", Trigger: "manual", Encrypted: true})
+	require.NoError(t, err)
+	gone := int64(987654321)
+	target := "pis_theirs_" + itoa(bk.ID)
+	r, err := b.d.Q.RestoreInsert(ctx, queries.RestoreInsertParams{BackupID: bk.ID, TargetKind: "database", Target: "x",
+		Details: []byte(`{"database":"` + target + `"}`)})
+	require.NoError(t, err)
+	require.NoError(t, b.d.Q.RestoreSetJob(ctx, queries.RestoreSetJobParams{ID: r.ID, JobID: &gone}))
+	admin, err := backup.WithDatabase(b.d.Cfg.SourceDatabaseURL, "postgres")
+	require.NoError(t, err)
+	require.NoError(t, backup.CreateDatabase(ctx, admin, target, false))
+	t.Cleanup(func() { _ = backup.DropDatabase(ctx, admin, target) })
+	require.NoError(t, backup.MarkDatabase(ctx, admin, target, "pisbackup restore #999999 in progress"))
+
+	_, err = Reconcile(ctx, b.d, time.Minute)
+	require.NoError(t, err)
+	require.True(t, b.databaseExists(t, target))
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }

@@ -81,10 +81,6 @@ WHERE kind = @kind AND status IN ('succeeded', 'warning') AND pruned_at IS NULL
 ORDER BY finished_at DESC, id DESC
 LIMIT 1;
 
--- name: BackupStale :many
--- Rows a worker claims to be running but that have not heartbeated since @before: their process died.
-SELECT * FROM backups WHERE status = 'running' AND COALESCE(heartbeat_at, started_at, queued_at) < @before::timestamptz;
-
 -- name: BackupByStorageKey :one
 SELECT * FROM backups WHERE storage_key = @storage_key LIMIT 1;
 
@@ -93,7 +89,8 @@ SELECT count(*) FROM backups;
 
 -- name: BackupOrphaned :many
 -- In-flight rows whose River job is gone or already in a final state: nothing will ever finish them.
-SELECT b.id, COALESCE(j.state::text, '')::text AS job_state
+SELECT b.id, COALESCE(j.state::text, '')::text AS job_state,
+       COALESCE(j.errors[array_upper(j.errors, 1)]->>'error', '')::text AS last_error
 FROM backups b LEFT JOIN river_job j ON j.id = b.job_id
 WHERE b.status IN ('queued', 'running') AND b.job_id IS NOT NULL
   AND (j.id IS NULL OR j.state IN ('completed', 'cancelled', 'discarded'));

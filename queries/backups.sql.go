@@ -872,15 +872,17 @@ func (q *Queries) BackupNextID(ctx context.Context) (int64, error) {
 }
 
 const backupOrphaned = `-- name: BackupOrphaned :many
-SELECT b.id, COALESCE(j.state::text, '')::text AS job_state
+SELECT b.id, COALESCE(j.state::text, '')::text AS job_state,
+       COALESCE(j.errors[array_upper(j.errors, 1)]->>'error', '')::text AS last_error
 FROM backups b LEFT JOIN river_job j ON j.id = b.job_id
 WHERE b.status IN ('queued', 'running') AND b.job_id IS NOT NULL
   AND (j.id IS NULL OR j.state IN ('completed', 'cancelled', 'discarded'))
 `
 
 type BackupOrphanedRow struct {
-	ID       int64  `json:"id"`
-	JobState string `json:"job_state"`
+	ID        int64  `json:"id"`
+	JobState  string `json:"job_state"`
+	LastError string `json:"last_error"`
 }
 
 // In-flight rows whose River job is gone or already in a final state: nothing will ever finish them.
@@ -893,7 +895,7 @@ func (q *Queries) BackupOrphaned(ctx context.Context) ([]BackupOrphanedRow, erro
 	items := []BackupOrphanedRow{}
 	for rows.Next() {
 		var i BackupOrphanedRow
-		if err := rows.Scan(&i.ID, &i.JobState); err != nil {
+		if err := rows.Scan(&i.ID, &i.JobState, &i.LastError); err != nil {
 			return nil, err
 		}
 		items = append(items, i)
@@ -1049,61 +1051,6 @@ type BackupSetJobParams struct {
 func (q *Queries) BackupSetJob(ctx context.Context, arg BackupSetJobParams) error {
 	_, err := q.db.Exec(ctx, backupSetJob, arg.JobID, arg.ID)
 	return err
-}
-
-const backupStale = `-- name: BackupStale :many
-SELECT id, kind, status, trigger, schedule_id, parent_id, created_by, job_id, queued_at, started_at, finished_at, heartbeat_at, duration_ms, bytes_read, bytes_stored, progress_bytes, progress_total, sha256, storage_key, encrypted, recipients_fingerprint, pg_dump_version, server_version, source_redacted, format, manifest, warnings, error, pruned_at FROM backups WHERE status = 'running' AND COALESCE(heartbeat_at, started_at, queued_at) < $1::timestamptz
-`
-
-// Rows a worker claims to be running but that have not heartbeated since @before: their process died.
-func (q *Queries) BackupStale(ctx context.Context, before time.Time) ([]Backup, error) {
-	rows, err := q.db.Query(ctx, backupStale, before)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	items := []Backup{}
-	for rows.Next() {
-		var i Backup
-		if err := rows.Scan(
-			&i.ID,
-			&i.Kind,
-			&i.Status,
-			&i.Trigger,
-			&i.ScheduleID,
-			&i.ParentID,
-			&i.CreatedBy,
-			&i.JobID,
-			&i.QueuedAt,
-			&i.StartedAt,
-			&i.FinishedAt,
-			&i.HeartbeatAt,
-			&i.DurationMs,
-			&i.BytesRead,
-			&i.BytesStored,
-			&i.ProgressBytes,
-			&i.ProgressTotal,
-			&i.Sha256,
-			&i.StorageKey,
-			&i.Encrypted,
-			&i.RecipientsFingerprint,
-			&i.PgDumpVersion,
-			&i.ServerVersion,
-			&i.SourceRedacted,
-			&i.Format,
-			&i.Manifest,
-			&i.Warnings,
-			&i.Error,
-			&i.PrunedAt,
-		); err != nil {
-			return nil, err
-		}
-		items = append(items, i)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	return items, nil
 }
 
 const backupStart = `-- name: BackupStart :one

@@ -46,7 +46,8 @@ func (q *Queries) MediaMigrationActive(ctx context.Context) (MediaMigration, err
 const mediaMigrationFailOrphaned = `-- name: MediaMigrationFailOrphaned :many
 UPDATE media_migrations m
 SET status = 'failed', finished_at = now(),
-    error = 'its job ended without finishing the run (worker stopped?); verified files are kept, re-run to resume'
+    error = COALESCE(NULLIF((SELECT j.errors[array_upper(j.errors, 1)]->>'error' FROM river_job j WHERE j.id = m.job_id), ''),
+                     'its job ended without finishing the run') || '; verified files are kept, re-run to resume'
 WHERE m.status IN ('queued', 'running') AND m.job_id IS NOT NULL
   AND NOT EXISTS (SELECT 1 FROM river_job j
                   WHERE j.id = m.job_id AND j.state NOT IN ('completed', 'cancelled', 'discarded'))

@@ -158,6 +158,19 @@ type HealthMetric struct {
 	RecordedAt time.Time       `json:"recorded_at"`
 }
 
+type JobLease struct {
+	ID                int64      `json:"id"`
+	JobID             *int64     `json:"job_id"`
+	Queue             *string    `json:"queue"`
+	Kind              string     `json:"kind"`
+	Holder            string     `json:"holder"`
+	AcquiredAt        time.Time  `json:"acquired_at"`
+	HeartbeatAt       time.Time  `json:"heartbeat_at"`
+	WaitingFor        string     `json:"waiting_for"`
+	CancelRequestedAt *time.Time `json:"cancel_requested_at"`
+	CancelRequestedBy string     `json:"cancel_requested_by"`
+}
+
 type MediaAsset struct {
 	ID           int64     `json:"id"`
 	RelPath      string    `json:"rel_path"`

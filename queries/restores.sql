@@ -27,7 +27,8 @@ RETURNING *;
 
 -- name: RestoreOrphaned :many
 -- Restores in flight whose River job is gone or already final.
-SELECT r.id, COALESCE(j.state::text, '')::text AS job_state
+SELECT r.id, r.target_kind, r.dry_run, r.details, COALESCE(j.state::text, '')::text AS job_state,
+       COALESCE(j.errors[array_upper(j.errors, 1)]->>'error', '')::text AS last_error
 FROM restores r LEFT JOIN river_job j ON j.id = r.job_id
 WHERE r.status IN ('queued', 'running') AND r.job_id IS NOT NULL
   AND (j.id IS NULL OR j.state IN ('completed', 'cancelled', 'discarded'));

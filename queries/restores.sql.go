@@ -178,15 +178,20 @@ func (q *Queries) RestoreListByBackup(ctx context.Context, backupID int64) ([]Re
 }
 
 const restoreOrphaned = `-- name: RestoreOrphaned :many
-SELECT r.id, COALESCE(j.state::text, '')::text AS job_state
+SELECT r.id, r.target_kind, r.dry_run, r.details, COALESCE(j.state::text, '')::text AS job_state,
+       COALESCE(j.errors[array_upper(j.errors, 1)]->>'error', '')::text AS last_error
 FROM restores r LEFT JOIN river_job j ON j.id = r.job_id
 WHERE r.status IN ('queued', 'running') AND r.job_id IS NOT NULL
   AND (j.id IS NULL OR j.state IN ('completed', 'cancelled', 'discarded'))
 `
 
 type RestoreOrphanedRow struct {
-	ID       int64  `json:"id"`
-	JobState string `json:"job_state"`
+	ID         int64           `json:"id"`
+	TargetKind string          `json:"target_kind"`
+	DryRun     bool            `json:"dry_run"`
+	Details    json.RawMessage `json:"details"`
+	JobState   string          `json:"job_state"`
+	LastError  string          `json:"last_error"`
 }
 
 // Restores in flight whose River job is gone or already final.
@@ -199,7 +204,14 @@ func (q *Queries) RestoreOrphaned(ctx context.Context) ([]RestoreOrphanedRow, er
 	items := []RestoreOrphanedRow{}
 	for rows.Next() {
 		var i RestoreOrphanedRow
-		if err := rows.Scan(&i.ID, &i.JobState); err != nil {
+		if err := rows.Scan(
+			&i.ID,
+			&i.TargetKind,
+			&i.DryRun,
+			&i.Details,
+			&i.JobState,
+			&i.LastError,
+		); err != nil {
 			return nil, err
 		}
 		items = append(items, i)

@@ -9,25 +9,6 @@ import (
 	"context"
 )
 
-const riverJobDiscardDead = `-- name: RiverJobDiscardDead :execrows
-UPDATE river_job
-SET state = 'discarded', finalized_at = now(),
-    errors = array_append(COALESCE(errors, '{}'), jsonb_build_object(
-        'at', now(), 'attempt', attempt, 'error', 'worker stopped heartbeating; discarded by pisbackup reconciler'))
-WHERE id = $1 AND state = 'running'
-`
-
-// Finalises the River job of a backup whose worker died (no heartbeat). River would only rescue it after
-// RescueStuckJobsAfter (hours, sized for the longest dump), and until then its "running" state would make the
-// per-kind unique insert refuse every new backup of that kind. The row is already failed by then.
-func (q *Queries) RiverJobDiscardDead(ctx context.Context, id int64) (int64, error) {
-	result, err := q.db.Exec(ctx, riverJobDiscardDead, id)
-	if err != nil {
-		return 0, err
-	}
-	return result.RowsAffected(), nil
-}
-
 const riverLeaderAlive = `-- name: RiverLeaderAlive :one
 SELECT EXISTS (SELECT 1 FROM river_leader WHERE expires_at > now())::boolean AS alive
 `

@@ -41,7 +41,8 @@ LIMIT 1;
 
 -- name: VerificationOrphaned :many
 -- Verifications in flight whose River job is gone or already final: their worker died and nothing will end them.
-SELECT v.id, v.level, COALESCE(j.state::text, '')::text AS job_state
+SELECT v.id, v.level, COALESCE(j.state::text, '')::text AS job_state,
+       COALESCE(j.errors[array_upper(j.errors, 1)]->>'error', '')::text AS last_error
 FROM verifications v LEFT JOIN river_job j ON j.id = v.job_id
 WHERE v.status IN ('queued', 'running') AND v.job_id IS NOT NULL
   AND (j.id IS NULL OR j.state IN ('completed', 'cancelled', 'discarded'));

@@ -242,16 +242,18 @@ func (q *Queries) VerificationListByBackup(ctx context.Context, backupID int64) 
 }
 
 const verificationOrphaned = `-- name: VerificationOrphaned :many
-SELECT v.id, v.level, COALESCE(j.state::text, '')::text AS job_state
+SELECT v.id, v.level, COALESCE(j.state::text, '')::text AS job_state,
+       COALESCE(j.errors[array_upper(j.errors, 1)]->>'error', '')::text AS last_error
 FROM verifications v LEFT JOIN river_job j ON j.id = v.job_id
 WHERE v.status IN ('queued', 'running') AND v.job_id IS NOT NULL
   AND (j.id IS NULL OR j.state IN ('completed', 'cancelled', 'discarded'))
 `
 
 type VerificationOrphanedRow struct {
-	ID       int64  `json:"id"`
-	Level    string `json:"level"`
-	JobState string `json:"job_state"`
+	ID        int64  `json:"id"`
+	Level     string `json:"level"`
+	JobState  string `json:"job_state"`
+	LastError string `json:"last_error"`
 }
 
 // Verifications in flight whose River job is gone or already final: their worker died and nothing will end them.
@@ -264,7 +266,12 @@ func (q *Queries) VerificationOrphaned(ctx context.Context) ([]VerificationOrpha
 	items := []VerificationOrphanedRow{}
 	for rows.Next() {
 		var i VerificationOrphanedRow
-		if err := rows.Scan(&i.ID, &i.Level, &i.JobState); err != nil {
+		if err := rows.Scan(
+			&i.ID,
+			&i.Level,
+			&i.JobState,
+			&i.LastError,
+		); err != nil {
 			return nil, err
 		}
 		items = append(items, i)

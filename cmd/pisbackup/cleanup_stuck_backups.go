@@ -12,21 +12,22 @@ import (
 )
 
 func init() {
-	register("cleanup-stuck-backups", "fail backups stuck running (no heartbeat for --timeout, or job gone); prints each", cmdCleanupStuck)
+	register("cleanup-stuck-backups", "end work whose process died (no heartbeat for --timeout, or job gone): backups, drills, restores, migrations, CLI jobs; prints each", cmdCleanupStuck)
 }
 
-// cmdCleanupStuck is the seed's command, kept for parity: the worker's reconciler does the same every minute
-// (with a 2-minute heartbeat limit). It reuses that reconciler with the given timeout.
+// cmdCleanupStuck is the seed's command, kept for parity: the worker's reconciler does the same continuously
+// (with BACKUP_HEARTBEAT_TIMEOUT, 2 minutes by default). It reuses that reconciler with the given timeout, so it
+// also ends work a killed CLI process left on its private queue.
 func cmdCleanupStuck(ctx context.Context, e *env, args []string) error {
 	fs := newFlags(e, "cleanup-stuck-backups", "[--timeout 30m] [--dry-run] [--json]")
-	timeout := fs.Duration("timeout", 30*time.Minute, "fail running backups with no heartbeat for this long")
+	timeout := fs.Duration("timeout", 30*time.Minute, "end work whose process has not heartbeated for this long")
 	dry := fs.Bool("dry-run", false, "list what would be failed and change nothing")
 	asJSON := fs.Bool("json", false, "print JSON")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	if *timeout < time.Minute {
-		return usageErr("--timeout must be at least 1m (a live backup heartbeats every second, but give it room)")
+		return usageErr("--timeout must be at least 1m (live work heartbeats every second, but give it room)")
 	}
 	a, err := loadApp(ctx, e)
 	if err != nil {
@@ -49,7 +50,11 @@ func cmdCleanupStuck(ctx context.Context, e *env, args []string) error {
 	if *asJSON {
 		out := make([]map[string]any, 0, len(rows))
 		for _, f := range rows {
-			out = append(out, map[string]any{"backup": toJSON(f.Backup), "reason": f.Reason, "changed": !*dry})
+			m := map[string]any{"what": f.What, "id": f.ID, "reason": f.Reason, "changed": !*dry}
+			if f.What == "backup" {
+				m["backup"] = toJSON(f.Backup)
+			}
+			out = append(out, m)
 		}
 		return json.NewEncoder(e.stdout).Encode(out)
 	}
@@ -58,11 +63,18 @@ func cmdCleanupStuck(ctx context.Context, e *env, args []string) error {
 		verb = "would fail"
 	}
 	for _, f := range rows {
-		fmt.Fprintf(e.stdout, "backup #%d (%s, queued %s): %s: %s\n", f.Backup.ID, f.Backup.Kind,
-			f.Backup.QueuedAt.UTC().Format(time.RFC3339), verb, f.Reason)
+		switch f.What {
+		case "backup":
+			fmt.Fprintf(e.stdout, "backup #%d (%s, queued %s): %s: %s\n", f.Backup.ID, f.Backup.Kind,
+				f.Backup.QueuedAt.UTC().Format(time.RFC3339), verb, f.Reason)
+		case "verification", "restore", "media migration":
+			fmt.Fprintf(e.stdout, "%s #%d: %s: %s\n", f.What, f.ID, verb, f.Reason)
+		default:
+			fmt.Fprintf(e.stdout, "%s job #%d: %s: %s\n", f.What, f.ID, map[bool]string{true: "would end", false: "ended"}[*dry], f.Reason)
+		}
 	}
 	if len(rows) == 0 {
-		fmt.Fprintln(e.stdout, "no stuck backups")
+		fmt.Fprintln(e.stdout, "nothing is stuck")
 	}
 	return nil
 }

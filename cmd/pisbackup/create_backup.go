@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -52,8 +51,7 @@ func cmdCreateBackup(ctx context.Context, e *env, args []string) error {
 	queue := jobs.QueueBackups
 	if !*noWait {
 		// A private queue: this process works exactly the job it enqueues, and nothing else.
-		host, _ := os.Hostname()
-		queue = fmt.Sprintf("cli_%s_%d", host, os.Getpid())
+		queue = jobs.PrivateQueue()
 	}
 	client, err := jobs.NewClient(d, jobs.Private, queue)
 	if err != nil {

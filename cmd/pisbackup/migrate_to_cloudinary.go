@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"time"
 
@@ -66,8 +65,7 @@ func cmdMigrateToCloudinary(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer a.close()
-	host, _ := os.Hostname()
-	queue := fmt.Sprintf("cli_%s_%d", host, os.Getpid())
+	queue := jobs.PrivateQueue()
 	client, err := jobs.NewClient(d, jobs.Private, queue)
 	if err != nil {
 		return err

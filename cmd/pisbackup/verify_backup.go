@@ -6,7 +6,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"os"
 	"strconv"
 	"time"
 
@@ -132,8 +131,7 @@ func parseWithID(fs *flag.FlagSet, args []string) (int64, error) {
 // privateClient starts a River client working a queue private to this process, so the CLI runs exactly the
 // job it enqueues, without a server.
 func privateClient(ctx context.Context, d *jobs.Deps) (*river.Client[pgx.Tx], string, func(), error) {
-	host, _ := os.Hostname()
-	queue := fmt.Sprintf("cli_%s_%d", host, os.Getpid())
+	queue := jobs.PrivateQueue()
 	client, err := jobs.NewClient(d, jobs.Private, queue)
 	if err != nil {
 		return nil, "", nil, err

@@ -41,7 +41,8 @@ type Config struct {
 	MetricsToken string
 	// FileColumns are the clinic database's FileField columns ("table.column") a full backup checks.
 	FileColumns []string
-	// HeartbeatTimeout is how long a running backup may go silent before the reconciler declares its worker dead.
+	// HeartbeatTimeout is how long work may go without renewing its lease (judged on the database's clock) before
+	// the reconciler declares its process dead and ends it (jobs/lease.go).
 	HeartbeatTimeout time.Duration
 	// UploadMaxBytes bounds an uploaded backup file (UPLOAD_MAX_BYTES: bytes, or with a K/M/G binary suffix).
 	UploadMaxBytes int64

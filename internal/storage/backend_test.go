@@ -135,7 +135,7 @@ func put(t *testing.T, s Store, key string, data []byte) {
 // temporary, so it returning nothing means there was nothing.
 func requireNoTemps(t *testing.T, s Store) {
 	t.Helper()
-	removed, err := s.CleanupTemp(t.Context(), 0)
+	removed, err := s.CleanupTemp(t.Context(), 0, nil)
 	require.NoError(t, err)
 	require.Empty(t, removed)
 }

@@ -121,12 +121,12 @@ var behaviourTests = []struct {
 		put(t, s, "db/keep.dump.zst.age", []byte("keep"))
 		b.plantTemp(t, s, "deadbeef-db_crashed.dump.zst.age")
 
-		removed, err := s.CleanupTemp(t.Context(), time.Hour)
+		removed, err := s.CleanupTemp(t.Context(), time.Hour, nil)
 		require.NoError(t, err)
 		require.Empty(t, removed, "a fresh temp may belong to a running backup")
 
 		setNow(s, func() time.Time { return time.Now().Add(2 * time.Hour) })
-		removed, err = s.CleanupTemp(t.Context(), time.Hour)
+		removed, err = s.CleanupTemp(t.Context(), time.Hour, nil)
 		require.NoError(t, err)
 		require.Equal(t, []string{".tmp/deadbeef-db_crashed.dump.zst.age"}, removed)
 		requireNoTemps(t, s)

@@ -11,9 +11,8 @@ import (
 )
 
 // CleanupTemp removes files in .tmp/ left behind by writers that died before
-// Commit or Abort. olderThan must exceed the longest backup run, or a live
-// writer's file would be removed under it.
-func (s *fileStore) CleanupTemp(ctx context.Context, olderThan time.Duration) ([]string, error) {
+// Commit or Abort (see Store.CleanupTemp for which).
+func (s *fileStore) CleanupTemp(ctx context.Context, olderThan time.Duration, owner TempOwner) ([]string, error) {
 	entries, err := os.ReadDir(filepath.Join(s.root, tmpDir))
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
@@ -32,7 +31,7 @@ func (s *fileStore) CleanupTemp(ctx context.Context, olderThan time.Duration) ([
 		} else if err != nil {
 			return removed, fmt.Errorf("storage: cleanup temp: %w", err)
 		}
-		if now.Sub(st.ModTime()) < olderThan {
+		if !owner.abandoned(e.Name(), now.Sub(st.ModTime()), olderThan) {
 			continue
 		}
 		p := filepath.Join(s.root, tmpDir, e.Name())

@@ -116,12 +116,12 @@ func TestS3CleanupAbortsStaleUploads(t *testing.T) {
 	_, err := core.NewMultipartUpload(t.Context(), s.bucket, s.prefix+".tmp/dead-db_x", minio.PutObjectOptions{})
 	require.NoError(t, err)
 
-	removed, err := s.CleanupTemp(t.Context(), time.Hour)
+	removed, err := s.CleanupTemp(t.Context(), time.Hour, nil)
 	require.NoError(t, err)
 	require.Empty(t, removed)
 
 	s.now = func() time.Time { return time.Now().Add(2 * time.Hour) }
-	removed, err = s.CleanupTemp(t.Context(), time.Hour)
+	removed, err = s.CleanupTemp(t.Context(), time.Hour, nil)
 	require.NoError(t, err)
 	require.Equal(t, []string{".tmp/dead-db_x (incomplete upload)"}, removed)
 	for up := range s.client.ListIncompleteUploads(t.Context(), s.bucket, s.prefix, true) {

@@ -14,7 +14,7 @@ import (
 // CleanupTemp removes temporary objects and incomplete multipart uploads left
 // by writers that died mid-upload; the latter are invisible in listings but
 // are still billed, so they must be aborted explicitly.
-func (s *s3Store) CleanupTemp(ctx context.Context, olderThan time.Duration) ([]string, error) {
+func (s *s3Store) CleanupTemp(ctx context.Context, olderThan time.Duration, owner TempOwner) ([]string, error) {
 	tmp := s.prefix + tmpDir + "/"
 	now := s.now()
 	var removed []string
@@ -22,7 +22,7 @@ func (s *s3Store) CleanupTemp(ctx context.Context, olderThan time.Duration) ([]s
 		if oi.Err != nil {
 			return removed, fmt.Errorf("storage: cleanup temp: %w", oi.Err)
 		}
-		if now.Sub(oi.LastModified) < olderThan {
+		if !owner.abandoned(strings.TrimPrefix(oi.Key, tmp), now.Sub(oi.LastModified), olderThan) {
 			continue
 		}
 		if err := s.client.RemoveObject(ctx, s.bucket, oi.Key, minio.RemoveObjectOptions{}); err != nil && !isNotFound(err) {
@@ -39,7 +39,7 @@ func (s *s3Store) CleanupTemp(ctx context.Context, olderThan time.Duration) ([]s
 			}
 			return removed, fmt.Errorf("storage: cleanup temp uploads: %w", up.Err)
 		}
-		if now.Sub(up.Initiated) < olderThan {
+		if !owner.abandoned(strings.TrimPrefix(up.Key, tmp), now.Sub(up.Initiated), olderThan) {
 			continue
 		}
 		if err := core.AbortMultipartUpload(ctx, s.bucket, up.Key, up.UploadID); err != nil {

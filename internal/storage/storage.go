@@ -37,8 +37,13 @@ type Store interface {
 	// temporary objects, sorted by key.
 	List(ctx context.Context, prefix string) ([]Info, error)
 	// CleanupTemp removes temporary objects (and, for S3, incomplete multipart
-	// uploads) not modified for olderThan and returns the names it removed.
-	CleanupTemp(ctx context.Context, olderThan time.Duration) ([]string, error)
+	// uploads) whose writer is gone, and returns the names it removed. owner,
+	// when not nil, is asked about each object's name (the base name under
+	// .tmp/, which ends with the flattened key being written): an owned object
+	// is removed exactly when its owner is not alive, whatever its age; an
+	// object nobody owns (or every object, with a nil owner) is removed once it
+	// was not modified for olderThan.
+	CleanupTemp(ctx context.Context, olderThan time.Duration, owner TempOwner) ([]string, error)
 	// CheckWritable creates and deletes a probe temporary object.
 	CheckWritable(ctx context.Context) error
 	// Usage reports bytes used by published objects and, where known,
@@ -46,6 +51,20 @@ type Store interface {
 	Usage(ctx context.Context) (Usage, error)
 	// String is the store URL with any credentials removed, safe to log.
 	String() string
+}
+
+// TempOwner says whether a temporary object belongs to known work (owned)
+// and whether that work is still running (alive). See Store.CleanupTemp.
+type TempOwner func(name string) (owned, alive bool)
+
+// abandoned applies CleanupTemp's rule to one temporary object.
+func (o TempOwner) abandoned(name string, age, olderThan time.Duration) bool {
+	if o != nil {
+		if owned, alive := o(name); owned {
+			return !alive
+		}
+	}
+	return age >= olderThan
 }
 
 // Writer streams one object. Callers must finish with Commit or Abort.
