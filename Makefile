@@ -56,9 +56,10 @@ test-clean:
 bench: build
 	$(GO) run ./cmd/pisbench
 
-## faults: fault-injection tests (kill -9 mid-dump, full disk, PostgreSQL restart); serial, they disturb shared state
+## faults: fault-injection tests (kill -9 of every job kind, full disk, PostgreSQL restart) on a throwaway cluster
+## of their own (newest installed PostgreSQL, port FAULTS_PGPORT=5470), dropped afterwards; never the main cluster
 faults: static
-	$(GO) test -tags faults -count=1 -p 1 -timeout 30m -v ./internal/faults/
+	internal/faults/run.sh
 
 ## screenshots: render the main pages to PNG at desktop (1280 px) and phone (360 px) width into docs/screenshots
 screenshots: static

@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -37,18 +36,15 @@ func TestWorkerKilledMidDump(t *testing.T) {
 		b, err := q.BackupGet(ctx, queued.ID)
 		return err == nil && b.Status == "running" && b.ProgressBytes > 0
 	}, 60*time.Second, 50*time.Millisecond, "backup never started streaming")
-	require.NoError(t, syscall.Kill(-a.Process.Pid, syscall.SIGKILL))
-	_ = a.Wait()
-
+	killed := kill(t, a)
 	requireNothingPublished(t, w.storage)
-	time.Sleep(3 * time.Second) // let the heartbeat and the temp object go stale
 
-	w.start(t, []string{"BACKUP_HEARTBEAT_TIMEOUT=2s"}, "worker")
+	w.start(t, survivor, "worker")
 	var b queries.Backup
-	require.Eventually(t, func() bool {
+	reconciled(t, "backup (worker)", killed, func() bool {
 		b, err = q.BackupGet(ctx, queued.ID)
 		return err == nil && b.Status != "running" && b.Status != "queued"
-	}, 30*time.Second, 100*time.Millisecond, "row stayed running after restart")
+	}, "row stayed running after restart")
 	require.Equal(t, "failed", b.Status)
 	require.Contains(t, b.Error, "no heartbeat")
 	requireNothingPublished(t, w.storage)

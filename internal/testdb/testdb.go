@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io/fs"
+	"os"
 	"sync"
 	"testing"
 
@@ -39,11 +40,28 @@ const RoleCapabilities = "NOSUPERUSER NOCREATEROLE CREATEDB NOREPLICATION NOBYPA
 // AdminURL connects to the test server's maintenance database as the superuser the harness uses to create and
 // drop test databases. Tests use it only to inspect or arrange the server (create a superuser-owned database
 // to prove pisbackup refuses it, say), never as the URL pisbackup itself runs with.
-const AdminURL = "postgres://postgres:postgres@127.0.0.1:5432/postgres?sslmode=disable"
+var AdminURL = func() string {
+	host, port := server()
+	return fmt.Sprintf("postgres://postgres:postgres@%s:%s/postgres?sslmode=disable", host, port)
+}()
+
+// server is the PostgreSQL server tests use: 127.0.0.1:5432 unless TESTDB_HOST / TESTDB_PORT say otherwise
+// (`make faults` points them at a throwaway cluster of its own, see internal/faults/run.sh).
+func server() (host, port string) {
+	host, port = os.Getenv("TESTDB_HOST"), os.Getenv("TESTDB_PORT")
+	if host == "" {
+		host = "127.0.0.1"
+	}
+	if port == "" {
+		port = "5432"
+	}
+	return host, port
+}
 
 func config() pgtestdb.Config {
+	host, port := server()
 	return pgtestdb.Config{
-		DriverName: "pgx", Host: "127.0.0.1", Port: "5432", User: "postgres", Password: "postgres",
+		DriverName: "pgx", Host: host, Port: port, User: "postgres", Password: "postgres",
 		Database: "postgres", Options: "sslmode=disable", TestRole: &role, ForceTerminateConnections: true,
 	}
 }
