@@ -8,6 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/uscpis/pisbackup/internal/preflight"
 	"github.com/uscpis/pisbackup/queries"
 )
 
@@ -33,7 +34,8 @@ type healthKind struct {
 }
 
 // apiHealth is the full picture for signed-in users: per-kind backup state, work in flight, open alerts,
-// storage use and which integrations are configured (never their secrets).
+// storage use, which integrations are configured (never their secrets) and the preflight report, whose
+// failing checks make the status "degraded".
 func (h *Handlers) apiHealth(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	kinds := map[string]*healthKind{}
@@ -86,6 +88,22 @@ func (h *Handlers) apiHealth(w http.ResponseWriter, r *http.Request) error {
 	}
 	if len(alerts) > 0 {
 		out["status"] = "degraded"
+	}
+	if h.Preflight != nil {
+		// The report `pisbackup preflight` prints; a request waits for the first run, later ones get the
+		// latest (refreshed every few minutes).
+		pctx, cancel := context.WithTimeout(ctx, preflight.Timeout+5*time.Second)
+		r, err := h.Preflight.Get(pctx)
+		cancel()
+		if err != nil {
+			out["preflight"] = map[string]any{"ok": nil, "error": "the checks did not finish in time"}
+			out["status"] = "degraded"
+		} else {
+			out["preflight"] = r
+			if !r.OK {
+				out["status"] = "degraded"
+			}
+		}
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil

@@ -12,7 +12,6 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/uscpis/pisbackup/internal/alert"
-	"github.com/uscpis/pisbackup/internal/cloudinary"
 	"github.com/uscpis/pisbackup/internal/verdict"
 	"github.com/uscpis/pisbackup/queries"
 	"github.com/uscpis/pisbackup/views"
@@ -160,36 +159,31 @@ func (h *Handlers) storageVM(ctx context.Context) views.StorageVM {
 	return vm
 }
 
-// configItems is the configuration panel: each line says what is set up and links to what fixes it.
+// configItems is the configuration panel: the checks of `pisbackup preflight` (the same report, refreshed in
+// the background so the page never waits), then e-mail delivery and where backups are kept. Each line says
+// what is set up or what is wrong and how to fix it.
 func (h *Handlers) configItems(ctx context.Context) []views.ConfigItemVM {
-	c := h.Cfg
-	enc := views.ConfigItemVM{Name: "Encryption", OK: !c.Unencrypted && h.Keys != nil && len(h.Keys.Recipients) > 0,
-		FixURL: "https://github.com/FiloSottile/age#readme", FixLabel: "how to make a key"}
-	if enc.OK {
-		enc.State, enc.Detail, enc.FixURL = "age", "recipients "+h.Keys.Fingerprint(), ""
-	} else {
-		enc.State = "backups are NOT encrypted (BACKUP_UNENCRYPTED)"
-	}
-	mail := h.emailItem(ctx)
-	cld := views.ConfigItemVM{Name: "Cloudinary", OK: c.CloudinaryConfigured(), FixURL: "/media", FixLabel: "media migration"}
-	if cld.OK {
-		cld.State = "configured"
-		// The same check as `pisbackup test-cloudinary`, answered from a background ping so the page never waits.
-		if checked, err := cloudinary.CachedPing(c.CloudinaryURL); checked && err != nil {
-			cld.OK, cld.State, cld.Detail = false, "connection check failed", err.Error()
-		} else if checked {
-			cld.State = "configured; credentials accepted"
+	var items []views.ConfigItemVM
+	if h.Preflight != nil {
+		r, ok := h.Preflight.Latest()
+		if !ok {
+			items = append(items, views.ConfigItemVM{Name: "Preflight", State: "checks are running; reload in a few seconds"})
 		}
-	} else {
-		cld.State, cld.Detail = "not configured", "set CLOUDINARY_URL to move media off the dyno's disk"
+		for _, c := range r.Checks {
+			it := views.ConfigItemVM{Name: c.Title, OK: c.OK && !c.Warn && !c.Skipped, Off: c.Skipped, State: c.Detail}
+			if !c.OK {
+				it.State, it.Detail = c.Problem, "Fix: "+c.Fix
+			}
+			items = append(items, it)
+		}
 	}
-	off := views.ConfigItemVM{Name: "Off-site storage", OK: strings.HasPrefix(c.BackupStorage, "s3://")}
+	off := views.ConfigItemVM{Name: "Off-site storage", OK: strings.HasPrefix(h.Cfg.BackupStorage, "s3://")}
 	if off.OK {
 		off.State = "S3-compatible bucket"
 	} else {
 		off.State, off.Detail = "backups are on this machine's disk", "set BACKUP_STORAGE=s3://bucket/prefix for an off-site copy"
 	}
-	return []views.ConfigItemVM{enc, mail, cld, off}
+	return append(items, h.emailItem(ctx), off)
 }
 
 // emailItem is the e-mail line: alerts must reach someone, so a key without recipients, or a key SendGrid

@@ -14,6 +14,7 @@ import (
 
 	"github.com/uscpis/pisbackup/internal/config"
 	"github.com/uscpis/pisbackup/internal/crypt"
+	"github.com/uscpis/pisbackup/internal/preflight"
 	"github.com/uscpis/pisbackup/internal/storage"
 	"github.com/uscpis/pisbackup/queries"
 	"github.com/uscpis/pisbackup/static"
@@ -32,6 +33,9 @@ type Deps struct {
 	Now   func() time.Time
 	// RiverUI serves the job UI at /admin/jobs (nil in tests that do not need it).
 	RiverUI http.Handler
+	// Preflight holds the latest `pisbackup preflight` report for the configuration card and
+	// /api/v1/health (nil in tests that do not need it: both then leave the checks out).
+	Preflight *preflight.Monitor
 }
 
 // Handlers holds Deps; its methods are the actions.

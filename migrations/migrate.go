@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io/fs"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/pressly/goose/v3"
@@ -68,15 +69,53 @@ func Up(ctx context.Context, pool *pgxpool.Pool) (Result, error) {
 	return res, nil
 }
 
-// Pending reports whether pisbackup's database lacks any migration this binary carries (a catalog that was
-// never migrated has all of them pending), so commands can say "run pisbackup migrate" instead of failing on a
-// missing table. It takes no lock and changes nothing.
-func Pending(ctx context.Context, pool *pgxpool.Pool) (bool, error) {
-	db := stdlib.OpenDBFromPool(pool)
-	defer db.Close()
-	provider, err := goose.NewProvider(goose.DialectPostgres, db, files, goose.WithAllowOutofOrder(true))
-	if err != nil {
-		return false, fmt.Errorf("goose provider: %w", err)
+// Pending lists what Up would still apply: our files by name and River's migrations as River describes them.
+// An empty list means the catalog is fully migrated; a catalog never migrated has everything pending. It takes
+// no lock and changes nothing, so every command can say "run pisbackup migrate" instead of failing on a missing
+// table, and preflight can name what is missing.
+func Pending(ctx context.Context, pool *pgxpool.Pool) ([]string, error) {
+	var pending []string
+	var table *string
+	if err := pool.QueryRow(ctx, "SELECT to_regclass('goose_db_version')::text").Scan(&table); err != nil {
+		return nil, err
 	}
-	return provider.HasPending(ctx)
+	applied := map[int64]bool{}
+	if table != nil {
+		rows, err := pool.Query(ctx, "SELECT version_id FROM goose_db_version WHERE is_applied")
+		if err != nil {
+			return nil, err
+		}
+		versions, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+		if err != nil {
+			return nil, err
+		}
+		for _, v := range versions {
+			applied[v] = true
+		}
+	}
+	names, err := fs.Glob(files, "*.sql")
+	if err != nil {
+		return nil, err
+	}
+	for _, name := range names {
+		v, err := goose.NumericComponent(name)
+		if err != nil {
+			return nil, fmt.Errorf("migration %s: %w", name, err)
+		}
+		if !applied[v] {
+			pending = append(pending, name)
+		}
+	}
+	migrator, err := rivermigrate.New(riverpgxv5.New(pool), nil)
+	if err != nil {
+		return nil, fmt.Errorf("river migrator: %w", err)
+	}
+	res, err := migrator.Validate(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("river migrations: %w", err)
+	}
+	if !res.OK {
+		pending = append(pending, res.Messages...)
+	}
+	return pending, nil
 }

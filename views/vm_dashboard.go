@@ -43,4 +43,6 @@ type StorageVM struct {
 type ConfigItemVM struct {
 	Name, State, Detail, FixURL, FixLabel string
 	OK                                    bool
+	// Off marks an integration that is simply not configured (neither OK nor a problem).
+	Off bool
 }

@@ -36,7 +36,7 @@ func loadApp(ctx context.Context, e *env) (*app, error) {
 		return nil, err
 	}
 	pending, err := migrations.Pending(ctx, a.pool)
-	if err == nil && pending {
+	if err == nil && len(pending) > 0 {
 		err = errors.New("DATABASE_URL: pisbackup's database is not migrated (or this binary is newer): run `pisbackup migrate` first")
 	}
 	if err != nil {
@@ -131,9 +131,12 @@ func (a *app) deps(ctx context.Context) (*jobs.Deps, error) {
 	return d, nil
 }
 
+// devIdentityFile is where development creates its key pair when BACKUP_AGE_IDENTITY_FILE is unset.
+var devIdentityFile = filepath.Join("var", "age", "identity.txt")
+
 // keys loads age keys; in development (nothing configured) it creates var/age/identity.txt and says so loudly.
 func (a *app) keys() (*crypt.Keys, error) {
-	k, err := crypt.Load(a.cfg.AgeRecipients, a.cfg.AgeIdentityFile, filepath.Join("var", "age", "identity.txt"))
+	k, err := crypt.Load(a.cfg.AgeRecipients, a.cfg.AgeIdentityFile, devIdentityFile)
 	if err != nil {
 		return nil, err
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/uscpis/pisbackup/handlers"
 	"github.com/uscpis/pisbackup/internal/auth"
+	"github.com/uscpis/pisbackup/internal/preflight"
 	"github.com/uscpis/pisbackup/jobs"
 	"github.com/uscpis/pisbackup/queries"
 )
@@ -58,8 +59,11 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	auth.WarmUp()
+	// The same checks as `pisbackup preflight`, kept fresh in the background for the dashboard and health API.
+	checks := preflight.NewMonitor(preflight.Env{Cfg: a.cfg, Catalog: a.pool, Store: d.Store, Getenv: e.getenv,
+		DevIdentity: devIdentityFile}, 5*time.Minute)
 	h := handlers.New(handlers.Deps{Pool: a.pool, Q: queries.New(a.pool), River: client, Cfg: a.cfg,
-		Store: d.Store, Keys: d.Keys, Log: a.log, RiverUI: ui})
+		Store: d.Store, Keys: d.Keys, Log: a.log, RiverUI: ui, Preflight: checks})
 	if *addr == "" {
 		*addr = ":" + strconv.Itoa(a.cfg.Port)
 	}

@@ -97,19 +97,3 @@ func TestListFollowsNextCursorAndDownloads(t *testing.T) {
 	require.Contains(t, names, "image/usc_pis_media/e.png")
 	require.Contains(t, names, "raw/usc_pis_media/d")
 }
-
-func TestCachedPingAnswersWithoutWaiting(t *testing.T) {
-	t.Parallel()
-	srv := cloudinarytest.New(t)
-	good, bad := srv.CloudinaryURL(), strings.Replace(srv.CloudinaryURL(), srv.Secret, "nope", 1)
-	checked, _ := cloudinary.CachedPing(good)
-	require.False(t, checked, "the first call returns at once, before the ping answered")
-	require.Eventually(t, func() bool { c, err := cloudinary.CachedPing(good); return c && err == nil }, 5*time.Second, 10*time.Millisecond)
-	require.Eventually(t, func() bool {
-		c, err := cloudinary.CachedPing(bad)
-		return c && err != nil && strings.Contains(err.Error(), "rejected the credentials")
-	}, 5*time.Second, 10*time.Millisecond)
-	before := srv.RequestCount()
-	cloudinary.CachedPing(good)
-	require.Equal(t, before, srv.RequestCount(), "a fresh answer is reused, not re-asked")
-}

@@ -113,3 +113,30 @@ func truncate(s string, n int) string {
 	}
 	return s[:n] + "…"
 }
+
+// CheckKey asks SendGrid which permissions the API key has (GET /v3/scopes, which sends nothing) and
+// returns an error unless the key is accepted and may send mail ("mail.send"). A refused key is a
+// *SendError with SendGrid's status (401 for an unknown or revoked key).
+func (c *Client) CheckKey(ctx context.Context) error {
+	req := sendgrid.GetRequest(c.key, "/v3/scopes", c.baseURL)
+	req.Method = rest.Get
+	res, err := c.http.SendWithContext(ctx, req)
+	if err != nil {
+		return &SendError{Retryable: true, Msg: err.Error()}
+	}
+	if res.StatusCode != http.StatusOK {
+		return &SendError{Status: res.StatusCode, Msg: errorText(res.Body), Retryable: res.StatusCode >= 500}
+	}
+	var body struct {
+		Scopes []string `json:"scopes"`
+	}
+	if err := json.Unmarshal([]byte(res.Body), &body); err != nil {
+		return &SendError{Status: res.StatusCode, Msg: "unreadable scopes answer: " + truncate(res.Body, 200)}
+	}
+	for _, s := range body.Scopes {
+		if s == "mail.send" {
+			return nil
+		}
+	}
+	return fmt.Errorf("the SendGrid API key is valid but lacks the Mail Send permission (its scopes: %s)", truncate(strings.Join(body.Scopes, ", "), 300))
+}

@@ -13,7 +13,8 @@ import (
 )
 
 // SendGrid speaks SendGrid's v3 Mail Send wire format: POST /v3/mail/send with a bearer key, 202 and an
-// X-Message-Id ("msg-N") on success, {"errors":[...]} otherwise.
+// X-Message-Id ("msg-N") on success, {"errors":[...]} otherwise. GET /v3/scopes answers a full-access key's
+// scopes (how a key is checked without sending), 401 for any other key.
 type SendGrid struct {
 	// URL is the base URL to put in SENDGRID_API_URL.
 	URL    string
@@ -43,13 +44,19 @@ type Request struct {
 func NewSendGrid(t testing.TB, key string, status func(n int) int) *SendGrid {
 	f := &SendGrid{key: key, status: status}
 	f.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodPost || r.URL.Path != "/v3/mail/send" {
+		send, scopes := r.Method == http.MethodPost && r.URL.Path == "/v3/mail/send", r.Method == http.MethodGet && r.URL.Path == "/v3/scopes"
+		if !send && !scopes {
 			http.NotFound(w, r)
 			return
 		}
 		if r.Header.Get("Authorization") != "Bearer "+f.key {
 			w.WriteHeader(http.StatusUnauthorized)
 			_, _ = io.WriteString(w, `{"errors":[{"message":"The provided authorization grant is invalid, expired, or revoked","field":null}]}`)
+			return
+		}
+		if scopes { // what a full-access key answers; it sends nothing and is not recorded
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = io.WriteString(w, `{"scopes":["mail.send","scopes.read","user.profile.read"]}`)
 			return
 		}
 		raw, _ := io.ReadAll(r.Body)

@@ -1,0 +1,204 @@
+package preflight
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/uscpis/pisbackup/internal/backup"
+	"github.com/uscpis/pisbackup/internal/config"
+	"github.com/uscpis/pisbackup/internal/pgclient"
+	"github.com/uscpis/pisbackup/migrations"
+)
+
+// catalogChecks: pisbackup's own database answers and carries every migration this binary embeds.
+func catalogChecks(ctx context.Context, e Env) []Check {
+	const name, title = "catalog", "Catalog database"
+	pool := e.Catalog
+	if pool == nil {
+		p, err := pgxpool.New(ctx, e.Cfg.DatabaseURL)
+		if err != nil {
+			return []Check{fail(name, title, "DATABASE_URL cannot be parsed", "set DATABASE_URL to a postgres:// URL")}
+		}
+		defer p.Close()
+		pool = p
+	}
+	if err := pool.Ping(ctx); err != nil {
+		return []Check{fail(name, title, fmt.Sprintf("cannot reach pisbackup's database %s: %s",
+			config.RedactURL(e.Cfg.DatabaseURL), backup.RedactError(err, e.Cfg.DatabaseURL)),
+			"check DATABASE_URL and that the server accepts connections")}
+	}
+	pending, err := migrations.Pending(ctx, pool)
+	if err != nil {
+		return []Check{fail(name, title, "cannot read the migration state: "+err.Error(), "run `pisbackup migrate`")}
+	}
+	if len(pending) > 0 {
+		return []Check{fail(name, title, fmt.Sprintf("the catalog is not migrated: %d migration(s) pending (%s)",
+			len(pending), strings.Join(pending, ", ")), "run `pisbackup migrate` (the release phase runs it before preflight)")}
+	}
+	return []Check{pass(name, title, "reachable and migrated")}
+}
+
+// sourceChecks: the clinic database answers, the backup role can read every table pg_dump will read, and an
+// installed pg_dump fits its server version.
+func sourceChecks(ctx context.Context, e Env) []Check {
+	const title = "Source database"
+	url := e.Cfg.SourceDatabaseURL
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		c := fail("source", title, fmt.Sprintf("cannot reach the clinic database %s: %s", config.RedactURL(url), backup.RedactError(err, url)),
+			"check SOURCE_DATABASE_URL (host, credentials, database name, sslmode)")
+		return []Check{c, notChecked("source_tables", "Backup role's read access", "source"), notChecked("pg_dump", "pg_dump", "source")}
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	server := conn.PgConn().ParameterStatus("server_version")
+	checks := []Check{pass("source", title, fmt.Sprintf("PostgreSQL %s, database %s", server, conn.Config().Database)),
+		tableAccessCheck(ctx, conn)}
+	choice, err := e.Cfg.PGClients.For(ctx, "pg_dump", server)
+	return append(checks, clientCheck("pg_dump", "pg_dump", choice, err))
+}
+
+// restoreChecks: the server drills and restores create databases on answers, its role is fit (not a
+// superuser, may create databases) and an installed pg_restore fits its version.
+func restoreChecks(ctx context.Context, e Env) []Check {
+	const title = "Restore server"
+	which := "RESTORE_DATABASE_URL"
+	if e.Cfg.RestoreDatabaseURL == "" {
+		which = "SOURCE_DATABASE_URL (RESTORE_DATABASE_URL is not set)"
+	}
+	admin, err := backup.WithDatabase(e.Cfg.RestoreServer(), "postgres")
+	if err != nil {
+		return []Check{fail("restore_server", title, which+": "+err.Error(), "set RESTORE_DATABASE_URL to a postgres:// URL"),
+			notChecked("restore_role", "Restore role", "restore_server"), notChecked("pg_restore", "pg_restore", "restore_server")}
+	}
+	server, err := backup.ServerVersion(ctx, admin)
+	if err != nil {
+		return []Check{fail("restore_server", title, fmt.Sprintf("cannot reach the restore server through %s: %s", which, err),
+			"set RESTORE_DATABASE_URL to a role on the server drills and restores may create databases on"),
+			notChecked("restore_role", "Restore role", "restore_server"), notChecked("pg_restore", "pg_restore", "restore_server")}
+	}
+	checks := []Check{pass("restore_server", title, fmt.Sprintf("PostgreSQL %s via %s", server, which))}
+	role := pass("restore_role", "Restore role", "not a superuser, may create databases")
+	var re *backup.RestoreRoleError
+	if err := backup.CheckRestoreRole(ctx, admin); errors.As(err, &re) {
+		role = fail("restore_role", "Restore role", re.Problem, re.Fix)
+	} else if err != nil {
+		role = fail("restore_role", "Restore role", err.Error(), "check RESTORE_DATABASE_URL")
+	}
+	choice, err := e.Cfg.PGClients.For(ctx, "pg_restore", server)
+	return append(checks, role, clientCheck("pg_restore", "pg_restore", choice, err))
+}
+
+// clientCheck turns pgclient's choice into a check: the chosen client and server, or the mismatch naming
+// both versions.
+func clientCheck(name, title string, c pgclient.Choice, err error) Check {
+	var mm *pgclient.MismatchError
+	var nf *pgclient.NotFoundError
+	switch {
+	case errors.As(err, &mm):
+		return fail(name, title, mm.Problem(), mm.Fix())
+	case errors.As(err, &nf):
+		return fail(name, title, nf.Problem(), nf.Fix())
+	case err != nil:
+		return fail(name, title, err.Error(), "install postgresql-client-<major> matching the server, or set PG_BIN_DIR")
+	}
+	return pass(name, title, fmt.Sprintf("%s %s at %s for server %s (newest of %d installed)", c.Program, c.Version, c.Path, c.Server, len(c.Found)))
+}
+
+func notChecked(name, title, because string) Check {
+	return fail(name, title, "not checked because the "+because+" check failed", "fix "+because+" first")
+}
+
+// tableAccessCheck asks the server, as the backup role, whether pg_dump could read every table and sequence
+// it dumps: SELECT on each (has_table_privilege), USAGE on its schema, and no row-level security that
+// pg_dump (which sets row_security off) would refuse. Extension members are left out, as pg_dump leaves them.
+func tableAccessCheck(ctx context.Context, conn *pgx.Conn) Check {
+	const name, title = "source_tables", "Backup role's read access"
+	rows, err := conn.Query(ctx, `
+		WITH me AS (SELECT current_user AS role, rolsuper OR rolbypassrls AS bypass FROM pg_roles WHERE rolname = current_user)
+		SELECT n.nspname, c.relname, c.relkind = 'S',
+		       has_schema_privilege(n.oid, 'USAGE'),
+		       has_table_privilege(c.oid, 'SELECT'),
+		       c.relrowsecurity AND NOT me.bypass AND (c.relforcerowsecurity OR NOT pg_has_role(c.relowner, 'USAGE')),
+		       me.role
+		FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace CROSS JOIN me
+		WHERE c.relkind IN ('r', 'p', 'S') AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+		  AND n.nspname NOT LIKE 'pg_toast%' AND n.nspname NOT LIKE 'pg_temp%'
+		  AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
+		ORDER BY 1, 2`)
+	if err != nil {
+		return fail(name, title, "cannot list the source's tables: "+err.Error(), "grant the backup role access to the catalog")
+	}
+	var total int
+	var role string
+	var problems, fixes []string
+	schemaFixed := map[string]bool{}
+	for rows.Next() {
+		var schema, rel string
+		var seq, usage, sel, rls bool
+		if err := rows.Scan(&schema, &rel, &seq, &usage, &sel, &rls, &role); err != nil {
+			rows.Close()
+			return fail(name, title, "cannot list the source's tables: "+err.Error(), "grant the backup role access to the catalog")
+		}
+		total++
+		id := pgx.Identifier{schema, rel}.Sanitize()
+		r := pgx.Identifier{role}.Sanitize()
+		switch {
+		case !usage:
+			problems = append(problems, fmt.Sprintf("%s.%s (no USAGE on schema %s)", schema, rel, schema))
+			if !schemaFixed[schema] {
+				schemaFixed[schema] = true
+				fixes = append(fixes, fmt.Sprintf("GRANT USAGE ON SCHEMA %s TO %s;", pgx.Identifier{schema}.Sanitize(), r))
+			}
+			if !sel {
+				fixes = append(fixes, grantSelect(seq, id, r))
+			}
+		case !sel:
+			problems = append(problems, fmt.Sprintf("%s.%s (no SELECT)", schema, rel))
+			fixes = append(fixes, grantSelect(seq, id, r))
+		case rls:
+			problems = append(problems, fmt.Sprintf("%s.%s (row-level security applies)", schema, rel))
+			fixes = append(fixes, fmt.Sprintf("ALTER ROLE %s BYPASSRLS;", r))
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fail(name, title, "cannot list the source's tables: "+err.Error(), "grant the backup role access to the catalog")
+	}
+	if len(problems) == 0 {
+		return pass(name, title, fmt.Sprintf("role %q can read all %d tables and sequences", role, total))
+	}
+	return fail(name, title,
+		fmt.Sprintf("backup role %q cannot read %d of %d tables and sequences, so pg_dump would fail: %s", role, len(problems), total, listSome(problems, 8, ", ")),
+		"as the tables' owner run "+listSome(dedupe(fixes), 8, " "))
+}
+
+func grantSelect(seq bool, id, role string) string {
+	if seq {
+		return fmt.Sprintf("GRANT SELECT ON SEQUENCE %s TO %s;", id, role)
+	}
+	return fmt.Sprintf("GRANT SELECT ON %s TO %s;", id, role)
+}
+
+func listSome(items []string, n int, sep string) string {
+	if len(items) <= n {
+		return strings.Join(items, sep)
+	}
+	return fmt.Sprintf("%s … and %d more", strings.Join(items[:n], sep), len(items)-n)
+}
+
+func dedupe(items []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, s := range items {
+		if !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	return out
+}
