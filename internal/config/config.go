@@ -34,7 +34,8 @@ type Config struct {
 	BaseURL          *url.URL
 	DisplayTZ        *time.Location
 	// PGClients finds pg_dump/pg_restore: PG_BIN_DIR alone when set, else every major installed under
-	// PG_CLIENT_SEARCH_ROOT (colon-separated, default /usr/lib/postgresql), then PATH.
+	// PG_CLIENT_SEARCH_ROOT (colon-separated; default $HOME/.apt/usr/lib/postgresql, where Heroku's apt
+	// buildpack unpacks postgresql-client-<major>, then /usr/lib/postgresql), then PATH.
 	PGClients    pgclient.Finder
 	LogLevel     slog.Level
 	LogFormat    string // "json", "text" or "auto" (text on a terminal)
@@ -78,7 +79,7 @@ func Load(getenv func(string) string) (*Config, error) {
 		Port:              l.port("PORT", 8080),
 		DisplayTZ:         l.location("TZ_DISPLAY", "Asia/Manila"),
 		PGClients: pgclient.Finder{BinDir: l.str("PG_BIN_DIR", ""),
-			Roots: filepath.SplitList(l.str("PG_CLIENT_SEARCH_ROOT", pgclient.DefaultRoot)), Path: getenv("PATH")},
+			Roots: filepath.SplitList(l.str("PG_CLIENT_SEARCH_ROOT", defaultClientRoots(getenv("HOME")))), Path: getenv("PATH")},
 		LogLevel:           l.level("LOG_LEVEL"),
 		LogFormat:          l.oneOf("LOG_FORMAT", "auto", "auto", "json", "text"),
 		MetricsToken:       l.str("METRICS_TOKEN", ""),
@@ -92,6 +93,15 @@ func Load(getenv func(string) string) (*Config, error) {
 		return nil, l.err
 	}
 	return c, nil
+}
+
+// defaultClientRoots is where client majors are installed: the apt buildpack's folder under home (Heroku's
+// /app/.apt), then the system's Debian/Ubuntu layout. A root that does not exist is skipped.
+func defaultClientRoots(home string) string {
+	if home == "" {
+		return pgclient.DefaultRoot
+	}
+	return filepath.Join(home, ".apt", "usr", "lib", "postgresql") + string(filepath.ListSeparator) + pgclient.DefaultRoot
 }
 
 // RestoreServer is the connection drills and restores create their databases through: RESTORE_DATABASE_URL

@@ -62,3 +62,28 @@ func TestRedactURL(t *testing.T) {
 	require.Equal(t, "host=h password=xxxxx dbname=x", RedactURL("host=h password=pw dbname=x"))
 	require.NotContains(t, RedactURL("s3://b/p?secret_key=abc"), "abc")
 }
+
+// Client search roots: the apt buildpack's folder under HOME first, then the Debian layout; the variable
+// replaces both.
+func TestPGClientSearchRoots(t *testing.T) {
+	t.Parallel()
+	c, err := Load(func(k string) string { return map[string]string{"HOME": "/app", "PATH": "/usr/bin"}[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(c.PGClients.Roots, ":"); got != "/app/.apt/usr/lib/postgresql:/usr/lib/postgresql" {
+		t.Fatalf("roots %q", got)
+	}
+	if c.PGClients.Path != "/usr/bin" {
+		t.Fatalf("path %q", c.PGClients.Path)
+	}
+	c, err = Load(func(k string) string {
+		return map[string]string{"HOME": "/app", "PG_CLIENT_SEARCH_ROOT": "/opt/pg:/srv/pg"}[k]
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(c.PGClients.Roots, ":"); got != "/opt/pg:/srv/pg" {
+		t.Fatalf("roots %q", got)
+	}
+}
