@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/robfig/cron/v3"
@@ -266,9 +267,18 @@ func loadLocation(name string) (*time.Location, error) {
 	if name == "Local" || strings.ContainsAny(name, " \x00") {
 		return nil, fmt.Errorf("unknown time zone %q (want an IANA name such as Asia/Manila)", name)
 	}
+	if loc, ok := locations.Load(name); ok {
+		return loc.(*time.Location), nil
+	}
 	loc, err := time.LoadLocation(name)
 	if err != nil {
 		return nil, fmt.Errorf("unknown time zone %q (want an IANA name such as Asia/Manila)", name)
 	}
+	locations.Store(name, loc)
 	return loc, nil
 }
+
+// locations caches loaded zones: time.LoadLocation reads and parses the zone file on every call, and the
+// scheduler parses every schedule at every tick. Only names that loaded are stored, so it stays as small as
+// the tz database.
+var locations sync.Map
