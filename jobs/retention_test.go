@@ -84,10 +84,88 @@ func TestRetentionOnSixtyDailyBackups(t *testing.T) {
 			require.NoFileExists(t, filepath.Join(b.dir, storage.ManifestKey(key)))
 		}
 	}
+	// Every deletion is audited, naming the backup, its schedule and the policy.
+	var audited int
+	require.NoError(t, b.d.Pool.QueryRow(ctx, `SELECT count(*) FROM audit_events WHERE action = 'retention.prune' AND actor = 'retention'
+		AND (details->>'schedule_id')::bigint = $1 AND details->'policy'->>'keep_daily' = '7'`, s.ID).Scan(&audited))
+	require.Equal(t, 40, audited)
 	// A second pass finds nothing more to do.
 	again, err := ApplyRetention(ctx, b.d, s.ID)
 	require.NoError(t, err)
 	require.Empty(t, again)
+}
+
+// insertBackup stores a finished top-level backup of schedule sid with its artifact.
+func insertBackup(t *testing.T, b *testBundle, sid int64, trigger, status string, at time.Time) int64 {
+	t.Helper()
+	ctx := context.Background()
+	row, err := b.d.Q.BackupInsert(ctx, queries.BackupInsertParams{Kind: "database", Trigger: trigger, ScheduleID: &sid, Encrypted: true, Format: "x"})
+	require.NoError(t, err)
+	key := fmt.Sprintf("database/%d.dump.zst.age", row.ID)
+	putObject(t, b.d.Store, key)
+	_, err = b.d.Pool.Exec(ctx, `UPDATE backups SET status = $2, storage_key = $3, queued_at = $4, started_at = $4, finished_at = $4
+		WHERE id = $1`, row.ID, status, key, at)
+	require.NoError(t, err)
+	return row.ID
+}
+
+// Issue 18: a manual schedule with only max_age_days 30, run four times seconds apart, pruned the three older
+// runs. Now nothing younger than 30 days goes; a 40-day-old one does, and that deletion is audited.
+func TestRetentionMaxAgeAloneThroughTheCatalog(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	now := manilaAt(t, "2026-11-25 09:00:00")
+	b.d.Now = func() time.Time { return now }
+	s := saveSchedule(t, b.d, schedule.Input{Name: "by hand", Kind: "database", Active: true,
+		Spec: schedule.Spec{Cadence: "manual"}, Policy: schedule.Policy{MaxAgeDays: 30}})
+	old := insertBackup(t, b, s.ID, "manual", "succeeded", now.AddDate(0, 0, -40))
+	for i := range 4 {
+		insertBackup(t, b, s.ID, "manual", "succeeded", now.Add(time.Duration(i-4)*10*time.Second))
+	}
+	pruned, err := ApplyRetention(ctx, b.d, s.ID)
+	require.NoError(t, err)
+	require.Len(t, pruned, 1)
+	require.Equal(t, old, pruned[0].ID)
+	var n int
+	require.NoError(t, b.d.Pool.QueryRow(ctx, `SELECT count(*) FROM audit_events WHERE action = 'retention.prune' AND target = $1`,
+		fmt.Sprintf("backup:%d", old)).Scan(&n))
+	require.Equal(t, 1, n)
+}
+
+// "Run now" presses are stored as manual runs and counted apart: with one per day kept, three presses today
+// leave the nightly backups exactly as they were, a corrupt (failed verification) backup is neither counted
+// nor deleted, and an upload is never touched.
+func TestRetentionRunNowAndNotGoodThroughTheCatalog(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	now := manilaAt(t, "2026-11-25 09:00:00")
+	b.d.Now = func() time.Time { return now }
+	s := saveSchedule(t, b.d, schedule.Input{Name: "nightly", Kind: "database", Active: true,
+		Spec: schedule.Spec{Cadence: "daily", TimeOfDay: "02:00"}, Policy: schedule.Policy{KeepDaily: 3}})
+	var nightly []int64
+	for d := 5; d >= 0; d-- {
+		nightly = append(nightly, insertBackup(t, b, s.ID, "schedule", "succeeded", manilaAt(t, "2026-11-25 02:00:00").AddDate(0, 0, -d)))
+	}
+	// The newest nightly's verification failed: it is not good, so it neither fills today's bucket nor goes.
+	_, err := b.d.Pool.Exec(ctx, `INSERT INTO verifications (backup_id, level, status, finished_at) VALUES ($1, 'archive', 'failed', now())`, nightly[5])
+	require.NoError(t, err)
+	upload := insertBackup(t, b, s.ID, "upload", "succeeded", now.AddDate(0, 0, -30))
+	var presses []int64
+	for i := range 3 {
+		presses = append(presses, insertBackup(t, b, s.ID, "manual", "succeeded", now.Add(time.Duration(i)*5*time.Second)))
+	}
+	plan, err := PlanRetention(ctx, b.d, s.ID)
+	require.NoError(t, err)
+	var prunedIDs []int64
+	for _, d := range plan.Prunes() {
+		prunedIDs = append(prunedIDs, d.ID)
+	}
+	slices.Sort(prunedIDs)
+	// Nightly buckets: days -1, -2, -3 (today's is corrupt). Pruned: days -5, -4 and the two older presses.
+	require.Equal(t, []int64{nightly[0], nightly[1], presses[0], presses[1]}, prunedIDs)
+	require.NotContains(t, prunedIDs, upload)
 }
 
 // The reconciler fails a backup row whose River job was deleted; the dry run lists it without changing it.

@@ -130,13 +130,13 @@ func TestRunNowWhileRunningReturnsRunning(t *testing.T) {
 	b := setup(t)
 	client := b.insertOnly(t)
 	s := saveSchedule(t, b.d, schedule.Input{Name: "nightly", Kind: "database", Active: true, Spec: schedule.Spec{Cadence: "daily", TimeOfDay: "02:00"}})
-	first, err := RunSchedule(context.Background(), b.d, client, s, nil)
+	first, err := RunSchedule(context.Background(), b.d, client, s, "schedule", nil)
 	require.NoError(t, err)
 	require.False(t, first.Existing)
 	require.Equal(t, "schedule", first.Backup.Trigger)
 	_, err = b.d.Q.BackupStart(context.Background(), first.Backup.ID)
 	require.NoError(t, err)
-	second, err := RunSchedule(context.Background(), b.d, client, s, nil)
+	second, err := RunSchedule(context.Background(), b.d, client, s, "schedule", nil)
 	require.NoError(t, err)
 	require.True(t, second.Existing)
 	require.Equal(t, first.Backup.ID, second.Backup.ID)
@@ -151,7 +151,7 @@ func TestDrillScheduleDrillsNewestGood(t *testing.T) {
 	ctx := context.Background()
 	client := b.insertOnly(t)
 	s := saveSchedule(t, b.d, schedule.Input{Name: "drill", Kind: "drill", Active: true, Spec: schedule.Spec{Cadence: "daily", TimeOfDay: "05:00"}})
-	_, err := RunSchedule(ctx, b.d, client, s, nil)
+	_, err := RunSchedule(ctx, b.d, client, s, "schedule", nil)
 	require.ErrorIs(t, err, ErrNothingToDrill)
 	var ids []int64
 	for _, age := range []string{"3 days", "1 day", "2 days"} {
@@ -161,7 +161,7 @@ func TestDrillScheduleDrillsNewestGood(t *testing.T) {
 		require.NoError(t, err)
 		ids = append(ids, row.ID)
 	}
-	f, err := RunSchedule(ctx, b.d, client, s, nil)
+	f, err := RunSchedule(ctx, b.d, client, s, "schedule", nil)
 	require.NoError(t, err)
 	require.NotNil(t, f.Drill)
 	require.Equal(t, "drill", f.Drill.Level)

@@ -110,7 +110,7 @@ func Tick(ctx context.Context, d *Deps, client *river.Client[pgx.Tx]) ([]Fired, 
 				return err
 			}
 			claimed = true
-			f, err = runSchedule(ctx, d, tx, client, row, nil)
+			f, err = runSchedule(ctx, d, tx, client, row, "schedule", nil)
 			if errors.Is(err, ErrNothingToDrill) {
 				return nil // nothing to drill yet: the slot is used, the next one tries again
 			}
@@ -136,17 +136,19 @@ func Tick(ctx context.Context, d *Deps, client *river.Client[pgx.Tx]) ([]Fired, 
 	return fired, nil
 }
 
-// RunSchedule starts one run of s now ("Run now", and the scheduler's runs). A backup schedule returns the
-// running backup when one of that kind is in flight already; a drill schedule queues a drill of the newest
-// good database backup.
-func RunSchedule(ctx context.Context, d *Deps, client *river.Client[pgx.Tx], s queries.Schedule, createdBy *int64) (Fired, error) {
-	return runSchedule(ctx, d, d.Pool, client, s, createdBy)
+// RunSchedule starts one run of s now: the scheduler's runs (trigger "schedule") and "Run now" (trigger
+// "manual" from the page, "api" from the API). The trigger matters to retention: manual runs of a schedule are
+// counted apart from its scheduled ones, so pressing "Run now" never pushes a scheduled backup out of its
+// daily/weekly/monthly bucket. A backup schedule returns the running backup when one of that kind is in flight
+// already; a drill schedule queues a drill of the newest good database backup.
+func RunSchedule(ctx context.Context, d *Deps, client *river.Client[pgx.Tx], s queries.Schedule, trigger string, createdBy *int64) (Fired, error) {
+	return runSchedule(ctx, d, d.Pool, client, s, trigger, createdBy)
 }
 
 // runSchedule is RunSchedule inside db (the scheduler passes its claim's transaction).
-func runSchedule(ctx context.Context, d *Deps, db DB, client *river.Client[pgx.Tx], s queries.Schedule, createdBy *int64) (Fired, error) {
+func runSchedule(ctx context.Context, d *Deps, db DB, client *river.Client[pgx.Tx], s queries.Schedule, trigger string, createdBy *int64) (Fired, error) {
 	if s.Kind != "drill" {
-		b, existing, err := EnqueueBackup(ctx, db, client, d.Cfg, BackupRequest{Kind: s.Kind, Trigger: "schedule", ScheduleID: &s.ID, CreatedBy: createdBy})
+		b, existing, err := EnqueueBackup(ctx, db, client, d.Cfg, BackupRequest{Kind: s.Kind, Trigger: trigger, ScheduleID: &s.ID, CreatedBy: createdBy})
 		return Fired{Schedule: s, Backup: b, Existing: existing}, err
 	}
 	b, err := d.Q.BackupLatestGood(ctx, "database")

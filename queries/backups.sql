@@ -113,9 +113,12 @@ FROM backups
 WHERE status IN ('succeeded', 'warning', 'failed') AND parent_id IS NULL AND finished_at >= @since::timestamptz;
 
 -- name: BackupRetentionCandidates :many
--- One schedule's top-level backups with what retention must know: drilled, and in use by a verify or restore.
+-- One schedule's top-level backups with what retention must know: drilled, whether its newest finished
+-- verification failed (then it is not good), and in use by a verify or restore.
 SELECT b.*,
        EXISTS (SELECT 1 FROM verifications v WHERE v.backup_id = b.id AND v.level = 'drill' AND v.status = 'succeeded')::boolean AS drilled,
+       COALESCE((SELECT v.status = 'failed' FROM verifications v WHERE v.backup_id = b.id AND v.status IN ('succeeded', 'failed')
+                 ORDER BY v.finished_at DESC NULLS LAST, v.id DESC LIMIT 1), false)::boolean AS verify_failed,
        (EXISTS (SELECT 1 FROM verifications v WHERE v.backup_id = b.id AND v.status IN ('queued', 'running'))
         OR EXISTS (SELECT 1 FROM restores r WHERE r.backup_id = b.id AND r.status IN ('queued', 'running')))::boolean AS in_use
 FROM backups b

@@ -945,6 +945,8 @@ func (q *Queries) BackupProgress(ctx context.Context, arg BackupProgressParams) 
 const backupRetentionCandidates = `-- name: BackupRetentionCandidates :many
 SELECT b.id, b.kind, b.status, b.trigger, b.schedule_id, b.parent_id, b.created_by, b.job_id, b.queued_at, b.started_at, b.finished_at, b.heartbeat_at, b.duration_ms, b.bytes_read, b.bytes_stored, b.progress_bytes, b.progress_total, b.sha256, b.storage_key, b.encrypted, b.recipients_fingerprint, b.pg_dump_version, b.server_version, b.source_redacted, b.format, b.manifest, b.warnings, b.error, b.pruned_at,
        EXISTS (SELECT 1 FROM verifications v WHERE v.backup_id = b.id AND v.level = 'drill' AND v.status = 'succeeded')::boolean AS drilled,
+       COALESCE((SELECT v.status = 'failed' FROM verifications v WHERE v.backup_id = b.id AND v.status IN ('succeeded', 'failed')
+                 ORDER BY v.finished_at DESC NULLS LAST, v.id DESC LIMIT 1), false)::boolean AS verify_failed,
        (EXISTS (SELECT 1 FROM verifications v WHERE v.backup_id = b.id AND v.status IN ('queued', 'running'))
         OR EXISTS (SELECT 1 FROM restores r WHERE r.backup_id = b.id AND r.status IN ('queued', 'running')))::boolean AS in_use
 FROM backups b
@@ -983,10 +985,12 @@ type BackupRetentionCandidatesRow struct {
 	Error                 string          `json:"error"`
 	PrunedAt              *time.Time      `json:"pruned_at"`
 	Drilled               bool            `json:"drilled"`
+	VerifyFailed          bool            `json:"verify_failed"`
 	InUse                 bool            `json:"in_use"`
 }
 
-// One schedule's top-level backups with what retention must know: drilled, and in use by a verify or restore.
+// One schedule's top-level backups with what retention must know: drilled, whether its newest finished
+// verification failed (then it is not good), and in use by a verify or restore.
 func (q *Queries) BackupRetentionCandidates(ctx context.Context, scheduleID *int64) ([]BackupRetentionCandidatesRow, error) {
 	rows, err := q.db.Query(ctx, backupRetentionCandidates, scheduleID)
 	if err != nil {
@@ -1027,6 +1031,7 @@ func (q *Queries) BackupRetentionCandidates(ctx context.Context, scheduleID *int
 			&i.Error,
 			&i.PrunedAt,
 			&i.Drilled,
+			&i.VerifyFailed,
 			&i.InUse,
 		); err != nil {
 			return nil, err

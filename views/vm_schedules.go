@@ -2,7 +2,6 @@ package views
 
 import (
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/uscpis/pisbackup/internal/schedule"
@@ -21,19 +20,23 @@ type ScheduleFormVM struct {
 	ID     int64
 	In     schedule.Input
 	Errors schedule.Errors
-	// Preview is the next five runs (or the cadence's error) shown under the form and refreshed as you type.
+	// Preview is the next five runs (or the cadence's error) and what the typed policy would delete, shown
+	// under the form and refreshed as you type.
 	Preview SchedulePreviewVM
-	// WouldPrune lists what retention would delete at its next pass (edit only).
-	WouldPrune []schedule.Decision
-	Row        *queries.Schedule
+	Row     *queries.Schedule
 }
 
-// SchedulePreviewVM is the HTMX partial with the next five run times.
+// SchedulePreviewVM is the HTMX partial: the next five run times and the retention preview.
 type SchedulePreviewVM struct {
 	Chrome
+	ID    int64 // the schedule being edited; 0 for a new one
 	Runs  []time.Time
 	Error string
 	TZ    string
+	// WouldPrune is what retention would delete now under the policy as typed; Kept counts what it keeps.
+	WouldPrune  []schedule.Decision
+	Kept        int
+	PolicyError string
 }
 
 // Weekdays names schedule.Spec.Weekday values for the form.
@@ -60,21 +63,7 @@ func Cadence(s queries.Schedule) string {
 }
 
 // Retention summarises a schedule's policy ("last 7, 7 daily, 4 weekly, 6 monthly").
-func Retention(s queries.Schedule) string {
-	var parts []string
-	for _, p := range []struct {
-		n    int32
-		what string
-	}{{s.KeepLast, "last %d"}, {s.KeepDaily, "%d daily"}, {s.KeepWeekly, "%d weekly"}, {s.KeepMonthly, "%d monthly"}, {s.MaxAgeDays, "max %d days"}} {
-		if p.n > 0 {
-			parts = append(parts, fmt.Sprintf(p.what, p.n))
-		}
-	}
-	if len(parts) == 0 {
-		return "keep everything"
-	}
-	return strings.Join(parts, ", ")
-}
+func Retention(s queries.Schedule) string { return schedule.FromRow(s).Policy.String() }
 
 // InZone shows t in zone tz (the schedule's own), falling back to the display zone.
 func (c Chrome) InZone(t time.Time, tz string) string {

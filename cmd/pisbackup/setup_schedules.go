@@ -67,8 +67,8 @@ func cmdSetupSchedules(ctx context.Context, e *env, args []string) error {
 			}
 			verb = fmt.Sprintf("created  #%d", s.ID)
 		}
-		fmt.Fprintf(e.stdout, "%s %q: %s %s at %s %s, keep %s; next run %s\n", verb, in.Name, in.Kind, in.Cadence, in.TimeOfDay,
-			in.Timezone, retentionText(in.Policy), nextText(next, c))
+		fmt.Fprintf(e.stdout, "%s %q: %s %s at %s %s, retention: %s; next run %s\n", verb, in.Name, in.Kind, in.Cadence, in.TimeOfDay,
+			in.Timezone, in.Policy.String(), nextText(next, c))
 	}
 	if *app != "" {
 		return setupHeroku(ctx, e, *app, *dry)
@@ -138,13 +138,6 @@ func shellJoin(args []string) string {
 func herokuFirstLine(s string) string {
 	s, _, _ = strings.Cut(strings.TrimSpace(s), "\n")
 	return s
-}
-
-func retentionText(p schedule.Policy) string {
-	if p.Off() {
-		return "everything"
-	}
-	return fmt.Sprintf("last %d, %d daily, %d weekly, %d monthly", p.KeepLast, p.KeepDaily, p.KeepWeekly, p.KeepMonthly)
 }
 
 func nextText(next *time.Time, c *schedule.Cadence) string {
