@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/uscpis/pisbackup/internal/schedule"
 	"github.com/uscpis/pisbackup/jobs"
@@ -63,6 +64,13 @@ func (h *Handlers) apiScheduleSave(w http.ResponseWriter, r *http.Request) error
 	if err := decodeJSON(w, r, &req); err != nil {
 		return err
 	}
+	switch dry := r.URL.Query().Get("dry_run"); dry {
+	case "true", "1":
+		return h.apiScheduleDryRun(w, r, id, req.input())
+	case "", "false", "0":
+	default:
+		return FieldError("dry_run", "dry_run must be true or false, got %q", dry)
+	}
 	s, err := h.saveSchedule(r.Context(), id, req.input())
 	if err != nil {
 		return fieldErr(err)
@@ -109,7 +117,7 @@ func (h *Handlers) apiScheduleRun(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
-	f, err := jobs.RunSchedule(r.Context(), h.jobDeps(), h.River, s, principalFrom(r.Context()).UserID)
+	f, err := jobs.RunSchedule(r.Context(), h.jobDeps(), h.River, s, "api", principalFrom(r.Context()).UserID)
 	if errors.Is(err, jobs.ErrJobStillActive) || errors.Is(err, jobs.ErrNothingToDrill) {
 		return Errorf(CodeConflict, "%s", err.Error())
 	} else if err != nil {
@@ -121,5 +129,37 @@ func (h *Handlers) apiScheduleRun(w http.ResponseWriter, r *http.Request) error 
 		h.audit(r, "schedule.run", scheduleTarget(s.ID), map[string]int64{"backup_id": f.Backup.ID})
 	}
 	writeJSON(w, code, map[string]any{"backup": f.Backup, "existing": f.Existing, "drill": f.Drill})
+	return nil
+}
+
+// ScheduleDryRunJSON is the answer to ?dry_run=true: what saving the body would do, with nothing saved.
+type ScheduleDryRunJSON struct {
+	DryRun   bool        `json:"dry_run"`
+	NextRuns []time.Time `json:"next_runs"`
+	// WouldDelete is what retention would delete now under the body's policy (empty for a new schedule: it has
+	// no backups yet); Kept counts the backups it keeps.
+	WouldDelete []schedule.Decision `json:"would_delete"`
+	Kept        int                 `json:"kept"`
+}
+
+// apiScheduleDryRun validates in (422 names the first bad field, as a real save would) and previews it.
+func (h *Handlers) apiScheduleDryRun(w http.ResponseWriter, r *http.Request, id int64, in schedule.Input) error {
+	c, err := in.Validate()
+	if err != nil {
+		return fieldErr(err)
+	}
+	out := ScheduleDryRunJSON{DryRun: true, NextRuns: []time.Time{}, WouldDelete: []schedule.Decision{}}
+	if in.Active {
+		out.NextRuns = append(out.NextRuns, c.NextN(h.Now(), 5)...)
+	}
+	if id != 0 {
+		plan, err := jobs.PreviewRetention(r.Context(), h.jobDeps(), id, &in)
+		if err != nil {
+			return fieldErr(err)
+		}
+		out.WouldDelete = append(out.WouldDelete, plan.Prunes()...)
+		out.Kept = len(plan.Decisions) - len(plan.Prunes())
+	}
+	writeJSON(w, http.StatusOK, out)
 	return nil
 }

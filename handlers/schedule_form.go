@@ -8,17 +8,44 @@ import (
 	"strings"
 
 	"github.com/uscpis/pisbackup/internal/schedule"
+	"github.com/uscpis/pisbackup/jobs"
 	"github.com/uscpis/pisbackup/views"
 )
 
 // schedulePreview is the HTMX partial: the next five runs for whatever the form holds right now.
+// The form sends the schedule's id along, so the partial also shows what the typed policy would delete.
 func (h *Handlers) schedulePreview(w http.ResponseWriter, r *http.Request) error {
 	in, errs := scheduleFromForm(r)
-	return views.SchedulePreview(h.preview(r, in, errs)).Render(r.Context(), w)
+	var id int64
+	if raw := r.Form.Get("id"); raw != "" {
+		s, err := h.scheduleFromPath(r.Context(), raw)
+		if err != nil {
+			return err
+		}
+		id = s.ID
+	}
+	return views.SchedulePreview(h.preview(r, id, in, errs)).Render(r.Context(), w)
 }
 
-func (h *Handlers) preview(r *http.Request, in schedule.Input, errs schedule.Errors) views.SchedulePreviewVM {
-	vm := views.SchedulePreviewVM{Chrome: h.chrome(r, "", ""), TZ: in.Timezone}
+// preview is the form's live partial for schedule id (0: a new one) as typed in in.
+func (h *Handlers) preview(r *http.Request, id int64, in schedule.Input, errs schedule.Errors) views.SchedulePreviewVM {
+	vm := views.SchedulePreviewVM{Chrome: h.chrome(r, "", ""), ID: id, TZ: in.Timezone}
+	if msg := policyErrors(errs); msg != "" {
+		vm.PolicyError = msg
+	} else if id != 0 {
+		plan, err := jobs.PreviewRetention(r.Context(), h.jobDeps(), id, &in)
+		var perrs schedule.Errors
+		switch {
+		case errors.As(err, &perrs):
+			vm.PolicyError = perrs.Error()
+		case err != nil:
+			h.Log.Warn("retention preview failed", "schedule_id", id, "error", err)
+			vm.PolicyError = "the retention preview is unavailable right now; saving is still checked"
+		default:
+			vm.WouldPrune = plan.Prunes()
+			vm.Kept = len(plan.Decisions) - len(vm.WouldPrune)
+		}
+	}
 	c, err := schedule.Parse(in.Spec)
 	var perrs schedule.Errors
 	switch {
@@ -30,6 +57,20 @@ func (h *Handlers) preview(r *http.Request, in schedule.Input, errs schedule.Err
 		vm.Runs = c.NextN(h.Now(), 5)
 	}
 	return vm
+}
+
+// policyErrors joins the messages of the retention fields in errs.
+func policyErrors(errs schedule.Errors) string {
+	var out schedule.Errors
+	for _, e := range errs {
+		if strings.HasPrefix(e.Field, "keep_") || e.Field == "max_age_days" {
+			out = append(out, e)
+		}
+	}
+	if len(out) == 0 {
+		return ""
+	}
+	return out.Error()
 }
 
 // scheduleFromForm reads the form (query string for the preview's GET); numbers that are not numbers are

@@ -66,14 +66,7 @@ func (h *Handlers) renderScheduleForm(w http.ResponseWriter, r *http.Request, id
 	if id != 0 {
 		title = "Schedule " + in.Name
 	}
-	vm := views.ScheduleFormVM{Chrome: h.chrome(r, title, "schedules"), ID: id, In: in, Errors: errs, Preview: h.preview(r, in, errs)}
-	if id != 0 {
-		plan, err := jobs.PlanRetention(r.Context(), h.jobDeps(), id)
-		if err != nil {
-			h.Log.Warn("retention preview failed", "schedule_id", id, "error", err)
-		}
-		vm.WouldPrune = plan.Prunes()
-	}
+	vm := views.ScheduleFormVM{Chrome: h.chrome(r, title, "schedules"), ID: id, In: in, Errors: errs, Preview: h.preview(r, id, in, errs)}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(code)
 	return views.ScheduleFormPage(vm).Render(r.Context(), w)
@@ -98,7 +91,7 @@ func (h *Handlers) scheduleRun(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	f, err := jobs.RunSchedule(r.Context(), h.jobDeps(), h.River, s, principalFrom(r.Context()).UserID)
+	f, err := jobs.RunSchedule(r.Context(), h.jobDeps(), h.River, s, "manual", principalFrom(r.Context()).UserID)
 	if errors.Is(err, jobs.ErrJobStillActive) || errors.Is(err, jobs.ErrNothingToDrill) {
 		return Errorf(CodeConflict, "%s", err.Error())
 	} else if err != nil {

@@ -142,7 +142,7 @@ func TestAPIScheduleRunNowWhileRunning(t *testing.T) {
 		Existing bool `json:"existing"`
 	}
 	require.NoError(t, jsonUnmarshal(text, &first))
-	require.Equal(t, "schedule", first.Backup.Trigger)
+	require.Equal(t, "api", first.Backup.Trigger, "Run now is a manual run of the schedule; retention counts it apart")
 	_, err := e.d.Q.BackupStart(ctx, first.Backup.ID)
 	require.NoError(t, err)
 
@@ -203,4 +203,75 @@ func TestSchedulePreviewAndFormErrors(t *testing.T) {
 	require.Equal(t, 5, doc.Find(`[data-testid=preview-run]`).Length(), "the edit form previews the next five runs")
 	require.Equal(t, 1, doc.Find(`[data-testid=would-prune-none]`).Length())
 	require.Equal(t, 0, doc.Find(`[data-testid=schedule-save]`).Length(), "viewers see no save button")
+}
+
+// Before a policy is saved, the API's dry run and the form's live preview show what it would delete now; a
+// dry run saves nothing, and a policy meaning "keep only the newest" is refused naming its field.
+func TestRetentionPreviewBeforeSaving(t *testing.T) {
+	t.Parallel()
+	e := newAuthEnv(t, false)
+	ctx := context.Background()
+	body := `{"name":"Nightly","kind":"database","cadence":"daily","time_of_day":"02:00","keep_daily":7}`
+	resp, text := e.req(t, nil, "POST", "/api/v1/schedules?dry_run=true", e.tokens[auth.Operator], body)
+	require.Equal(t, http.StatusOK, resp.StatusCode, text)
+	require.Contains(t, text, `"would_delete":[]`, "a new schedule has nothing to delete")
+	resp, text = e.req(t, nil, "POST", "/api/v1/schedules", e.tokens[auth.Operator], body)
+	require.Equal(t, http.StatusCreated, resp.StatusCode, text)
+	var s ScheduleJSON
+	require.NoError(t, jsonUnmarshal(text, &s))
+	// Five nightly backups on the five days before now.
+	var ids []int64
+	for d := 1; d <= 5; d++ {
+		var id int64
+		require.NoError(t, e.d.Pool.QueryRow(ctx, `INSERT INTO backups (kind, status, trigger, schedule_id, queued_at, finished_at, storage_key)
+			VALUES ('database', 'succeeded', 'schedule', $1, now() - $2 * interval '1 day', now() - $2 * interval '1 day', 'database/x' || $2)
+			RETURNING id`, s.ID, d).Scan(&id))
+		ids = append(ids, id)
+	}
+
+	put := strings.Replace(body, `"keep_daily":7`, `"keep_daily":2`, 1)
+	resp, text = e.req(t, nil, "PUT", "/api/v1/schedules/"+idText(s.ID)+"?dry_run=true", e.tokens[auth.Operator], put)
+	require.Equal(t, http.StatusOK, resp.StatusCode, text)
+	var dry ScheduleDryRunJSON
+	require.NoError(t, jsonUnmarshal(text, &dry))
+	require.True(t, dry.DryRun)
+	require.Len(t, dry.NextRuns, 5)
+	require.Equal(t, 2, dry.Kept)
+	var gone []int64
+	for _, d := range dry.WouldDelete {
+		gone = append(gone, d.ID)
+	}
+	require.ElementsMatch(t, ids[2:], gone, "the three oldest would go")
+	got, err := e.d.Q.ScheduleGet(ctx, s.ID)
+	require.NoError(t, err)
+	require.EqualValues(t, 7, got.KeepDaily, "a dry run saves nothing")
+
+	resp, text = e.req(t, nil, "PUT", "/api/v1/schedules/"+idText(s.ID)+"?dry_run=true", e.tokens[auth.Operator], strings.Replace(body, `"keep_daily":7`, `"keep_daily":1`, 1))
+	require.Equal(t, http.StatusUnprocessableEntity, resp.StatusCode, text)
+	require.Contains(t, text, `"field":"keep_daily"`)
+	require.Contains(t, text, "keep_last: 1")
+	resp, text = e.req(t, nil, "PUT", "/api/v1/schedules/"+idText(s.ID), e.tokens[auth.Operator], strings.Replace(body, `"keep_daily":7`, `"keep_daily":1`, 1))
+	require.Equal(t, http.StatusUnprocessableEntity, resp.StatusCode, text)
+	resp, text = e.req(t, nil, "PUT", "/api/v1/schedules/"+idText(s.ID)+"?dry_run=maybe", e.tokens[auth.Operator], put)
+	require.Equal(t, http.StatusUnprocessableEntity, resp.StatusCode, text)
+	require.Contains(t, text, `"field":"dry_run"`)
+
+	// The form's partial, as the edit page requests it while typing.
+	q := "/schedules/preview?id=" + idText(s.ID) + "&name=Nightly&kind=database&cadence=daily&time_of_day=02:00&timezone=Asia/Manila&active=true&keep_daily=2"
+	resp, text = e.req(t, nil, "GET", q, e.tokens[auth.Viewer], "")
+	require.Equal(t, http.StatusOK, resp.StatusCode, text)
+	doc, err := goquery.NewDocumentFromReader(strings.NewReader(text))
+	require.NoError(t, err)
+	require.Equal(t, 3, doc.Find(`[data-testid=would-prune] li`).Length(), text)
+	_, text = e.req(t, nil, "GET", strings.Replace(q, "keep_daily=2", "keep_weekly=1", 1), e.tokens[auth.Viewer], "")
+	doc, err = goquery.NewDocumentFromReader(strings.NewReader(text))
+	require.NoError(t, err)
+	require.Contains(t, doc.Find(`[data-testid=would-prune-error]`).Text(), "keep_weekly")
+	// The edit page itself carries the id, so its live preview covers the policy.
+	_, text = e.req(t, nil, "GET", "/schedules/"+idText(s.ID), e.tokens[auth.Viewer], "")
+	doc, err = goquery.NewDocumentFromReader(strings.NewReader(text))
+	require.NoError(t, err)
+	v, _ := doc.Find(`form input[name=id]`).Attr("value")
+	require.Equal(t, idText(s.ID), v)
+	require.Equal(t, 1, doc.Find(`[data-testid=would-prune-none]`).Length(), "keep_daily 7 keeps all five")
 }
