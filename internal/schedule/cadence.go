@@ -88,8 +88,8 @@ func (c *Cadence) Next(after time.Time) time.Time {
 	return t
 }
 
-// Step bounds: how many candidate slots Next may try. The largest needed in practice is 3 (the slot before,
-// on and after after's local date); the property test over every zone checks the real counts stay far below.
+// Step bounds: how many candidate slots Next may try. At most 3 are needed (the slot before, on and after
+// after's local date, week or month); the property test over every zone asserts exactly that bound.
 const (
 	maxCandidates = 6
 	// maxCronDays covers "0 0 29 2 *": February 29th can be eight years away (2096 → 2104).
