@@ -275,3 +275,34 @@ func TestRetentionPreviewBeforeSaving(t *testing.T) {
 	require.Equal(t, idText(s.ID), v)
 	require.Equal(t, 1, doc.Find(`[data-testid=would-prune-none]`).Length(), "keep_daily 7 keeps all five")
 }
+
+// Issue 18: the API accepted a daily 00:30 America/Havana schedule and then hung computing its runs from the
+// eve of the spring change. Now it answers at once with the run at 01:00 CDT, the first instant after the gap.
+func TestAPIScheduleAcrossAMidnightGapAnswers(t *testing.T) {
+	t.Parallel()
+	env := newAuthEnv(t, false)
+	havana := mustLoc(t, "America/Havana")
+	eve := func() time.Time { return time.Date(2026, 3, 7, 23, 30, 0, 0, havana) }
+	e := *env
+	e.srv = httptest.NewServer(New(Deps{Pool: env.d.Pool, Q: env.d.Q, Cfg: env.d.Cfg, Store: env.d.Store, Keys: env.d.Keys, Log: env.d.Log, Now: eve}))
+	t.Cleanup(e.srv.Close)
+	done := make(chan struct{})
+	var resp *http.Response
+	var text string
+	go func() {
+		defer close(done)
+		resp, text = e.req(t, nil, "POST", "/api/v1/schedules", e.tokens[auth.Operator],
+			`{"name":"Havana","kind":"database","cadence":"daily","time_of_day":"00:30","timezone":"America/Havana","keep_daily":7}`)
+	}()
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		t.Fatal("POST /api/v1/schedules did not answer: computing the next run does not end")
+	}
+	require.Equal(t, http.StatusCreated, resp.StatusCode, text)
+	var s ScheduleJSON
+	require.NoError(t, jsonUnmarshal(text, &s))
+	require.Len(t, s.NextRuns, 5)
+	require.Equal(t, "2026-03-08 01:00 CDT", s.NextRuns[0].In(havana).Format("2006-01-02 15:04 MST"))
+	require.Equal(t, "2026-03-09 00:30 CDT", s.NextRuns[1].In(havana).Format("2006-01-02 15:04 MST"))
+}
