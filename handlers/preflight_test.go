@@ -61,3 +61,12 @@ func TestPreflightOnDashboardAndHealth(t *testing.T) {
 	require.Contains(t, line, "Fix: "+failed[0].Fix)
 	require.Contains(t, doc.Find(`[data-testid="config"]`).Text(), "pg_dump 15.")
 }
+
+// The backup's page names the pg_dump client chosen for the source's server, from the manifest.
+func TestBackupPageNamesPgDumpClient(t *testing.T) {
+	t.Parallel()
+	e, b := verifyEnv(t)
+	doc := e.page(t, auth.Viewer, "/backups/"+idText(b.ID))
+	text := strings.Join(strings.Fields(doc.Find(`[data-testid="pg-dump"]`).Text()), " ")
+	require.Regexp(t, `^15\.\d+ / 15\.\d+ .*client /\S+/pg_dump$`, text)
+}
