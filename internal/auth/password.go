@@ -17,6 +17,15 @@ const (
 	bcryptCost     = 12
 )
 
+// hashCost is bcryptCost except in test binaries (UseFastHashesForTests).
+var hashCost = bcryptCost
+
+// UseFastHashesForTests makes new hashes with bcrypt's minimum cost (4, ~1 ms instead of ~250 ms). Only the
+// test harness (internal/testdb) calls it: the suite signs users in hundreds of times, and at cost 12 that
+// alone was minutes of CPU on a 2-core machine. Verification follows the cost stored in each hash, so nothing
+// else changes.
+func UseFastHashesForTests() { hashCost = bcrypt.MinCost }
+
 // ErrWrongPassword means the password does not match the hash.
 var ErrWrongPassword = errors.New("wrong password")
 
@@ -24,7 +33,7 @@ var ErrWrongPassword = errors.New("wrong password")
 // attacker cannot tell which e-mails have accounts. It is made on first use, not at start-up: every CLI
 // command (create-backup included) would otherwise pay a cost-12 bcrypt (~0.25 s) before doing anything.
 var dummyHash = sync.OnceValue(func() []byte {
-	h, _ := bcrypt.GenerateFromPassword([]byte("pisbackup-no-such-user"), bcryptCost)
+	h, _ := bcrypt.GenerateFromPassword([]byte("pisbackup-no-such-user"), hashCost)
 	return h
 })
 
@@ -49,7 +58,7 @@ func HashPassword(pw string) (string, error) {
 	if err := CheckPasswordPolicy(pw); err != nil {
 		return "", err
 	}
-	h, err := bcrypt.GenerateFromPassword([]byte(pw), bcryptCost)
+	h, err := bcrypt.GenerateFromPassword([]byte(pw), hashCost)
 	return string(h), err
 }
 

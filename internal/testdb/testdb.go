@@ -18,6 +18,7 @@ import (
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver pgtestdb opens
 	"github.com/peterldowns/pgtestdb"
 
+	"github.com/uscpis/pisbackup/internal/auth"
 	"github.com/uscpis/pisbackup/internal/demo"
 	"github.com/uscpis/pisbackup/migrations"
 )
@@ -57,6 +58,10 @@ func server() (host, port string) {
 	}
 	return host, port
 }
+
+// Every test binary that uses a test database hashes passwords at bcrypt's minimum cost (see
+// auth.UseFastHashesForTests); production hashes at cost 12.
+func init() { auth.UseFastHashesForTests() }
 
 func config() pgtestdb.Config {
 	host, port := server()
