@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/jackc/pgerrcode"
 	"github.com/jackc/pgx/v5"
@@ -93,13 +94,8 @@ type ReadDeniedError struct {
 }
 
 func (e *ReadDeniedError) Error() string {
-	id := pgx.Identifier{e.Schema, e.Table}.Sanitize()
-	role := "the backup role"
-	if e.Role != "" {
-		role = pgx.Identifier{e.Role}.Sanitize()
-	}
-	return fmt.Sprintf("permission denied for table %s: the backup role cannot read it; as the table's owner run GRANT SELECT ON %s TO %s",
-		id, id, role)
+	return fmt.Sprintf("permission denied for table %s: the backup role cannot read it; as the table's owner run %s",
+		pgx.Identifier{e.Schema, e.Table}.Sanitize(), strings.TrimSuffix(GrantSelect(e.Schema, e.Table, e.Role, false), ";"))
 }
 
 func (e *ReadDeniedError) Unwrap() error { return e.Err }

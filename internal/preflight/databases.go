@@ -113,75 +113,25 @@ func notChecked(name, title, because string) Check {
 	return fail(name, title, "not checked because the "+because+" check failed", "fix "+because+" first")
 }
 
-// tableAccessCheck asks the server, as the backup role, whether pg_dump could read every table and sequence
-// it dumps: SELECT on each (has_table_privilege), USAGE on its schema, and no row-level security that
-// pg_dump (which sets row_security off) would refuse. Extension members are left out, as pg_dump leaves them.
+// tableAccessCheck: the backup role can read every table and sequence pg_dump dumps (backup.ReadAccess); a
+// failure names each table and the statements that fix it.
 func tableAccessCheck(ctx context.Context, conn *pgx.Conn) Check {
 	const name, title = "source_tables", "Backup role's read access"
-	rows, err := conn.Query(ctx, `
-		WITH me AS (SELECT current_user AS role, rolsuper OR rolbypassrls AS bypass FROM pg_roles WHERE rolname = current_user)
-		SELECT n.nspname, c.relname, c.relkind = 'S',
-		       has_schema_privilege(n.oid, 'USAGE'),
-		       has_table_privilege(c.oid, 'SELECT'),
-		       c.relrowsecurity AND NOT me.bypass AND (c.relforcerowsecurity OR NOT pg_has_role(c.relowner, 'USAGE')),
-		       me.role
-		FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace CROSS JOIN me
-		WHERE c.relkind IN ('r', 'p', 'S') AND n.nspname NOT IN ('pg_catalog', 'information_schema')
-		  AND n.nspname NOT LIKE 'pg_toast%' AND n.nspname NOT LIKE 'pg_temp%'
-		  AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
-		ORDER BY 1, 2`)
+	role, total, unreadable, err := backup.ReadAccess(ctx, conn)
 	if err != nil {
 		return fail(name, title, "cannot list the source's tables: "+err.Error(), "grant the backup role access to the catalog")
 	}
-	var total int
-	var role string
-	var problems, fixes []string
-	schemaFixed := map[string]bool{}
-	for rows.Next() {
-		var schema, rel string
-		var seq, usage, sel, rls bool
-		if err := rows.Scan(&schema, &rel, &seq, &usage, &sel, &rls, &role); err != nil {
-			rows.Close()
-			return fail(name, title, "cannot list the source's tables: "+err.Error(), "grant the backup role access to the catalog")
-		}
-		total++
-		id := pgx.Identifier{schema, rel}.Sanitize()
-		r := pgx.Identifier{role}.Sanitize()
-		switch {
-		case !usage:
-			problems = append(problems, fmt.Sprintf("%s.%s (no USAGE on schema %s)", schema, rel, schema))
-			if !schemaFixed[schema] {
-				schemaFixed[schema] = true
-				fixes = append(fixes, fmt.Sprintf("GRANT USAGE ON SCHEMA %s TO %s;", pgx.Identifier{schema}.Sanitize(), r))
-			}
-			if !sel {
-				fixes = append(fixes, grantSelect(seq, id, r))
-			}
-		case !sel:
-			problems = append(problems, fmt.Sprintf("%s.%s (no SELECT)", schema, rel))
-			fixes = append(fixes, grantSelect(seq, id, r))
-		case rls:
-			problems = append(problems, fmt.Sprintf("%s.%s (row-level security applies)", schema, rel))
-			fixes = append(fixes, fmt.Sprintf("ALTER ROLE %s BYPASSRLS;", r))
-		}
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return fail(name, title, "cannot list the source's tables: "+err.Error(), "grant the backup role access to the catalog")
-	}
-	if len(problems) == 0 {
+	if len(unreadable) == 0 {
 		return pass(name, title, fmt.Sprintf("role %q can read all %d tables and sequences", role, total))
 	}
-	return fail(name, title,
-		fmt.Sprintf("backup role %q cannot read %d of %d tables and sequences, so pg_dump would fail: %s", role, len(problems), total, listSome(problems, 8, ", ")),
-		"as the tables' owner run "+listSome(dedupe(fixes), 8, " "))
-}
-
-func grantSelect(seq bool, id, role string) string {
-	if seq {
-		return fmt.Sprintf("GRANT SELECT ON SEQUENCE %s TO %s;", id, role)
+	var problems, fixes []string
+	for _, u := range unreadable {
+		problems = append(problems, fmt.Sprintf("%s.%s (%s)", u.Schema, u.Name, u.Reason))
+		fixes = append(fixes, u.Fixes...)
 	}
-	return fmt.Sprintf("GRANT SELECT ON %s TO %s;", id, role)
+	return fail(name, title,
+		fmt.Sprintf("backup role %q cannot read %d of %d tables and sequences, so pg_dump would fail: %s", role, len(unreadable), total, listSome(problems, 8, ", ")),
+		"as the tables' owner (for BYPASSRLS, a superuser) run "+listSome(dedupe(fixes), 8, " "))
 }
 
 func listSome(items []string, n int, sep string) string {
