@@ -62,6 +62,7 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 	// The same checks as `pisbackup preflight`, kept fresh in the background for the dashboard and health API.
 	checks := preflight.NewMonitor(preflight.Env{Cfg: a.cfg, Catalog: a.pool, Store: d.Store, Getenv: e.getenv,
 		DevIdentity: devIdentityFile}, 5*time.Minute)
+	checks.Latest() // start the first run now, so the first dashboard already has it
 	h := handlers.New(handlers.Deps{Pool: a.pool, Q: queries.New(a.pool), River: client, Cfg: a.cfg,
 		Store: d.Store, Keys: d.Keys, Log: a.log, RiverUI: ui, Preflight: checks})
 	if *addr == "" {
