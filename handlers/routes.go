@@ -86,7 +86,7 @@ func (h *Handlers) Routes() []Route {
 
 		// JSON API (issue 3). openapi.json is generated from these lines.
 		{Pattern: "GET /api/v1/status", Role: auth.Public, Handle: h.apiStatus, Summary: "Quick liveness for uptime monitors; reveals nothing else"},
-		{Pattern: "GET /api/v1/health", Role: auth.Viewer, Handle: h.apiHealth, Summary: "Backup state per kind, work in flight, open alerts, storage, configuration"},
+		{Pattern: "GET /api/v1/health", Role: auth.Viewer, Handle: h.apiHealth, Summary: "Backup state per kind, work in flight, open alerts, storage, configuration and the preflight checks"},
 		{Pattern: "GET /api/v1/openapi.json", Role: auth.Viewer, Handle: h.openAPI, Summary: "This document"},
 		{Pattern: "GET /api/v1/backups", Role: auth.Viewer, Handle: h.apiBackupList, Summary: "List backups, newest first",
 			Query: []string{"kind", "status", "since", "until", "limit", "cursor"}},
