@@ -97,3 +97,14 @@ func (h *Handlers) apiMediaMapping(w http.ResponseWriter, r *http.Request) error
 		return FieldError("format", "format must be json or csv")
 	}
 }
+
+// apiMediaResolvability is GET /api/v1/media/resolvability: the per-column report, taken now from the clinic
+// database and the ledger (the same report the CLI prints and a migration stores).
+func (h *Handlers) apiMediaResolvability(w http.ResponseWriter, r *http.Request) error {
+	rep, _, err := jobs.MediaResolvability(r.Context(), h.Cfg, h.Q)
+	if err != nil {
+		return Errorf(CodeConflict, "%s", err.Error())
+	}
+	writeJSON(w, http.StatusOK, rep)
+	return nil
+}

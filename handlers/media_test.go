@@ -14,6 +14,7 @@ import (
 
 	"github.com/uscpis/pisbackup/internal/auth"
 	"github.com/uscpis/pisbackup/internal/demo"
+	"github.com/uscpis/pisbackup/internal/testdb"
 	"github.com/uscpis/pisbackup/jobs"
 )
 
@@ -21,6 +22,7 @@ func TestMediaPageAndAPI(t *testing.T) {
 	t.Parallel()
 	e := newAuthEnv(t, false)
 	e.d.Cfg.MediaRoot = t.TempDir()
+	e.d.Cfg.SourceDatabaseURL = testdb.Source(t)
 	_, err := demo.SeedMedia(e.d.Cfg.MediaRoot, 1)
 	require.NoError(t, err)
 	op, view := e.tokens[auth.Operator], e.tokens[auth.Viewer]
@@ -85,6 +87,25 @@ func TestMediaPageAndAPI(t *testing.T) {
 	require.Equal(t, len(got.Details.Report.Folders), doc.Find(`[data-testid="media-folders"] tbody tr`).Length())
 	require.Equal(t, 1, doc.Find(`[data-testid="media-start"]`).Length())
 	require.Equal(t, 1, doc.Find(`[data-testid="media-runs"] tbody tr`).Length())
+	// The run's per-column resolvability report: the demo's two lost files would not resolve.
+	require.Contains(t, doc.Find(`[data-testid="media-resolvability"]`).Text(), "2 stored value(s) would not resolve")
+	require.Contains(t, doc.Find(`[data-testid="media-columns"]`).Text(), "reports_generatedreport.file_path")
+	require.Contains(t, doc.Find(`[data-testid="media-columns"]`).Text(), demo.MissingFiles[0])
+
+	resp, body = e.req(t, nil, "GET", "/api/v1/media/resolvability", op, "")
+	require.Equal(t, http.StatusOK, resp.StatusCode, body)
+	var res struct {
+		Unresolved int `json:"unresolved"`
+		Columns    []struct {
+			Column       string `json:"column"`
+			ResourceType string `json:"resource_type"`
+		} `json:"columns"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(body), &res))
+	require.Equal(t, 2, res.Unresolved)
+	require.Len(t, res.Columns, len(e.d.Cfg.FileColumns))
+	resp, _ = e.req(t, nil, "GET", "/api/v1/media/resolvability", view, "")
+	require.Equal(t, http.StatusForbidden, resp.StatusCode, "stored file names are for operators")
 
 	resp, body = e.req(t, nil, "GET", "/api/v1/media/migrations", view, "")
 	require.Equal(t, http.StatusOK, resp.StatusCode)

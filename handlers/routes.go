@@ -142,6 +142,8 @@ func (h *Handlers) Routes() []Route {
 			Summary: "One media migration run with its plan, outcome and failed files"},
 		{Pattern: "GET /api/v1/media/mapping", Role: auth.Operator, Handle: h.apiMediaMapping,
 			Summary: "Path → Cloudinary public id and URL for every verified file", Query: []string{"format"}},
+		{Pattern: "GET /api/v1/media/resolvability", Role: auth.Operator, Handle: h.apiMediaResolvability,
+			Summary: "Per FileField column: stored values the clinic app would not find under its Cloudinary storage"},
 	}
 }
 

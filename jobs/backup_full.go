@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -50,9 +51,13 @@ func (w *BackupFullWorker) Work(ctx context.Context, job *river.Job[BackupFullAr
 		return err
 	}
 	var warnings []string
-	refs, refErr := backup.MediaReferences(ctx, d.Cfg.SourceDatabaseURL, d.Cfg.FileColumns)
+	refs, missingCols, refErr := backup.MediaReferences(ctx, d.Cfg.SourceDatabaseURL, d.Cfg.FileColumns)
 	if refErr != nil {
 		warnings = append(warnings, "media references not checked: "+refErr.Error())
+	}
+	if len(missingCols) > 0 {
+		warnings = append(warnings, fmt.Sprintf("media references not checked for %s: no such column in the clinic database (MEDIA_REFERENCE_COLUMNS)",
+			strings.Join(missingCols, ", ")))
 	}
 	dbRow, err1 := startChild(ctx, d, b, "database")
 	mediaRow, err2 := startChild(ctx, d, b, "media")

@@ -21,7 +21,10 @@ import (
 type MigrationDetails struct {
 	Report  *mediamigration.Report  `json:"report,omitempty"`
 	Outcome *mediamigration.Outcome `json:"outcome,omitempty"`
-	Notes   []string                `json:"notes,omitempty"`
+	// Resolvability is the per-column report taken before uploading (nil when the clinic database could not
+	// be read; Notes then say why).
+	Resolvability *mediamigration.Resolvability `json:"resolvability,omitempty"`
+	Notes         []string                      `json:"notes,omitempty"`
 }
 
 // RunMediaMigration performs run id: plan, optional backup first, then upload and verify with the ledger.
@@ -51,7 +54,19 @@ func RunMediaMigration(ctx context.Context, d *Deps, id int64, concurrency int, 
 		return d.Q.MediaMigrationFinish(context.WithoutCancel(ctx), queries.MediaMigrationFinishParams{
 			ID: id, Status: status, Details: raw, Error: msg})
 	}
-	items, err := mediamigration.Plan(d.Cfg.MediaRoot)
+	// The app's naming depends on which storage each FileField uses, so the clinic database is read first.
+	rep, refs, err := MediaResolvability(ctx, d.Cfg, d.Q)
+	if err != nil {
+		if run.DeleteLocal {
+			return finish("failed", fmt.Errorf("--delete-local refused: %w; without it nothing proves the app will find the files", err))
+		}
+		det.Notes = append(det.Notes, "storage types guessed from extensions: "+err.Error())
+	}
+	det.Resolvability = rep
+	if run.DeleteLocal && !rep.OK() {
+		return finish("failed", fmt.Errorf("--delete-local refused: %s; see the resolvability report (/media, pisbackup media-resolvability); nothing was uploaded or deleted", rep.Summary()))
+	}
+	items, err := mediamigration.Plan(d.Cfg.MediaRoot, MediaNaming(d.Cfg), refs)
 	if err != nil {
 		return finish("failed", err)
 	}
@@ -74,7 +89,7 @@ func RunMediaMigration(ctx context.Context, d *Deps, id int64, concurrency int, 
 	}
 	var mu sync.Mutex
 	last := time.Time{}
-	out, err := mediamigration.Run(ctx, mediamigration.Options{Root: d.Cfg.MediaRoot, Client: client, Q: d.Q,
+	out, err := mediamigration.Run(ctx, mediamigration.Options{Root: d.Cfg.MediaRoot, Client: client, Q: d.Q, Tag: d.Cfg.CloudinaryMediaTag,
 		RunID: id, Concurrency: concurrency, DeleteLocal: run.DeleteLocal, Log: d.Log,
 		Progress: func(c mediamigration.Counts) {
 			mu.Lock()

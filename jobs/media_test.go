@@ -43,7 +43,7 @@ func TestFullBackupFlagsMissingReferencedMedia(t *testing.T) {
 	cld, err := cloudinary.New(srv.CloudinaryURL())
 	require.NoError(t, err)
 	for _, rel := range seeded[:2] {
-		_, err := cld.Upload(ctx, filepath.Join(b.d.Cfg.MediaRoot, rel), "usc_pis_media/"+rel)
+		_, err := cld.Upload(ctx, filepath.Join(b.d.Cfg.MediaRoot, rel), cloudinary.UploadTarget{PublicID: "usc_pis_media/" + rel})
 		require.NoError(t, err)
 	}
 
@@ -134,7 +134,7 @@ func TestMediaMigrationJobBacksUpFirstAndDryRunSendsNothing(t *testing.T) {
 	require.Zero(t, srv.RequestCount(), "a dry run makes no request at all")
 	var det MigrationDetails
 	require.NoError(t, json.Unmarshal(dry.Details, &det))
-	items, err := mediamigration.Plan(b.d.Cfg.MediaRoot)
+	items, err := mediamigration.Plan(b.d.Cfg.MediaRoot, MediaNaming(b.d.Cfg), nil)
 	require.NoError(t, err)
 	require.Equal(t, len(items), det.Report.Files)
 	require.NotEmpty(t, det.Report.Folders)
@@ -231,6 +231,7 @@ func TestMigrationWithFailuresEndsWarningAndOpensAlert(t *testing.T) {
 	srv := cloudinarytest.New(t)
 	b.withMedia(t, srv)
 	srv.BadEtag = true // every upload comes back with an etag that does not match: nothing may count as verified
+	clearMissingRefs(t, b)
 	client := b.startWorker(t)
 	ctx := context.Background()
 	run, err := EnqueueMediaMigration(ctx, b.d.Pool, client, MediaMigrationRequest{DeleteLocal: true})

@@ -35,3 +35,7 @@ SELECT * FROM media_assets WHERE status IN ('verified', 'deleted') ORDER BY rel_
 
 -- name: MediaAssetListFailedByRun :many
 SELECT * FROM media_assets WHERE run_id = @run_id AND status = 'failed' ORDER BY rel_path LIMIT @lim;
+
+-- name: MediaAssetListByPaths :many
+-- The ledger rows of the given paths (the values the clinic's FileField columns hold).
+SELECT * FROM media_assets WHERE rel_path = ANY(@paths::text[]) ORDER BY rel_path;

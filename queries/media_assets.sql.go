@@ -81,6 +81,47 @@ func (q *Queries) MediaAssetGetByPath(ctx context.Context, relPath string) (Medi
 	return i, err
 }
 
+const mediaAssetListByPaths = `-- name: MediaAssetListByPaths :many
+SELECT id, rel_path, size, sha256, md5, status, public_id, resource_type, version, secure_url, bytes, etag, error, run_id, updated_at FROM media_assets WHERE rel_path = ANY($1::text[]) ORDER BY rel_path
+`
+
+// The ledger rows of the given paths (the values the clinic's FileField columns hold).
+func (q *Queries) MediaAssetListByPaths(ctx context.Context, paths []string) ([]MediaAsset, error) {
+	rows, err := q.db.Query(ctx, mediaAssetListByPaths, paths)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []MediaAsset{}
+	for rows.Next() {
+		var i MediaAsset
+		if err := rows.Scan(
+			&i.ID,
+			&i.RelPath,
+			&i.Size,
+			&i.Sha256,
+			&i.Md5,
+			&i.Status,
+			&i.PublicID,
+			&i.ResourceType,
+			&i.Version,
+			&i.SecureUrl,
+			&i.Bytes,
+			&i.Etag,
+			&i.Error,
+			&i.RunID,
+			&i.UpdatedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const mediaAssetListFailedByRun = `-- name: MediaAssetListFailedByRun :many
 SELECT id, rel_path, size, sha256, md5, status, public_id, resource_type, version, secure_url, bytes, etag, error, run_id, updated_at FROM media_assets WHERE run_id = $1 AND status = 'failed' ORDER BY rel_path LIMIT $2
 `

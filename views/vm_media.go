@@ -20,7 +20,23 @@ type MediaVM struct {
 	Ledger     []MediaLedgerVM
 	Runs       []queries.MediaMigration
 	Mapped     int // files the ledger proves are in Cloudinary (the mapping's size)
+	// Columns is the newest run's per-column resolvability report (nil before a run read the clinic database).
+	Columns []MediaColumnVM
+	// Unresolved is that report's total of stored values the app would not find.
+	Unresolved int
+	NamingNote string // prefix and tag the report was taken with
 }
+
+// MediaColumnVM is one FileField column of the resolvability report.
+type MediaColumnVM struct {
+	Column, ResourceType                       string
+	Missing                                    bool
+	Values, InCloudinary, Pending, UnresolvedN int
+	Unresolved                                 []MediaUnresolvedVM
+}
+
+// MediaUnresolvedVM is one stored value the app would not find, with the URL it requests and what to do.
+type MediaUnresolvedVM struct{ Value, URL, Reason, Fix string }
 
 // MediaFolderVM is one top-level folder of a plan.
 type MediaFolderVM struct {

@@ -47,7 +47,7 @@ func cmdMigrateToCloudinary(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	if f.dryRun {
-		return migrateDryRun(e, cfg, f.asJSON)
+		return migrateDryRun(ctx, e, cfg, f.asJSON)
 	}
 	// Check the credentials before anything is queued, so a typo costs seconds, not a backup.
 	c, err := cloudinary.New(cfg.CloudinaryURL)

@@ -1,9 +1,11 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 
+	"github.com/uscpis/pisbackup/internal/backup"
 	"github.com/uscpis/pisbackup/internal/config"
 	"github.com/uscpis/pisbackup/internal/mediamigration"
 	"github.com/uscpis/pisbackup/jobs"
@@ -37,29 +39,49 @@ func printMigration(e *env, m queries.MediaMigration, asJSON bool, jsonPath, csv
 	fmt.Fprintf(e.stdout, "mapping of %d files written to %s and %s\n", mapped, jsonPath, csvPath)
 }
 
-// migrateDryRun plans only: no database, no Cloudinary request, no file touched.
-func migrateDryRun(e *env, cfg *config.Config, asJSON bool) error {
-	items, err := mediamigration.Plan(cfg.MediaRoot)
+// migrateDryRun plans only: no Cloudinary request, no file touched, nothing recorded. It reads the clinic's
+// FileField columns (read-only) so each file is planned under the storage type the app serves it with.
+func migrateDryRun(ctx context.Context, e *env, cfg *config.Config, asJSON bool) error {
+	var refs map[string]string
+	note := ""
+	if fc, err := backup.ReadFileColumns(ctx, cfg.SourceDatabaseURL, cfg.FileColumns); err != nil {
+		note = "storage types guessed from extensions: " + err.Error()
+	} else {
+		refs = mediamigration.References(fc, jobs.MediaNaming(cfg), cfg.FileColumns)
+	}
+	items, err := mediamigration.Plan(cfg.MediaRoot, jobs.MediaNaming(cfg), refs)
 	if err != nil {
 		return err
 	}
 	rep := mediamigration.Summarize(items)
 	configured := cfg.CloudinaryConfigured()
 	if asJSON {
-		return json.NewEncoder(e.stdout).Encode(map[string]any{"dry_run": true, "cloudinary_configured": configured, "report": rep})
+		return json.NewEncoder(e.stdout).Encode(map[string]any{"dry_run": true, "cloudinary_configured": configured,
+			"report": rep, "items": items, "note": note})
 	}
 	if !configured {
 		fmt.Fprintln(e.stdout, "Cloudinary is not configured (set CLOUDINARY_URL): a real run would refuse to start; this plan only lists what is there")
 	}
-	fmt.Fprintf(e.stdout, "dry run: %d files, %s would be uploaded to Cloudinary folder %s\n", rep.Files, humanBytes(rep.Bytes), mediamigration.Folder)
+	prefix := cfg.CloudinaryMediaPrefix
+	if prefix == "" {
+		prefix = "(none)"
+	}
+	fmt.Fprintf(e.stdout, "dry run: %d files, %s would be uploaded to Cloudinary with prefix %s and tag %s, named as django-cloudinary-storage names them\n",
+		rep.Files, humanBytes(rep.Bytes), prefix, cfg.CloudinaryMediaTag)
+	if note != "" {
+		fmt.Fprintln(e.stdout, note)
+	}
 	for _, f := range rep.Folders {
 		fmt.Fprintf(e.stdout, "  %-32s %6d files  %10s\n", f.Folder, f.Files, humanBytes(f.Bytes))
 	}
 	for _, it := range items {
-		if it.Conflict != "" {
-			fmt.Fprintf(e.stdout, "conflict: %s would take public id %s from %s; rename one of them\n", it.Rel, it.PublicID, it.Conflict)
+		switch {
+		case it.Problem != "":
+			fmt.Fprintf(e.stdout, "not uploadable: %s: %s\n", it.Rel, it.Problem)
+		case it.Conflict != "":
+			fmt.Fprintf(e.stdout, "conflict: %s would take %s public id %s from %s; rename one of them\n", it.Rel, it.ResourceType, it.PublicID, it.Conflict)
 		}
 	}
-	fmt.Fprintln(e.stdout, "nothing was sent and nothing was changed")
+	fmt.Fprintln(e.stdout, "nothing was sent and nothing was changed; pisbackup media-resolvability lists the rows the app could not resolve")
 	return nil
 }

@@ -8,21 +8,41 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// MediaReferences returns every distinct media path the clinic database stores in the given FileField
-// columns ("table.column", as Django keeps them: relative to MEDIA_ROOT). A column that does not exist is an
-// error naming it, so a typo in MEDIA_REFERENCE_COLUMNS cannot pass as "nothing missing".
-func MediaReferences(ctx context.Context, sourceURL string, columns []string) ([]string, error) {
+// FileColumnValues is what the clinic database stores in its FileField columns.
+type FileColumnValues struct {
+	// Values maps "table.column" to its distinct non-empty values, sorted, as Django keeps them (relative to
+	// MEDIA_ROOT, or a storage name).
+	Values map[string][]string
+	// Missing are configured columns the database does not have (table or column absent), in the order given.
+	Missing []string
+}
+
+// ReadFileColumns reads every distinct non-empty value of the given "table.column" FileField columns from the
+// clinic database. A column that does not exist is listed in Missing (asked of the server through
+// to_regclass and pg_attribute, in the connection's search_path), never guessed from a name; any other
+// failure is an error.
+func ReadFileColumns(ctx context.Context, sourceURL string, columns []string) (*FileColumnValues, error) {
 	conn, err := pgx.Connect(ctx, sourceURL)
 	if err != nil {
 		return nil, fmt.Errorf("connect to the source database: %s", RedactError(err, sourceURL))
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
-	seen := map[string]bool{}
-	var out []string
+	out := &FileColumnValues{Values: map[string][]string{}}
 	for _, tc := range columns {
 		table, col, ok := strings.Cut(tc, ".")
 		if !ok {
 			return nil, fmt.Errorf("media reference column %q is not table.column", tc)
+		}
+		var exists bool
+		err := conn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_attribute
+			WHERE attrelid = to_regclass($1) AND attname = $2 AND attnum > 0 AND NOT attisdropped)`,
+			pgx.Identifier{table}.Sanitize(), col).Scan(&exists)
+		if err != nil {
+			return nil, fmt.Errorf("look up media reference column %s: %w", tc, err)
+		}
+		if !exists {
+			out.Missing = append(out.Missing, tc)
+			continue
 		}
 		q := fmt.Sprintf("SELECT DISTINCT %s::text FROM %s WHERE %s IS NOT NULL AND %s::text <> ''",
 			pgx.Identifier{col}.Sanitize(), pgx.Identifier{table}.Sanitize(),
@@ -31,18 +51,34 @@ func MediaReferences(ctx context.Context, sourceURL string, columns []string) ([
 		if err != nil {
 			return nil, fmt.Errorf("read media references from %s: %w", tc, err)
 		}
-		paths, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		vals, err := pgx.CollectRows(rows, pgx.RowTo[string])
 		if err != nil {
 			return nil, fmt.Errorf("read media references from %s: %w", tc, err)
 		}
-		for _, p := range paths {
+		sortStrings(vals)
+		out.Values[tc] = vals
+	}
+	return out, nil
+}
+
+// MediaReferences returns every distinct media path the clinic database stores in the given FileField
+// columns (relative to MEDIA_ROOT, a leading "/" dropped), sorted, and the configured columns the database
+// does not have, so a typo in MEDIA_REFERENCE_COLUMNS or a renamed model cannot pass as "nothing missing".
+func MediaReferences(ctx context.Context, sourceURL string, columns []string) (refs, missingColumns []string, err error) {
+	fc, err := ReadFileColumns(ctx, sourceURL, columns)
+	if err != nil {
+		return nil, nil, err
+	}
+	seen := map[string]bool{}
+	for _, tc := range columns {
+		for _, p := range fc.Values[tc] {
 			p = strings.TrimPrefix(p, "/")
 			if !seen[p] {
 				seen[p] = true
-				out = append(out, p)
+				refs = append(refs, p)
 			}
 		}
 	}
-	sortStrings(out)
-	return out, nil
+	sortStrings(refs)
+	return refs, fc.Missing, nil
 }

@@ -49,7 +49,7 @@ func TestUploadIsSignedAndBadSignaturesAreFinal(t *testing.T) {
 	require.NoError(t, os.WriteFile(p, []byte("png bytes"), 0o644))
 	c, err := cloudinary.New(srv.CloudinaryURL())
 	require.NoError(t, err)
-	up, err := c.Upload(context.Background(), p, "usc_pis_media/x_&_y")
+	up, err := c.Upload(context.Background(), p, cloudinary.UploadTarget{PublicID: "usc_pis_media/x_&_y"})
 	require.NoError(t, err, "a public id with '&' is signed the way Cloudinary expects")
 	require.Equal(t, "image", up.ResourceType)
 	require.Equal(t, int64(9), up.Bytes)
@@ -58,7 +58,7 @@ func TestUploadIsSignedAndBadSignaturesAreFinal(t *testing.T) {
 	forged, err := cloudinary.New(strings.Replace(srv.CloudinaryURL(), srv.Secret, "not-the-secret", 1))
 	require.NoError(t, err)
 	before := srv.RequestCount()
-	_, err = forged.Upload(context.Background(), p, "usc_pis_media/forged")
+	_, err = forged.Upload(context.Background(), p, cloudinary.UploadTarget{PublicID: "usc_pis_media/forged"})
 	var ue *cloudinary.UploadError
 	require.ErrorAs(t, err, &ue)
 	require.Equal(t, 401, ue.Status)
@@ -78,7 +78,7 @@ func TestListFollowsNextCursorAndDownloads(t *testing.T) {
 	for i, name := range []string{"a.png", "b.jpg", "c.png", "d.csv", "e.png"} {
 		p := filepath.Join(dir, name)
 		require.NoError(t, os.WriteFile(p, []byte(strings.Repeat(name, i+1)), 0o644))
-		_, err := c.Upload(context.Background(), p, "usc_pis_media/"+strings.TrimSuffix(name, filepath.Ext(name)))
+		_, err := c.Upload(context.Background(), p, cloudinary.UploadTarget{PublicID: "usc_pis_media/" + strings.TrimSuffix(name, filepath.Ext(name))})
 		require.NoError(t, err)
 	}
 	files, err := c.Originals(context.Background())

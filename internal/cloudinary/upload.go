@@ -47,12 +47,26 @@ func (e *UploadError) Error() string {
 	return fmt.Sprintf("upload failed (HTTP %d, %d attempt(s)): %s", e.Status, e.Attempts, e.Msg)
 }
 
-// Upload sends the local file as publicID (resource type auto, overwriting an earlier upload of the same id),
-// retrying 429/420 (after Retry-After when given), 5xx and connection failures with exponential backoff.
-// Other errors are final.
-func (c *Client) Upload(ctx context.Context, localPath, publicID string) (*Uploaded, error) {
-	params := uploader.UploadParams{PublicID: publicID, ResourceType: "auto", Overwrite: api.Bool(true),
+// UploadTarget is where one file goes: its exact public id, resource type (image, raw or video; "" lets
+// Cloudinary choose, which no caller that must match an app's naming should do) and tag.
+type UploadTarget struct {
+	PublicID     string
+	ResourceType string
+	Tag          string
+}
+
+// Upload sends the local file to the target (overwriting an earlier upload of the same id), retrying 429/420
+// (after Retry-After when given), 5xx and connection failures with exponential backoff. Other errors are final.
+func (c *Client) Upload(ctx context.Context, localPath string, t UploadTarget) (*Uploaded, error) {
+	rt := t.ResourceType
+	if rt == "" {
+		rt = "auto"
+	}
+	params := uploader.UploadParams{PublicID: t.PublicID, ResourceType: rt, Overwrite: api.Bool(true),
 		UniqueFilename: api.Bool(false), UseFilename: api.Bool(false), Invalidate: api.Bool(true)}
+	if t.Tag != "" {
+		params.Tags = []string{t.Tag}
+	}
 	var last *UploadError
 	for attempt := 1; ; attempt++ {
 		res, status, wait, err := c.uploadOnce(ctx, localPath, params)

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/url"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -40,8 +41,18 @@ type Config struct {
 	LogLevel     slog.Level
 	LogFormat    string // "json", "text" or "auto" (text on a terminal)
 	MetricsToken string
-	// FileColumns are the clinic database's FileField columns ("table.column") a full backup checks.
+	// FileColumns are the clinic database's FileField/ImageField columns ("table.column") a full backup checks
+	// and a media migration names assets for.
 	FileColumns []string
+	// RawFileColumns are the FileColumns whose field uses RawMediaCloudinaryStorage in the clinic app
+	// (MEDIA_RAW_COLUMNS); every other column uses its default MediaCloudinaryStorage (resource type image).
+	RawFileColumns []string
+	// CloudinaryMediaPrefix is django-cloudinary-storage's PREFIX as the clinic app runs it
+	// (CLOUDINARY_MEDIA_PREFIX: CLOUDINARY_STORAGE['PREFIX'], else the app's MEDIA_URL); "" by default.
+	CloudinaryMediaPrefix string
+	// CloudinaryMediaTag is the app's CLOUDINARY_STORAGE['MEDIA_TAG'] (CLOUDINARY_MEDIA_TAG), put on every
+	// migrated asset so the app's listdir and deleteorphanedmedia see it.
+	CloudinaryMediaTag string
 	// HeartbeatTimeout is how long work may go without renewing its lease (judged on the database's clock) before
 	// the reconciler declares its process dead and ends it (jobs/lease.go).
 	HeartbeatTimeout time.Duration
@@ -80,13 +91,21 @@ func Load(getenv func(string) string) (*Config, error) {
 		DisplayTZ:         l.location("TZ_DISPLAY", "Asia/Manila"),
 		PGClients: pgclient.Finder{BinDir: l.str("PG_BIN_DIR", ""),
 			Roots: filepath.SplitList(l.str("PG_CLIENT_SEARCH_ROOT", defaultClientRoots(getenv("HOME")))), Path: getenv("PATH")},
-		LogLevel:           l.level("LOG_LEVEL"),
-		LogFormat:          l.oneOf("LOG_FORMAT", "auto", "auto", "json", "text"),
-		MetricsToken:       l.str("METRICS_TOKEN", ""),
-		FileColumns:        l.columns("MEDIA_REFERENCE_COLUMNS"),
-		HeartbeatTimeout:   l.duration("BACKUP_HEARTBEAT_TIMEOUT", 2*time.Minute),
-		UploadMaxBytes:     l.size("UPLOAD_MAX_BYTES", 2<<30),
-		RestoreDatabaseURL: l.optionalPgURL("RESTORE_DATABASE_URL"),
+		LogLevel:              l.level("LOG_LEVEL"),
+		LogFormat:             l.oneOf("LOG_FORMAT", "auto", "auto", "json", "text"),
+		MetricsToken:          l.str("METRICS_TOKEN", ""),
+		FileColumns:           l.columns("MEDIA_REFERENCE_COLUMNS", DefaultFileColumns),
+		RawFileColumns:        l.columns("MEDIA_RAW_COLUMNS", DefaultRawFileColumns),
+		CloudinaryMediaPrefix: l.mediaPrefix("CLOUDINARY_MEDIA_PREFIX"),
+		CloudinaryMediaTag:    l.str("CLOUDINARY_MEDIA_TAG", DefaultCloudinaryMediaTag),
+		HeartbeatTimeout:      l.duration("BACKUP_HEARTBEAT_TIMEOUT", 2*time.Minute),
+		UploadMaxBytes:        l.size("UPLOAD_MAX_BYTES", 2<<30),
+		RestoreDatabaseURL:    l.optionalPgURL("RESTORE_DATABASE_URL"),
+	}
+	for _, rc := range c.RawFileColumns {
+		if l.err == nil && !slices.Contains(c.FileColumns, rc) {
+			l.fail("MEDIA_RAW_COLUMNS", "%s is not one of MEDIA_REFERENCE_COLUMNS", rc)
+		}
 	}
 	c.BaseURL = l.httpURLParsed("BASE_URL", fmt.Sprintf("http://localhost:%d", c.Port))
 	if l.err != nil {

@@ -227,20 +227,34 @@ func (l *loader) cloudinary() string {
 	return (&url.URL{Scheme: "cloudinary", User: url.UserPassword(key, secret), Host: name}).String()
 }
 
-// DefaultFileColumns are the PIS FileField columns checked by full backups unless MEDIA_REFERENCE_COLUMNS says otherwise.
+// DefaultFileColumns are the clinic app's FileField/ImageField columns (galenelijah/USC-PIS backend models:
+// file_uploads, health_info, reports), checked by full backups and named by media migrations unless
+// MEDIA_REFERENCE_COLUMNS says otherwise.
 var DefaultFileColumns = []string{
-	"authentication_user.profile_picture",
-	"patients_medicaldocument.file",
-	"medical_certificates_medicalcertificate.file",
-	"health_info_healthinformation.image",
-	"health_info_campaign.banner",
-	"health_info_campaign.pubmat",
+	"file_uploads_uploadedfile.file",
+	"file_uploads_patientdocument.file",
+	"health_info_healthinformationimage.image",
+	"health_info_campaigntemplate.banner_image",
+	"health_info_campaigntemplate.thumbnail_image",
+	"health_info_healthcampaign.banner_image",
+	"health_info_healthcampaign.pubmat_image",
+	"health_info_healthcampaign.thumbnail_image",
+	"health_info_campaignresource.file",
+	"reports_generatedreport.file_path",
 }
 
-func (l *loader) columns(name string) []string {
+// DefaultRawFileColumns are the columns whose field the clinic app stores with RawMediaCloudinaryStorage
+// (reports.GeneratedReport.file_path); the rest use the default MediaCloudinaryStorage (image).
+var DefaultRawFileColumns = []string{"reports_generatedreport.file_path"}
+
+// DefaultCloudinaryMediaTag is the MEDIA_TAG in the clinic app's CLOUDINARY_STORAGE settings.
+const DefaultCloudinaryMediaTag = "usc-pis-media"
+
+// columns reads a comma-separated table.column list; unset means def.
+func (l *loader) columns(name string, def []string) []string {
 	v := strings.TrimSpace(l.getenv(name))
 	if v == "" {
-		return DefaultFileColumns
+		return def
 	}
 	var out []string
 	for _, c := range strings.Split(v, ",") {
@@ -253,6 +267,18 @@ func (l *loader) columns(name string) []string {
 		out = append(out, c)
 	}
 	return out
+}
+
+// mediaPrefix reads django-cloudinary-storage's PREFIX the way the library normalises it (leading "/"
+// dropped). An absolute URL (a MEDIA_URL of https://res.cloudinary.com/...) is refused: the library would
+// then put the whole URL into every public id and link to it unversioned, which no migration can match.
+func (l *loader) mediaPrefix(name string) string {
+	v := strings.TrimSpace(l.getenv(name))
+	if strings.Contains(v, "://") {
+		l.fail(name, "%q is a URL; set the app's PREFIX/MEDIA_URL path part (for example media/) or leave it empty", v)
+		return ""
+	}
+	return strings.TrimLeft(v, "/")
 }
 
 func ident(s string) bool {

@@ -40,27 +40,16 @@ func (o Options) withDefaults() (Options, error) {
 	return o, nil
 }
 
-// DefaultFileColumns lists every Django FileField/ImageField column of the
-// demo schema as "table.column". Backup tools use it to find which media
-// files a database snapshot depends on.
-var DefaultFileColumns = []string{
-	"authentication_user.profile_picture",
-	"patients_medicaldocument.file",
-	"medical_certificates_medicalcertificate.file",
-	"health_info_healthinformation.image",
-	"health_info_campaign.banner",
-	"health_info_campaign.pubmat",
-}
-
 // MissingFiles lists the media paths Seed references on purpose although
 // SeedMedia never writes them, mimicking files lost on a real server. There
 // are exactly two, independent of Options:
-//   - the last patients_medicaldocument row (id = Patients) has file
+//   - the last file_uploads_patientdocument row (id = Patients) has file
 //     "patient_documents/2024/12/missing_scan.pdf";
-//   - the last health_info_campaign row (id 6) has pubmat
+//   - the last health_info_healthcampaign row (id 6) has pubmat_image
 //     "campaigns/pubmats/missing_pubmat.png".
 //
-// Every other non-NULL file column value names a file SeedMedia writes.
+// Every other non-NULL value of config.DefaultFileColumns (the clinic app's FileField/ImageField columns,
+// all present in the demo schema) names a file SeedMedia writes.
 var MissingFiles = []string{
 	missingDocument,
 	missingPubmat,

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -82,7 +83,9 @@ func TestSeed(t *testing.T) {
 	for _, table := range Tables {
 		var n int64
 		require.NoError(t, conn.QueryRow(ctx, "SELECT count(*) FROM "+table).Scan(&n))
-		require.NotZero(t, n, table)
+		if !slices.Contains([]string{"file_uploads_uploadedfile", "health_info_campaigntemplate", "health_info_campaignresource"}, table) {
+			require.NotZero(t, n, table)
+		}
 		require.Equal(t, second[table], n, table)
 	}
 	require.EqualValues(t, 200, second["patients_patient"])

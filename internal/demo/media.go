@@ -53,7 +53,7 @@ var (
 		"profile_pictures/avatar_0002.jpg",
 		"profile_pictures/avatar_0003.jpg",
 	}
-	// Not referenced by any row: exports the clinic staff keep in MEDIA_ROOT.
+	// Exported reports, referenced by reports_generatedreport.file_path (raw storage in the app).
 	reportFiles = []string{
 		"reports/monthly_consultations_2025_03.csv",
 		"reports/feedback_summary_2025_q1.csv",

@@ -13,6 +13,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
+
+	"github.com/uscpis/pisbackup/internal/config"
 )
 
 func TestSeedMedia(t *testing.T) {
@@ -60,6 +62,11 @@ func TestSeedMedia(t *testing.T) {
 	require.Equal(t, paths, other, "the seed changes bytes, not names")
 }
 
+// emptyColumns belong to tables the demo creates (the app has them) but leaves without rows.
+var emptyColumns = []string{"file_uploads_uploadedfile.file", "health_info_campaigntemplate.banner_image",
+	"health_info_campaigntemplate.thumbnail_image", "health_info_healthcampaign.thumbnail_image",
+	"health_info_campaignresource.file"}
+
 // checkMediaReferences verifies, against a seeded database, that every
 // DefaultFileColumns value names a file SeedMedia writes, except exactly
 // MissingFiles, and that each file-list is fully used.
@@ -70,14 +77,16 @@ func checkMediaReferences(t *testing.T, conn *pgx.Conn) {
 	require.NoError(t, err)
 
 	var referenced []string
-	for _, tc := range DefaultFileColumns {
+	for _, tc := range config.DefaultFileColumns {
 		table, col, ok := strings.Cut(tc, ".")
 		require.True(t, ok, tc)
 		rows, err := conn.Query(context.Background(), "SELECT DISTINCT "+col+" FROM "+table+" WHERE "+col+" IS NOT NULL")
 		require.NoError(t, err, tc)
 		vals, err := pgx.CollectRows(rows, pgx.RowTo[string])
 		require.NoError(t, err, tc)
-		require.NotEmpty(t, vals, tc)
+		if !slices.Contains(emptyColumns, tc) {
+			require.NotEmpty(t, vals, tc)
+		}
 		referenced = append(referenced, vals...)
 	}
 	var missing []string
@@ -92,7 +101,7 @@ func checkMediaReferences(t *testing.T, conn *pgx.Conn) {
 	require.Equal(t, want, missing)
 
 	// Every media file of a referenced kind is used by some row.
-	for _, p := range slices.Concat(documentFiles, certificateFiles, bannerFiles, pubmatFiles, healthInfoImages, profilePictures) {
+	for _, p := range slices.Concat(documentFiles, bannerFiles, pubmatFiles, healthInfoImages, reportFiles) {
 		require.Contains(t, referenced, p)
 	}
 }

@@ -13,11 +13,13 @@ var foreignKeys = [][3]string{
 	{"patients_medicalrecord", "patient_id", "patients_patient"},
 	{"patients_medicalrecord", "attending_id", "authentication_user"},
 	{"patients_dentalrecord", "patient_id", "patients_patient"},
-	{"patients_medicaldocument", "patient_id", "patients_patient"},
+	{"file_uploads_patientdocument", "patient_id", "patients_patient"},
 	{"medical_certificates_medicalcertificate", "patient_id", "patients_patient"},
 	{"medical_certificates_medicalcertificate", "issued_by_id", "authentication_user"},
 	{"feedback_feedback", "patient_id", "patients_patient"},
 	{"notifications_notification", "user_id", "authentication_user"},
+	{"health_info_healthinformationimage", "health_info_id", "health_info_healthinformation"},
+	{"health_info_campaignresource", "campaign_id", "health_info_healthcampaign"},
 }
 
 // touchTriggerSQL keeps patients_patient.updated_at current on every UPDATE

@@ -53,7 +53,7 @@ func (p plan) dentalRecords() loader {
 func (p plan) documents() loader {
 	titles := []string{"Laboratory result", "Chest X-ray report", "Complete blood count", "Urinalysis", "Medical clearance", "Prescription", "Consent form"}
 	return loader{
-		table:   "patients_medicaldocument",
+		table:   "file_uploads_patientdocument",
 		columns: []string{"id", "patient_id", "title", "file", "uploaded_at"},
 		n:       p.patients,
 		row: func(r *rand.Rand, id int64) []any {

@@ -106,8 +106,15 @@ func (p plan) loaders() []loader {
 	return []loader{
 		p.userRows(), p.patientRows(), p.medicalRecords(), p.dentalRecords(),
 		p.documents(), p.certificates(), p.feedbackRows(), p.notificationRows(),
-		healthInformation(), campaigns(),
+		healthInformation(), campaigns(), healthInformationImages(), generatedReports(),
+		empty("file_uploads_uploadedfile"), empty("health_info_campaigntemplate"), empty("health_info_campaignresource"),
 	}
+}
+
+// empty is a table the clinic app has but the demo leaves without rows, so the schema (and every FileField
+// column a backup checks) matches the real one.
+func empty(table string) loader {
+	return loader{table: table, columns: []string{"id"}, row: func(*rand.Rand, int64) []any { return nil }}
 }
 
 // ago returns a time up to maxDays before epoch, during clinic hours, and

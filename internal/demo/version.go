@@ -7,7 +7,7 @@ import (
 )
 
 // Version names the shape of the demo data; test templates are rebuilt when it changes.
-const Version = "1"
+const Version = "2" // 2: the clinic app's real FileField tables (file_uploads_*, health_info_healthcampaign, reports_generatedreport)
 
 // HasData reports whether the database at connString already holds demo patients, so `make run` can keep a
 // demo database (and its backups' meaning) across restarts.

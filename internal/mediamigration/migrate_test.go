@@ -20,6 +20,9 @@ import (
 	"github.com/uscpis/pisbackup/queries"
 )
 
+// naming is the clinic app's: no prefix, its media tag, reports stored raw.
+var naming = mediamigration.Naming{Tag: "usc-pis-media", RawColumns: []string{"reports_generatedreport.file_path"}}
+
 type bundle struct {
 	root   string
 	seeded []string
@@ -39,7 +42,7 @@ func setup(t *testing.T) *bundle {
 	c, err := cloudinary.New(srv.CloudinaryURL())
 	require.NoError(t, err)
 	c.Retry = cloudinary.RetryPolicy{Attempts: 2, Base: time.Millisecond, Max: 5 * time.Second}
-	items, err := mediamigration.Plan(root)
+	items, err := mediamigration.Plan(root, naming, nil)
 	require.NoError(t, err)
 	return &bundle{root: root, seeded: seeded, srv: srv, client: c, q: queries.New(pool), items: items}
 }
@@ -50,9 +53,9 @@ func (b *bundle) run(t *testing.T, concurrency int, deleteLocal bool) *mediamigr
 	ctx := context.Background()
 	row, err := b.q.MediaMigrationInsert(ctx, queries.MediaMigrationInsertParams{DeleteLocal: deleteLocal})
 	require.NoError(t, err)
-	items, err := mediamigration.Plan(b.root)
+	items, err := mediamigration.Plan(b.root, naming, nil)
 	require.NoError(t, err)
-	out, err := mediamigration.Run(ctx, mediamigration.Options{Root: b.root, Client: b.client, Q: b.q,
+	out, err := mediamigration.Run(ctx, mediamigration.Options{Root: b.root, Client: b.client, Q: b.q, Tag: naming.Tag,
 		RunID: row.ID, Concurrency: concurrency, DeleteLocal: deleteLocal}, items)
 	require.NoError(t, err)
 	return out
@@ -65,41 +68,80 @@ func md5Of(t *testing.T, p string) string {
 	return hex.EncodeToString(s[:])
 }
 
-func TestPlanUsesSeedNamingAndSkipsClutter(t *testing.T) {
+func TestPlanNamesAsDjangoCloudinaryStorageAndSkipsClutter(t *testing.T) {
 	t.Parallel()
 	root := t.TempDir()
 	seeded, err := demo.SeedMedia(root, 1)
 	require.NoError(t, err)
-	for _, p := range []string{"dup/report.pdf", "dup/report.png", "dup/a b.pdf", "dup/a_b.pdf", "Thumbs.db", "x/.gitignore"} {
+	for _, p := range []string{"dup/report.pdf", "dup/report.png", "dup/a b.pdf", "dup/a_b.pdf", "dup/notes.docx",
+		"Thumbs.db", "x/.gitignore"} {
 		require.NoError(t, os.MkdirAll(filepath.Dir(filepath.Join(root, p)), 0o755))
 		require.NoError(t, os.WriteFile(filepath.Join(root, p), []byte(p), 0o644))
 	}
-	items, err := mediamigration.Plan(root)
+	refs := map[string]string{"reports/monthly_consultations_2025_03.csv": mediamigration.Raw,
+		"dup/notes.docx": mediamigration.Image, "patient_documents/2025/03/cbc_0003.pdf": mediamigration.Image}
+	items, err := mediamigration.Plan(root, naming, refs)
 	require.NoError(t, err)
 	ids := map[string]mediamigration.Item{}
 	for _, it := range items {
 		ids[it.Rel] = it
 		require.NotContains(t, []string{".DS_Store", ".gitkeep", ".gitignore", "Thumbs.db"}, filepath.Base(it.Rel))
 	}
-	require.Len(t, items, len(seeded)-3+4, "seed minus its three clutter files, plus the four dup/ files")
-	require.Equal(t, "usc_pis_media/patient_documents/2025/03/medical_clearance_0005",
-		ids["patient_documents/2025/03/medical clearance 0005.pdf"].PublicID)
-	require.Equal(t, "usc_pis_media/campaigns/banners/dengue_awareness", ids["campaigns/banners/dengue_awareness.png"].PublicID)
-	// Same name, different extension: both keep the extension instead of overwriting each other.
-	require.Equal(t, "usc_pis_media/dup/report.pdf", ids["dup/report.pdf"].PublicID)
-	require.Equal(t, "usc_pis_media/dup/report.png", ids["dup/report.png"].PublicID)
-	// "a b" and "a_b" cannot both have their id: the later one is a conflict, never an overwrite.
-	require.Equal(t, "", ids["dup/a b.pdf"].Conflict)
-	require.Equal(t, "dup/a b.pdf", ids["dup/a_b.pdf"].Conflict)
+	require.Len(t, items, len(seeded)-3+5, "seed minus its three clutter files, plus the five dup/ files")
+	// The path is kept exactly, spaces included; image public ids drop the extension, raw ones keep it.
+	require.Equal(t, mediamigration.Item{Rel: "patient_documents/2025/03/medical clearance 0005.pdf", Size: ids["patient_documents/2025/03/medical clearance 0005.pdf"].Size,
+		ResourceType: "image", PublicID: "patient_documents/2025/03/medical clearance 0005"}, ids["patient_documents/2025/03/medical clearance 0005.pdf"])
+	require.Equal(t, "campaigns/banners/dengue_awareness", ids["campaigns/banners/dengue_awareness.png"].PublicID)
+	require.Equal(t, "raw", ids["reports/monthly_consultations_2025_03.csv"].ResourceType)
+	require.Equal(t, "reports/monthly_consultations_2025_03.csv", ids["reports/monthly_consultations_2025_03.csv"].PublicID)
+	// Unreferenced files go where Cloudinary can take them.
+	require.Equal(t, "raw", ids["reports/feedback_summary_2025_q1.csv"].ResourceType)
+	// A .docx referenced from an image field can never resolve: not uploaded, with what to do.
+	require.Contains(t, ids["dup/notes.docx"].Problem, "cannot be an image asset")
+	// "a b" and "a_b" are different public ids now; report.pdf and report.png are the same image asset.
+	require.Empty(t, ids["dup/a_b.pdf"].Conflict)
+	require.Equal(t, "dup/report.pdf", ids["dup/report.png"].Conflict)
 
 	rep := mediamigration.Summarize(items)
 	require.Equal(t, len(items), rep.Files)
 	require.Equal(t, 1, rep.Conflicts)
+	require.Equal(t, 1, rep.Problems)
 	var sum int64
 	for _, f := range rep.Folders {
 		sum += f.Bytes
 	}
 	require.Equal(t, rep.Bytes, sum)
+}
+
+func TestNamingFollowsDjangoCloudinaryStorage(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		prefix, value, rtype, name, publicID string
+	}{
+		{"", "patient_documents/2025/03/lab result.pdf", "image", "patient_documents/2025/03/lab result.pdf", "patient_documents/2025/03/lab result"},
+		{"", "campaigns/banners/flu.png", "image", "campaigns/banners/flu.png", "campaigns/banners/flu"},
+		{"", "reports/monthly_2025_03.csv", "raw", "reports/monthly_2025_03.csv", "reports/monthly_2025_03.csv"},
+		{"/media/", "campaigns/banners/flu.png", "image", "media/campaigns/banners/flu.png", "media/campaigns/banners/flu"},
+		{"media", "media/campaigns/x.png", "image", "media/campaigns/x.png", "media/campaigns/x"}, // already prefixed: not doubled
+		{"", `win\path\scan.jpg`, "image", "win/path/scan.jpg", "win/path/scan"},
+		{"", "a/archive.tar.gz", "raw", "a/archive.tar.gz", "a/archive.tar.gz"},
+	} {
+		n := mediamigration.Naming{Prefix: tc.prefix}
+		require.Equal(t, tc.name, n.Name(tc.value), tc)
+		require.Equal(t, mediamigration.Asset{ResourceType: tc.rtype, PublicID: tc.publicID}, n.AssetFor(tc.value, tc.rtype), tc)
+	}
+	n := mediamigration.Naming{}
+	for _, bad := range []struct{ value, rtype string }{{"resources/guide.docx", "image"}, {"a/b?.png", "image"},
+		{"a/100%.png", "image"}, {"a/clip.mp4", "image"}, {" a.png", "image"}, {"a/x.csv", "video"}} {
+		reason, fix := n.Problem(bad.value, bad.rtype)
+		require.NotEmpty(t, reason, bad)
+		require.NotEmpty(t, fix, bad)
+	}
+	for _, good := range []struct{ value, rtype string }{{"a/lab result.pdf", "image"}, {"resources/guide.docx", "raw"},
+		{"a/b.JPG", "image"}, {"a/clip.mp4", "video"}} {
+		reason, _ := n.Problem(good.value, good.rtype)
+		require.Empty(t, reason, good)
+	}
 }
 
 func TestRunUploadsEveryFileOnceAndVerifiesByEtag(t *testing.T) {
@@ -137,7 +179,7 @@ func TestRunUploadsEveryFileOnceAndVerifiesByEtag(t *testing.T) {
 	require.NoError(t, err)
 	raw, err := os.ReadFile(csvPath)
 	require.NoError(t, err)
-	require.Contains(t, string(raw), "patient_documents/2025/03/medical clearance 0005.pdf,usc_pis_media/patient_documents/2025/03/medical_clearance_0005,")
+	require.Contains(t, string(raw), "patient_documents/2025/03/medical clearance 0005.pdf,patient_documents/2025/03/medical clearance 0005,")
 	require.FileExists(t, jsonPath)
 }
 

@@ -1,45 +1,40 @@
-// Package mediamigration moves MEDIA_ROOT to Cloudinary with a ledger: every file is hashed, uploaded with the
-// seed's naming, verified against what Cloudinary stored (bytes and MD5 etag), and only then counted, mapped,
-// or (on request) deleted locally. A re-run skips what is already verified, so an interrupted run resumes.
+// Package mediamigration moves MEDIA_ROOT to Cloudinary with a ledger: every file is hashed, uploaded under
+// the name the clinic app will request (see Naming), verified against what Cloudinary stored (bytes and MD5
+// etag), and only then counted, mapped, or (on request) deleted locally. A re-run skips what is already
+// verified under the same name, so an interrupted run resumes.
 package mediamigration
 
 import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path"
 	"path/filepath"
 	"slices"
 	"strings"
 )
-
-// Folder is the Cloudinary folder every public id lives under, as the seed's migrate_to_cloudinary chose.
-const Folder = "usc_pis_media"
 
 // skipNames are clutter from desktops and git checkouts that never belongs in Cloudinary.
 var skipNames = map[string]bool{".DS_Store": true, "Thumbs.db": true, ".gitkeep": true, ".gitignore": true}
 
 // Item is one file to migrate.
 type Item struct {
-	Rel      string `json:"path"` // slash-separated, relative to MEDIA_ROOT
-	Size     int64  `json:"size"`
-	PublicID string `json:"public_id"`
+	Rel          string `json:"path"` // slash-separated, relative to MEDIA_ROOT: the value a FileField stores
+	Size         int64  `json:"size"`
+	ResourceType string `json:"resource_type"`
+	PublicID     string `json:"public_id"`
+	// Problem, when set, says why the app could never resolve this file under its name (see Naming.Problem);
+	// such a file is not uploaded and is recorded as failed with what to do.
+	Problem string `json:"problem,omitempty"`
 	// Conflict names the file that already took this public id; such a file is not uploaded (it would
 	// overwrite the other one in Cloudinary) and is recorded as failed for a person to rename.
 	Conflict string `json:"conflict,omitempty"`
 }
 
-// PublicID is the seed's naming: the folder, then the relative path without its extension (Cloudinary adds
-// the format to delivery URLs) and with spaces turned into underscores.
-func PublicID(rel string) string {
-	rel = strings.TrimSuffix(rel, path.Ext(rel))
-	return Folder + "/" + strings.ReplaceAll(rel, " ", "_")
-}
-
-// Plan walks root and returns the files to migrate in path order, skipping clutter. Two files that would get
-// the same public id (report.pdf and report.png, "a b.pdf" and "a_b.pdf") would overwrite each other in
-// Cloudinary: the ones whose extension differs keep it in their id; any remaining clash is marked Conflict.
-func Plan(root string) ([]Item, error) {
+// Plan walks root and returns the files to migrate in path order, skipping clutter. refs gives the resource
+// type of every referenced path (from the FileField columns, see References); other files go to image when
+// they are one and raw otherwise. Two files that would get the same asset (report.pdf and report.png under
+// image storage) would overwrite each other in Cloudinary, as they would in the app: the later is a Conflict.
+func Plan(root string, n Naming, refs map[string]string) ([]Item, error) {
 	st, err := os.Stat(root)
 	if err != nil {
 		return nil, fmt.Errorf("MEDIA_ROOT %s: %w", root, err)
@@ -67,31 +62,26 @@ func Plan(root string) ([]Item, error) {
 		return nil, fmt.Errorf("walk MEDIA_ROOT: %w", err)
 	}
 	slices.SortFunc(items, func(a, b Item) int { return strings.Compare(a.Rel, b.Rel) })
-	assignIDs(items)
-	return items, nil
-}
-
-func assignIDs(items []Item) {
-	byID := map[string][]int{}
+	owner := map[Asset]string{}
 	for i := range items {
-		items[i].PublicID = PublicID(items[i].Rel)
-		byID[items[i].PublicID] = append(byID[items[i].PublicID], i)
-	}
-	for _, idx := range byID {
-		if len(idx) > 1 {
-			for _, i := range idx {
-				items[i].PublicID = Folder + "/" + strings.ReplaceAll(items[i].Rel, " ", "_")
-			}
+		it := &items[i]
+		rt, referenced := refs[it.Rel]
+		if !referenced {
+			rt = typeForUnreferenced(it.Rel)
 		}
-	}
-	owner := map[string]string{}
-	for i := range items {
-		if o, taken := owner[items[i].PublicID]; taken {
-			items[i].Conflict = o
+		a := n.AssetFor(it.Rel, rt)
+		it.ResourceType, it.PublicID = a.ResourceType, a.PublicID
+		if reason, fix := n.Problem(it.Rel, rt); reason != "" {
+			it.Problem = reason + "; " + fix
 			continue
 		}
-		owner[items[i].PublicID] = items[i].Rel
+		if o, taken := owner[a]; taken {
+			it.Conflict = o
+			continue
+		}
+		owner[a] = it.Rel
 	}
+	return items, nil
 }
 
 // Report is the dry-run summary: what a run would upload, by top-level folder.
@@ -99,6 +89,7 @@ type Report struct {
 	Files     int            `json:"files"`
 	Bytes     int64          `json:"bytes"`
 	Conflicts int            `json:"conflicts"`
+	Problems  int            `json:"problems"`
 	Folders   []FolderTotal  `json:"folders"`
 	Items     []Item         `json:"-"`
 	byFolder  map[string]int `json:"-"`
@@ -131,6 +122,9 @@ func Summarize(items []Item) *Report {
 		r.Bytes += it.Size
 		if it.Conflict != "" {
 			r.Conflicts++
+		}
+		if it.Problem != "" {
+			r.Problems++
 		}
 	}
 	slices.SortFunc(r.Folders, func(a, b FolderTotal) int { return strings.Compare(a.Folder, b.Folder) })

@@ -19,8 +19,10 @@ import (
 
 // Options describe one migration run over a plan.
 type Options struct {
-	Root        string
-	Client      *cloudinary.Client
+	Root   string
+	Client *cloudinary.Client
+	// Tag is put on every upload (the app's MEDIA_TAG).
+	Tag         string
 	Q           *queries.Queries
 	RunID       int64
 	Concurrency int
@@ -139,7 +141,9 @@ func migrateOne(ctx context.Context, o Options, it Item) (fileResult, error) {
 	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 		return fileResult{}, err
 	}
-	if err == nil && (prev.Status == "verified" || prev.Status == "deleted") && prev.Size == sum.size && prev.Sha256 == sum.sha256 {
+	// Verified under another name (an earlier naming, a changed prefix) is not verified for the app: upload again.
+	if err == nil && (prev.Status == "verified" || prev.Status == "deleted") && prev.Size == sum.size && prev.Sha256 == sum.sha256 &&
+		prev.PublicID == it.PublicID && prev.ResourceType == it.ResourceType {
 		r := fileResult{skipped: true}
 		if o.DeleteLocal {
 			r.deleted, r.failure = deleteVerified(ctx, o, it.Rel, full, sum)
@@ -155,10 +159,13 @@ func migrateOne(ctx context.Context, o Options, it Item) (fileResult, error) {
 		err := o.Q.MediaAssetFail(context.WithoutCancel(ctx), queries.MediaAssetFailParams{RelPath: it.Rel, Error: msg, RunID: &runID})
 		return fileResult{failure: msg}, err
 	}
-	if it.Conflict != "" {
-		return fail(fmt.Sprintf("public id %s is already used by %s; rename one of the two files", it.PublicID, it.Conflict))
+	if it.Problem != "" {
+		return fail("the app cannot resolve this file under its name: " + it.Problem)
 	}
-	up, err := o.Client.Upload(ctx, full, it.PublicID)
+	if it.Conflict != "" {
+		return fail(fmt.Sprintf("%s public id %s is already used by %s; rename one of the two files", it.ResourceType, it.PublicID, it.Conflict))
+	}
+	up, err := o.Client.Upload(ctx, full, cloudinary.UploadTarget{PublicID: it.PublicID, ResourceType: it.ResourceType, Tag: o.Tag})
 	if err != nil {
 		if ctx.Err() != nil {
 			return fileResult{}, ctx.Err()
@@ -166,7 +173,12 @@ func migrateOne(ctx context.Context, o Options, it Item) (fileResult, error) {
 		return fail(err.Error())
 	}
 	status, msg := "verified", ""
-	if up.Bytes != sum.size || !strings.EqualFold(strings.Trim(up.Etag, `"`), sum.md5) {
+	switch {
+	case up.PublicID != it.PublicID || up.ResourceType != it.ResourceType:
+		status = "uploaded"
+		msg = fmt.Sprintf("Cloudinary stored it as %s %s instead of %s %s; the app would not find it",
+			up.ResourceType, up.PublicID, it.ResourceType, it.PublicID)
+	case up.Bytes != sum.size || !strings.EqualFold(strings.Trim(up.Etag, `"`), sum.md5):
 		status = "uploaded"
 		msg = fmt.Sprintf("Cloudinary stored %d bytes with etag %s; the local file has %d bytes and MD5 %s",
 			up.Bytes, up.Etag, sum.size, sum.md5)

@@ -31,7 +31,7 @@ func TestThroughput2000SmallFiles(t *testing.T) {
 		_, _ = rand.Read(data)
 		require.NoError(t, os.WriteFile(p, data, 0o644))
 	}
-	items, err := mediamigration.Plan(root)
+	items, err := mediamigration.Plan(root, naming, nil)
 	require.NoError(t, err)
 	require.Len(t, items, 2000)
 	row, err := b.q.MediaMigrationInsert(context.Background(), queries.MediaMigrationInsertParams{})

@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
+	"path"
 	"sort"
 	"strconv"
 	"strings"
@@ -25,6 +27,7 @@ type Asset struct {
 	Version      int64
 	Data         []byte
 	Etag         string
+	Tags         []string
 }
 
 // Server is the fake. Its knobs may be changed between requests under Lock/Unlock.
@@ -33,7 +36,7 @@ type Server struct {
 	Cloud, Key, Secret string
 
 	sync.Mutex
-	Assets map[string]*Asset // by public id
+	Assets map[string]*Asset // by resource type + "/" + public id (image and raw assets may share a public id)
 	// Uploads counts successful uploads per public id; Requests counts every request of any kind.
 	Uploads  map[string]int
 	Requests int
@@ -78,11 +81,18 @@ func (s *Server) RequestCount() int {
 	return s.Requests
 }
 
-// UploadsOf is how many times publicID was uploaded successfully.
+// UploadsOf is how many times publicID was uploaded successfully (any resource type).
 func (s *Server) UploadsOf(publicID string) int {
 	s.Lock()
 	defer s.Unlock()
 	return s.Uploads[publicID]
+}
+
+// Asset returns the stored asset of a resource type and public id, or nil.
+func (s *Server) Asset(resourceType, publicID string) *Asset {
+	s.Lock()
+	defer s.Unlock()
+	return s.Assets[resourceType+"/"+publicID]
 }
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
@@ -101,8 +111,8 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		if s.admin(w, r) {
 			s.list(w, r, parts[3])
 		}
-	case len(parts) >= 5 && parts[0] == s.Cloud && parts[2] == "upload":
-		s.deliver(w, strings.Join(parts[4:], "/"))
+	case len(parts) >= 4 && parts[0] == s.Cloud && parts[2] == "upload" && (r.Method == http.MethodGet || r.Method == http.MethodHead):
+		s.deliver(w, r, parts[1])
 	default:
 		writeJSON(w, 404, errBody("Resource not found - "+r.URL.Path))
 	}
@@ -165,17 +175,45 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request, rtype string) {
 	writeJSON(w, 200, body)
 }
 
-func (s *Server) deliver(w http.ResponseWriter, rest string) {
+// deliver serves /<cloud>/<type>/upload/[v<version>/]<public id>[.<format>] the way Cloudinary resolves it:
+// the path is percent-decoded; for image and video the last extension is the delivery format and the rest
+// the public id (an asset stored in another format is converted, so any known format answers); for raw
+// the whole rest is the public id. Anything else is 404, as Cloudinary answers.
+func (s *Server) deliver(w http.ResponseWriter, r *http.Request, rtype string) {
+	rest := strings.TrimPrefix(r.URL.EscapedPath(), "/"+s.Cloud+"/"+rtype+"/upload/")
+	if first, after, ok := strings.Cut(rest, "/"); ok && len(first) > 1 && first[0] == 'v' && strings.Trim(first[1:], "0123456789") == "" {
+		rest = after
+	}
+	name, err := url.PathUnescape(rest)
+	if err != nil {
+		http.NotFound(w, r)
+		return
+	}
 	s.Lock()
 	defer s.Unlock()
-	for _, a := range s.Assets {
-		if strings.HasPrefix(s.secureURL(a), s.Server.URL) && strings.HasSuffix(s.secureURL(a), "/"+rest) {
-			w.Header().Set("Content-Length", strconv.Itoa(len(a.Data)))
-			_, _ = w.Write(a.Data)
-			return
+	var a *Asset
+	switch rtype {
+	case "raw":
+		a = s.Assets["raw/"+name]
+	case "image", "video":
+		if ext := path.Ext(name); ext != "" {
+			a = s.Assets[rtype+"/"+strings.TrimSuffix(name, ext)]
+			if a != nil && !deliverable(rtype, strings.ToLower(ext[1:])) {
+				a = nil
+			}
+		} else {
+			a = s.Assets[rtype+"/"+name]
 		}
 	}
-	http.NotFound(w, nil)
+	if a == nil {
+		http.NotFound(w, r)
+		return
+	}
+	w.Header().Set("Content-Length", strconv.Itoa(len(a.Data)))
+	w.Header().Set("ETag", `"`+a.Etag+`"`)
+	if r.Method == http.MethodGet {
+		_, _ = w.Write(a.Data)
+	}
 }
 
 func errBody(msg string) map[string]any {

@@ -80,21 +80,55 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request, rtype string) {
 		writeJSON(w, 400, errBody("public_id required by this fake"))
 		return
 	}
+	filename := r.MultipartForm.File["file"][0].Filename
 	if rtype == "auto" {
-		rtype = detect(params["public_id"], r.MultipartForm.File["file"][0].Filename)
+		rtype = detect(params["public_id"], filename)
 	}
-	format := strings.TrimPrefix(path.Ext(r.MultipartForm.File["file"][0].Filename), ".")
+	format := strings.ToLower(strings.TrimPrefix(path.Ext(filename), "."))
+	switch {
+	case rtype != "image" && rtype != "video" && rtype != "raw":
+		writeJSON(w, 400, errBody("Invalid resource type "+rtype))
+		return
+	case (rtype == "image" || rtype == "video") && !deliverable(rtype, format):
+		// Cloudinary refuses a file it cannot read as the asked type ("Invalid image file").
+		writeJSON(w, 400, errBody("Invalid "+rtype+" file"))
+		return
+	case strings.ContainsAny(pid, `?#\%<>`) || strings.TrimSpace(pid) != pid || strings.HasSuffix(pid, "/"):
+		writeJSON(w, 400, errBody("Invalid public_id "+pid))
+		return
+	case rtype == "raw":
+		format = "" // a raw public id carries its extension; Cloudinary reports no format
+	}
 	sum := md5.Sum(data)
 	etag := hex.EncodeToString(sum[:])
 	if s.BadEtag {
 		etag = strings.Repeat("0", 32)
 	}
 	s.version++
-	a := &Asset{PublicID: pid, ResourceType: rtype, Format: format, Version: s.version, Data: data, Etag: etag}
-	s.Assets[pid] = a
+	var tags []string
+	if t := params["tags"]; t != "" {
+		tags = strings.Split(t, ",")
+	}
+	a := &Asset{PublicID: pid, ResourceType: rtype, Format: format, Version: s.version, Data: data, Etag: etag, Tags: tags}
+	s.Assets[rtype+"/"+pid] = a
 	s.Uploads[pid]++
 	s.total++
 	writeJSON(w, 200, s.resource(a, true))
+}
+
+// imageFormats and videoFormats are formats Cloudinary reads as image or video assets (a subset is enough
+// for tests; PDF is an image in Cloudinary).
+var (
+	imageFormats = map[string]bool{"jpg": true, "jpeg": true, "png": true, "gif": true, "webp": true, "bmp": true,
+		"tif": true, "tiff": true, "ico": true, "svg": true, "pdf": true, "heic": true, "avif": true}
+	videoFormats = map[string]bool{"mp4": true, "mov": true, "webm": true, "avi": true, "mkv": true, "mp3": true, "wav": true}
+)
+
+func deliverable(rtype, format string) bool {
+	if rtype == "image" {
+		return imageFormats[format]
+	}
+	return videoFormats[format]
 }
 
 func detect(publicID, filename string) string {
