@@ -78,7 +78,7 @@ func TestTestEmailThroughSendGridAndAlertsPage(t *testing.T) {
 	ctx := context.Background()
 	e := newAuthEnv(t, false)
 	f := mailtest.NewSendGrid(t, "SG.handler-key", func(int) int { return 202 })
-	e.d.Cfg.SendGridAPIKey, e.d.Cfg.SendGridAPIURL = "SG.handler-key", f.URL
+	e.d.Cfg.SendGridAPIKey, e.d.Cfg.SendGridAPIURL, e.d.Cfg.DefaultFromEmail = "SG.handler-key", f.URL, mailtest.VerifiedSender
 	e.d.Cfg.AlertEmails = []string{"oncall@clinic.example"}
 	op, view := e.tokens[auth.Operator], e.tokens[auth.Viewer]
 

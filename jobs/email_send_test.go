@@ -9,6 +9,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/uscpis/pisbackup/internal/alert"
 	"github.com/uscpis/pisbackup/internal/mail"
 	"github.com/uscpis/pisbackup/internal/mail/mailtest"
 	"github.com/uscpis/pisbackup/queries"
@@ -19,7 +20,7 @@ const testSendGridKey = "SG.test-key-must-never-leak"
 // withSendGrid points the bundle's configuration at a fake SendGrid and makes retries fast.
 func (b *testBundle) withSendGrid(t *testing.T, status func(n int) int) *mailtest.SendGrid {
 	f := mailtest.NewSendGrid(t, testSendGridKey, status)
-	b.d.Cfg.SendGridAPIKey, b.d.Cfg.SendGridAPIURL = testSendGridKey, f.URL
+	b.d.Cfg.SendGridAPIKey, b.d.Cfg.SendGridAPIURL, b.d.Cfg.DefaultFromEmail = testSendGridKey, f.URL, mailtest.VerifiedSender
 	b.d.Cfg.AlertEmails = []string{"oncall@clinic.example"}
 	b.d.EmailRetryDelay = func(int) time.Duration { return 10 * time.Millisecond }
 	return f
@@ -138,4 +139,26 @@ func TestEmailWithoutKeyGoesToOutbox(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, rows, 1)
 	require.True(t, strings.HasPrefix(rows[0].Subject, "[USC-PIS] "))
+}
+
+// The default sender can never be verified in SendGrid: its 403 is final and becomes a critical configuration
+// alert naming the address to verify.
+func TestEmailUnverifiedSenderIsAConfigurationAlert(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	f := b.withSendGrid(t, func(int) int { return 202 })
+	b.d.Cfg.DefaultFromEmail = "USC-PIS <noreply@usc-pis.herokuapp.com>"
+	client := b.startWorker(t)
+	row, err := EnqueueEmail(context.Background(), b.d, client, testMessage(), mail.TemplateTest, nil)
+	require.NoError(t, err)
+	row = b.waitEmail(t, row.ID)
+	require.Equal(t, "failed", row.Status)
+	require.EqualValues(t, 1, row.Attempts, "a 403 is not retried")
+	require.Len(t, f.Refused(), 1)
+	require.Equal(t, 403, f.Refused()[0].Status)
+	conds, _, err := alert.EvaluateOwn(context.Background(), b.d.Q)
+	require.NoError(t, err)
+	require.Len(t, conds, 1)
+	require.Equal(t, "critical", conds[0].Severity)
+	require.Contains(t, conds[0].Message, "verify noreply@usc-pis.herokuapp.com as a Sender Identity")
 }

@@ -40,6 +40,9 @@ func cmdTestEmail(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer a.close()
+	if !*asJSON && a.cfg.SendGridKeySource != "" {
+		fmt.Fprintf(e.stdout, "SendGrid key: %s; sender %s\n", a.cfg.SendGridKeySource, a.cfg.DefaultFromEmail)
+	}
 	d := a.mailDeps()
 	msg, err := alert.TestMessage(ctx, d.Q, a.cfg, to, *subject, time.Now())
 	if err != nil {

@@ -14,7 +14,7 @@ func TestTestEmailDeliversThroughSendGrid(t *testing.T) {
 	t.Parallel()
 	env := cliEnv(t)
 	f := mailtest.NewSendGrid(t, "SG.cli-key", func(n int) int { return map[bool]int{true: 500, false: 202}[n == 1] })
-	env["SENDGRID_API_KEY"], env["SENDGRID_API_URL"] = "SG.cli-key", f.URL
+	env["SENDGRID_API_KEY"], env["SENDGRID_API_URL"], env["DEFAULT_FROM_EMAIL"] = "SG.cli-key", f.URL, mailtest.VerifiedSender
 	out, stderr, code := runCLI(t, env, "test-email", "--email", "nurse@clinic.example", "--subject", "Hello", "--json")
 	require.Equal(t, 0, code, stderr)
 	var got []emailJSON
@@ -36,7 +36,7 @@ func TestTestEmailRefusedFails(t *testing.T) {
 	t.Parallel()
 	env := cliEnv(t)
 	f := mailtest.NewSendGrid(t, "SG.cli-key", func(int) int { return 400 })
-	env["SENDGRID_API_KEY"], env["SENDGRID_API_URL"] = "SG.cli-key", f.URL
+	env["SENDGRID_API_KEY"], env["SENDGRID_API_URL"], env["DEFAULT_FROM_EMAIL"] = "SG.cli-key", f.URL, mailtest.VerifiedSender
 	_, stderr, code := runCLI(t, env, "test-email", "--email", "nurse@clinic.example")
 	require.Equal(t, 1, code)
 	require.Contains(t, stderr, "FAILED after 1 attempt(s): SendGrid answered 400")
@@ -63,7 +63,7 @@ func TestMonitorBackupsSendAlerts(t *testing.T) {
 	t.Parallel()
 	env := cliEnv(t)
 	f := mailtest.NewSendGrid(t, "SG.cli-key", func(int) int { return 202 })
-	env["SENDGRID_API_KEY"], env["SENDGRID_API_URL"] = "SG.cli-key", f.URL
+	env["SENDGRID_API_KEY"], env["SENDGRID_API_URL"], env["DEFAULT_FROM_EMAIL"] = "SG.cli-key", f.URL, mailtest.VerifiedSender
 	env["BACKUP_ALERT_EMAIL"] = "oncall@clinic.example, Oncall@clinic.example"
 	good := env["SOURCE_DATABASE_URL"]
 	env["SOURCE_DATABASE_URL"] = "postgres://clinic:hunter2@127.0.0.1:1/pis?sslmode=disable"

@@ -9,6 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/uscpis/pisbackup/internal/mail"
 	"github.com/uscpis/pisbackup/internal/monitor"
 	"github.com/uscpis/pisbackup/queries"
 )
@@ -93,10 +94,17 @@ func EvaluateOwn(ctx context.Context, q *queries.Queries) ([]Condition, []string
 	}
 	em, err := q.EmailLatestFinal(ctx)
 	if err == nil && em.Status == "failed" {
-		out = append(out, Condition{Rule: RuleEmailFailing, Subject: "sendgrid", Severity: "warning",
+		c := Condition{Rule: RuleEmailFailing, Subject: "sendgrid", Severity: "warning",
 			Title: Title(RuleEmailFailing, "sendgrid", ""), Event: strconv.FormatInt(em.ID, 10),
 			Message:        "The newest alert e-mail could not be delivered: " + firstLine(em.LastError, 240),
-			Recommendation: "Check SENDGRID_API_KEY, the sender's verification in SendGrid and DEFAULT_FROM_EMAIL; then send a test e-mail from the Alerts page."})
+			Recommendation: "Check SENDGRID_API_KEY, the sender's verification in SendGrid and DEFAULT_FROM_EMAIL; then send a test e-mail from the Alerts page."}
+		if strings.Contains(em.LastError, mail.SenderNotVerified) {
+			// SendGrid's 403: a configuration problem that no retry fixes; the error names the sender.
+			c.Severity = "critical"
+			c.Message = "SendGrid refuses every alert e-mail because the sender is not verified: " + firstLine(em.LastError, 400)
+			c.Recommendation = "Verify the sender named above as a Sender Identity in SendGrid (Settings → Sender Authentication), or set DEFAULT_FROM_EMAIL to an address verified there; then send a test e-mail."
+		}
+		out = append(out, c)
 	} else if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 		return nil, nil, err
 	}

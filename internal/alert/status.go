@@ -19,7 +19,9 @@ type EmailStatus struct {
 	// dashboard must say that alerts reach nobody.
 	Configured bool   `json:"configured"`
 	Provider   string `json:"provider"` // sendgrid or outbox
-	From       string `json:"from"`
+	// KeySource says which variable the SendGrid key came from, or why EMAIL_HOST_PASSWORD was not taken.
+	KeySource string `json:"key_source,omitempty"`
+	From      string `json:"from"`
 	// Recipients counts BACKUP_ALERT_EMAIL addresses plus opted-in admins; zero means alerts reach nobody.
 	Recipients int `json:"recipients"`
 	// Failing is true while the newest SendGrid e-mail failed (the "e-mail delivery failing" alert).
@@ -34,6 +36,8 @@ type EmailStatus struct {
 // Problem is the one sentence the dashboard shows when alert e-mail cannot reach anyone, or "" when it can.
 func (s EmailStatus) Problem() string {
 	switch {
+	case !s.Configured && s.KeySource != "":
+		return "E-mail is not configured (" + s.KeySource + "): alerts go to the development outbox only."
 	case !s.Configured:
 		return "E-mail is not configured (SENDGRID_API_KEY is unset): alerts go to the development outbox only."
 	case s.Recipients == 0:
@@ -46,7 +50,7 @@ func (s EmailStatus) Problem() string {
 
 // Email reports the state of alert e-mail at now.
 func Email(ctx context.Context, q *queries.Queries, cfg *config.Config, now time.Time) (EmailStatus, error) {
-	s := EmailStatus{Configured: cfg.EmailConfigured(), Provider: "outbox", From: cfg.DefaultFromEmail}
+	s := EmailStatus{Configured: cfg.EmailConfigured(), Provider: "outbox", From: cfg.DefaultFromEmail, KeySource: cfg.SendGridKeySource}
 	if s.Configured {
 		s.Provider = "sendgrid"
 	}

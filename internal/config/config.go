@@ -24,16 +24,18 @@ type Config struct {
 	AgeRecipients     []string
 	AgeIdentityFile   string
 	// Unencrypted is the explicit opt-out (BACKUP_UNENCRYPTED=true); every page shows a warning while it is on.
-	Unencrypted      bool
-	SendGridAPIKey   string
-	SendGridAPIURL   string
-	DefaultFromEmail string
-	AlertEmails      []string
-	AlertRemindAfter time.Duration
-	CloudinaryURL    string
-	Port             int
-	BaseURL          *url.URL
-	DisplayTZ        *time.Location
+	Unencrypted    bool
+	SendGridAPIKey string
+	// SendGridKeySource says which variable the key came from, or why EMAIL_HOST_PASSWORD was not taken as one.
+	SendGridKeySource string
+	SendGridAPIURL    string
+	DefaultFromEmail  string
+	AlertEmails       []string
+	AlertRemindAfter  time.Duration
+	CloudinaryURL     string
+	Port              int
+	BaseURL           *url.URL
+	DisplayTZ         *time.Location
 	// PGClients finds pg_dump/pg_restore: PG_BIN_DIR alone when set, else every major installed under
 	// PG_CLIENT_SEARCH_ROOT (colon-separated; default $HOME/.apt/usr/lib/postgresql, where Heroku's apt
 	// buildpack unpacks postgresql-client-<major>, then /usr/lib/postgresql), then PATH.
@@ -81,7 +83,6 @@ func Load(getenv func(string) string) (*Config, error) {
 		AgeRecipients:     l.recipients("BACKUP_AGE_RECIPIENTS"),
 		AgeIdentityFile:   l.str("BACKUP_AGE_IDENTITY_FILE", ""),
 		Unencrypted:       l.boolean("BACKUP_UNENCRYPTED", false),
-		SendGridAPIKey:    l.first("SENDGRID_API_KEY", "EMAIL_HOST_PASSWORD"),
 		SendGridAPIURL:    l.httpURL("SENDGRID_API_URL", "https://api.sendgrid.com"),
 		DefaultFromEmail:  l.email("DEFAULT_FROM_EMAIL", "noreply@usc-pis.herokuapp.com"),
 		AlertEmails:       l.emails("BACKUP_ALERT_EMAIL"),
@@ -106,6 +107,11 @@ func Load(getenv func(string) string) (*Config, error) {
 		if l.err == nil && !slices.Contains(c.FileColumns, rc) {
 			l.fail("MEDIA_RAW_COLUMNS", "%s is not one of MEDIA_REFERENCE_COLUMNS", rc)
 		}
+	}
+	c.SendGridAPIKey, c.SendGridKeySource = l.sendgridKey()
+	if c.SendGridAPIKey != "" && strings.TrimSpace(getenv("DEFAULT_FROM_EMAIL")) == "" {
+		l.fail("DEFAULT_FROM_EMAIL", "required when a SendGrid key is set (%s): SendGrid refuses (403) any sender that is not a verified Sender Identity, so name the address you verified",
+			c.SendGridKeySource)
 	}
 	c.BaseURL = l.httpURLParsed("BASE_URL", fmt.Sprintf("http://localhost:%d", c.Port))
 	if l.err != nil {

@@ -26,7 +26,7 @@ func TestDefaults(t *testing.T) {
 func TestSeedAliases(t *testing.T) {
 	t.Parallel()
 	c, err := Load(env(map[string]string{
-		"EMAIL_HOST_PASSWORD": "SG.key", "CLOUDINARY_CLOUD_NAME": "usc", "CLOUDINARY_API_KEY": "123",
+		"EMAIL_HOST_PASSWORD": "SG.key", "DEFAULT_FROM_EMAIL": "noreply@clinic.example", "CLOUDINARY_CLOUD_NAME": "usc", "CLOUDINARY_API_KEY": "123",
 		"CLOUDINARY_API_SECRET": "shh", "BASE_URL": "https://backups.example.edu/",
 	}))
 	require.NoError(t, err)
@@ -43,7 +43,8 @@ func TestInvalidValuesNameTheVariable(t *testing.T) {
 		"PORT": "99999", "LOG_LEVEL": "loud", "LOG_FORMAT": "xml", "ALERT_REMIND_AFTER": "-1h",
 		"BACKUP_ALERT_EMAIL": "ops@clinic, not-an-address", "SENDGRID_API_URL": "ftp://x", "BACKUP_UNENCRYPTED": "maybe",
 		"CLOUDINARY_URL": "https://x", "MEDIA_REFERENCE_COLUMNS": "nodot", "DATABASE_URL": "mysql://x",
-		"CLOUDINARY_API_KEY": "only-one-of-three",
+		"CLOUDINARY_API_KEY": "only-one-of-three", "MEDIA_RAW_COLUMNS": "other_table.file",
+		"CLOUDINARY_MEDIA_PREFIX": "https://res.cloudinary.com/c/image/upload/",
 	} {
 		_, err := Load(env(map[string]string{name: val}))
 		require.Error(t, err, name)
@@ -86,4 +87,30 @@ func TestPGClientSearchRoots(t *testing.T) {
 	if got := strings.Join(c.PGClients.Roots, ":"); got != "/opt/pg:/srv/pg" {
 		t.Fatalf("roots %q", got)
 	}
+}
+
+// EMAIL_HOST_PASSWORD is a SendGrid key only with EMAIL_HOST_USER=apikey or an SG. value; a key needs a sender.
+func TestSendGridKeySourceAndSender(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		vars       map[string]string
+		key, where string
+	}{
+		{map[string]string{"SENDGRID_API_KEY": "SG.a", "EMAIL_HOST_PASSWORD": "SG.b"}, "SG.a", "SENDGRID_API_KEY"},
+		{map[string]string{"EMAIL_HOST_PASSWORD": "p4ss", "EMAIL_HOST_USER": "apikey"}, "p4ss", "EMAIL_HOST_USER=apikey"},
+		{map[string]string{"EMAIL_HOST_PASSWORD": "SG.x.y", "EMAIL_HOST_USER": "clinic@gmail.com"}, "SG.x.y", "SG."},
+		{map[string]string{"EMAIL_HOST_PASSWORD": "gmail-app-password", "EMAIL_HOST_USER": "clinic@gmail.com"}, "", "not used"},
+	} {
+		tc.vars["DEFAULT_FROM_EMAIL"] = "USC-PIS Clinic <noreply@clinic.example>"
+		c, err := Load(env(tc.vars))
+		require.NoError(t, err, tc.vars)
+		require.Equal(t, tc.key, c.SendGridAPIKey, tc.vars)
+		require.Contains(t, c.SendGridKeySource, tc.where)
+		require.NotContains(t, c.SendGridKeySource, "p4ss")
+	}
+	_, err := Load(env(map[string]string{"SENDGRID_API_KEY": "SG.a"}))
+	require.ErrorContains(t, err, "DEFAULT_FROM_EMAIL: required when a SendGrid key is set")
+	c, err := Load(env(map[string]string{}))
+	require.NoError(t, err, "without a key the outbox needs no sender")
+	require.Equal(t, "noreply@usc-pis.herokuapp.com", c.DefaultFromEmail)
 }

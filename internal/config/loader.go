@@ -31,14 +31,25 @@ func (l *loader) str(name, def string) string {
 	return def
 }
 
-// first returns the first variable set, so the seed's Heroku names keep working as aliases.
-func (l *loader) first(names ...string) string {
-	for _, n := range names {
-		if v := strings.TrimSpace(l.getenv(n)); v != "" {
-			return v
-		}
+// sendgridKey picks the SendGrid API key: SENDGRID_API_KEY, else EMAIL_HOST_PASSWORD only when it is one
+// (the clinic app's SMTP password may belong to another provider): with EMAIL_HOST_USER=apikey, SendGrid's
+// SMTP user name, or a value shaped like a SendGrid key ("SG."). The second result says which was used, or
+// why EMAIL_HOST_PASSWORD was not.
+func (l *loader) sendgridKey() (key, source string) {
+	if v := strings.TrimSpace(l.getenv("SENDGRID_API_KEY")); v != "" {
+		return v, "SENDGRID_API_KEY"
 	}
-	return ""
+	v := strings.TrimSpace(l.getenv("EMAIL_HOST_PASSWORD"))
+	if v == "" {
+		return "", ""
+	}
+	switch user := strings.TrimSpace(l.getenv("EMAIL_HOST_USER")); {
+	case user == "apikey":
+		return v, "EMAIL_HOST_PASSWORD (EMAIL_HOST_USER=apikey, SendGrid's SMTP user)"
+	case strings.HasPrefix(v, "SG."):
+		return v, "EMAIL_HOST_PASSWORD (shaped like a SendGrid key, SG.)"
+	}
+	return "", "EMAIL_HOST_PASSWORD not used: EMAIL_HOST_USER is not apikey and the value is not a SendGrid key (SG.), so it belongs to another SMTP provider; set SENDGRID_API_KEY to send through SendGrid"
 }
 
 func (l *loader) pgURL(name, def string) string {

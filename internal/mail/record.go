@@ -48,7 +48,11 @@ func Recipients(ctx context.Context, q *queries.Queries, cfg *config.Config) ([]
 	seen := map[string]bool{}
 	var out []string
 	for _, a := range append(append([]string{}, cfg.AlertEmails...), admins...) {
-		if k := strings.ToLower(strings.TrimSpace(a)); k != "" && !seen[k] {
+		k := strings.ToLower(strings.TrimSpace(a))
+		if p, err := netmail.ParseAddress(a); err == nil {
+			k = strings.ToLower(p.Address) // "Head <h@x>" and "h@x" are one recipient
+		}
+		if k != "" && !seen[k] {
 			seen[k] = true
 			out = append(out, strings.TrimSpace(a))
 		}

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	netmail "net/mail"
 	"strings"
 	"time"
 
@@ -53,15 +54,40 @@ func (e *SendError) Error() string {
 	return fmt.Sprintf("SendGrid answered %d: %s", e.Status, e.Msg)
 }
 
+// Address splits "Display Name <addr@host>" (or a bare address) into SendGrid's separate name and email
+// fields: SendGrid's "email" field takes a bare address only and answers 400 to "Name <addr>".
+func Address(s string) (*sgmail.Email, error) {
+	a, err := netmail.ParseAddress(strings.TrimSpace(s))
+	if err != nil {
+		return nil, fmt.Errorf("%q is not an e-mail address", s)
+	}
+	return sgmail.NewEmail(a.Name, a.Address), nil
+}
+
+// defaultFromName is the display name when DEFAULT_FROM_EMAIL is a bare address.
+const defaultFromName = "USC-PIS backups"
+
 // Send makes one delivery attempt and returns SendGrid's X-Message-Id. The library reports HTTP errors as
-// a successful call with a status code, so the status is checked here.
+// a successful call with a status code, so the status is checked here. A 403 is SendGrid refusing the
+// sender (not a verified Sender Identity): its error names the address to verify.
 func (c *Client) Send(ctx context.Context, m Message) (string, error) {
+	from, err := Address(c.from)
+	if err != nil {
+		return "", &SendError{Msg: "DEFAULT_FROM_EMAIL: " + err.Error()}
+	}
+	if from.Name == "" {
+		from.Name = defaultFromName
+	}
 	v3 := sgmail.NewV3Mail()
-	v3.SetFrom(sgmail.NewEmail("USC-PIS backups", c.from))
+	v3.SetFrom(from)
 	v3.Subject = m.Subject
 	p := sgmail.NewPersonalization()
 	for _, to := range m.To {
-		p.AddTos(sgmail.NewEmail("", to))
+		addr, err := Address(to)
+		if err != nil {
+			return "", &SendError{Msg: "recipient " + err.Error()}
+		}
+		p.AddTos(addr)
 	}
 	v3.AddPersonalizations(p)
 	// SendGrid requires text/plain before text/html.
@@ -77,9 +103,17 @@ func (c *Client) Send(ctx context.Context, m Message) (string, error) {
 	if res.StatusCode >= 200 && res.StatusCode < 300 {
 		return http.Header(res.Headers).Get("X-Message-Id"), nil
 	}
-	return "", &SendError{Status: res.StatusCode, Msg: errorText(res.Body),
+	msg := errorText(res.Body)
+	if res.StatusCode == http.StatusForbidden {
+		msg = fmt.Sprintf("%s %s: SendGrid refuses the sender %s; verify %s as a Sender Identity in SendGrid (Settings → Sender Authentication) or set DEFAULT_FROM_EMAIL to an address verified there",
+			SenderNotVerified, msg, from.Address, from.Address)
+	}
+	return "", &SendError{Status: res.StatusCode, Msg: msg,
 		Retryable: res.StatusCode == http.StatusTooManyRequests || res.StatusCode >= 500}
 }
+
+// SenderNotVerified starts the error of a 403, so the e-mail alert can say it is a configuration problem.
+const SenderNotVerified = "sender not verified:"
 
 // errorText pulls the messages out of SendGrid's {"errors":[{"message","field"}]} body, bounded in length so
 // a provider's HTML error page cannot flood the e-mail log.

@@ -3,6 +3,8 @@ package mail_test
 import (
 	"context"
 	"errors"
+	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -78,4 +80,72 @@ func TestCheckAddress(t *testing.T) {
 		_, err := mail.CheckAddress(bad)
 		require.Error(t, err, bad)
 	}
+}
+
+// Display names go in SendGrid's "name" fields: "email" takes a bare address, and the strict fake (like
+// SendGrid) answers 400 to "Name <addr>" there.
+func TestSendSplitsDisplayNames(t *testing.T) {
+	t.Parallel()
+	f := mailtest.NewSendGrid(t, "SG.k", func(int) int { return 202 })
+	f.Verify("noreply@clinic.example")
+	cfg, err := config.Load(func(k string) string {
+		return map[string]string{"SENDGRID_API_KEY": "SG.k", "SENDGRID_API_URL": f.URL,
+			"DEFAULT_FROM_EMAIL": "USC-PIS Clinic <noreply@clinic.example>", "BACKUP_ALERT_EMAIL": "Clinic Head <head@clinic.example>"}[k]
+	})
+	require.NoError(t, err)
+	_, err = mail.NewClient(cfg).Send(context.Background(),
+		mail.Message{To: cfg.AlertEmails, Subject: "s", Text: "t", HTML: "h"})
+	require.NoError(t, err, "refused: %+v", f.Refused())
+	got := f.Delivered()[0].Body
+	require.Equal(t, mailtest.Address{Email: "noreply@clinic.example", Name: "USC-PIS Clinic"}, got.From)
+	require.Equal(t, []mailtest.Address{{Email: "head@clinic.example", Name: "Clinic Head"}}, got.Personalizations[0].To)
+}
+
+// SendGrid's 403 for an unverified sender is final and names the address to verify.
+func TestSendUnverifiedSenderSaysWhichToVerify(t *testing.T) {
+	t.Parallel()
+	f := mailtest.NewSendGrid(t, "SG.k", func(int) int { return 202 })
+	cfg, err := config.Load(func(k string) string {
+		return map[string]string{"SENDGRID_API_KEY": "SG.k", "SENDGRID_API_URL": f.URL, "DEFAULT_FROM_EMAIL": "noreply@usc-pis.herokuapp.com"}[k]
+	})
+	require.NoError(t, err)
+	_, err = mail.NewClient(cfg).Send(context.Background(), mail.Message{To: []string{"a@clinic.example"}, Subject: "s", Text: "t", HTML: "h"})
+	var se *mail.SendError
+	require.ErrorAs(t, err, &se)
+	require.Equal(t, 403, se.Status)
+	require.False(t, se.Retryable)
+	require.Contains(t, se.Msg, mail.SenderNotVerified)
+	require.Contains(t, se.Msg, "verify noreply@usc-pis.herokuapp.com as a Sender Identity")
+}
+
+// The fake refuses what SendGrid documents as invalid, so a bad payload fails a test instead of passing.
+func TestSendGridFakeRefusesWhatSendGridRefuses(t *testing.T) {
+	t.Parallel()
+	f := mailtest.NewSendGrid(t, "SG.k", func(int) int { return 202 })
+	ok := `{"personalizations":[{"to":[{"email":"a@clinic.example"}]}],"from":{"email":"backups@clinic.example"},"subject":"s","content":[{"type":"text/plain","value":"t"}]}`
+	for body, want := range map[string]int{
+		ok: 202,
+		`{"personalizations":[{}],"from":{"email":"backups@clinic.example"},"subject":"s","content":[{"type":"text/plain","value":"t"}]}`:                                             400,
+		`{"personalizations":[],"from":{"email":"backups@clinic.example"},"subject":"s","content":[{"type":"text/plain","value":"t"}]}`:                                               400,
+		`{"personalizations":[{"to":[{"email":"a@clinic.example"}]}],"from":{"email":"backups@clinic.example"},"content":[{"type":"text/plain","value":"t"}]}`:                        400,
+		`{"personalizations":[{"to":[{"email":"a@clinic.example"}]}],"from":{"email":"backups@clinic.example"},"subject":"s","content":[{"type":"text/plain","value":""}]}`:           400,
+		`{"personalizations":[{"to":[{"email":"a@clinic.example"}]}],"from":{"email":"backups@clinic.example"},"subject":"s"}`:                                                        400,
+		`{"personalizations":[{"to":[{"email":"Head <a@clinic.example>"}]}],"from":{"email":"backups@clinic.example"},"subject":"s","content":[{"type":"text/plain","value":"t"}]}`:   400,
+		`{"personalizations":[{"to":[{"email":"a@clinic.example"}]}],"from":{"email":"Clinic <backups@clinic.example>"},"subject":"s","content":[{"type":"text/plain","value":"t"}]}`: 400,
+		`{"personalizations":[{"to":[{"email":"a@clinic.example"}]}],"from":{"email":"other@clinic.example"},"subject":"s","content":[{"type":"text/plain","value":"t"}]}`:            403,
+	} {
+		req, err := http.NewRequest("POST", f.URL+"/v3/mail/send", strings.NewReader(body))
+		require.NoError(t, err)
+		req.Header.Set("Authorization", "Bearer SG.k")
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		resp.Body.Close()
+		require.Equal(t, want, resp.StatusCode, body)
+	}
+	req, _ := http.NewRequest("POST", f.URL+"/v3/mail/send", strings.NewReader(ok))
+	req.Header.Set("Authorization", "Bearer SG.wrong")
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, 401, resp.StatusCode)
 }
