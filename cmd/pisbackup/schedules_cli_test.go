@@ -15,16 +15,22 @@ import (
 )
 
 // herokuRecorder writes a fake `heroku` that appends each invocation's arguments (one per line, then a
-// separator) to a log, and fails `auth:whoami` when loggedIn is false. It returns the PATH to use and the log.
-func herokuRecorder(t *testing.T, loggedIn bool) (string, string) {
+// separator) to a log, fails `auth:whoami` when loggedIn is false, and answers `pg:backups:schedules` the way
+// the Heroku CLI prints it, with the zone it kept. It returns the PATH to use and the log.
+func herokuRecorder(t *testing.T, loggedIn bool, keptZone ...string) (string, string) {
 	dir := t.TempDir()
 	log := filepath.Join(dir, "calls.log")
 	whoami := `echo "nurse@clinic.test"`
 	if !loggedIn {
 		whoami = `echo " ›   Error: not logged in" >&2; exit 100`
 	}
+	zone := "Asia/Manila"
+	if len(keptZone) > 0 {
+		zone = keptZone[0]
+	}
 	script := "#!/bin/sh\nfor a in \"$@\"; do printf '%s\\n' \"$a\" >> " + log + "; done\necho --- >> " + log +
-		"\nif [ \"$1\" = auth:whoami ]; then " + whoami + "; fi\n"
+		"\nif [ \"$1\" = auth:whoami ]; then " + whoami + "; fi\n" +
+		"if [ \"$1\" = pg:backups:schedules ]; then echo '=== Backup Schedules'; echo; echo 'DATABASE_URL: daily at 2:00 " + zone + "'; fi\n"
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "heroku"), []byte(script), 0o755))
 	return dir, log
 }
@@ -93,6 +99,24 @@ func TestSetupSchedulesHerokuMissingOrLoggedOut(t *testing.T) {
 	calls, err := os.ReadFile(log)
 	require.NoError(t, err)
 	require.Equal(t, "auth:whoami\n---\n", string(calls), "nothing else runs when logged out")
+}
+
+// Some Heroku CLI versions map a zone they do not know to UTC with only a warning: the read-back catches it.
+func TestSetupSchedulesHerokuZoneIsReadBack(t *testing.T) {
+	t.Parallel()
+	env, _ := scheduleEnv(t)
+	path, _ := herokuRecorder(t, true, "UTC")
+	env["PATH"] = path
+	out, stderr, code := runCLI(t, env, "setup-schedules", "--heroku-app", "usc-pis")
+	require.Equal(t, 1, code, out)
+	require.Contains(t, stderr, `shows "DATABASE_URL: daily at 2:00 UTC", not "DATABASE_URL: daily at 2:00 Asia/Manila"`)
+	require.NotContains(t, out, "confirmed")
+
+	path, _ = herokuRecorder(t, true)
+	env["PATH"] = path
+	out, stderr, code = runCLI(t, env, "setup-schedules", "--heroku-app", "usc-pis")
+	require.Equal(t, 0, code, out+stderr)
+	require.Contains(t, out, "heroku: confirmed, Heroku's own backup runs daily at 02:00 Asia/Manila")
 }
 
 // cleanup-stuck-backups prints each row it changes; --dry-run changes nothing. monitor-backups exits 2 when

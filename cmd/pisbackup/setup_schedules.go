@@ -4,9 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -76,13 +79,48 @@ func cmdSetupSchedules(ctx context.Context, e *env, args []string) error {
 	return nil
 }
 
-// herokuCommands are what --heroku-app runs: Heroku's own nightly backup as a second, independent copy.
-// Heroku keeps scheduled backups for a period set by the database plan; its CLI has no retention command.
+// herokuHour and herokuZone are when Heroku's own nightly backup runs: the nightly database schedule's time.
+const (
+	herokuHour = 2
+	herokuZone = "Asia/Manila"
+)
+
+// herokuCommands are what --heroku-app runs: Heroku's own nightly backup as a second, independent copy, then
+// the read-back of its schedules. Heroku keeps scheduled backups for a period set by the database plan; its
+// CLI has no retention command.
 func herokuCommands(app string) [][]string {
 	return [][]string{
-		{"pg:backups:schedule", "DATABASE_URL", "--at", "02:00 Asia/Manila", "--app", app},
+		{"pg:backups:schedule", "DATABASE_URL", "--at", fmt.Sprintf("%02d:00 %s", herokuHour, herokuZone), "--app", app},
 		{"pg:backups:schedules", "--app", app},
 	}
+}
+
+// herokuScheduleLine matches a line of `heroku pg:backups:schedules` ("DATABASE_URL: daily at 2:00 Asia/Manila").
+var herokuScheduleLine = regexp.MustCompile(`^\s*(\S+): daily at (\d{1,2}):00 \(?([A-Za-z0-9_+\-/]+)\)?\s*$`)
+
+// checkHerokuSchedule reads back what Heroku stored: some CLI versions map a zone they do not know to UTC
+// with only a warning, and the backup would then run at another hour. nil only when a DATABASE_URL schedule
+// shows the hour and the zone asked for.
+func checkHerokuSchedule(out string) error {
+	var seen []string
+	for _, line := range strings.Split(out, "\n") {
+		m := herokuScheduleLine.FindStringSubmatch(line)
+		if m == nil {
+			continue
+		}
+		seen = append(seen, strings.TrimSpace(line))
+		hour, _ := strconv.Atoi(m[2])
+		if (m[1] == "DATABASE_URL" || strings.HasSuffix(m[1], "DATABASE_URL")) && hour == herokuHour && m[3] == herokuZone {
+			return nil
+		}
+	}
+	want := fmt.Sprintf("DATABASE_URL: daily at %d:00 %s", herokuHour, herokuZone)
+	if len(seen) == 0 {
+		return fmt.Errorf("heroku pg:backups:schedules shows no schedule, not %q: Heroku did not keep the schedule", want)
+	}
+	return fmt.Errorf("heroku pg:backups:schedules shows %q, not %q: Heroku did not keep the zone, so its backup runs at another hour; "+
+		"set it by hand (heroku pg:backups:schedule DATABASE_URL --at '%02d:00 %s') and check with heroku pg:backups:schedules",
+		strings.Join(seen, "; "), want, herokuHour, herokuZone)
 }
 
 func setupHeroku(ctx context.Context, e *env, app string, dry bool) error {
@@ -101,14 +139,22 @@ func setupHeroku(ctx context.Context, e *env, app string, dry bool) error {
 		fmt.Fprintf(e.stdout, "heroku: not logged in (heroku auth:whoami: %s); run `heroku login` and re-run\n", herokuFirstLine(string(out)))
 		return silentExit(1)
 	}
-	for _, args := range herokuCommands(app) {
+	var readBack strings.Builder
+	for i, args := range herokuCommands(app) {
 		fmt.Fprintf(e.stdout, "running: heroku %s\n", shellJoin(args))
 		cmd := exec.CommandContext(ctx, bin, args...)
 		cmd.Stdout, cmd.Stderr = e.stdout, e.stderr
+		if i == len(herokuCommands(app))-1 { // the read-back: keep what it printed to check it
+			cmd.Stdout = io.MultiWriter(e.stdout, &readBack)
+		}
 		if err := cmd.Run(); err != nil {
 			return fmt.Errorf("heroku %s: %w", args[0], err)
 		}
 	}
+	if err := checkHerokuSchedule(readBack.String()); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "heroku: confirmed, Heroku's own backup runs daily at %02d:00 %s\n", herokuHour, herokuZone)
 	fmt.Fprintln(e.stdout, "heroku: retention of Heroku's own backups is fixed by the database plan; pisbackup's schedules apply their own")
 	return nil
 }
