@@ -196,7 +196,7 @@ func TestPreflightSendGridKey(t *testing.T) {
 	t.Parallel()
 	env := cliEnv(t)
 	sg := mailtest.NewSendGrid(t, "SG.right-key", func(int) int { return http.StatusAccepted })
-	env["SENDGRID_API_URL"], env["SENDGRID_API_KEY"] = sg.URL, "SG.wrong-key"
+	env["SENDGRID_API_URL"], env["SENDGRID_API_KEY"], env["DEFAULT_FROM_EMAIL"] = sg.URL, "SG.wrong-key", mailtest.VerifiedSender
 	code, lines, all := preflightLines(t, env)
 	require.Equal(t, 1, code, all)
 	require.Contains(t, lines["sendgrid"], "FAIL sendgrid: SendGrid answered 401: The provided authorization grant is invalid")
