@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/minio/minio-go/v7"
@@ -21,6 +22,12 @@ type s3Store struct {
 	prefix   string // "" or ends in "/"
 	redacted string // URL without credentials, for String and errors
 	now      func() time.Time
+
+	// afterCopy, when set (tests only), runs between the server-side copy and the check of the published object.
+	afterCopy func()
+
+	verMu           sync.Mutex // guards the versioning answer (see versioned)
+	verKnown, verOn bool
 }
 
 // openS3 builds the client without contacting the server, so a misconfigured
@@ -120,7 +127,7 @@ func (s *s3Store) Delete(ctx context.Context, key string) error {
 	if err != nil {
 		return err
 	}
-	if err := s.client.RemoveObject(ctx, s.bucket, name, minio.RemoveObjectOptions{}); err != nil && !isNotFound(err) {
+	if err := s.removeObject(ctx, name); err != nil {
 		return fmt.Errorf("storage: delete %s: %w", key, err)
 	}
 	return nil

@@ -25,13 +25,16 @@ func (s *s3Store) CleanupTemp(ctx context.Context, olderThan time.Duration, owne
 		if !owner.abandoned(strings.TrimPrefix(oi.Key, tmp), now.Sub(oi.LastModified), olderThan) {
 			continue
 		}
-		if err := s.client.RemoveObject(ctx, s.bucket, oi.Key, minio.RemoveObjectOptions{}); err != nil && !isNotFound(err) {
+		if err := s.removeObject(ctx, oi.Key); err != nil {
 			return removed, fmt.Errorf("storage: cleanup temp %s: %w", oi.Key, err)
 		}
 		removed = append(removed, strings.TrimPrefix(oi.Key, s.prefix))
 	}
 	core := minio.Core{Client: s.client}
-	for up := range s.client.ListIncompleteUploads(ctx, s.bucket, tmp, true) {
+	// Every incomplete upload under the prefix: a temporary upload, or a server-side copy (ComposeObject) onto
+	// a final key that failed or was killed. Final keys are named like their temporaries, so the owner decides
+	// for both (a backup still running keeps its copy going); an unrecognised name goes by age.
+	for up := range s.client.ListIncompleteUploads(ctx, s.bucket, s.prefix, true) {
 		if up.Err != nil {
 			// Some S3 clones (gofakes3) answer NoSuchUpload when a bucket has none.
 			if minio.ToErrorResponse(up.Err).Code == "NoSuchUpload" {
@@ -39,7 +42,8 @@ func (s *s3Store) CleanupTemp(ctx context.Context, olderThan time.Duration, owne
 			}
 			return removed, fmt.Errorf("storage: cleanup temp uploads: %w", up.Err)
 		}
-		if !owner.abandoned(strings.TrimPrefix(up.Key, tmp), now.Sub(up.Initiated), olderThan) {
+		name := strings.TrimPrefix(strings.TrimPrefix(up.Key, s.prefix), tmpDir+"/")
+		if !owner.abandoned(name, now.Sub(up.Initiated), olderThan) {
 			continue
 		}
 		if err := core.AbortMultipartUpload(ctx, s.bucket, up.Key, up.UploadID); err != nil {
@@ -57,7 +61,7 @@ func (s *s3Store) CheckWritable(ctx context.Context) error {
 	data := []byte("pisbackup write probe\n")
 	_, err := s.client.PutObject(ctx, s.bucket, name, bytes.NewReader(data), int64(len(data)), minio.PutObjectOptions{})
 	if err == nil {
-		err = s.client.RemoveObject(ctx, s.bucket, name, minio.RemoveObjectOptions{})
+		err = s.removeObject(ctx, name)
 	}
 	if err != nil {
 		return fmt.Errorf("storage %s is not writable: %w", s, err)

@@ -2,9 +2,13 @@ package storage
 
 import (
 	"context"
+	"crypto/md5"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/minio/minio-go/v7"
@@ -37,7 +41,8 @@ type s3Writer struct {
 	put     minio.UploadInfo
 	putErr  error
 	written int64
-	err     error // first write error; Commit reports it instead of publishing
+	sum     hash.Hash // MD5 of every byte written, to check the published object against
+	err     error     // first write error; Commit reports it instead of publishing
 	closed  bool
 }
 
@@ -47,11 +52,14 @@ func (s *s3Store) Create(ctx context.Context, key string) (Writer, error) {
 		return nil, err
 	}
 	pr, pw := io.Pipe()
-	w := &s3Writer{s: s, ctx: ctx, key: key, final: final, tmp: s.prefix + tmpDir + "/" + tempName(key), pw: pw, done: make(chan struct{})}
+	w := &s3Writer{s: s, ctx: ctx, key: key, final: final, tmp: s.prefix + tmpDir + "/" + tempName(key), pw: pw,
+		done: make(chan struct{}), sum: md5.New()}
 	go func() {
 		defer close(w.done)
+		// Every part carries its Content-MD5, so the server refuses (BadDigest) a part corrupted on the way;
+		// TLS alone protects only the hop, not the bytes the server stores.
 		w.put, w.putErr = s.client.PutObject(ctx, s.bucket, w.tmp, pr, -1,
-			minio.PutObjectOptions{PartSize: s3PartSize, ContentType: "application/octet-stream"})
+			minio.PutObjectOptions{PartSize: s3PartSize, ContentType: "application/octet-stream", SendContentMd5: true})
 		// Unblock a Write stuck on the pipe if the upload failed early.
 		if w.putErr != nil {
 			pr.CloseWithError(w.putErr)
@@ -70,6 +78,7 @@ func (w *s3Writer) Write(p []byte) (int, error) {
 		return 0, w.err
 	}
 	n, err := w.pw.Write(p)
+	w.sum.Write(p[:n])
 	w.written += int64(n)
 	if err != nil {
 		w.err = fmt.Errorf("storage: write %s: %w", w.key, err)
@@ -94,6 +103,17 @@ func (w *s3Writer) Commit() error {
 	}
 	if err == nil {
 		err = w.copyToFinal()
+		if err == nil {
+			if w.s.afterCopy != nil {
+				w.s.afterCopy()
+			}
+			if err = w.verifyPublished(); err != nil {
+				// A published object that is not what was written must not pass for a backup.
+				ctx, cancel := context.WithTimeout(context.WithoutCancel(w.ctx), cleanupTimeout)
+				_ = w.s.removeObject(ctx, w.final)
+				cancel()
+			}
+		}
 	}
 	if err != nil {
 		w.removeTemp()
@@ -116,8 +136,45 @@ func (w *s3Writer) copyToFinal() error {
 		_, err = w.s.client.CopyObject(w.ctx, dst, src)
 	} else {
 		_, err = w.s.client.ComposeObject(w.ctx, dst, src)
+		if err != nil {
+			// ComposeObject is a multipart upload on the final key; a failure leaves it behind, outside .tmp/.
+			ctx, cancel := context.WithTimeout(context.WithoutCancel(w.ctx), cleanupTimeout)
+			_ = w.s.abortUploads(ctx, w.final)
+			cancel()
+		}
 	}
 	return err
+}
+
+// verifyPublished checks the object at the final key against what was written: its size, and its MD5 from
+// the ETag when the server reports a plain MD5 (a single-part object, as CopyObject makes on S3); otherwise
+// (a multipart ETag "…-N", or a clone that keeps the source's ETag) by reading it back.
+func (w *s3Writer) verifyPublished() error {
+	want := hex.EncodeToString(w.sum.Sum(nil))
+	oi, err := w.s.client.StatObject(w.ctx, w.s.bucket, w.final, minio.StatObjectOptions{})
+	if err != nil {
+		return fmt.Errorf("check the published object: %w", err)
+	}
+	if oi.Size != w.written {
+		return fmt.Errorf("the published object has %d bytes, %d were written", oi.Size, w.written)
+	}
+	etag := strings.ToLower(strings.Trim(oi.ETag, `"`))
+	if len(etag) == 32 && !strings.Contains(etag, "-") && etag == want {
+		return nil
+	}
+	obj, err := w.s.client.GetObject(w.ctx, w.s.bucket, w.final, minio.GetObjectOptions{VersionID: oi.VersionID})
+	if err != nil {
+		return fmt.Errorf("read back the published object: %w", err)
+	}
+	defer obj.Close()
+	h := md5.New()
+	if _, err := io.Copy(h, obj); err != nil {
+		return fmt.Errorf("read back the published object: %w", err)
+	}
+	if got := hex.EncodeToString(h.Sum(nil)); got != want {
+		return fmt.Errorf("the published object's MD5 is %s, the written bytes' is %s", got, want)
+	}
+	return nil
 }
 
 func (w *s3Writer) Abort() error {
@@ -139,8 +196,7 @@ func (w *s3Writer) discard() error {
 func (w *s3Writer) removeTemp() error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(w.ctx), cleanupTimeout)
 	defer cancel()
-	err := w.s.client.RemoveObject(ctx, w.s.bucket, w.tmp, minio.RemoveObjectOptions{})
-	if err != nil && !isNotFound(err) {
+	if err := w.s.removeObject(ctx, w.tmp); err != nil {
 		return fmt.Errorf("storage: remove temp %s: %w", w.tmp, err)
 	}
 	return nil
