@@ -72,11 +72,29 @@ func mediaPaths() []string {
 
 // SeedMedia writes the demo media tree (about 30 small files, a few KB each)
 // under dir, creating directories as needed, and returns the slash-separated
-// paths it wrote relative to dir, sorted. It only overwrites its own files,
-// so calling it again is harmless, and the same seed gives identical bytes.
+// paths it wrote relative to dir (MediaMark included), sorted. It writes only
+// into a missing or empty folder or one holding MediaMark (anything else is
+// refused with an error wrapping ErrNotDemo, nothing written); there it only
+// overwrites its own files, so calling it again is harmless, and the same seed
+// gives identical bytes.
 func SeedMedia(dir string, seed int64) ([]string, error) {
 	if seed == 0 {
 		seed = 1 // match Options' default so Seed and SeedMedia pair up
+	}
+	if err := checkMediaDir(dir); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("demo: %w", err)
+	}
+	// Writes go through os.Root: a symbolic link inside the folder cannot lead a demo file out of it.
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return nil, fmt.Errorf("demo: %w", err)
+	}
+	defer root.Close()
+	if err := root.WriteFile(MediaMark, []byte("Demo media written by `pisbackup demo-seed`; it may rewrite this folder.\n"), 0o644); err != nil {
+		return nil, fmt.Errorf("demo: mark %s: %w", dir, err)
 	}
 	paths := mediaPaths()
 	for _, rel := range paths {
@@ -89,14 +107,16 @@ func SeedMedia(dir string, seed int64) ([]string, error) {
 		if err != nil {
 			return nil, fmt.Errorf("demo: render %s: %w", rel, err)
 		}
-		full := filepath.Join(dir, filepath.FromSlash(rel))
-		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+		full := filepath.FromSlash(rel)
+		if err := root.MkdirAll(filepath.Dir(full), 0o755); err != nil {
 			return nil, fmt.Errorf("demo: %w", err)
 		}
-		if err := os.WriteFile(full, data, 0o644); err != nil {
+		if err := root.WriteFile(full, data, 0o644); err != nil {
 			return nil, fmt.Errorf("demo: %w", err)
 		}
 	}
+	paths = append(paths, MediaMark)
+	slices.Sort(paths)
 	return paths, nil
 }
 

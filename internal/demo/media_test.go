@@ -21,7 +21,7 @@ func TestSeedMedia(t *testing.T) {
 	dir := t.TempDir()
 	paths, err := SeedMedia(dir, 7)
 	require.NoError(t, err)
-	require.Len(t, paths, 30)
+	require.Len(t, paths, 31) // 30 demo files and the demo mark
 	require.True(t, slices.IsSorted(paths))
 	require.Contains(t, paths, "patient_documents/2025/03/medical clearance 0005.pdf")
 	require.Contains(t, paths, ".DS_Store")

@@ -46,10 +46,13 @@ func newPlan(o Options) plan {
 }
 
 // Seed (re)creates the clinic schema and synthetic data in the database at
-// connString, which must already exist (see EnsureDatabase). It drops and
-// recreates only its own tables (see Tables), inside one transaction, so a
-// failed run leaves the previous data intact and running it twice gives the
-// same result. It returns the number of rows loaded per table.
+// connString, which must already exist (see EnsureDatabase). It writes only
+// into an empty database or one it marked as demo data before (DatabaseMark;
+// anything else is refused with an error wrapping ErrNotDemo and left
+// untouched). It drops and recreates only its own tables (see Tables), inside
+// one transaction, so a failed run leaves the previous data intact and
+// running it twice gives the same result. It returns the number of rows
+// loaded per table.
 //
 // Rows are streamed with COPY and constraints/indexes are added afterwards,
 // so the default 200 patients take well under a second and 200,000 patients
@@ -71,6 +74,12 @@ func Seed(ctx context.Context, connString string, opts Options) (map[string]int6
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx)) // no-op after Commit
 
+	if err := checkDatabase(ctx, tx); err != nil {
+		return nil, err
+	}
+	if err := markDatabase(ctx, tx); err != nil {
+		return nil, err
+	}
 	if _, err := tx.Exec(ctx, dropSQL+createSQL); err != nil {
 		return nil, fmt.Errorf("demo: create schema: %w", err)
 	}
