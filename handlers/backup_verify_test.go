@@ -16,6 +16,7 @@ import (
 
 	"github.com/uscpis/pisbackup/internal/auth"
 	"github.com/uscpis/pisbackup/internal/backup"
+	"github.com/uscpis/pisbackup/internal/testdb"
 	"github.com/uscpis/pisbackup/jobs"
 	"github.com/uscpis/pisbackup/queries"
 )
@@ -97,11 +98,10 @@ func TestVerifyAndRestoreThroughAPIAndPage(t *testing.T) {
 	require.Equal(t, 0, doc.Find("[data-testid=verify-buttons]").Length())
 
 	catalog := e.d.Pool.Config().ConnConfig.Database
-	source, err := backup.Locate(e.d.Cfg.SourceDatabaseURL)
-	require.NoError(t, err)
+	source := testdb.DatabaseName(t, e.d.Cfg.SourceDatabaseURL)
 	resp, _ = e.req(t, nil, "POST", "/api/v1/backups/"+id+"/restore", e.tokens[auth.Operator], `{"target_db":"x1","confirm":"x1"}`)
 	require.Equal(t, http.StatusForbidden, resp.StatusCode)
-	for _, name := range []string{catalog, source.Database} {
+	for _, name := range []string{catalog, source} {
 		resp, body = e.req(t, nil, "POST", "/api/v1/backups/"+id+"/restore", e.tokens[auth.Admin],
 			fmt.Sprintf(`{"target_db":%q,"confirm":%q}`, name, name))
 		require.Equal(t, http.StatusUnprocessableEntity, resp.StatusCode, body)
@@ -109,8 +109,7 @@ func TestVerifyAndRestoreThroughAPIAndPage(t *testing.T) {
 	}
 	require.Len(t, e.audit(t, "backup.restore_refused"), 2)
 	target := fmt.Sprintf("pisbackup_api_restore_%d", time.Now().UnixNano())
-	admin, _ := backup.WithDatabase(e.d.Cfg.SourceDatabaseURL, "postgres")
-	t.Cleanup(func() { _ = backup.DropDatabase(context.Background(), admin, target) })
+	t.Cleanup(func() { testdb.DropDatabase(t, target) })
 	resp, body = e.req(t, nil, "POST", "/api/v1/backups/"+id+"/restore", e.tokens[auth.Admin], fmt.Sprintf(`{"target_db":%q,"confirm":"nope"}`, target))
 	require.Equal(t, http.StatusUnprocessableEntity, resp.StatusCode)
 	require.Contains(t, body, `"field":"confirm"`)

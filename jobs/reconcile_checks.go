@@ -32,12 +32,14 @@ func reconcileChecks(ctx context.Context, d *Deps) ([]Fixed, error) {
 		}
 		d.Log.Warn("reconciler failed an abandoned verification", "verification_id", v.ID, "reason", reason)
 		if v.Level == "drill" && d.Cfg != nil {
-			if admin, err := backup.WithDatabase(d.Cfg.RestoreServer(), "postgres"); err == nil {
-				name := backup.DrillPrefix + strconv.FormatInt(v.ID, 10)
-				if err := backup.DropDatabase(ctx, admin, name); err != nil {
-					d.Log.Warn("could not drop an abandoned drill's scratch database", "database", name, "error", err)
-				} else {
-					reason += "; scratch database " + name + " dropped"
+			if g, _, err := NewGuard(d.Cfg, d.Q); err == nil {
+				if inst, err := g.Installation(ctx); err == nil {
+					name := backup.ScratchName(inst, v.ID)
+					if err := g.DropOwned(ctx, name, "drill"); err != nil {
+						d.Log.Warn("could not drop an abandoned drill's scratch database", "database", name, "error", err)
+					} else {
+						reason += "; scratch database " + name + " dropped"
+					}
 				}
 			}
 		}
@@ -63,8 +65,9 @@ func reconcileChecks(ctx context.Context, d *Deps) ([]Fixed, error) {
 }
 
 // dropPartialTarget removes the database an abandoned restore was writing, but only when the restore created
-// it (a new target, not one the operator confirmed replacing) and the server still carries the mark the
-// restore put on it (backup.MarkRestoreTarget): a database anyone else created under that name is left alone.
+// it (a new target, not one the operator confirmed replacing) and the catalog's record of creating it still
+// matches the server's database (backup.Guard.DropOwned): a database anyone else created under that name is
+// left alone.
 // It returns what the row should add to its error.
 func dropPartialTarget(ctx context.Context, d *Deps, r queries.RestoreOrphanedRow) string {
 	var plan restorePlan
@@ -74,24 +77,22 @@ func dropPartialTarget(ctx context.Context, d *Deps, r queries.RestoreOrphanedRo
 	if plan.Replace {
 		return "; the target database " + plan.Database + " holds a partial restore (it replaced an existing database, so it was kept)"
 	}
-	admin, err := backup.WithDatabase(d.Cfg.RestoreServer(), "postgres")
+	g, _, err := NewGuard(d.Cfg, d.Q)
 	if err != nil {
 		return ""
 	}
-	dropped, err := backup.DropMarkedTarget(ctx, admin, plan.Database, restoreMark(r.ID))
+	exists, owned, err := g.Owned(ctx, plan.Database, "restore")
+	if err == nil && exists && owned {
+		err = g.DropOwned(ctx, plan.Database, "restore")
+	}
 	switch {
 	case err != nil:
 		d.Log.Warn("could not drop an abandoned restore's partial database", "database", plan.Database, "error", err)
 		return "; the target database " + plan.Database + " may hold a partial restore (could not drop it: " + err.Error() + ")"
-	case dropped:
+	case exists && owned:
 		return "; the partial database " + plan.Database + " it had created was dropped"
 	}
 	return ""
-}
-
-// restoreMark is the comment a restore puts on a database it creates, until it finishes.
-func restoreMark(id int64) string {
-	return "pisbackup restore #" + strconv.FormatInt(id, 10) + " in progress"
 }
 
 // tempOwner finds the backup id in a temporary object's name (storage names temporaries after the key they

@@ -46,8 +46,13 @@ func (w *RestoreWorker) Timeout(*river.Job[RestoreArgs]) time.Duration { return 
 // RestoreRequest asks for one database restore.
 type RestoreRequest struct {
 	BackupID int64
-	// TargetDB is a database name on the clinic database's server; it must not exist unless Confirm repeats it.
+	// TargetDB is a database name on the restore server (see backup.Guard.CheckTarget): new, or created by
+	// pisbackup for a restore and confirmed by Confirm repeating its name.
 	TargetDB string
+	// ReplaceUnowned is the administrator's explicit permission (CLI only: `restore --replace-unowned`) to
+	// replace an existing database pisbackup did not create, still with the typed confirmation and never the
+	// clinic database, the catalog or any database holding a pisbackup catalog.
+	ReplaceUnowned bool
 	// TargetDir restores a media backup into a new or empty directory instead (see PlanMediaRestore).
 	TargetDir   string
 	Confirm     string
@@ -58,9 +63,11 @@ type RestoreRequest struct {
 
 // restorePlan is kept in the row's details so the worker restores exactly what was confirmed.
 type restorePlan struct {
-	Database  string `json:"database"`
-	Replace   bool   `json:"replace"`
-	Directory string `json:"directory,omitempty"` // media restores (see restore_media.go)
+	Database string `json:"database"`
+	Replace  bool   `json:"replace"`
+	// ReplaceUnowned carries the administrator's --replace-unowned to the worker, which checks again.
+	ReplaceUnowned bool   `json:"replace_unowned,omitempty"`
+	Directory      string `json:"directory,omitempty"` // media restores (see restore_media.go)
 }
 
 // TargetError is a refused restore target (protected, or an invalid name); the caller shows it on the field.
@@ -78,8 +85,9 @@ func (e *NotRestorableError) Unwrap() error { return e.Err }
 // ErrConfirmTarget means the target exists and the request did not repeat its name to confirm replacing it.
 var ErrConfirmTarget = errors.New("confirmation required")
 
-// PlanRestore checks a request without changing anything: the backup can be restored, the target is not
-// protected, and an existing target was confirmed by name. It returns the target's URL and whether it exists.
+// PlanRestore checks a request without changing anything: the backup can be restored, the restore role is
+// fit to run a dump's SQL, the target is allowed (asked of the servers, see backup.Guard.CheckTarget), and an
+// existing target was confirmed by name. It returns the target's URL and whether it exists.
 func PlanRestore(ctx context.Context, q *queries.Queries, cfg *config.Config, req RestoreRequest) (queries.Backup, string, bool, error) {
 	b, err := q.BackupGet(ctx, req.BackupID)
 	if err != nil {
@@ -90,23 +98,32 @@ func PlanRestore(ctx context.Context, q *queries.Queries, cfg *config.Config, re
 	}
 	target, err := backup.WithDatabase(cfg.RestoreServer(), req.TargetDB)
 	if err != nil {
-		return b, "", false, fmt.Errorf("RESTORE_DATABASE_URL or SOURCE_DATABASE_URL: %w", err)
+		return b, "", false, fmt.Errorf("%s: %w", cfg.RestoreServerVar(), err)
 	}
-	if err := backup.CheckRestoreTarget(target, cfg.DatabaseURL, cfg.SourceDatabaseURL); err != nil {
-		return b, "", false, &TargetError{Err: err}
-	}
-	if req.DryRun {
-		return b, target, false, nil
-	}
-	admin, _ := backup.WithDatabase(cfg.RestoreServer(), "postgres")
-	exists, err := backup.DatabaseExists(ctx, admin, req.TargetDB)
+	guard, _, err := NewGuard(cfg, q)
 	if err != nil {
 		return b, "", false, err
 	}
-	if exists && req.Confirm != req.TargetDB {
-		return b, target, true, fmt.Errorf("%w: database %q already exists; to REPLACE it (its current content is dropped), confirm by typing its name", ErrConfirmTarget, req.TargetDB)
+	if !req.DryRun {
+		if _, err := guard.CheckRole(ctx); err != nil {
+			return b, "", false, err
+		}
 	}
-	return b, target, exists, nil
+	st, err := guard.CheckTarget(ctx, req.TargetDB, req.ReplaceUnowned)
+	if err != nil {
+		if errors.Is(err, backup.ErrProtectedTarget) || errors.Is(err, backup.ErrBadTargetName) {
+			return b, "", false, &TargetError{Err: err}
+		}
+		return b, "", false, err
+	}
+	if st.Exists && req.Confirm != req.TargetDB && !req.DryRun {
+		what := "pisbackup created it for an earlier restore"
+		if !st.Owned {
+			what = "pisbackup did NOT create it"
+		}
+		return b, target, true, fmt.Errorf("%w: database %q already exists (%s); to REPLACE it (its current content is dropped), confirm by typing its name", ErrConfirmTarget, req.TargetDB, what)
+	}
+	return b, target, st.Exists, nil
 }
 
 // restorable switches on the kind like verification does; media restores arrive with the media reader.
@@ -135,7 +152,7 @@ func EnqueueRestore(ctx context.Context, pool *pgxpool.Pool, client *river.Clien
 	if err != nil {
 		return r, err
 	}
-	plan, _ := json.Marshal(restorePlan{Database: req.TargetDB, Replace: exists})
+	plan, _ := json.Marshal(restorePlan{Database: req.TargetDB, Replace: exists, ReplaceUnowned: req.ReplaceUnowned})
 	return insertRestore(ctx, pool, client, req, queries.RestoreInsertParams{BackupID: req.BackupID, TargetKind: "database",
 		Target: config.RedactURL(target), DryRun: req.DryRun, RequestedBy: req.RequestedBy, Details: plan})
 }

@@ -69,33 +69,38 @@ func runRestore(ctx context.Context, d *Deps, b queries.Backup, r queries.Restor
 	if err != nil {
 		return err
 	}
-	// Checked again here, whatever the enqueuer checked: the worker is the last line before data is written.
-	if err := backup.CheckRestoreTarget(target, d.Cfg.DatabaseURL, d.Cfg.SourceDatabaseURL); err != nil {
-		return err
-	}
-	admin, _ := backup.WithDatabase(d.Cfg.RestoreServer(), "postgres")
-	exists, err := backup.DatabaseExists(ctx, admin, res.Database)
+	guard, admin, err := NewGuard(d.Cfg, d.Q)
 	if err != nil {
 		return err
 	}
-	if exists && !res.Replace {
+	// Checked again here, whatever the enqueuer checked: the worker is the last line before data is written.
+	if _, err := guard.CheckRole(ctx); err != nil {
+		return err
+	}
+	if d.Cfg.RestoreAllowSuperuser {
+		d.Log.Warn("RESTORE_ALLOW_SUPERUSER=true: this restore runs the backup's SQL with whatever power the restore role has", "restore_id", r.ID)
+	}
+	st, err := guard.CheckTarget(ctx, res.Database, res.ReplaceUnowned)
+	if err != nil {
+		return err
+	}
+	if st.Exists && !res.Replace {
 		return fmt.Errorf("database %q appeared after the restore was confirmed as new; refusing to overwrite it", res.Database)
 	}
 	pgRestore, err := backup.ClientFor(ctx, d.Cfg.PGClients, "pg_restore", admin)
 	if err != nil {
 		return err
 	}
-	if err := backup.CreateDatabase(ctx, admin, res.Database, res.Replace); err != nil {
+	if st.Exists {
+		err = guard.ReplaceTarget(ctx, res.Database)
+	} else {
+		err = guard.CreateOwned(ctx, res.Database, "restore")
+	}
+	if err != nil {
 		return err
 	}
-	if !res.Replace {
-		// Marked as ours until it is complete: if this process dies, the reconciler drops it only if the
-		// server still shows this mark (reconcile_checks.go).
-		if err := backup.MarkDatabase(ctx, admin, res.Database, restoreMark(r.ID)); err != nil {
-			_ = backup.DropDatabase(ctx, admin, res.Database)
-			return fmt.Errorf("mark the new database: %w", err)
-		}
-	}
+	// CreateOwned marked it (COMMENT plus the catalog's record): if this process dies, the reconciler drops a
+	// new target only while that record still matches the server's database (reconcile_checks.go).
 	var done atomic.Int64
 	stop := restoreHeartbeat(ctx, d, r.ID, &done)
 	start := time.Now()
@@ -103,15 +108,10 @@ func runRestore(ctx context.Context, d *Deps, b queries.Backup, r queries.Restor
 	res.RestoreMS = time.Since(start).Milliseconds()
 	stop()
 	if err != nil {
-		if !res.Replace { // a database we created holds only a partial restore: remove it so a retry starts clean
-			_ = backup.DropDatabase(ctx, admin, res.Database)
-		}
+		// The database holds only a partial restore, and pisbackup created it (new or re-created when replaced):
+		// remove it so a retry starts clean. DropOwned checks the mark again.
+		_ = guard.DropOwned(ctx, res.Database, "restore")
 		return err
-	}
-	if !res.Replace {
-		if err := backup.MarkDatabase(ctx, admin, res.Database, ""); err != nil {
-			return fmt.Errorf("restored, but could not clear the in-progress mark: %w", err)
-		}
 	}
 	return compareRestored(ctx, b, target, res)
 }

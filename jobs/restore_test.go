@@ -22,10 +22,7 @@ func (b *testBundle) restoreTarget(t *testing.T) string {
 	var r [6]byte
 	_, _ = rand.Read(r[:])
 	name := "pisbackup_restore_test_" + hex.EncodeToString(r[:])
-	t.Cleanup(func() {
-		admin, _ := backup.WithDatabase(b.d.Cfg.SourceDatabaseURL, "postgres")
-		_ = backup.DropDatabase(context.Background(), admin, name)
-	})
+	t.Cleanup(func() { testdb.DropDatabase(t, name) })
 	return name
 }
 
@@ -123,9 +120,7 @@ func TestRestoreIntoCatalogOrSourceIsRefused(t *testing.T) {
 
 func dbName(t *testing.T, url string) string {
 	t.Helper()
-	loc, err := backup.Locate(url)
-	require.NoError(t, err)
-	return loc.Database
+	return testdb.DatabaseName(t, url)
 }
 
 // rescan-storage after the catalog lost its backups rows brings every one back with its original id, key and

@@ -84,15 +84,18 @@ func drillDatabase(ctx context.Context, d *Deps, b queries.Backup, v queries.Ver
 		}
 		expected = m.Tables
 	}
-	admin, err := backup.WithDatabase(d.Cfg.RestoreServer(), "postgres")
+	guard, admin, err := NewGuard(d.Cfg, d.Q)
 	if err != nil {
-		return verifyOutcome{Err: fmt.Errorf("RESTORE_DATABASE_URL or SOURCE_DATABASE_URL: %w", err)}
+		return verifyOutcome{Err: err}
 	}
 	pgRestore, err := backup.ClientFor(ctx, d.Cfg.PGClients, "pg_restore", admin)
 	if err != nil {
 		return verifyOutcome{Err: err}
 	}
-	res, err := backup.Drill(ctx, backup.DrillOptions{Artifact: a, PGRestore: pgRestore.Path, AdminURL: admin,
+	if d.Cfg.RestoreAllowSuperuser {
+		d.Log.Warn("RESTORE_ALLOW_SUPERUSER=true: this drill runs the backup's SQL with whatever power the restore role has", "verification_id", v.ID)
+	}
+	res, err := backup.Drill(ctx, backup.DrillOptions{Artifact: a, PGRestore: pgRestore.Path, AdminURL: admin, Guard: guard,
 		ID: v.ID, Expected: expected, AfterRestore: d.DrillAfterRestore})
 	out := verifyOutcome{Details: res, Err: err}
 	if res != nil && res.RTOMillis > 0 {

@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/uscpis/pisbackup/internal/backup"
+	"github.com/uscpis/pisbackup/internal/testdb"
 	"github.com/uscpis/pisbackup/queries"
 )
 
@@ -194,28 +195,29 @@ func TestReconcileEndsAbandonedVerificationsAndRestores(t *testing.T) {
 	require.NoError(t, b.d.Q.VerificationSetJob(ctx, queries.VerificationSetJobParams{ID: v.ID, JobID: &gone}))
 	_, err = b.d.Q.VerificationStart(ctx, v.ID)
 	require.NoError(t, err)
-	admin, err := backup.WithDatabase(b.d.Cfg.SourceDatabaseURL, "postgres")
+	g, _, err := NewGuard(b.d.Cfg, b.d.Q)
 	require.NoError(t, err)
-	// A restore that created its target and died mid-way: the partial database (still carrying the restore's
-	// mark) is dropped. One that replaced an existing database keeps it and says so.
+	// A restore that created its target and died mid-way: the partial database (the catalog recorded creating
+	// it) is dropped. One that replaced an existing database keeps it and says so.
 	target := "pis_partial_" + itoa(bk.ID)
 	r, err := b.d.Q.RestoreInsert(ctx, queries.RestoreInsertParams{BackupID: bk.ID, TargetKind: "database", Target: "x",
 		Details: []byte(`{"database":"` + target + `"}`)})
 	require.NoError(t, err)
 	require.NoError(t, b.d.Q.RestoreSetJob(ctx, queries.RestoreSetJobParams{ID: r.ID, JobID: &gone}))
-	require.NoError(t, backup.CreateDatabase(ctx, admin, target, false))
-	t.Cleanup(func() { _ = backup.DropDatabase(ctx, admin, target) })
-	require.NoError(t, backup.MarkDatabase(ctx, admin, target, restoreMark(r.ID)))
+	require.NoError(t, g.CreateOwned(ctx, target, "restore"))
+	t.Cleanup(func() { testdb.DropDatabase(t, target) })
 	replaced := "pis_replaced_" + itoa(bk.ID)
 	r2, err := b.d.Q.RestoreInsert(ctx, queries.RestoreInsertParams{BackupID: bk.ID, TargetKind: "database", Target: "y",
 		Details: []byte(`{"database":"` + replaced + `","replace":true}`)})
 	require.NoError(t, err)
 	require.NoError(t, b.d.Q.RestoreSetJob(ctx, queries.RestoreSetJobParams{ID: r2.ID, JobID: &gone}))
-	require.NoError(t, backup.CreateDatabase(ctx, admin, replaced, false))
-	t.Cleanup(func() { _ = backup.DropDatabase(ctx, admin, replaced) })
-	scratch := backup.DrillPrefix + itoa(v.ID)
-	require.NoError(t, backup.CreateDatabase(ctx, admin, scratch, false))
-	t.Cleanup(func() { _ = backup.DropDatabase(ctx, admin, scratch) })
+	require.NoError(t, g.CreateOwned(ctx, replaced, "restore"))
+	t.Cleanup(func() { testdb.DropDatabase(t, replaced) })
+	inst, err := g.Installation(ctx)
+	require.NoError(t, err)
+	scratch := backup.ScratchName(inst, v.ID)
+	require.NoError(t, g.CreateOwned(ctx, scratch, "drill"))
+	t.Cleanup(func() { testdb.DropDatabase(t, scratch) })
 
 	_, err = Reconcile(ctx, b.d, time.Minute)
 	require.NoError(t, err)
@@ -236,7 +238,7 @@ func TestReconcileEndsAbandonedVerificationsAndRestores(t *testing.T) {
 	require.True(t, b.databaseExists(t, replaced), "a database the operator had us replace is not dropped")
 }
 
-// A database of the same name that the restore did not mark (someone else's) is never dropped.
+// A database of the same name that pisbackup did not create (someone else's) is never dropped.
 func TestReconcileKeepsUnmarkedRestoreTarget(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
@@ -249,11 +251,15 @@ func TestReconcileKeepsUnmarkedRestoreTarget(t *testing.T) {
 		Details: []byte(`{"database":"` + target + `"}`)})
 	require.NoError(t, err)
 	require.NoError(t, b.d.Q.RestoreSetJob(ctx, queries.RestoreSetJobParams{ID: r.ID, JobID: &gone}))
-	admin, err := backup.WithDatabase(b.d.Cfg.SourceDatabaseURL, "postgres")
+	// Somebody else's database, even carrying the comment pisbackup puts on its own: the catalog has no record.
+	conn, err := pgx.Connect(ctx, testdb.AdminURL)
 	require.NoError(t, err)
-	require.NoError(t, backup.CreateDatabase(ctx, admin, target, false))
-	t.Cleanup(func() { _ = backup.DropDatabase(ctx, admin, target) })
-	require.NoError(t, backup.MarkDatabase(ctx, admin, target, "pisbackup restore #999999 in progress"))
+	_, err = conn.Exec(ctx, "CREATE DATABASE "+target)
+	require.NoError(t, err)
+	t.Cleanup(func() { testdb.DropDatabase(t, target) })
+	_, err = conn.Exec(ctx, "COMMENT ON DATABASE "+target+" IS 'created by pisbackup installation x as a restore database; pisbackup drops or replaces it'")
+	require.NoError(t, err)
+	conn.Close(ctx)
 
 	_, err = Reconcile(ctx, b.d, time.Minute)
 	require.NoError(t, err)

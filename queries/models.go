@@ -212,6 +212,24 @@ type MediaMigration struct {
 	Error       string          `json:"error"`
 }
 
+type PisbackupInstallation struct {
+	Singleton    bool      `json:"singleton"`
+	ID           string    `json:"id"`
+	CatalogSysid string    `json:"catalog_sysid"`
+	CatalogOid   int64     `json:"catalog_oid"`
+	CreatedAt    time.Time `json:"created_at"`
+}
+
+type PisbackupOwnedDatabase struct {
+	ID        int64      `json:"id"`
+	Server    string     `json:"server"`
+	Datname   string     `json:"datname"`
+	Datoid    int64      `json:"datoid"`
+	Purpose   string     `json:"purpose"`
+	CreatedAt time.Time  `json:"created_at"`
+	DroppedAt *time.Time `json:"dropped_at"`
+}
+
 type Restore struct {
 	ID            int64           `json:"id"`
 	BackupID      int64           `json:"backup_id"`

@@ -20,10 +20,13 @@ func init() {
 }
 
 func cmdRestore(ctx context.Context, e *env, args []string) error {
-	fs := newFlags(e, "restore", "ID --target-db NAME | --target-dir DIR [--yes] [--dry-run] [--json]")
-	targetDB := fs.String("target-db", "", "database to restore into, on the clinic database's server; must be new unless confirmed")
+	fs := newFlags(e, "restore", "ID --target-db NAME [--yes | --replace-unowned --confirm NAME] | --target-dir DIR [--dry-run] [--json]")
+	targetDB := fs.String("target-db", "", "database to restore into, on the restore server; must be new, or created by pisbackup for a restore and confirmed")
 	targetDir := fs.String("target-dir", "", "directory to restore a media backup into")
-	yes := fs.Bool("yes", false, "replace an existing target database without asking")
+	yes := fs.Bool("yes", false, "replace an existing target database that pisbackup created for a restore, without asking")
+	replaceUnowned := fs.Bool("replace-unowned", false, "administrators: allow replacing an existing database pisbackup did not create "+
+		"(never the clinic database, the catalog or another installation's catalog); its name must be typed or given with --confirm")
+	confirm := fs.String("confirm", "", "the target database's name again, confirming that its current content is dropped")
 	dry := fs.Bool("dry-run", false, "print the archive listing and change nothing")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
 	id, err := parseWithID(fs, args)
@@ -47,13 +50,16 @@ func cmdRestore(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer a.close()
-	req := jobs.RestoreRequest{BackupID: id, TargetDB: *targetDB, DryRun: *dry}
+	req := jobs.RestoreRequest{BackupID: id, TargetDB: *targetDB, DryRun: *dry, ReplaceUnowned: *replaceUnowned}
 	b, _, _, err := jobs.PlanRestore(ctx, d.Q, a.cfg, req)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
 		return fmt.Errorf("backup #%d not found", id)
 	case errors.Is(err, jobs.ErrConfirmTarget):
-		if !*yes && !confirmName(e, *targetDB, err) {
+		// --yes stands for the typed name only for a database pisbackup created; replacing anything else
+		// needs the name itself, typed or given with --confirm.
+		typed := *confirm == *targetDB || (*yes && !*replaceUnowned)
+		if !typed && !confirmName(e, *targetDB, err) {
 			return fmt.Errorf("not confirmed; %q was left untouched", *targetDB)
 		}
 		req.Confirm = *targetDB

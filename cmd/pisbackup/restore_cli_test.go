@@ -58,9 +58,7 @@ func TestVerifyRestoreRescanCLI(t *testing.T) {
 	require.Equal(t, 2, code, stderr)
 
 	for _, url := range []string{env["DATABASE_URL"], env["SOURCE_DATABASE_URL"]} {
-		loc, err := backup.Locate(url)
-		require.NoError(t, err)
-		_, stderr, code = runCLI(t, env, "restore", id, "--target-db", loc.Database, "--yes")
+		_, stderr, code = runCLI(t, env, "restore", id, "--target-db", testdb.DatabaseName(t, url), "--yes")
 		require.Equal(t, 1, code)
 		require.Contains(t, stderr, "refused")
 	}
@@ -68,7 +66,7 @@ func TestVerifyRestoreRescanCLI(t *testing.T) {
 	target := fmt.Sprintf("pisbackup_cli_restore_%d", time.Now().UnixNano())
 	admin, err := backup.WithDatabase(env["SOURCE_DATABASE_URL"], "postgres")
 	require.NoError(t, err)
-	t.Cleanup(func() { _ = backup.DropDatabase(context.Background(), admin, target) })
+	t.Cleanup(func() { testdb.DropDatabase(t, target) })
 	out, stderr, code = runCLI(t, env, "restore", id, "--target-db", target, "--dry-run")
 	require.Equal(t, 0, code, stderr)
 	require.Contains(t, out, "TABLE DATA public patients_patient")

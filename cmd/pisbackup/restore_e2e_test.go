@@ -43,7 +43,7 @@ func TestE2EDrillAndRestoreFromBackupPage(t *testing.T) {
 	target := fmt.Sprintf("pisbackup_e2e_restore_%d", time.Now().UnixNano())
 	admin, err := backup.WithDatabase(env["SOURCE_DATABASE_URL"], "postgres")
 	require.NoError(t, err)
-	t.Cleanup(func() { _ = backup.DropDatabase(context.Background(), admin, target) })
+	t.Cleanup(func() { testdb.DropDatabase(t, target) })
 	// Restore is destructive: it opens a dialog that asks for the target name to be typed again.
 	require.NoError(t, chromedp.Do(ctx,
 		chromedp.Click(chromedp.CSS(`[data-testid=restore-open]`)),

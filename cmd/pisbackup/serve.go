@@ -45,6 +45,9 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer a.close()
+	if err := a.checkRestoreRole(ctx); err != nil {
+		return err
+	}
 	mode := jobs.Worker
 	if *noWorkers {
 		mode = jobs.InsertOnly
@@ -97,6 +100,9 @@ func cmdWorker(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer a.close()
+	if err := a.checkRestoreRole(ctx); err != nil {
+		return err
+	}
 	_, stop, err := startClient(ctx, d, jobs.Worker)
 	if err != nil {
 		return err

@@ -41,6 +41,11 @@ func cmdVerifyBackup(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer a.close()
+	if *level == "drill" {
+		if err := a.checkRestoreRole(ctx); err != nil {
+			return err
+		}
+	}
 	if *latest {
 		b, err := d.Q.BackupLatestGood(ctx, "database")
 		if errors.Is(err, pgx.ErrNoRows) {

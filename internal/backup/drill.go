@@ -2,8 +2,8 @@ package backup
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -16,7 +16,10 @@ type DrillOptions struct {
 	// AdminURL connects to the server the scratch database is created on (the source's server, database
 	// "postgres"), as a user allowed to create databases.
 	AdminURL string
-	// ID makes the scratch database's name, pisbackup_drill_<ID>.
+	// Guard checks the restore role and creates, marks and drops the scratch database; it names it
+	// pisbackup_drill_<installation>_<ID> (see ScratchName).
+	Guard *Guard
+	// ID is the verification id in the scratch database's name.
 	ID int64
 	// Expected are the manifest's per-table counts.
 	Expected []TableCount
@@ -46,20 +49,37 @@ type DrillResult struct {
 }
 
 // Drill restores the artifact into a fresh scratch database, measures the restore's wall time (the RTO),
-// counts every table exactly and compares with the manifest. The scratch database is dropped afterwards
+// counts every table exactly and compares with the manifest. It first asks the server whether the restore
+// role is fit to run the dump's SQL (Guard.CheckRole) and refuses otherwise. The scratch database belongs to
+// this installation (its name carries the installation id, the catalog records it) and is dropped afterwards
 // whatever happened, cancellation included. The result is returned with an error when tables differ.
 func Drill(ctx context.Context, o DrillOptions) (*DrillResult, error) {
-	name := DrillPrefix + strconv.FormatInt(o.ID, 10)
-	res := &DrillResult{Scratch: name, NoExpected: len(o.Expected) == 0}
+	res := &DrillResult{NoExpected: len(o.Expected) == 0}
+	if o.Guard == nil {
+		return res, errors.New("drill: no guard (restore role and scratch database checks) configured")
+	}
+	if _, err := o.Guard.CheckRole(ctx); err != nil {
+		return res, err
+	}
+	inst, err := o.Guard.Installation(ctx)
+	if err != nil {
+		return res, err
+	}
+	name := ScratchName(inst, o.ID)
+	res.Scratch = name
 	scratch, err := WithDatabase(o.AdminURL, name)
 	if err != nil {
 		return res, err
 	}
-	// replace: a scratch database left by a crashed worker (same verification id) is stale by definition.
-	if err := CreateDatabase(ctx, o.AdminURL, name, true); err != nil {
+	// A scratch database of this name left by a crashed worker of this installation is stale by definition;
+	// DropOwned removes it only if this catalog recorded creating it.
+	if err := o.Guard.DropOwned(ctx, name, "drill"); err != nil {
 		return res, err
 	}
-	defer func() { _ = DropDatabase(ctx, o.AdminURL, name) }()
+	if err := o.Guard.CreateOwned(ctx, name, "drill"); err != nil {
+		return res, err
+	}
+	defer func() { _ = o.Guard.DropOwned(ctx, name, "drill") }()
 
 	start := time.Now()
 	res.PlainBytes, err = RestoreInto(ctx, o.Artifact, o.PGRestore, scratch, nil)

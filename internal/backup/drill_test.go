@@ -14,9 +14,11 @@ import (
 
 	"github.com/uscpis/pisbackup/internal/backup"
 	"github.com/uscpis/pisbackup/internal/crypt"
+	"github.com/uscpis/pisbackup/internal/dbconn"
 	"github.com/uscpis/pisbackup/internal/pgclient"
 	"github.com/uscpis/pisbackup/internal/storage"
 	"github.com/uscpis/pisbackup/internal/testdb"
+	"github.com/uscpis/pisbackup/queries"
 )
 
 // drillFixture is one real backup of the demo clinic database and a drill of it.
@@ -36,8 +38,24 @@ func drillFixture(t *testing.T) (backup.DrillOptions, string) {
 	require.NoError(t, err)
 	return backup.DrillOptions{
 		Artifact:  backup.Artifact{Store: st, Key: res.Key, Encrypted: true, Identities: keys.Identities},
-		PGRestore: pgRestore, AdminURL: admin, ID: time.Now().UnixNano(), Expected: res.Manifest.Tables,
+		PGRestore: pgRestore, AdminURL: admin, Guard: newGuard(t, admin, src), ID: time.Now().UnixNano(), Expected: res.Manifest.Tables,
 	}, admin
+}
+
+// newGuard is a Guard with its own catalog, the restore role reached through admin and src as the clinic
+// database, as jobs.NewGuard builds it in production.
+func newGuard(t *testing.T, admin, src string) *backup.Guard {
+	t.Helper()
+	pool, catalog := testdb.Catalog(t)
+	g := &backup.Guard{AdminVar: "RESTORE_DATABASE_URL", Q: queries.New(pool)}
+	var err error
+	g.Admin, err = dbconn.Parse(admin)
+	require.NoError(t, err)
+	g.Catalog, err = dbconn.Parse(catalog)
+	require.NoError(t, err)
+	g.Source, err = dbconn.Parse(src)
+	require.NoError(t, err)
+	return g
 }
 
 // A drill cancelled mid-way (the worker is stopped or an operator cancels) still drops its scratch database.
@@ -48,7 +66,11 @@ func TestDrillDropsScratchWhenCancelled(t *testing.T) {
 	var scratchSeen bool
 	o.AfterRestore = func(hctx context.Context, _ string) error {
 		var err error
-		scratchSeen, err = backup.DatabaseExists(hctx, admin, backup.DrillPrefix+itoa(o.ID))
+		inst, err := o.Guard.Installation(hctx)
+		if err != nil {
+			return err
+		}
+		scratchSeen, err = backup.DatabaseExists(hctx, admin, backup.ScratchName(inst, o.ID))
 		cancel()
 		return err
 	}

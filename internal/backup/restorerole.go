@@ -6,49 +6,132 @@ import (
 	"strings"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/uscpis/pisbackup/internal/dbconn"
 )
 
-// RestoreRoleError says why the role drills and restores connect as must not be used, and how to fix it.
-type RestoreRoleError struct {
-	Role    string
-	Problem string // e.g. `role "postgres" is a superuser`
-	Fix     string // one sentence an operator can act on
+// RestoreRole is what the server says about the role drills and restores connect as. A dump's SQL (function
+// bodies, materialized views, defaults, triggers) runs with exactly this role's rights while pg_restore loads
+// it, so anything beyond CREATEDB is power handed to whoever can place SQL in a backup.
+type RestoreRole struct {
+	Name       string
+	Superuser  bool
+	CreateRole bool // PostgreSQL 15: a CREATEROLE role can grant itself pg_execute_server_program
+	CreateDB   bool
+	// Becomes are other roles this role can SET ROLE to (pg_has_role … 'MEMBER') that are superusers or have
+	// CREATEROLE: membership gives their power to SQL that runs "SET ROLE".
+	Becomes []string
+	// ServerRoles are the predefined roles that reach the server's programs and files
+	// (pg_execute_server_program, pg_read_server_files, pg_write_server_files) this role is a member of.
+	ServerRoles []string
+	// ServerFunctions are server-file and server-admin functions (pg_read_file, lo_export, pg_ls_dir, …) this
+	// role was granted EXECUTE on; PostgreSQL revokes them from PUBLIC by default.
+	ServerFunctions []string
 }
 
-func (e *RestoreRoleError) Error() string { return e.Problem + ": " + e.Fix }
+// Powers lists, in words, everything the role has beyond CREATEDB that a dump's SQL could use; empty means
+// the role is fit to run a dump.
+func (r RestoreRole) Powers() []string {
+	var out []string
+	if r.Superuser {
+		out = append(out, "is a superuser")
+	}
+	if r.CreateRole {
+		out = append(out, "has CREATEROLE")
+	}
+	if len(r.Becomes) > 0 {
+		out = append(out, "can SET ROLE to "+strings.Join(r.Becomes, ", "))
+	}
+	if len(r.ServerRoles) > 0 {
+		out = append(out, "is a member of "+strings.Join(r.ServerRoles, ", "))
+	}
+	if len(r.ServerFunctions) > 0 {
+		out = append(out, "may execute "+strings.Join(r.ServerFunctions, ", "))
+	}
+	return out
+}
 
-// CheckRestoreRole asks the server adminURL connects to whether its role is fit to restore into: it must be
-// allowed to create databases (CREATEDB, which is not inherited through membership in PostgreSQL) and must
-// not be a superuser or a member of pg_execute_server_program, pg_read_server_files or pg_write_server_files,
-// because pg_restore runs whatever SQL the archive holds with the role's rights. The server answers; nothing
-// is inferred from the role's name. It returns *RestoreRoleError for an unfit role.
-func CheckRestoreRole(ctx context.Context, adminURL string) error {
-	conn, err := pgx.Connect(ctx, adminURL)
+// serverFunctions are pg_catalog functions that read, write or list files on the database server or change
+// its state; PUBLIC has no EXECUTE on any of them unless an administrator granted it.
+var serverFunctions = []string{"pg_read_file", "pg_read_binary_file", "pg_ls_dir", "pg_stat_file", "lo_import",
+	"lo_export", "pg_ls_logdir", "pg_ls_waldir", "pg_ls_tmpdir", "pg_ls_archive_statusdir", "pg_reload_conf",
+	"pg_rotate_logfile", "pg_file_write", "pg_file_rename", "pg_file_unlink"}
+
+// InspectRestoreRole connects with s and asks the server (pg_roles, pg_has_role, has_function_privilege)
+// what the role it logs in as may do. Nothing is inferred from the role's name or the connection string.
+func InspectRestoreRole(ctx context.Context, s *dbconn.Settings) (RestoreRole, error) {
+	var r RestoreRole
+	conn, err := s.Connect(ctx)
 	if err != nil {
-		return fmt.Errorf("connect to the restore server: %s", RedactError(err, adminURL))
+		return r, fmt.Errorf("connect as the restore role: %w", err)
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
-	var role string
-	var super, createdb bool
-	var dangerous []string
 	err = conn.QueryRow(ctx, `
-		SELECT r.rolname, r.rolsuper, r.rolcreatedb,
-		       ARRAY(SELECT g FROM unnest(ARRAY['pg_execute_server_program', 'pg_read_server_files', 'pg_write_server_files']) g
-		             WHERE to_regrole(g) IS NOT NULL AND pg_has_role(r.oid, g, 'MEMBER'))
-		FROM pg_roles r WHERE r.rolname = current_user`).Scan(&role, &super, &createdb, &dangerous)
+SELECT r.rolname, r.rolsuper, r.rolcreaterole, r.rolcreatedb,
+       ARRAY(SELECT o.rolname::text FROM pg_roles o
+             WHERE o.oid <> r.oid AND (o.rolsuper OR o.rolcreaterole) AND pg_has_role(r.oid, o.oid, 'MEMBER') ORDER BY 1),
+       ARRAY(SELECT o.rolname::text FROM pg_roles o
+             WHERE o.rolname IN ('pg_execute_server_program', 'pg_read_server_files', 'pg_write_server_files')
+               AND pg_has_role(r.oid, o.oid, 'MEMBER') ORDER BY 1),
+       ARRAY(SELECT DISTINCT p.proname::text FROM pg_proc p
+             WHERE p.pronamespace = 'pg_catalog'::regnamespace AND p.proname = ANY($1)
+               AND has_function_privilege(r.oid, p.oid, 'EXECUTE') ORDER BY 1)
+FROM pg_roles r WHERE r.rolname = current_user`, serverFunctions).
+		Scan(&r.Name, &r.Superuser, &r.CreateRole, &r.CreateDB, &r.Becomes, &r.ServerRoles, &r.ServerFunctions)
 	if err != nil {
-		return fmt.Errorf("read the restore role's attributes: %w", err)
+		return r, fmt.Errorf("ask the server about the restore role: %w", err)
 	}
-	const create = "create a dedicated role (CREATE ROLE pisbackup_restore LOGIN CREATEDB PASSWORD '…') and put it in RESTORE_DATABASE_URL"
-	switch {
-	case super:
-		return &RestoreRoleError{Role: role, Problem: fmt.Sprintf("restore role %q is a superuser, so a restored dump's SQL could do anything on the server", role), Fix: create}
-	case len(dangerous) > 0:
-		return &RestoreRoleError{Role: role, Problem: fmt.Sprintf("restore role %q is a member of %s, so a restored dump's SQL could run programs or touch server files", role, strings.Join(dangerous, ", ")),
-			Fix: fmt.Sprintf("REVOKE %s FROM %s, or %s", strings.Join(dangerous, ", "), pgx.Identifier{role}.Sanitize(), create)}
-	case !createdb:
-		return &RestoreRoleError{Role: role, Problem: fmt.Sprintf("restore role %q may not create databases, so drills and restores cannot make their target", role),
-			Fix: fmt.Sprintf("ALTER ROLE %s CREATEDB (as an administrator), or %s", pgx.Identifier{role}.Sanitize(), create)}
+	if r.Superuser { // a superuser passes every pg_has_role/has_function_privilege test; say it once
+		r.Becomes, r.ServerRoles, r.ServerFunctions = nil, nil, nil
+	}
+	return r, nil
+}
+
+// RestoreRoleError is a restore role with more power than a dump's SQL may have, or without CREATEDB. Its
+// text is one line naming RESTORE_DATABASE_URL: Problem, then Fix.
+type RestoreRoleError struct {
+	Role     string
+	Problem  string // e.g. `restore role "postgres" (from RESTORE_DATABASE_URL) is a superuser`
+	Fix      string // one sentence an operator can act on
+	NoCreate bool   // the only problem is the missing CREATEDB
+	Info     RestoreRole
+}
+
+func (e *RestoreRoleError) Error() string { return "RESTORE_DATABASE_URL: " + e.Problem + "; " + e.Fix }
+
+// Verdict is r judged for running a dump's SQL: nil, or a *RestoreRoleError saying why not. from names the
+// setting the role came from ("RESTORE_DATABASE_URL" or "SOURCE_DATABASE_URL (RESTORE_DATABASE_URL is not
+// set)"); allowPowerful (RESTORE_ALLOW_SUPERUSER) accepts power beyond CREATEDB, never a missing CREATEDB.
+func (r RestoreRole) Verdict(from string, allowPowerful bool) error {
+	const create = "point RESTORE_DATABASE_URL at a role with CREATEDB only (CREATE ROLE pisbackup_restore LOGIN CREATEDB PASSWORD '…'; " +
+		"see docs/disaster-recovery.md, \"Restore role\")"
+	if p := r.Powers(); len(p) > 0 && !allowPowerful {
+		return &RestoreRoleError{Role: r.Name, Info: r,
+			Problem: fmt.Sprintf("refusing to run a dump's SQL as restore role %q (from %s), which %s: a drill or restore runs whatever SQL a backup holds with that power",
+				r.Name, from, strings.Join(p, ", ")),
+			Fix: create + ", or set RESTORE_ALLOW_SUPERUSER=true on a single-user laptop"}
+	}
+	if !r.CreateDB && !r.Superuser {
+		return &RestoreRoleError{Role: r.Name, Info: r, NoCreate: true,
+			Problem: fmt.Sprintf("restore role %q (from %s) may not create databases (no CREATEDB), so drills and restores cannot make their target", r.Name, from),
+			Fix:     fmt.Sprintf("ALTER ROLE %s CREATEDB (as an administrator), or %s", pgx.Identifier{r.Name}.Sanitize(), create)}
 	}
 	return nil
+}
+
+// CheckRestoreRole asks the server adminURL connects to whether its role is fit to run a dump's SQL (see
+// InspectRestoreRole and Verdict, no opt-out): not a superuser, no CREATEROLE, cannot become such a role, not a
+// member of pg_execute_server_program, pg_read_server_files or pg_write_server_files, no EXECUTE on
+// server-file functions, and CREATEDB. It returns *RestoreRoleError for an unfit role. Guard.CheckRole is the
+// same check with the configured opt-out.
+func CheckRestoreRole(ctx context.Context, adminURL string) error {
+	s, err := dbconn.Parse(adminURL)
+	if err != nil {
+		return fmt.Errorf("RESTORE_DATABASE_URL: %w", err)
+	}
+	r, err := InspectRestoreRole(ctx, s)
+	if err != nil {
+		return err
+	}
+	return r.Verdict("RESTORE_DATABASE_URL", false)
 }

@@ -63,6 +63,9 @@ type Config struct {
 	// RestoreDatabaseURL connects, as a role allowed to CREATE DATABASE, to the server drills and restores
 	// create databases on; empty means the clinic database's own server (see RestoreServer).
 	RestoreDatabaseURL string
+	// RestoreAllowSuperuser (RESTORE_ALLOW_SUPERUSER=true) lets drills and restores run a dump's SQL as a role
+	// with more than CREATEDB (a superuser, say) on a single-user laptop; every start and every drill warns.
+	RestoreAllowSuperuser bool
 }
 
 // Error is a configuration problem: one variable, one line.
@@ -113,6 +116,7 @@ func Load(getenv func(string) string) (*Config, error) {
 		l.fail("DEFAULT_FROM_EMAIL", "required when a SendGrid key is set (%s): SendGrid refuses (403) any sender that is not a verified Sender Identity, so name the address you verified",
 			c.SendGridKeySource)
 	}
+	c.RestoreAllowSuperuser = l.boolean("RESTORE_ALLOW_SUPERUSER", false)
 	c.BaseURL = l.httpURLParsed("BASE_URL", fmt.Sprintf("http://localhost:%d", c.Port))
 	if l.err != nil {
 		return nil, l.err
@@ -137,6 +141,15 @@ func (c *Config) RestoreServer() string {
 		return c.RestoreDatabaseURL
 	}
 	return c.SourceDatabaseURL
+}
+
+// RestoreServerVar names where RestoreServer came from, for messages: "RESTORE_DATABASE_URL", or
+// "SOURCE_DATABASE_URL (RESTORE_DATABASE_URL is not set)".
+func (c *Config) RestoreServerVar() string {
+	if c.RestoreDatabaseURL != "" {
+		return "RESTORE_DATABASE_URL"
+	}
+	return "SOURCE_DATABASE_URL (RESTORE_DATABASE_URL is not set)"
 }
 
 // EmailConfigured reports whether e-mail goes to SendGrid (true) or the development outbox (false).

@@ -77,3 +77,29 @@ func checkMediaDir(dir string) error {
 	return fmt.Errorf("%w: demo-seed refuses to write into media folder %s: it holds %d entries and no %s mark; "+
 		"set MEDIA_ROOT to an empty folder (demo-seed creates it)", ErrNotDemo, dir, len(entries), MediaMark)
 }
+
+// CheckDatabase reports, without changing anything, whether Seed would write into the database at connString
+// (empty or marked as demo); the error wraps ErrNotDemo when it would refuse.
+func CheckDatabase(ctx context.Context, connString string) error {
+	conn, err := pgx.Connect(ctx, connString)
+	if err != nil {
+		return fmt.Errorf("demo: connect: %w", err)
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	tx, err := conn.BeginTx(ctx, pgx.TxOptions{AccessMode: pgx.ReadOnly})
+	if err != nil {
+		return fmt.Errorf("demo: begin: %w", err)
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx))
+	return checkDatabase(ctx, tx)
+}
+
+// CheckMedia reports, without changing anything, whether SeedMedia would write into dir (missing, empty or
+// marked as demo); the error wraps ErrNotDemo when it would refuse.
+func CheckMedia(dir string) error { return checkMediaDir(dir) }
+
+// MediaUntouched reports whether dir is missing or empty, the only folders `demo-seed --if-missing` fills.
+func MediaUntouched(dir string) bool {
+	entries, err := os.ReadDir(dir)
+	return errors.Is(err, fs.ErrNotExist) || (err == nil && len(entries) == 0)
+}

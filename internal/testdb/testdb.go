@@ -174,3 +174,30 @@ func (sourceMigrator) Migrate(ctx context.Context, _ *sql.DB, c pgtestdb.Config)
 	_, err := demo.Seed(ctx, c.URL(), demo.Options{Patients: 200, Seed: 1})
 	return err
 }
+
+// DropDatabase drops database name (if it exists) as the harness superuser, disconnecting its sessions. Tests
+// use it from t.Cleanup for databases they made pisbackup create (restore targets), which pisbackup itself
+// drops only when it marked them as its own.
+func DropDatabase(t testing.TB, name string) {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, AdminURL)
+	if err != nil {
+		t.Errorf("testdb: connect as admin: %v", err)
+		return
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)"); err != nil {
+		t.Errorf("testdb: drop %s: %v", name, err)
+	}
+}
+
+// DatabaseName is the database url connects to, as libpq resolves it (pgx.ParseConfig).
+func DatabaseName(t testing.TB, url string) string {
+	t.Helper()
+	c, err := pgx.ParseConfig(url)
+	if err != nil {
+		t.Fatalf("testdb: parse %q: %v", url, err)
+	}
+	return c.Database
+}

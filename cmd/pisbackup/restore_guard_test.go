@@ -1,0 +1,171 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/stretchr/testify/require"
+
+	"github.com/uscpis/pisbackup/internal/demo"
+	"github.com/uscpis/pisbackup/internal/testdb"
+)
+
+func adminExec(t *testing.T, sql string) {
+	t.Helper()
+	conn, err := pgx.Connect(context.Background(), testdb.AdminURL)
+	require.NoError(t, err)
+	defer conn.Close(context.Background())
+	_, err = conn.Exec(context.Background(), sql)
+	require.NoError(t, err)
+}
+
+// clinicNamedAfterRole creates a CREATEDB-only login role and a demo clinic database with the same name, owned
+// by it, and removes both when the test ends. A connection string without a database name reaches it: the
+// server defaults the database to the user name.
+func clinicNamedAfterRole(t *testing.T) string {
+	t.Helper()
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	name := "clinic_i13_" + hex.EncodeToString(b[:])
+	adminExec(t, "CREATE ROLE "+name+" LOGIN NOSUPERUSER CREATEDB")
+	adminExec(t, "CREATE DATABASE "+name+" OWNER "+name)
+	t.Cleanup(func() {
+		testdb.DropDatabase(t, name)
+		adminExec(t, "DROP OWNED BY "+name+"; DROP ROLE IF EXISTS "+name)
+	})
+	_, err := demo.Seed(context.Background(), "postgres://"+name+"@127.0.0.1:5432/"+name+"?sslmode=disable", demo.Options{Patients: 20})
+	require.NoError(t, err)
+	return name
+}
+
+// Issue 13 §3, verbatim: SOURCE_DATABASE_URL=postgres://clinic:pw@host:5432 (no database name: the server uses
+// "clinic"), then `pisbackup restore ID --target-db clinic --yes` dropped and rebuilt the live clinic database,
+// because the guard compared the URL's empty path with the name. The server says which database the source
+// is; the restore is refused and the clinic's data is untouched.
+func TestRestoreRefusesSourceNamedOnlyByServerDefaults(t *testing.T) {
+	t.Parallel()
+	env := cliEnv(t)
+	clinic := clinicNamedAfterRole(t)
+	env["SOURCE_DATABASE_URL"] = "postgres://" + clinic + "@127.0.0.1:5432?sslmode=disable"
+	b := cliBackup(t, env)
+	live := "postgres://" + clinic + "@127.0.0.1:5432/" + clinic + "?sslmode=disable"
+	// A patient registered after the backup: replacing the database with the backup would lose them.
+	conn, err := pgx.Connect(context.Background(), live)
+	require.NoError(t, err)
+	_, err = conn.Exec(context.Background(), "CREATE TABLE registered_after_backup (x int); INSERT INTO registered_after_backup VALUES (1)")
+	require.NoError(t, err)
+	conn.Close(context.Background())
+	before := testdb.TableDigests(t, live)
+
+	_, stderr, code := runCLI(t, env, "restore", strconv.FormatInt(b.ID, 10), "--target-db", clinic, "--yes")
+	require.Equal(t, 1, code, stderr)
+	require.Contains(t, stderr, "clinic (source) database")
+	require.Equal(t, before, testdb.TableDigests(t, live), "the live clinic database is untouched")
+	// Not even the administrator's flag plus the typed name replaces the source.
+	_, stderr, code = runCLI(t, env, "restore", strconv.FormatInt(b.ID, 10), "--target-db", clinic, "--replace-unowned", "--confirm", clinic)
+	require.Equal(t, 1, code, stderr)
+	require.Contains(t, stderr, "clinic (source) database")
+	require.Equal(t, before, testdb.TableDigests(t, live))
+}
+
+// An existing database pisbackup did not create is replaced only with the administrator's --replace-unowned and
+// the typed name (--yes is not enough); one holding another installation's catalog never.
+func TestRestoreIntoUnownedDatabaseNeedsFlagAndTypedName(t *testing.T) {
+	t.Parallel()
+	env := cliEnv(t)
+	b := cliBackup(t, env)
+	id := strconv.FormatInt(b.ID, 10)
+	other := testdb.Empty(t)
+	name := testdb.DatabaseName(t, other)
+	conn, err := pgx.Connect(context.Background(), other)
+	require.NoError(t, err)
+	_, err = conn.Exec(context.Background(), "CREATE TABLE keep (x int); INSERT INTO keep VALUES (42)")
+	require.NoError(t, err)
+	conn.Close(context.Background())
+	before := testdb.TableDigests(t, other)
+
+	_, stderr, code := runCLI(t, env, "restore", id, "--target-db", name, "--yes")
+	require.Equal(t, 1, code, stderr)
+	require.Contains(t, stderr, "pisbackup did not create it")
+	_, stderr, code = runCLI(t, env, "restore", id, "--target-db", name, "--replace-unowned", "--yes")
+	require.Equal(t, 1, code, stderr)
+	require.Contains(t, stderr, "left untouched")
+	require.Equal(t, before, testdb.TableDigests(t, other))
+
+	out, stderr, code := runCLI(t, env, "restore", id, "--target-db", name, "--replace-unowned", "--confirm", name)
+	require.Equal(t, 0, code, stderr+out)
+	require.Equal(t, testdb.TableDigests(t, env["SOURCE_DATABASE_URL"]), testdb.TableDigests(t, other))
+
+	_, otherCatalog := testdb.Catalog(t)
+	catName := testdb.DatabaseName(t, otherCatalog)
+	_, stderr, code = runCLI(t, env, "restore", id, "--target-db", catName, "--replace-unowned", "--confirm", catName)
+	require.Equal(t, 1, code, stderr)
+	require.Contains(t, stderr, "holds a pisbackup catalog")
+}
+
+// Issue 13 §1: serve, worker and the CLI commands that drill or restore ask the server about the restore role
+// at start and refuse a superuser in one line naming RESTORE_DATABASE_URL; restore refuses before queueing.
+func TestSuperuserRestoreRoleRefusedAtStart(t *testing.T) {
+	t.Parallel()
+	env := cliEnv(t)
+	b := cliBackup(t, env)
+	env["RESTORE_DATABASE_URL"] = testdb.AdminURL
+	for _, args := range [][]string{{"serve", "--addr", "127.0.0.1:0"}, {"worker"}, {"verify-backup", "--latest", "--level", "drill"},
+		{"restore", strconv.FormatInt(b.ID, 10), "--target-db", "pisbackup_i13_never"}} {
+		_, stderr, code := runCLI(t, env, args...)
+		require.Equal(t, 1, code, "%v: %s", args, stderr)
+		last := strings.TrimSpace(stderr[strings.LastIndex(strings.TrimSpace(stderr), "\n")+1:])
+		require.True(t, strings.HasPrefix(last, "RESTORE_DATABASE_URL: "), "%v: %s", args, stderr)
+		require.Contains(t, last, "is a superuser")
+	}
+	out, _, _ := runCLI(t, env, "list-backups", "--json")
+	require.NotContains(t, out, "pisbackup_i13_never")
+}
+
+// Issue 13 §5: `make run` runs demo-seed --if-missing, which rewrote every file under MEDIA_ROOT; demo-seed
+// without the flag replaced the tables of whatever SOURCE_DATABASE_URL names. --if-missing leaves media alone;
+// without it a real database or folder is refused in one line.
+func TestDemoSeedLeavesRealDataAlone(t *testing.T) {
+	t.Parallel()
+	env := cliEnv(t)
+	media := env["MEDIA_ROOT"]
+	real := filepath.Join(media, "reports", "feedback_summary_2025_q1.csv")
+	require.NoError(t, os.MkdirAll(filepath.Dir(real), 0o755))
+	require.NoError(t, os.WriteFile(real, []byte("real,clinic,data\n"), 0o600))
+
+	out, stderr, code := runCLI(t, env, "demo-seed", "--if-missing")
+	require.Equal(t, 0, code, stderr)
+	require.Contains(t, out, "left as it is")
+	got, err := os.ReadFile(real)
+	require.NoError(t, err)
+	require.Equal(t, "real,clinic,data\n", string(got), "--if-missing leaves media alone")
+
+	// The clinic database (here: one demo-seed did not mark) and the real folder are refused.
+	clinic := testdb.Empty(t)
+	conn, err := pgx.Connect(context.Background(), clinic)
+	require.NoError(t, err)
+	_, err = conn.Exec(context.Background(), "CREATE TABLE patients_patient (id int); INSERT INTO patients_patient VALUES (7)")
+	require.NoError(t, err)
+	conn.Close(context.Background())
+	env["SOURCE_DATABASE_URL"] = clinic
+	before := testdb.TableDigests(t, clinic)
+	_, stderr, code = runCLI(t, env, "demo-seed")
+	require.Equal(t, 1, code, stderr)
+	require.Contains(t, stderr, "refuses to write into database")
+	require.Equal(t, before, testdb.TableDigests(t, clinic))
+
+	env["SOURCE_DATABASE_URL"] = testdb.Empty(t)
+	_, stderr, code = runCLI(t, env, "demo-seed")
+	require.Equal(t, 1, code, stderr)
+	require.Contains(t, stderr, "refuses to write into media folder")
+	got, err = os.ReadFile(real)
+	require.NoError(t, err)
+	require.Equal(t, "real,clinic,data\n", string(got))
+}

@@ -1,0 +1,341 @@
+package backup
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/uscpis/pisbackup/internal/dbconn"
+	"github.com/uscpis/pisbackup/queries"
+)
+
+// DBIdentity is a database as its server describes it, not as a connection string spells it.
+type DBIdentity struct {
+	// Server is "sysid:<system_identifier>" from pg_control_system(), which every database of one cluster
+	// shares and no other cluster has (a physical replica shares its primary's, and is the same data anyway),
+	// or "" when the server would not say; "" compares as the same server as anything (see SameServer).
+	Server   string
+	Database string // current_database()
+	OID      uint32 // pg_database.oid: changes when a database of the same name is dropped and created again
+}
+
+// SameServer reports whether two server identities may be the same cluster. An unknown identity may be any
+// server, so it matches everything: the guards err towards "this is the protected database".
+func SameServer(a, b string) bool { return a == "" || b == "" || a == b }
+
+// Identify connects with s and asks the server which database that really is (current_database(), resolved
+// by libpq's rules and the PG* environment by dbconn, then confirmed by the server) and on which cluster.
+func Identify(ctx context.Context, s *dbconn.Settings) (DBIdentity, error) {
+	conn, err := s.Connect(ctx)
+	if err != nil {
+		return DBIdentity{}, err
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	return identify(ctx, conn)
+}
+
+func identify(ctx context.Context, conn *pgx.Conn) (DBIdentity, error) {
+	var id DBIdentity
+	err := conn.QueryRow(ctx, `SELECT current_database(), (SELECT oid FROM pg_database WHERE datname = current_database())`).
+		Scan(&id.Database, &id.OID)
+	if err != nil {
+		return id, fmt.Errorf("ask the server which database this is: %w", err)
+	}
+	id.Server = serverID(ctx, conn)
+	return id, nil
+}
+
+// serverID is the cluster's system identifier, or "" when pg_control_system() is not available to the role.
+// It is a statement of its own outside any transaction, so a refusal leaves the connection usable.
+func serverID(ctx context.Context, conn *pgx.Conn) string {
+	var sys int64
+	if err := conn.QueryRow(ctx, `SELECT system_identifier FROM pg_control_system()`).Scan(&sys); err != nil || sys == 0 {
+		return ""
+	}
+	return "sysid:" + strconv.FormatInt(sys, 10)
+}
+
+// Guard answers, by asking the servers, what a destructive step may touch: it creates databases and marks them
+// as pisbackup's (COMMENT ON DATABASE plus a row in the catalog, by server, name and oid) and drops or
+// replaces only databases so marked, never the clinic database, the catalog or another installation's catalog.
+type Guard struct {
+	// Admin connects to the restore server's maintenance database as the restore role (RESTORE_DATABASE_URL,
+	// else SOURCE_DATABASE_URL, with database "postgres").
+	Admin *dbconn.Settings
+	// AdminVar names where Admin came from, for messages (see config.RestoreServerVar).
+	AdminVar string
+	// AllowPowerful is the RESTORE_ALLOW_SUPERUSER opt-out: a role with more than CREATEDB is accepted.
+	AllowPowerful bool
+	// Catalog and Source are pisbackup's own database and the clinic database, as configured.
+	Catalog, Source *dbconn.Settings
+	// Q reads and writes the catalog's installation id and ownership records.
+	Q *queries.Queries
+}
+
+// CheckRole asks the server whether the restore role may run a dump's SQL (InspectRestoreRole, then Verdict
+// with the RESTORE_ALLOW_SUPERUSER opt-out). Every
+// drill and restore calls it before creating anything.
+func (g *Guard) CheckRole(ctx context.Context) (RestoreRole, error) {
+	r, err := InspectRestoreRole(ctx, g.Admin)
+	if err != nil {
+		return r, err
+	}
+	return r, r.Verdict(g.AdminVar, g.AllowPowerful)
+}
+
+// Installation returns this catalog's installation id (12 lower-case letters and digits), minting one the
+// first time and again whenever the catalog database is not the one the stored id was minted in (a copy of a
+// production catalog restored for staging, or a test database cloned from a template, gets its own id).
+func (g *Guard) Installation(ctx context.Context) (string, error) {
+	cat, err := Identify(ctx, g.Catalog)
+	if err != nil {
+		return "", fmt.Errorf("DATABASE_URL: %w", err)
+	}
+	cur, err := g.Q.InstallationGet(ctx)
+	if err == nil && cur.CatalogSysid == cat.Server && cur.CatalogOid == int64(cat.OID) {
+		return cur.ID, nil
+	}
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		return "", fmt.Errorf("read the installation id: %w", err)
+	}
+	cur, err = g.Q.InstallationSet(ctx, queries.InstallationSetParams{ID: newInstallationID(), CatalogSysid: cat.Server, CatalogOid: int64(cat.OID)})
+	if err != nil {
+		return "", fmt.Errorf("record the installation id: %w", err)
+	}
+	return cur.ID, nil
+}
+
+func newInstallationID() string {
+	const alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
+	b := make([]byte, 12)
+	_, _ = rand.Read(b)
+	for i := range b {
+		b[i] = alphabet[int(b[i])%len(alphabet)]
+	}
+	return string(b)
+}
+
+// ScratchName is the drill scratch database of verification id in installation inst.
+func ScratchName(inst string, id int64) string {
+	return DrillPrefix + inst + "_" + strconv.FormatInt(id, 10)
+}
+
+// OwnershipError is a database pisbackup would drop or replace but did not create.
+type OwnershipError struct{ Database, Why string }
+
+func (e *OwnershipError) Error() string {
+	return fmt.Sprintf("refusing to drop %q: %s", e.Database, e.Why)
+}
+
+// adminConn connects to the restore server and says which server it is.
+func (g *Guard) adminConn(ctx context.Context) (*pgx.Conn, string, error) {
+	conn, err := g.Admin.Connect(ctx)
+	if err != nil {
+		return nil, "", fmt.Errorf("connect to the restore server (RESTORE_DATABASE_URL): %w", err)
+	}
+	return conn, serverID(ctx, conn), nil
+}
+
+func databaseOID(ctx context.Context, conn *pgx.Conn, name string) (uint32, bool, error) {
+	var oid uint32
+	err := conn.QueryRow(ctx, `SELECT oid FROM pg_database WHERE datname = $1`, name).Scan(&oid)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, false, nil
+	}
+	return oid, err == nil, err
+}
+
+// CreateOwned creates the empty database name (from template0) on the restore server and marks it as this
+// installation's: a COMMENT ON DATABASE a person can read, and a catalog row (server, name, oid) that is the
+// mark pisbackup itself trusts. It fails when name already exists.
+func (g *Guard) CreateOwned(ctx context.Context, name, purpose string) error {
+	inst, err := g.Installation(ctx)
+	if err != nil {
+		return err
+	}
+	conn, server, err := g.adminConn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	id := pgx.Identifier{name}.Sanitize()
+	if _, err := conn.Exec(ctx, "CREATE DATABASE "+id+" TEMPLATE template0"); err != nil {
+		return fmt.Errorf("create database %s: %w", name, err)
+	}
+	oid, _, err := databaseOID(ctx, conn, name)
+	if err == nil {
+		_, err = conn.Exec(ctx, "COMMENT ON DATABASE "+id+" IS "+quoteLiteral(fmt.Sprintf(
+			"created by pisbackup installation %s as a %s database; pisbackup drops or replaces it", inst, purpose)))
+	}
+	if err == nil {
+		_ = g.Q.OwnedDatabaseForget(ctx, queries.OwnedDatabaseForgetParams{Server: server, Datname: name})
+		_, err = g.Q.OwnedDatabaseRecord(ctx, queries.OwnedDatabaseRecordParams{Server: server, Datname: name, Datoid: int64(oid), Purpose: purpose})
+	}
+	if err != nil { // we created it a moment ago, so it is ours to remove
+		_, _ = conn.Exec(context.WithoutCancel(ctx), "DROP DATABASE IF EXISTS "+id+" WITH (FORCE)")
+		return fmt.Errorf("mark database %s as pisbackup's: %w", name, err)
+	}
+	return nil
+}
+
+// Owned reports whether name exists on the restore server and, if so, whether this catalog recorded creating
+// exactly that database (same server, name and oid) for purpose.
+func (g *Guard) Owned(ctx context.Context, name, purpose string) (exists, owned bool, err error) {
+	conn, server, err := g.adminConn(ctx)
+	if err != nil {
+		return false, false, err
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	return g.owned(ctx, conn, server, name, purpose)
+}
+
+func (g *Guard) owned(ctx context.Context, conn *pgx.Conn, server, name, purpose string) (exists, owned bool, err error) {
+	oid, exists, err := databaseOID(ctx, conn, name)
+	if err != nil || !exists {
+		return exists, false, err
+	}
+	row, err := g.Q.OwnedDatabaseGet(ctx, queries.OwnedDatabaseGetParams{Server: server, Datname: name})
+	if errors.Is(err, pgx.ErrNoRows) {
+		return true, false, nil
+	} else if err != nil {
+		return true, false, err
+	}
+	return true, row.Datoid == int64(oid) && row.Purpose == purpose, nil
+}
+
+// DropOwned drops name (disconnecting its sessions) only when this catalog recorded creating exactly that
+// database; a missing database is fine. Anything else is an *OwnershipError and nothing is dropped. It
+// ignores ctx's cancellation (a cancelled drill must still clean up) but bounds itself to a minute.
+func (g *Guard) DropOwned(ctx context.Context, name, purpose string) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+	defer cancel()
+	conn, server, err := g.adminConn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(ctx)
+	exists, owned, err := g.owned(ctx, conn, server, name, purpose)
+	switch {
+	case err != nil:
+		return err
+	case !exists:
+		return g.Q.OwnedDatabaseForget(ctx, queries.OwnedDatabaseForgetParams{Server: server, Datname: name})
+	case !owned:
+		return &OwnershipError{Database: name, Why: "this pisbackup installation did not create it (no matching record in its catalog)"}
+	}
+	if _, err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)"); err != nil {
+		return fmt.Errorf("drop %s: %w", name, err)
+	}
+	return g.Q.OwnedDatabaseForget(ctx, queries.OwnedDatabaseForgetParams{Server: server, Datname: name})
+}
+
+// HoldsCatalog reports whether database name on the restore server holds a pisbackup catalog (this
+// installation's or another's): a pisbackup_installation table, or the backups, verifications and river_job
+// tables of a catalog older than it. It connects to that database as the restore role; a database it cannot
+// look into is reported as an error, never as "no".
+func (g *Guard) HoldsCatalog(ctx context.Context, name string) (bool, error) {
+	conn, err := g.Admin.WithDatabase(name).Connect(ctx)
+	if err != nil {
+		return false, fmt.Errorf("cannot look into %q to rule out a pisbackup catalog: %w", name, err)
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	var holds bool
+	err = conn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_class WHERE relname = 'pisbackup_installation' AND relkind IN ('r', 'p'))
+		OR (SELECT count(DISTINCT relname) FROM pg_class WHERE relname IN ('backups', 'verifications', 'river_job') AND relkind IN ('r', 'p')) = 3`).Scan(&holds)
+	if err != nil {
+		return false, fmt.Errorf("cannot look into %q to rule out a pisbackup catalog: %w", name, err)
+	}
+	return holds, nil
+}
+
+// ErrBadTargetName is wrapped by CheckTarget's refusal of a name that is not a plain identifier.
+var ErrBadTargetName = errors.New("refused")
+
+// TargetState is what the server says about a restore target that passed CheckTarget.
+type TargetState struct {
+	Exists bool // the database exists now; replacing it drops its content
+	Owned  bool // pisbackup created it for a restore (it may be replaced with the typed confirmation)
+}
+
+// CheckTarget decides, by asking the servers, whether a restore may write into database name on the restore
+// server. A database that does not exist is always fine (nothing can be lost). An existing one is never
+// allowed when it is the clinic (source) database or pisbackup's catalog (compared as server identity plus
+// current_database(), whatever the connection strings spell), holds any pisbackup catalog, or is a
+// PostgreSQL system or drill scratch database; otherwise it may be replaced when pisbackup created it for a
+// restore, or, when replaceUnowned (the administrator's explicit flag), any other database.
+func (g *Guard) CheckTarget(ctx context.Context, name string, replaceUnowned bool) (TargetState, error) {
+	var st TargetState
+	if !dbNameRE.MatchString(name) {
+		return st, fmt.Errorf("%w: target database name %q is not allowed: use letters, digits and _ (at most 63)", ErrBadTargetName, name)
+	}
+	switch name {
+	case "postgres", "template0", "template1":
+		return st, fmt.Errorf("%w: %q is a PostgreSQL system database", ErrProtectedTarget, name)
+	}
+	if strings.HasPrefix(name, DrillPrefix) {
+		return st, fmt.Errorf("%w: %q is reserved for restore drills", ErrProtectedTarget, name)
+	}
+	conn, server, err := g.adminConn(ctx)
+	if err != nil {
+		return st, err
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	st.Exists, st.Owned, err = g.owned(ctx, conn, server, name, "restore")
+	if err != nil || !st.Exists {
+		return st, err
+	}
+	for _, p := range []struct {
+		db       *dbconn.Settings
+		variable string
+		what     string
+	}{{g.Source, "SOURCE_DATABASE_URL", "the clinic (source) database"}, {g.Catalog, "DATABASE_URL", "pisbackup's own catalog database"}} {
+		id, err := Identify(ctx, p.db)
+		if err != nil {
+			return st, fmt.Errorf("%w: %q exists and pisbackup cannot ask %s which database is %s (%v); nothing was changed",
+				ErrProtectedTarget, name, p.variable, p.what, err)
+		}
+		if SameServer(id.Server, server) && id.Database == name {
+			return st, fmt.Errorf("%w: %q is %s (the server says so for %s); restore into a new database and switch over deliberately",
+				ErrProtectedTarget, name, p.what, p.variable)
+		}
+	}
+	holds, err := g.HoldsCatalog(ctx, name)
+	if err != nil {
+		return st, fmt.Errorf("%w: %v", ErrProtectedTarget, err)
+	}
+	if holds {
+		return st, fmt.Errorf("%w: %q holds a pisbackup catalog (another installation's); it is never replaced", ErrProtectedTarget, name)
+	}
+	if !st.Owned && !replaceUnowned {
+		return st, fmt.Errorf("%w: %q exists and pisbackup did not create it; restore into a new database, or (administrators, CLI only) "+
+			"pass --replace-unowned and type its name to drop what it holds", ErrProtectedTarget, name)
+	}
+	return st, nil
+}
+
+// ReplaceTarget drops the existing target name (after CheckTarget allowed it) and creates it again, marked
+// as pisbackup's restore database.
+func (g *Guard) ReplaceTarget(ctx context.Context, name string) error {
+	conn, server, err := g.adminConn(ctx)
+	if err != nil {
+		return err
+	}
+	_, err = conn.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)")
+	conn.Close(context.WithoutCancel(ctx))
+	if err != nil {
+		return fmt.Errorf("drop %s: %w", name, err)
+	}
+	_ = g.Q.OwnedDatabaseForget(ctx, queries.OwnedDatabaseForgetParams{Server: server, Datname: name})
+	return g.CreateOwned(ctx, name, "restore")
+}
+
+// cleanupTimeout bounds a drop that runs after its job's context was cancelled.
+const cleanupTimeout = time.Minute
+
+func quoteLiteral(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
