@@ -34,13 +34,13 @@ func clinicNamedAfterRole(t *testing.T) string {
 	var b [4]byte
 	_, _ = rand.Read(b[:])
 	name := "clinic_i13_" + hex.EncodeToString(b[:])
-	adminExec(t, "CREATE ROLE "+name+" LOGIN NOSUPERUSER CREATEDB")
+	adminExec(t, "CREATE ROLE "+name+" LOGIN PASSWORD '"+name+"' NOSUPERUSER CREATEDB") // lives for this test only
 	adminExec(t, "CREATE DATABASE "+name+" OWNER "+name)
 	t.Cleanup(func() {
 		testdb.DropDatabase(t, name)
 		adminExec(t, "DROP OWNED BY "+name+"; DROP ROLE IF EXISTS "+name)
 	})
-	_, err := demo.Seed(context.Background(), "postgres://"+name+"@127.0.0.1:5432/"+name+"?sslmode=disable", demo.Options{Patients: 20})
+	_, err := demo.Seed(context.Background(), "postgres://"+name+":"+name+"@127.0.0.1:5432/"+name+"?sslmode=disable", demo.Options{Patients: 20})
 	require.NoError(t, err)
 	return name
 }
@@ -53,9 +53,9 @@ func TestRestoreRefusesSourceNamedOnlyByServerDefaults(t *testing.T) {
 	t.Parallel()
 	env := cliEnv(t)
 	clinic := clinicNamedAfterRole(t)
-	env["SOURCE_DATABASE_URL"] = "postgres://" + clinic + "@127.0.0.1:5432?sslmode=disable"
+	env["SOURCE_DATABASE_URL"] = "postgres://" + clinic + ":" + clinic + "@127.0.0.1:5432?sslmode=disable"
 	b := cliBackup(t, env)
-	live := "postgres://" + clinic + "@127.0.0.1:5432/" + clinic + "?sslmode=disable"
+	live := "postgres://" + clinic + ":" + clinic + "@127.0.0.1:5432/" + clinic + "?sslmode=disable"
 	// A patient registered after the backup: replacing the database with the backup would lose them.
 	conn, err := pgx.Connect(context.Background(), live)
 	require.NoError(t, err)

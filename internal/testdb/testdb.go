@@ -4,14 +4,18 @@ package testdb
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"database/sql"
 	"encoding/hex"
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -26,14 +30,11 @@ import (
 // Role is the login every test database belongs to and every test connects as. It is deliberately what
 // production asks of RESTORE_DATABASE_URL (see backup.CheckRestoreRole): NOSUPERUSER, CREATEDB, no CREATEROLE and
 // none of pg_execute_server_program / pg_read_server_files / pg_write_server_files, so drills and restores in
-// tests run a dump's SQL with exactly the power they have in production. It has no password (PostgreSQL stores
-// an empty one as NULL, so password authentication always fails for it): on a server that asks for passwords it
-// cannot be used at all, and where local trust authentication is on (the test server) it can do no more than
-// create databases. The superuser is used only by the harness itself, to create the role, the templates and the
-// per-test databases and to drop them again.
+// tests run a dump's SQL with exactly the power they have in production. Its password is random per machine
+// (see rolePassword), so the login the server keeps between runs is neither a superuser nor guessable. The
+// superuser is used only by the harness itself, to create the role, the templates and the per-test databases
+// and to drop them again.
 const Role = "pisbackup_test_restore"
-
-var role = pgtestdb.Role{Username: Role, Password: "", Capabilities: RoleCapabilities}
 
 // RoleCapabilities are the attributes the test role is created with.
 const RoleCapabilities = "NOSUPERUSER NOCREATEROLE CREATEDB NOREPLICATION NOBYPASSRLS INHERIT"
@@ -63,12 +64,88 @@ func server() (host, port string) {
 // auth.UseFastHashesForTests); production hashes at cost 12.
 func init() { auth.UseFastHashesForTests() }
 
-func config() pgtestdb.Config {
+func config(t testing.TB) pgtestdb.Config {
+	roleOnce.Do(func() { rolePW, roleSetupErr = setUpRole() })
+	if roleSetupErr != nil {
+		t.Fatalf("testdb: %v", roleSetupErr)
+	}
 	host, port := server()
 	return pgtestdb.Config{
 		DriverName: "pgx", Host: host, Port: port, User: "postgres", Password: "postgres",
-		Database: "postgres", Options: "sslmode=disable", TestRole: &role, ForceTerminateConnections: true,
+		Database: "postgres", Options: "sslmode=disable", ForceTerminateConnections: true,
+		TestRole: &pgtestdb.Role{Username: Role, Password: rolePW, Capabilities: RoleCapabilities},
 	}
+}
+
+var (
+	roleOnce     sync.Once
+	rolePW       string
+	roleSetupErr error
+)
+
+// setUpRole reads (or creates) this machine's password for Role and, when the role already exists, sets it
+// again as the superuser: every test process on the machine reads the same file, so they agree, and a role
+// left with another password (a lost cache file) is brought back in line. pgtestdb creates the role itself
+// when it is missing.
+func setUpRole() (string, error) {
+	pw, err := rolePassword()
+	if err != nil {
+		return "", err
+	}
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, AdminURL)
+	if err != nil {
+		return "", fmt.Errorf("connect as admin: %w", err)
+	}
+	defer conn.Close(ctx)
+	var exists bool
+	if err := conn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)`, Role).Scan(&exists); err != nil {
+		return "", err
+	}
+	if exists {
+		if _, err := conn.Exec(ctx, "ALTER ROLE "+Role+" PASSWORD '"+pw+"'"); err != nil {
+			return "", fmt.Errorf("set the password of %s: %w", Role, err)
+		}
+	}
+	return pw, nil
+}
+
+// rolePassword is 32 random hex digits kept in the user's cache directory (…/pisbackup/test-role-password,
+// mode 0600), created on first use. Servers asking for passwords (scram-sha-256 over TCP, as a stock Debian
+// cluster does) need one; keeping it per machine keeps the template databases' names stable across runs.
+func rolePassword() (string, error) {
+	dir, err := os.UserCacheDir()
+	if err != nil {
+		dir = os.TempDir()
+	}
+	dir = filepath.Join(dir, "pisbackup")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", err
+	}
+	file := filepath.Join(dir, "test-role-password")
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	f, err := os.OpenFile(file, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err == nil {
+		_, err = f.WriteString(hex.EncodeToString(b[:]))
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return "", err
+		}
+	}
+	for range 50 { // another process may have created it a moment ago and still be writing
+		raw, err := os.ReadFile(file)
+		if err != nil {
+			return "", err
+		}
+		if pw := strings.TrimSpace(string(raw)); len(pw) == 32 {
+			return pw, nil
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return "", fmt.Errorf("%s does not hold a 32-digit password; delete it and rerun", file)
 }
 
 // custom is pgtestdb.Custom after proving, once per process, that the test role is as weak as production's
@@ -76,7 +153,7 @@ func config() pgtestdb.Config {
 // production refuses.
 func custom(t testing.TB, m pgtestdb.Migrator) string {
 	t.Helper()
-	url := pgtestdb.Custom(t, config(), m).URL()
+	url := pgtestdb.Custom(t, config(t), m).URL()
 	roleChecked.Do(func() { roleErr = checkRole(url) })
 	if roleErr != nil {
 		t.Fatalf("testdb: %v", roleErr)
@@ -200,4 +277,14 @@ func DatabaseName(t testing.TB, url string) string {
 		t.Fatalf("testdb: parse %q: %v", url, err)
 	}
 	return c.Database
+}
+
+// UserName is the role url logs in as.
+func UserName(t testing.TB, url string) string {
+	t.Helper()
+	c, err := pgx.ParseConfig(url)
+	if err != nil {
+		t.Fatalf("testdb: parse %q: %v", url, err)
+	}
+	return c.User
 }
