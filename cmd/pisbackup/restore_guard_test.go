@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -17,29 +15,15 @@ import (
 	"github.com/uscpis/pisbackup/internal/testdb"
 )
 
-func adminExec(t *testing.T, sql string) {
-	t.Helper()
-	conn, err := pgx.Connect(context.Background(), testdb.AdminURL)
-	require.NoError(t, err)
-	defer conn.Close(context.Background())
-	_, err = conn.Exec(context.Background(), sql)
-	require.NoError(t, err)
-}
-
 // clinicNamedAfterRole creates a CREATEDB-only login role and a demo clinic database with the same name, owned
 // by it, and removes both when the test ends. A connection string without a database name reaches it: the
 // server defaults the database to the user name.
 func clinicNamedAfterRole(t *testing.T) string {
 	t.Helper()
-	var b [4]byte
-	_, _ = rand.Read(b[:])
-	name := "clinic_i13_" + hex.EncodeToString(b[:])
-	adminExec(t, "CREATE ROLE "+name+" LOGIN PASSWORD '"+name+"' NOSUPERUSER CREATEDB") // lives for this test only
-	adminExec(t, "CREATE DATABASE "+name+" OWNER "+name)
-	t.Cleanup(func() {
-		testdb.DropDatabase(t, name)
-		adminExec(t, "DROP OWNED BY "+name+"; DROP ROLE IF EXISTS "+name)
-	})
+	role := testdb.LoginRole(t, testdb.AdminURL, "NOSUPERUSER CREATEDB")
+	name := testdb.UserName(t, role)
+	adminExec(t, testdb.AdminURL, "CREATE DATABASE "+name+" OWNER "+name)
+	t.Cleanup(func() { testdb.DropDatabase(t, name) }) // before LoginRole's cleanup drops the role
 	_, err := demo.Seed(context.Background(), "postgres://"+name+":"+name+"@127.0.0.1:5432/"+name+"?sslmode=disable", demo.Options{Patients: 20})
 	require.NoError(t, err)
 	return name

@@ -2,8 +2,6 @@ package backup_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"os"
 	"os/exec"
@@ -115,21 +113,14 @@ BEGIN COPY (SELECT current_user) TO PROGRAM 'id > `+pwned+`'; RETURN 1; END $$;`
 	require.Contains(t, string(out), "uid=")
 }
 
-// newRole creates a login role with attrs and drops it
-// when the test ends. It returns a URL connecting as it to database postgres.
+// newRole is a login role with attrs and grants for this test (testdb.LoginRole), as a URL to database postgres.
 func newRole(t *testing.T, attrs string, grants ...string) string {
 	t.Helper()
-	var b [4]byte
-	_, _ = rand.Read(b[:])
-	name := "pisbackup_i13_" + hex.EncodeToString(b[:])
-	pw := hex.EncodeToString(b[:]) + "pw" // servers with scram over TCP need one; the role lives for this test only
-	sql := "CREATE ROLE " + name + " LOGIN PASSWORD '" + pw + "' " + attrs + ";"
+	url := testdb.LoginRole(t, testdb.AdminURL, attrs)
 	for _, g := range grants {
-		sql += "GRANT " + g + " TO " + name + ";"
+		exec1(t, testdb.AdminURL, "GRANT "+g+" TO "+testdb.UserName(t, url))
 	}
-	exec1(t, testdb.AdminURL, sql)
-	t.Cleanup(func() { exec1(t, testdb.AdminURL, "DROP OWNED BY "+name+"; DROP ROLE "+name) })
-	return "postgres://" + name + ":" + pw + "@127.0.0.1:5432/postgres?sslmode=disable"
+	return url
 }
 
 // The role check asks the server (pg_roles, pg_has_role, has_function_privilege), so every way of holding

@@ -103,11 +103,11 @@ func (e *RestoreRoleError) Error() string { return "RESTORE_DATABASE_URL: " + e.
 // setting the role came from ("RESTORE_DATABASE_URL" or "SOURCE_DATABASE_URL (RESTORE_DATABASE_URL is not
 // set)"); allowPowerful (RESTORE_ALLOW_SUPERUSER) accepts power beyond CREATEDB, never a missing CREATEDB.
 func (r RestoreRole) Verdict(from string, allowPowerful bool) error {
-	const create = "point RESTORE_DATABASE_URL at a role with CREATEDB only (CREATE ROLE pisbackup_restore LOGIN CREATEDB PASSWORD '…'; " +
-		"see docs/disaster-recovery.md, \"Restore role\")"
+	const create = "create a dedicated role with CREATEDB only (CREATE ROLE pisbackup_restore LOGIN CREATEDB PASSWORD '…') " +
+		"and put it in RESTORE_DATABASE_URL (see docs/disaster-recovery.md, \"Restore role\")"
 	if p := r.Powers(); len(p) > 0 && !allowPowerful {
 		return &RestoreRoleError{Role: r.Name, Info: r,
-			Problem: fmt.Sprintf("refusing to run a dump's SQL as restore role %q (from %s), which %s: a drill or restore runs whatever SQL a backup holds with that power",
+			Problem: fmt.Sprintf("restore role %q (from %s) %s, so a drill or restore would run whatever SQL a backup holds with that power",
 				r.Name, from, strings.Join(p, ", ")),
 			Fix: create + ", or set RESTORE_ALLOW_SUPERUSER=true on a single-user laptop"}
 	}
