@@ -6,12 +6,17 @@ export PATH := $(CURDIR)/bin:$(PATH)
 
 .PHONY: run build static generate check-generated test test-go test-clean vet bench faults screenshots clean
 
-## run: build, create+migrate the catalog, seed the demo clinic, serve on :8080 with workers
+## run: build, create+migrate the catalog, seed the demo clinic, create the restore role drills and restores
+## connect as (pisbackup_restore: CREATEDB only, never a superuser), serve on :8080 with workers
+RUN_ADMIN_URL ?= postgres://postgres@/postgres?host=/var/run/postgresql
+RUN_RESTORE_URL ?= postgres://pisbackup_restore@/postgres?host=/var/run/postgresql
 run: build
 	$(BIN) migrate --create-db
 	$(BIN) demo-seed --if-missing
 	$(BIN) bootstrap-admin
-	$(BIN) serve
+	@[ -n "$$RESTORE_DATABASE_URL" ] || echo "SELECT 'CREATE ROLE pisbackup_restore LOGIN NOSUPERUSER NOCREATEROLE CREATEDB' \
+	  WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'pisbackup_restore') \gexec" | psql "$(RUN_ADMIN_URL)" -v ON_ERROR_STOP=1 -q
+	RESTORE_DATABASE_URL="$${RESTORE_DATABASE_URL:-$(RUN_RESTORE_URL)}" $(BIN) serve
 
 ## build: the single binary, with static files (htmx from npm) embedded
 build: static

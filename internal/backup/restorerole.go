@@ -82,7 +82,7 @@ FROM pg_roles r WHERE r.rolname = current_user`, serverFunctions).
 		return r, fmt.Errorf("ask the server about the restore role: %w", err)
 	}
 	if r.Superuser { // a superuser passes every pg_has_role/has_function_privilege test; say it once
-		r.Becomes, r.ServerRoles, r.ServerFunctions = nil, nil, nil
+		r.CreateRole, r.Becomes, r.ServerRoles, r.ServerFunctions = false, nil, nil, nil
 	}
 	return r, nil
 }
