@@ -4,7 +4,7 @@ GO ?= go
 BIN := bin/pisbackup
 export PATH := $(CURDIR)/bin:$(PATH)
 
-.PHONY: run build static generate check-generated test test-go test-clean vet bench faults screenshots clean
+.PHONY: run build static generate check-generated test test-go s3-server test-clean vet bench faults screenshots clean
 
 ## run: build, create+migrate the catalog, seed the demo clinic, create the restore role drills and restores
 ## connect as (pisbackup_restore: CREATEDB only, never a superuser), serve on :8080 with workers
@@ -49,8 +49,16 @@ test: static
 	@$(MAKE) --no-print-directory -j3 --output-sync=line vet check-generated test-go
 
 ## test-go: only the Go tests
-test-go: static
+test-go: static s3-server
 	$(GO) test -count=1 -timeout 30m ./...
+
+## s3-server: build the S3-compatible server the storage tests start (versitygw, from the Go module proxy) once
+## into a cache outside the repository; the tests build it themselves when it is missing, this keeps that out
+## of a test's time limit
+S3_SERVER_CACHE ?= $(or $(PISBACKUP_S3_CACHE),$(HOME)/.cache/pisbackup-s3)
+s3-server:
+	@test -x "$(S3_SERVER_CACHE)/bin/versitygw" || { echo "building versitygw into $(S3_SERVER_CACHE)/bin"; \
+	  cd /tmp && GOFLAGS=-mod=mod GOBIN="$(S3_SERVER_CACHE)/bin" $(GO) install github.com/versity/versitygw/cmd/versitygw@v1.8.0; }
 
 ## test-clean: drop everything `make test` keeps on the server: every database owned by the test role (the cached
 ## templates testdb_tpl_*, databases of failed tests kept for inspection, their drill scratch databases), then the

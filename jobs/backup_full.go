@@ -51,13 +51,17 @@ func (w *BackupFullWorker) Work(ctx context.Context, job *river.Job[BackupFullAr
 		return err
 	}
 	var warnings []string
-	refs, missingCols, refErr := backup.MediaReferences(ctx, d.Cfg.SourceDatabaseURL, d.Cfg.FileColumns)
+	var refs []string
+	var alias func(string) []string
+	fc, refErr := backup.ReadFileColumns(ctx, d.Cfg.SourceDatabaseURL, d.Cfg.FileColumns)
 	if refErr != nil {
 		warnings = append(warnings, "media references not checked: "+refErr.Error())
-	}
-	if len(missingCols) > 0 {
-		warnings = append(warnings, fmt.Sprintf("media references not checked for %s: no such column in the clinic database (MEDIA_REFERENCE_COLUMNS)",
-			strings.Join(missingCols, ", ")))
+	} else {
+		refs, alias = fc.Paths(d.Cfg.FileColumns), remoteAlias(d.Cfg, fc)
+		if len(fc.Missing) > 0 {
+			warnings = append(warnings, fmt.Sprintf("media references not checked for %s: no such column in the clinic database (MEDIA_REFERENCE_COLUMNS)",
+				strings.Join(fc.Missing, ", ")))
+		}
 	}
 	dbRow, err1 := startChild(ctx, d, b, "database")
 	mediaRow, err2 := startChild(ctx, d, b, "media")
@@ -80,7 +84,9 @@ func (w *BackupFullWorker) Work(ctx context.Context, job *river.Job[BackupFullAr
 		defer wg.Done()
 		hb := startHeartbeat(ctx, d, mediaRow.ID)
 		defer hb.stop()
-		mediaRes, mediaErr = backup.DumpMedia(ctx, mediaOptions(d, mediaRow.ID, b.ID, b.Trigger, refs, hb.set))
+		o := mediaOptions(d, mediaRow.ID, b.ID, b.Trigger, refs, hb.set)
+		o.RemoteAlias = alias
+		mediaRes, mediaErr = backup.DumpMedia(ctx, o)
 	}()
 	hb := startHeartbeat(ctx, d, b.ID) // the parent heartbeats too, so the reconciler leaves it alone
 	wg.Wait()

@@ -37,3 +37,20 @@ func MediaResolvability(ctx context.Context, cfg *config.Config, q *queries.Quer
 	}
 	return rep, mediamigration.References(fc, n, cfg.FileColumns), nil
 }
+
+// remoteAlias says where a referenced path's Cloudinary original sits in a media set: the asset the app
+// requests for it under its column's storage (so a file migrated with --delete-local is not "missing").
+func remoteAlias(cfg *config.Config, fc *backup.FileColumnValues) func(string) []string {
+	if !cfg.CloudinaryConfigured() {
+		return nil
+	}
+	n := MediaNaming(cfg)
+	types := mediamigration.References(fc, n, cfg.FileColumns)
+	return func(ref string) []string {
+		rt, ok := types[ref]
+		if !ok {
+			return nil
+		}
+		return []string{backup.RemotePrefix + rt + "/" + n.AssetFor(ref, rt).PublicID}
+	}
+}

@@ -124,6 +124,16 @@ func TestEveryStoredFileFieldValueResolvesAfterMigration(t *testing.T) {
 	rep, _, err = MediaResolvability(ctx, b.d.Cfg, b.d.Q)
 	require.NoError(t, err)
 	require.True(t, rep.OK(), rep.Summary())
+
+	// A full backup now finds every referenced file among the Cloudinary originals it copies: none is
+	// "missing" although MEDIA_ROOT no longer holds them.
+	full, _, err := EnqueueBackup(ctx, b.d.Pool, client, b.d.Cfg, BackupRequest{Kind: "full", Trigger: "manual"})
+	require.NoError(t, err)
+	row := b.waitFinal(t, full.ID)
+	m, err := backup.ParseManifest(row.Manifest)
+	require.NoError(t, err)
+	require.Empty(t, m.Missing)
+	require.Equal(t, "succeeded", row.Status, "%s %v", row.Error, m.Warnings)
 }
 
 // clearMissingRefs points the demo rows whose files are missing on purpose (demo.MissingFiles) at existing

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"path"
 	"strings"
 	"time"
 
@@ -25,8 +26,12 @@ type MediaOptions struct {
 	// References are the media paths the clinic database points at (full backups); each one absent from the
 	// media set is listed in Manifest.Missing and makes the backup a warning.
 	References []string
-	Progress   func(done, total int64)
-	Now        func() time.Time
+	// RemoteAlias, when set, names where a reference's Cloudinary original sits in the media set
+	// (RemotePrefix + resource type + "/" + public id; for image and video without the format extension, which
+	// Cloudinary may normalise, e.g. jpeg to jpg). A reference found there is not missing.
+	RemoteAlias func(ref string) []string
+	Progress    func(done, total int64)
+	Now         func() time.Time
 }
 
 // RemoteFile is one original held elsewhere (Cloudinary) that a media backup copies into its tar.
@@ -90,7 +95,7 @@ func DumpMedia(ctx context.Context, o MediaOptions) (*Result, error) {
 		return nil, fmt.Errorf("publish %s: %w", key, err)
 	}
 	m.FileCount = len(m.Files)
-	m.Missing = missingReferences(o.References, m.Files)
+	m.Missing = missingReferences(o.References, m.Files, o.RemoteAlias)
 	if len(m.Unreadable) > 0 {
 		m.Warnings = append(m.Warnings, fmt.Sprintf("%d file(s) could not be read", len(m.Unreadable)))
 	}
@@ -159,16 +164,33 @@ func writeMediaTar(ctx context.Context, o MediaOptions, w io.Writer, m *Manifest
 	return sealer, nil
 }
 
-// missingReferences returns the referenced paths that are not among files, sorted and without duplicates.
-func missingReferences(refs []string, files []MediaFile) []string {
+// missingReferences returns the referenced paths that are not among files (nor, through alias, among the
+// Cloudinary originals), sorted and without duplicates.
+func missingReferences(refs []string, files []MediaFile, alias func(string) []string) []string {
 	have := make(map[string]bool, len(files))
 	for _, f := range files {
 		have[f.Path] = true
+		if strings.HasPrefix(f.Path, RemotePrefix+"image/") || strings.HasPrefix(f.Path, RemotePrefix+"video/") {
+			have[strings.TrimSuffix(f.Path, path.Ext(f.Path))] = true
+		}
+	}
+	found := func(r string) bool {
+		if have[r] {
+			return true
+		}
+		if alias != nil {
+			for _, a := range alias(r) {
+				if have[a] {
+					return true
+				}
+			}
+		}
+		return false
 	}
 	var out []string
 	seen := map[string]bool{}
 	for _, r := range refs {
-		if !have[r] && !seen[r] {
+		if !found(r) && !seen[r] {
 			seen[r] = true
 			out = append(out, r)
 		}

@@ -61,15 +61,11 @@ func ReadFileColumns(ctx context.Context, sourceURL string, columns []string) (*
 	return out, nil
 }
 
-// MediaReferences returns every distinct media path the clinic database stores in the given FileField
-// columns (relative to MEDIA_ROOT, a leading "/" dropped), sorted, and the configured columns the database
-// does not have, so a typo in MEDIA_REFERENCE_COLUMNS or a renamed model cannot pass as "nothing missing".
-func MediaReferences(ctx context.Context, sourceURL string, columns []string) (refs, missingColumns []string, err error) {
-	fc, err := ReadFileColumns(ctx, sourceURL, columns)
-	if err != nil {
-		return nil, nil, err
-	}
+// Paths returns every distinct value of the given columns (relative to MEDIA_ROOT, a leading "/" dropped),
+// sorted: the media paths the clinic database points at.
+func (fc *FileColumnValues) Paths(columns []string) []string {
 	seen := map[string]bool{}
+	var refs []string
 	for _, tc := range columns {
 		for _, p := range fc.Values[tc] {
 			p = strings.TrimPrefix(p, "/")
@@ -80,5 +76,5 @@ func MediaReferences(ctx context.Context, sourceURL string, columns []string) (r
 		}
 	}
 	sortStrings(refs)
-	return refs, fc.Missing, nil
+	return refs
 }

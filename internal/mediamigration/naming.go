@@ -100,7 +100,7 @@ func (n Naming) Problem(value, resourceType string) (reason, fix string) {
 	case strings.ContainsAny(name, forbiddenInPublicID):
 		return fmt.Sprintf("the name contains one of %s, which Cloudinary public ids cannot contain", forbiddenInPublicID),
 			"rename the file and update the row to a name without those characters, then migrate again"
-	case strings.TrimSpace(name) != name || strings.HasSuffix(name, "/") || strings.Contains(name, "//"):
+	case strings.TrimSpace(name) != name || strings.HasPrefix(name, "/") || strings.HasSuffix(name, "/") || strings.Contains(name, "//"):
 		return "the name begins or ends with a space or slash, or has an empty folder, which a Cloudinary public id cannot",
 			"rename the file and update the row, then migrate again"
 	case strings.ContainsFunc(name, unicode.IsControl):
