@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 
+	"github.com/uscpis/pisbackup/internal/auth"
 	"github.com/uscpis/pisbackup/internal/config"
 	"github.com/uscpis/pisbackup/internal/crypt"
 	"github.com/uscpis/pisbackup/internal/preflight"
@@ -57,6 +58,8 @@ func New(d Deps) http.Handler {
 		mux.Handle(rt.Pattern, h.guard(rt))
 	}
 	mux.Handle("GET /static/", static.Handler())
+	// Everything else: the styled 404 page, or the JSON envelope under /api/.
+	mux.Handle("/", h.guard(Route{Pattern: "/", Role: auth.Public, Handle: h.notFound}))
 	// Go's cross-origin protection refuses state-changing browser requests from other sites (by Sec-Fetch-Site
 	// and Origin), while API clients that send neither header (curl, scripts with tokens) pass through.
 	// Same-site HTMX requests carry Sec-Fetch-Site: same-origin and pass; session cookies are SameSite=Lax too.

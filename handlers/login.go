@@ -16,7 +16,7 @@ const badLogin = "That e-mail and password do not match an active account."
 
 func (h *Handlers) loginPage(w http.ResponseWriter, r *http.Request) error {
 	if !principalFrom(r.Context()).Anonymous() {
-		http.Redirect(w, r, safeNext(r.URL.Query().Get("next")), http.StatusSeeOther)
+		http.Redirect(w, r, h.pageOf(safeNext(r.URL.Query().Get("next"))), http.StatusSeeOther)
 		return nil
 	}
 	return h.renderLogin(w, r, http.StatusOK, views.LoginVM{Next: r.URL.Query().Get("next")})
@@ -68,7 +68,7 @@ func (h *Handlers) login(w http.ResponseWriter, r *http.Request) error {
 	role, _ := auth.ParseRole(u.Role)
 	r = withPrincipal(r, Principal{UserID: &u.ID, Name: u.Email, Role: role})
 	h.audit(r, "login.succeeded", "user:"+u.Email, nil)
-	http.Redirect(w, r, safeNext(vm.Next), http.StatusSeeOther)
+	http.Redirect(w, r, h.pageOf(safeNext(vm.Next)), http.StatusSeeOther)
 	return nil
 }
 

@@ -18,6 +18,9 @@ type Route struct {
 	Query []string
 	// Request is an example request body, shown in openapi.json (its presence marks the operation as taking JSON).
 	Request any
+	// Page marks an HTMX fragment: the path of the full page it belongs to, with the same {params}. Sign-in
+	// never returns a browser to a fragment (it would show bare HTML), but to its Page.
+	Page string
 }
 
 // Routes lists EVERY route. A reader finds any URL here.
@@ -29,16 +32,16 @@ func (h *Handlers) Routes() []Route {
 
 		// Pages.
 		{Pattern: "GET /{$}", Role: auth.Viewer, Handle: h.dashboard},
-		{Pattern: "GET /dashboard/live", Role: auth.Viewer, Handle: h.dashboardLive},
+		{Pattern: "GET /dashboard/live", Role: auth.Viewer, Handle: h.dashboardLive, Page: "/"},
 		{Pattern: "GET /backups", Role: auth.Viewer, Handle: h.backupList},
-		{Pattern: "GET /backups/table", Role: auth.Viewer, Handle: h.backupTable},
+		{Pattern: "GET /backups/table", Role: auth.Viewer, Handle: h.backupTable, Page: "/backups"},
 		{Pattern: "POST /backups", Role: auth.Operator, Handle: h.backupCreate},
 		{Pattern: "GET /backups/{id}", Role: auth.Viewer, Handle: h.backupDetail},
-		{Pattern: "GET /backups/{id}/summary", Role: auth.Viewer, Handle: h.backupSummary},
+		{Pattern: "GET /backups/{id}/summary", Role: auth.Viewer, Handle: h.backupSummary, Page: "/backups/{id}"},
 		{Pattern: "GET /backups/{id}/download", Role: auth.Admin, Handle: h.backupDownload},
 		{Pattern: "POST /backups/{id}/delete", Role: auth.Admin, Handle: h.backupDeletePage},
 		// Verification, restore and upload (issue 4).
-		{Pattern: "GET /backups/{id}/activity", Role: auth.Viewer, Handle: h.backupActivity},
+		{Pattern: "GET /backups/{id}/activity", Role: auth.Viewer, Handle: h.backupActivity, Page: "/backups/{id}"},
 		{Pattern: "POST /backups/{id}/verify", Role: auth.Operator, Handle: h.backupVerify},
 		{Pattern: "POST /backups/{id}/restore", Role: auth.Admin, Handle: h.backupRestore},
 		{Pattern: "GET /backups/upload", Role: auth.Admin, Handle: h.backupUploadPage},
@@ -52,7 +55,7 @@ func (h *Handlers) Routes() []Route {
 		// Schedules, health and metrics (issue 5).
 		{Pattern: "GET /schedules", Role: auth.Viewer, Handle: h.scheduleList},
 		{Pattern: "GET /schedules/new", Role: auth.Operator, Handle: h.scheduleNew},
-		{Pattern: "GET /schedules/preview", Role: auth.Viewer, Handle: h.schedulePreview},
+		{Pattern: "GET /schedules/preview", Role: auth.Viewer, Handle: h.schedulePreview, Page: "/schedules"},
 		{Pattern: "POST /schedules", Role: auth.Operator, Handle: h.scheduleSave},
 		{Pattern: "GET /schedules/{id}", Role: auth.Viewer, Handle: h.scheduleEdit},
 		{Pattern: "POST /schedules/{id}", Role: auth.Operator, Handle: h.scheduleSave},
@@ -129,7 +132,7 @@ func (h *Handlers) Routes() []Route {
 
 		// Media migration to Cloudinary (issue 7).
 		{Pattern: "GET /media", Role: auth.Viewer, Handle: h.mediaPage},
-		{Pattern: "GET /media/live", Role: auth.Viewer, Handle: h.mediaLive},
+		{Pattern: "GET /media/live", Role: auth.Viewer, Handle: h.mediaLive, Page: "/media"},
 		{Pattern: "POST /media/migrations", Role: auth.Operator, Handle: h.mediaStart},
 		{Pattern: "GET /media/mapping.json", Role: auth.Operator, Handle: h.mediaMappingJSON},
 		{Pattern: "GET /media/mapping.csv", Role: auth.Operator, Handle: h.mediaMappingCSV},

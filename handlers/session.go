@@ -44,11 +44,7 @@ func newSessions(d Deps) *scs.SessionManager {
 // HX-Redirect, since a plain redirect would swap the login page into a fragment.
 func (h *Handlers) redirectToLogin(w http.ResponseWriter, r *http.Request) {
 	// Always carries next (for a POST, the dashboard) so a redirect caused by missing auth is recognisable.
-	next := "/"
-	if r.Method == http.MethodGet {
-		next = r.URL.RequestURI()
-	}
-	target := "/login?next=" + url.QueryEscape(next)
+	target := "/login?next=" + url.QueryEscape(h.pageOf(returnPath(r)))
 	if isHTMX(r) {
 		w.Header().Set("HX-Redirect", target)
 		w.WriteHeader(http.StatusUnauthorized)
