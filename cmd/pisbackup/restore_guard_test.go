@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -18,15 +19,21 @@ import (
 // clinicNamedAfterRole creates a CREATEDB-only login role and a demo clinic database with the same name, owned
 // by it, and removes both when the test ends. A connection string without a database name reaches it: the
 // server defaults the database to the user name.
-func clinicNamedAfterRole(t *testing.T) string {
+func clinicNamedAfterRole(t *testing.T) (name, noDB, live string) {
 	t.Helper()
 	role := testdb.LoginRole(t, testdb.AdminURL, "NOSUPERUSER CREATEDB")
-	name := testdb.UserName(t, role)
+	name = testdb.UserName(t, role)
 	adminExec(t, testdb.AdminURL, "CREATE DATABASE "+name+" OWNER "+name)
 	t.Cleanup(func() { testdb.DropDatabase(t, name) }) // before LoginRole's cleanup drops the role
-	_, err := demo.Seed(context.Background(), "postgres://"+name+":"+name+"@127.0.0.1:5432/"+name+"?sslmode=disable", demo.Options{Patients: 20})
+	u, err := url.Parse(role)
 	require.NoError(t, err)
-	return name
+	u.Path = ""
+	noDB = u.String()
+	u.Path = "/" + name
+	live = u.String()
+	_, err = demo.Seed(context.Background(), live, demo.Options{Patients: 20})
+	require.NoError(t, err)
+	return name, noDB, live
 }
 
 // Issue 13 §3, verbatim: SOURCE_DATABASE_URL=postgres://clinic:pw@host:5432 (no database name: the server uses
@@ -36,10 +43,9 @@ func clinicNamedAfterRole(t *testing.T) string {
 func TestRestoreRefusesSourceNamedOnlyByServerDefaults(t *testing.T) {
 	t.Parallel()
 	env := cliEnv(t)
-	clinic := clinicNamedAfterRole(t)
-	env["SOURCE_DATABASE_URL"] = "postgres://" + clinic + ":" + clinic + "@127.0.0.1:5432?sslmode=disable"
+	clinic, noDB, live := clinicNamedAfterRole(t)
+	env["SOURCE_DATABASE_URL"] = noDB // postgres://clinic:pw@host:port?sslmode=disable: no database name
 	b := cliBackup(t, env)
-	live := "postgres://" + clinic + ":" + clinic + "@127.0.0.1:5432/" + clinic + "?sslmode=disable"
 	// A patient registered after the backup: replacing the database with the backup would lose them.
 	conn, err := pgx.Connect(context.Background(), live)
 	require.NoError(t, err)
