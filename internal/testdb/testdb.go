@@ -270,21 +270,16 @@ func DropDatabase(t testing.TB, name string) {
 }
 
 // DatabaseName is the database url connects to, as libpq resolves it (pgx.ParseConfig).
-func DatabaseName(t testing.TB, url string) string {
-	t.Helper()
-	c, err := pgx.ParseConfig(url)
-	if err != nil {
-		t.Fatalf("testdb: parse %q: %v", url, err)
-	}
-	return c.Database
-}
+func DatabaseName(t testing.TB, url string) string { return parseURL(t, url).Database }
 
 // UserName is the role url logs in as.
-func UserName(t testing.TB, url string) string {
+func UserName(t testing.TB, url string) string { return parseURL(t, url).User }
+
+func parseURL(t testing.TB, url string) *pgx.ConnConfig {
 	t.Helper()
 	c, err := pgx.ParseConfig(url)
 	if err != nil {
-		t.Fatalf("testdb: parse %q: %v", url, err)
+		t.Fatalf("testdb: cannot parse a connection string: %v", err)
 	}
-	return c.User
+	return c
 }
