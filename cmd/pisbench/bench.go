@@ -60,9 +60,14 @@ func newBench(ctx context.Context, o options) (*bench, error) {
 	if err := demo.EnsureDatabase(ctx, admin, "pisbackup_bench"); err != nil {
 		return nil, err
 	}
+	// Drills run a dump's SQL, so they connect as a CREATEDB-only role, as in production (and make run).
+	if err := ensureRestoreRole(ctx, admin); err != nil {
+		return nil, err
+	}
 	work, _ := filepath.Abs(o.workdir)
 	_ = os.RemoveAll(filepath.Join(work, "storage"))
 	b.env = append(os.Environ(), "DATABASE_URL="+b.catURL, "SOURCE_DATABASE_URL="+b.srcURL,
+		"RESTORE_DATABASE_URL=postgres://"+restoreRole+"@/postgres?host="+pgSocket,
 		"BACKUP_STORAGE=file://"+filepath.Join(work, "storage"), "MEDIA_ROOT="+filepath.Join(work, "media"),
 		"BACKUP_AGE_IDENTITY_FILE="+filepath.Join(work, "identity.txt"), "LOG_LEVEL=warn", "LOG_FORMAT=json")
 	if err := b.ensureKey(work); err != nil {
@@ -141,6 +146,23 @@ func hasPatients(ctx context.Context, url string, n int) bool {
 	err = conn.QueryRow(ctx, `SELECT CASE WHEN to_regclass('public.patients_patient') IS NULL THEN 0
 		ELSE (SELECT count(*) FROM public.patients_patient) END`).Scan(&got)
 	return err == nil && got == n
+}
+
+// restoreRole is the CREATEDB-only login drills connect as (the same one `make run` creates).
+const restoreRole = "pisbackup_restore"
+
+func ensureRestoreRole(ctx context.Context, admin string) error {
+	conn, err := pgx.Connect(ctx, admin)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(ctx)
+	var exists bool
+	if err := conn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)`, restoreRole).Scan(&exists); err != nil || exists {
+		return err
+	}
+	_, err = conn.Exec(ctx, "CREATE ROLE "+restoreRole+" LOGIN NOSUPERUSER NOCREATEROLE CREATEDB")
+	return err
 }
 
 func dropDB(ctx context.Context, admin, name string) error {
