@@ -76,6 +76,10 @@ func (h *Handlers) chrome(r *http.Request, title, nav string) views.Chrome {
 	if h.Cfg.Unencrypted {
 		c.Banners = append(c.Banners, "BACKUP_UNENCRYPTED is on: new backups are stored without encryption.")
 	}
+	if h.Cfg.RestoreAllowSuperuser {
+		c.Banners = append(c.Banners, "RESTORE_ALLOW_SUPERUSER is on: drills and restores may run a backup's SQL with more power "+
+			"than CREATEDB (programs and files on the database server). Use it only on a single-user laptop.")
+	}
 	return c
 }
 
