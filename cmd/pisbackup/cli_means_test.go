@@ -3,11 +3,15 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
 	"github.com/uscpis/pisbackup/internal/testdb"
@@ -96,4 +100,28 @@ func TestMigrateDryRunSaysCloudinaryIsNotConfigured(t *testing.T) {
 	out, stderr, code := runCLI(t, env, "migrate-to-cloudinary", "--dry-run")
 	require.Equal(t, 0, code, stderr)
 	require.Contains(t, out, "Cloudinary is not configured")
+}
+
+// demo-seed and migrate --create-db accept every connection form (issue 20: a keyword/value
+// SOURCE_DATABASE_URL failed with "cannot parse `/postgres`").
+func TestDemoSeedAcceptsKeywordValueConnection(t *testing.T) {
+	t.Parallel()
+	env := cliEnv(t)
+	src, err := url.Parse(testdb.Empty(t))
+	require.NoError(t, err)
+	pw, _ := src.User.Password()
+	name := strings.TrimPrefix(src.Path, "/") + "_kv" // does not exist yet: demo-seed creates it
+	host, port, _ := net.SplitHostPort(src.Host)
+	env["SOURCE_DATABASE_URL"] = fmt.Sprintf("host=%s port=%s user=%s password='%s' dbname=%s sslmode=disable",
+		host, port, src.User.Username(), pw, name)
+	t.Cleanup(func() {
+		conn, err := pgx.Connect(context.Background(), testdb.AdminURL)
+		if err == nil {
+			_, _ = conn.Exec(context.Background(), "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)")
+			conn.Close(context.Background())
+		}
+	})
+	out, stderr, code := runCLI(t, env, "demo-seed", "--patients", "3")
+	require.Equal(t, 0, code, stderr+out)
+	require.NotContains(t, out+stderr, pw)
 }

@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"net/url"
-	"strings"
 
 	"github.com/uscpis/pisbackup/internal/demo"
 )
@@ -29,15 +27,9 @@ func cmdDemoSeed(ctx context.Context, e *env, args []string) error {
 	}
 	defer a.close()
 	src := a.cfg.SourceDatabaseURL
-	u, err := url.Parse(src)
+	name, err := demo.EnsureDatabaseFor(ctx, src)
 	if err != nil {
-		return fmt.Errorf("SOURCE_DATABASE_URL: cannot parse")
-	}
-	name := strings.TrimPrefix(u.Path, "/")
-	admin := *u
-	admin.Path = "/postgres"
-	if err := demo.EnsureDatabase(ctx, admin.String(), name); err != nil {
-		return err
+		return fmt.Errorf("SOURCE_DATABASE_URL: %w", err)
 	}
 	// Nothing is written unless both targets are empty or demo-seed's own: check both before writing either.
 	if *ifMissing && demo.HasData(ctx, src) {

@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"net/url"
-	"strings"
 
 	"github.com/uscpis/pisbackup/internal/config"
 	"github.com/uscpis/pisbackup/internal/demo"
@@ -51,15 +49,8 @@ func createCatalogDB(ctx context.Context, e *env) error {
 	if err != nil {
 		return err
 	}
-	u, err := url.Parse(cfg.DatabaseURL)
-	if err != nil || u.Scheme == "" {
-		return fmt.Errorf("DATABASE_URL: --create-db needs a postgres:// URL")
-	}
-	name := strings.TrimPrefix(u.Path, "/")
-	admin := *u
-	admin.Path = "/postgres"
-	if err := demo.EnsureDatabase(ctx, admin.String(), name); err != nil {
-		return fmt.Errorf("DATABASE_URL: cannot create database %q: %s", name, config.RedactURL(err.Error()))
+	if _, err := demo.EnsureDatabaseFor(ctx, cfg.DatabaseURL); err != nil {
+		return fmt.Errorf("DATABASE_URL: cannot create pisbackup's database: %w", err)
 	}
 	return nil
 }

@@ -14,6 +14,8 @@ import (
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/uscpis/pisbackup/internal/dbconn"
 	"github.com/jackc/pgx/v5/pgconn"
 )
 
@@ -68,12 +70,30 @@ func EnsureDatabase(ctx context.Context, adminConnString, name string) error {
 	if name == "" {
 		return errors.New("demo: empty database name")
 	}
-	cfg, err := pgx.ParseConfig(adminConnString)
+	s, err := dbconn.Parse(adminConnString)
 	if err != nil {
-		return fmt.Errorf("demo: parse admin connection string: %w", err)
+		return fmt.Errorf("demo: admin connection string: %w", err)
 	}
-	cfg.Database = "postgres"
-	conn, err := pgx.ConnectConfig(ctx, cfg)
+	return s.Err(ensureDatabase(ctx, s, name))
+}
+
+// EnsureDatabaseFor creates the database connString names (resolved as libpq resolves it: dbname, PGDATABASE,
+// service file, else the user name) when it does not exist, connecting to "postgres" on the same server with
+// the same credentials. Any form pgx accepts works: URL, keyword/value, query parameters.
+func EnsureDatabaseFor(ctx context.Context, connString string) (name string, err error) {
+	s, err := dbconn.Parse(connString)
+	if err != nil {
+		return "", err
+	}
+	name = s.Database()
+	if name == "" {
+		return "", errors.New("no database name (set dbname or the user)")
+	}
+	return name, s.Err(ensureDatabase(ctx, s, name))
+}
+
+func ensureDatabase(ctx context.Context, s *dbconn.Settings, name string) error {
+	conn, err := s.WithDatabase("postgres").Connect(ctx)
 	if err != nil {
 		return fmt.Errorf("demo: connect to postgres database: %w", err)
 	}
