@@ -15,8 +15,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/uscpis/pisbackup/internal/dbconn"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/uscpis/pisbackup/internal/dbconn"
 )
 
 // Options tunes the size and content of the data Seed generates.
