@@ -88,7 +88,6 @@ func TestUploadTruncatedIsRefused(t *testing.T) {
 func TestUploadLegacyIsListedAndVerified(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	b.spreadIDs(t)
 	bk, err := b.upload(t, "database_backup_20250101_020000.json.gz", legacyExport(t, 300, 40), nil, 1<<30)
 	require.NoError(t, err)
 	require.Equal(t, "upload", bk.Trigger)
@@ -118,7 +117,6 @@ func TestUploadLegacyIsListedAndVerified(t *testing.T) {
 func TestUploadSealedWithManifest(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	b.spreadIDs(t)
 	client := b.startWorker(t)
 	orig := b.backupNow(t, client)
 	art, err := os.ReadFile(filepath.Join(b.dir, orig.StorageKey))

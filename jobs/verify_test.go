@@ -19,14 +19,6 @@ import (
 	"github.com/uscpis/pisbackup/queries"
 )
 
-// spreadIDs moves this catalog's verification ids to a random range: every test catalog lives on one server,
-// and drills name their scratch database pisbackup_drill_<verification id>.
-func (b *testBundle) spreadIDs(t *testing.T) {
-	t.Helper()
-	_, err := b.d.Pool.Exec(context.Background(), "SELECT setval('verifications_id_seq', (random() * 1e12)::bigint + 1000)")
-	require.NoError(t, err)
-}
-
 // backupNow takes a real database backup through the worker and waits for it.
 func (b *testBundle) backupNow(t *testing.T, client *river.Client[pgx.Tx]) queries.Backup {
 	t.Helper()
@@ -77,7 +69,6 @@ func (b *testBundle) databaseExists(t *testing.T, name string) bool {
 func TestDrillOfDemoBackupPasses(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	b.spreadIDs(t)
 	client := b.startWorker(t)
 	bk := b.backupNow(t, client)
 
@@ -110,7 +101,6 @@ func TestDrillOfDemoBackupPasses(t *testing.T) {
 func TestFlippedByteFailsChecksumAndArchive(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	b.spreadIDs(t)
 	client := b.startWorker(t)
 	bk := b.backupNow(t, client)
 
@@ -134,7 +124,6 @@ func TestFlippedByteFailsChecksumAndArchive(t *testing.T) {
 func TestDrillDetectsDeletedRows(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	b.spreadIDs(t)
 	var scratch string
 	b.d.DrillAfterRestore = func(ctx context.Context, url string) error {
 		conn, err := pgx.Connect(ctx, url)
@@ -185,7 +174,6 @@ func tableNames(cs []backup.TableCheck) []string {
 func TestReconcileEndsAbandonedVerificationsAndRestores(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	b.spreadIDs(t)
 	ctx := context.Background()
 	bk, err := b.d.Q.BackupInsert(ctx, queries.BackupInsertParams{Kind: "database", Trigger: "manual", Encrypted: true})
 	require.NoError(t, err)

@@ -28,19 +28,10 @@ func cliBackup(t *testing.T, env map[string]string) backupJSON {
 	return b
 }
 
-// spreadVerificationIDs: every test catalog shares one server, and drills name scratch databases by id.
-func spreadVerificationIDs(t *testing.T, env map[string]string) {
-	t.Helper()
-	pool := testdb.Pool(t, env["DATABASE_URL"])
-	_, err := pool.Exec(context.Background(), "SELECT setval('verifications_id_seq', (random() * 1e12)::bigint + 1000)")
-	require.NoError(t, err)
-}
-
 // The runbook's CLI path: verify (drill), dry-run, refused targets, restore into a new database, rescan.
 func TestVerifyRestoreRescanCLI(t *testing.T) {
 	t.Parallel()
 	env := cliEnv(t)
-	spreadVerificationIDs(t, env)
 	b := cliBackup(t, env)
 	id := strconv.FormatInt(b.ID, 10)
 

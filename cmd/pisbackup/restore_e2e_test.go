@@ -20,7 +20,6 @@ import (
 func TestE2EDrillAndRestoreFromBackupPage(t *testing.T) {
 	t.Parallel()
 	env := cliEnv(t)
-	spreadVerificationIDs(t, env)
 	b := cliBackup(t, env)
 	srv := startServer(t, env)
 	pw := addUser(t, env, "admin@clinic.local", "admin")

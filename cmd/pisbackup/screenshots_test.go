@@ -40,7 +40,6 @@ func TestScreenshots(t *testing.T) {
 	}
 	require.NoError(t, os.MkdirAll(dir, 0o755))
 	env := cliEnv(t)
-	spreadVerificationIDs(t, env)
 	_, err := demo.SeedMedia(env["MEDIA_ROOT"], 1)
 	require.NoError(t, err)
 	// A realistic catalog: a drilled database backup, a full backup, the default schedules and a test e-mail.
