@@ -5,7 +5,9 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/uscpis/pisbackup/queries"
 	"github.com/uscpis/pisbackup/views"
@@ -47,7 +49,9 @@ func (h *Handlers) adminAuditCSV(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	h.audit(r, "audit.export", "audit_events", map[string]string{"filters": r.URL.RawQuery})
+	if err := h.audit(r, "audit.export", "audit_events", map[string]string{"filters": r.URL.RawQuery}); err != nil {
+		return err // an export nobody can see in the log does not happen
+	}
 	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 	w.Header().Set("Content-Disposition", `attachment; filename="pisbackup-audit-`+h.Now().UTC().Format("20060102-150405")+`.csv"`)
 	cw := csv.NewWriter(w)
@@ -58,8 +62,12 @@ func (h *Handlers) adminAuditCSV(w http.ResponseWriter, r *http.Request) error {
 			return err // headers are out; the truncated file ends here and the error is logged
 		}
 		for _, e := range rows {
-			_ = cw.Write([]string{strconv.FormatInt(e.ID, 10), e.CreatedAt.UTC().Format(time.RFC3339), csvSafe(e.Actor),
-				idStr(e.ActorUserID), idStr(e.ActorTokenID), e.Action, csvSafe(e.Target), e.Ip, csvSafe(e.UserAgent), csvSafe(string(e.Details))})
+			rec := []string{strconv.FormatInt(e.ID, 10), e.CreatedAt.UTC().Format(time.RFC3339), e.Actor,
+				idStr(e.ActorUserID), idStr(e.ActorTokenID), e.Action, e.Target, e.Ip, e.UserAgent, string(e.Details)}
+			for i := range rec { // every column: rows written before sanitizing, or by other code, are escaped too
+				rec[i] = csvSafe(rec[i])
+			}
+			_ = cw.Write(rec)
 		}
 		cw.Flush()
 		if len(rows) < int(p.Lim) {
@@ -109,10 +117,17 @@ func idStr(id *int64) string {
 	return strconv.FormatInt(*id, 10)
 }
 
-// csvSafe stops a spreadsheet from executing a cell (CSV injection): user agents and typed e-mails are
-// attacker-controlled text.
+// csvSafe stops a spreadsheet from executing a cell (CSV or formula injection, OWASP's rule): a cell that
+// starts with =, +, -, @, a tab or a carriage return (or their full-width forms, which some spreadsheets
+// also read as formulas), after any leading spaces, gets a leading apostrophe, which spreadsheets show as
+// text. User agents, typed e-mails and forwarded addresses are attacker-controlled text.
 func csvSafe(s string) string {
-	if s != "" && (s[0] == '=' || s[0] == '+' || s[0] == '-' || s[0] == '@' || s[0] == '\t' || s[0] == '\r') {
+	t := strings.TrimLeft(s, " ")
+	if t == "" {
+		return s
+	}
+	switch r, _ := utf8.DecodeRuneInString(t); r {
+	case '=', '+', '-', '@', '\t', '\r', '\n', '＝', '＋', '－', '＠':
 		return "'" + s
 	}
 	return s

@@ -18,7 +18,7 @@ func (h *Handlers) adminTokens(w http.ResponseWriter, r *http.Request) error {
 // adminTokenCreate issues a token and shows it once; afterwards only its prefix is ever displayed.
 func (h *Handlers) adminTokenCreate(w http.ResponseWriter, r *http.Request) error {
 	if err := r.ParseForm(); err != nil {
-		return Errorf(CodeBadRequest, "malformed form")
+		return formError(err)
 	}
 	f := views.TokenForm{UserID: r.PostForm.Get("user_id"), Name: r.PostForm.Get("name"),
 		Role: r.PostForm.Get("role"), Expires: r.PostForm.Get("expires")}

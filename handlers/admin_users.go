@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 
 	"github.com/uscpis/pisbackup/internal/auth"
@@ -16,7 +17,7 @@ func (h *Handlers) adminUsers(w http.ResponseWriter, r *http.Request) error {
 // adminUserCreate adds a user; an empty password field means "generate one", shown once on the next page.
 func (h *Handlers) adminUserCreate(w http.ResponseWriter, r *http.Request) error {
 	if err := r.ParseForm(); err != nil {
-		return Errorf(CodeBadRequest, "malformed form")
+		return formError(err)
 	}
 	f := views.UserForm{Email: r.PostForm.Get("email"), Name: r.PostForm.Get("name"), Role: r.PostForm.Get("role")}
 	vm := views.UsersVM{Form: f}
@@ -111,12 +112,17 @@ func (h *Handlers) adminUserPassword(w http.ResponseWriter, r *http.Request) err
 	if err != nil {
 		return err
 	}
-	if _, err := h.Q.UserSetPassword(r.Context(), queries.UserSetPasswordParams{ID: u.ID, PasswordHash: hash}); err != nil {
+	revoked, err := auth.SetPassword(r.Context(), h.Pool, u.ID, hash)
+	if err != nil {
 		return err
 	}
-	h.audit(r, "user.password_reset", "user:"+u.Email, nil)
+	_ = h.audit(r, "user.password_reset", "user:"+u.Email, map[string]int64{"tokens_revoked": revoked})
+	label := "New password for " + u.Email
+	if revoked > 0 {
+		label += fmt.Sprintf(" (their %d API token(s) were revoked)", revoked)
+	}
 	return h.renderUsers(w, r, http.StatusOK, views.UsersVM{Form: views.UserForm{Role: "viewer"},
-		Secret: &views.Secret{Label: "New password for " + u.Email, Value: password}})
+		Secret: &views.Secret{Label: label, Value: password}})
 }
 
 // keepAnAdmin refuses to demote or disable the last active admin: nobody could manage users afterwards.

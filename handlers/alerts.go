@@ -40,7 +40,7 @@ func (h *Handlers) alertsVM(r *http.Request) (views.AlertsVM, error) {
 // alertsTestEmail is the page's "Send test e-mail" form: a bad address re-renders the form with the message.
 func (h *Handlers) alertsTestEmail(w http.ResponseWriter, r *http.Request) error {
 	if err := r.ParseForm(); err != nil {
-		return Errorf(CodeBadRequest, "malformed form")
+		return formError(err)
 	}
 	to, addrErr := mail.CheckAddress(r.PostForm.Get("email"))
 	if addrErr != nil {

@@ -116,7 +116,9 @@ func (h *Handlers) backupDownload(w http.ResponseWriter, r *http.Request) error 
 		return notFoundStorage(err, b.ID)
 	}
 	defer rc.Close()
-	h.audit(r, "backup.download", backupTarget(b.ID), map[string]any{"storage_key": b.StorageKey, "bytes": info.Size})
+	if err := h.audit(r, "backup.download", backupTarget(b.ID), map[string]any{"storage_key": b.StorageKey, "bytes": info.Size}); err != nil {
+		return err // not one byte leaves unrecorded
+	}
 	w.Header().Set("Content-Type", "application/octet-stream")
 	w.Header().Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": path.Base(b.StorageKey)}))
 	w.Header().Set("Content-Length", strconv.FormatInt(info.Size, 10))

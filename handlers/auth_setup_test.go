@@ -43,9 +43,18 @@ type authEnv struct {
 // against a fresh demo clinic database.
 func newAuthEnv(t testing.TB, runBackups bool) *authEnv {
 	t.Helper()
+	return newAuthEnvVars(t, runBackups, nil)
+}
+
+// newAuthEnvVars is newAuthEnv with extra environment variables for config.Load (e.g. TRUSTED_PROXIES).
+func newAuthEnvVars(t testing.TB, runBackups bool, extra map[string]string) *authEnv {
+	t.Helper()
 	ctx := context.Background()
 	pool, url := testdb.Catalog(t)
 	vars := map[string]string{"DATABASE_URL": url}
+	for k, v := range extra {
+		vars[k] = v
+	}
 	if runBackups {
 		vars["SOURCE_DATABASE_URL"] = testdb.Source(t)
 	}

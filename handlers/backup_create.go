@@ -14,7 +14,7 @@ import (
 // the table in place.
 func (h *Handlers) backupCreate(w http.ResponseWriter, r *http.Request) error {
 	if err := r.ParseForm(); err != nil {
-		return Errorf(CodeBadRequest, "malformed form")
+		return formError(err)
 	}
 	kind := r.PostForm.Get("kind")
 	if kind == "" {

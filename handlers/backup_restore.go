@@ -22,7 +22,7 @@ type RestoreRequest struct {
 // backupRestore is the detail page's restore form (admin). Refusals re-render the form with the message.
 func (h *Handlers) backupRestore(w http.ResponseWriter, r *http.Request) error {
 	if err := r.ParseForm(); err != nil {
-		return Errorf(CodeBadRequest, "malformed form")
+		return formError(err)
 	}
 	req := RestoreRequest{TargetDB: strings.TrimSpace(r.PostForm.Get("target_db")), Confirm: strings.TrimSpace(r.PostForm.Get("confirm")),
 		DryRun: r.PostForm.Get("dry_run") != ""}

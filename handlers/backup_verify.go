@@ -22,7 +22,7 @@ type VerifyRequest struct {
 // backupVerify is the detail page's verify buttons.
 func (h *Handlers) backupVerify(w http.ResponseWriter, r *http.Request) error {
 	if err := r.ParseForm(); err != nil {
-		return Errorf(CodeBadRequest, "malformed form")
+		return formError(err)
 	}
 	v, err := h.startVerification(r, r.PostForm.Get("level"))
 	if err != nil {

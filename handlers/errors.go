@@ -22,6 +22,7 @@ const (
 	CodeConflict     = "conflict"     // 409
 	CodeTooLarge     = "too_large"    // 413
 	CodeRateLimited  = "rate_limited" // 429
+	CodeUnavailable  = "unavailable"  // 503: a dependency (the audit log) could not be written; nothing was done
 	CodeInternal     = "internal"     // 500: details are logged, never shown
 )
 
@@ -73,6 +74,8 @@ func status(code string) int {
 		return http.StatusRequestEntityTooLarge
 	case CodeRateLimited:
 		return http.StatusTooManyRequests
+	case CodeUnavailable:
+		return http.StatusServiceUnavailable
 	}
 	return http.StatusInternalServerError
 }

@@ -44,6 +44,7 @@ type Handlers struct {
 	Deps
 	sessions *scs.SessionManager
 	limits   *loginLimits
+	pwLimits *buckets // wrong current passwords on /profile/password, per user
 	reads    readCoalescer
 }
 
@@ -52,7 +53,7 @@ func New(d Deps) http.Handler {
 	if d.Now == nil {
 		d.Now = time.Now
 	}
-	h := &Handlers{Deps: d, sessions: newSessions(d), limits: newLoginLimits()}
+	h := &Handlers{Deps: d, sessions: newSessions(d), limits: newLoginLimits(), pwLimits: newBuckets(perUserPassword)}
 	mux := http.NewServeMux()
 	for _, rt := range h.Routes() {
 		mux.Handle(rt.Pattern, h.guard(rt))
@@ -65,7 +66,7 @@ func New(d Deps) http.Handler {
 	// Same-site HTMX requests carry Sec-Fetch-Site: same-origin and pass; session cookies are SameSite=Lax too.
 	cop := http.NewCrossOriginProtection()
 	cop.SetDenyHandler(http.HandlerFunc(h.crossOriginDenied))
-	return withRequestID(cop.Handler(mux))
+	return withRequestID(securityHeaders(d.Cfg.SecureCookies(), cop.Handler(mux)))
 }
 
 // chrome builds the layout model for the signed-in user.

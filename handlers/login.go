@@ -2,12 +2,15 @@ package handlers
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/uscpis/pisbackup/internal/auth"
+	"github.com/uscpis/pisbackup/queries"
 	"github.com/uscpis/pisbackup/views"
 )
 
@@ -22,21 +25,36 @@ func (h *Handlers) loginPage(w http.ResponseWriter, r *http.Request) error {
 	return h.renderLogin(w, r, http.StatusOK, views.LoginVM{Next: r.URL.Query().Get("next")})
 }
 
-// login checks the password, throttling failures per address and per account, and audits every attempt.
+// maxEmailLen is the longest e-mail address accepted anywhere (RFC 5321's 256-byte path minus the brackets).
+const maxEmailLen = 254
+
+// login checks the password, throttling failures per address and per address + account (never per account
+// alone, see ratelimit.go), and audits every attempt.
 func (h *Handlers) login(w http.ResponseWriter, r *http.Request) error {
 	if err := r.ParseForm(); err != nil {
-		return Errorf(CodeBadRequest, "malformed form")
+		return formError(err)
 	}
 	email := strings.TrimSpace(r.PostForm.Get("email"))
 	password := r.PostForm.Get("password")
 	vm := views.LoginVM{Email: email, Next: r.PostForm.Get("next")}
-	ip := clientIP(r)
+	ip := h.clientIP(r)
+	if len(email) > maxEmailLen || len(vm.Next) > 2048 {
+		// Refused at the edge: never looked up, remembered or echoed back; it still costs the address a guess.
+		h.limits.addr.failed(bucketKey(ip))
+		_ = h.audit(r, "login.failed", "user:"+email, map[string]any{"reason": "e-mail or next too long", "bytes": len(email)})
+		vm.Email, vm.Next, vm.Error = "", "", fmt.Sprintf("An e-mail address has at most %d characters.", maxEmailLen)
+		return h.renderLogin(w, r, http.StatusUnprocessableEntity, vm)
+	}
 	if h.limits.blocked(ip, email) {
-		h.audit(r, "login.rate_limited", "user:"+email, nil)
-		vm.Error = "Too many failed sign-in attempts. Wait a minute and try again."
+		_ = h.audit(r, "login.rate_limited", "user:"+email, nil)
+		vm.Error = "Too many failed sign-in attempts from your address. Wait a minute and try again."
 		return h.renderLogin(w, r, http.StatusTooManyRequests, vm)
 	}
-	u, err := h.Q.UserGetByEmail(r.Context(), email)
+	// An e-mail PostgreSQL cannot compare (invalid UTF-8, NUL) names no account: it is never sent to the query.
+	u, err := queries.User{}, pgx.ErrNoRows
+	if utf8.ValidString(email) && !strings.ContainsRune(email, 0) {
+		u, err = h.Q.UserGetByEmail(r.Context(), email)
+	}
 	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 		return err
 	}
@@ -52,7 +70,7 @@ func (h *Handlers) login(w http.ResponseWriter, r *http.Request) error {
 	}
 	if reason != "" {
 		h.limits.failed(ip, email)
-		h.audit(r, "login.failed", "user:"+email, map[string]string{"reason": reason})
+		_ = h.audit(r, "login.failed", "user:"+email, map[string]string{"reason": reason})
 		vm.Error = badLogin
 		return h.renderLogin(w, r, http.StatusUnprocessableEntity, vm)
 	}

@@ -91,7 +91,7 @@ func (h *Handlers) mediaVM(r *http.Request) (views.MediaVM, error) {
 // mediaStart is the page's form: it starts a run (or reports the one in flight) and swaps in the live panel.
 func (h *Handlers) mediaStart(w http.ResponseWriter, r *http.Request) error {
 	if err := r.ParseForm(); err != nil {
-		return Errorf(CodeBadRequest, "malformed form")
+		return formError(err)
 	}
 	req := MediaMigrationStartRequest{DryRun: r.PostForm.Get("dry_run") == "true",
 		BackupFirst: r.PostForm.Get("backup_first") == "true", DeleteLocal: r.PostForm.Get("delete_local") == "true"}
@@ -143,7 +143,9 @@ func (h *Handlers) mediaMapping(w http.ResponseWriter, r *http.Request, format s
 	if err != nil {
 		return err
 	}
-	h.audit(r, "media_mapping.download", "media_mapping", map[string]any{"format": format, "files": len(entries)})
+	if err := h.audit(r, "media_mapping.download", "media_mapping", map[string]any{"format": format, "files": len(entries)}); err != nil {
+		return err
+	}
 	w.Header().Set("Content-Disposition", "attachment; filename=cloudinary-mapping."+format)
 	if format == "csv" {
 		w.Header().Set("Content-Type", "text/csv; charset=utf-8")

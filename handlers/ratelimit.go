@@ -1,6 +1,8 @@
 package handlers
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"strings"
 	"sync"
 	"time"
@@ -8,58 +10,101 @@ import (
 	"golang.org/x/time/rate"
 )
 
-// Login throttling. Only failures spend tokens, so a person who types the right password is never slowed;
-// a guesser gets 5 tries per account (then one a minute) and 20 per address (then one every 10 s).
+// Guess throttling. Only failures spend tokens, so a person who types the right password is never slowed.
+// Buckets are keyed by what the guesser controls least: the client address (per TRUSTED_PROXIES), and the
+// address together with the account. There is no bucket for the account alone, so nobody can lock the real
+// owner (or the only admin) out of their correct password by failing on purpose from elsewhere.
 var (
-	perAccount = limitSpec{every: time.Minute, burst: 5}
-	perIP      = limitSpec{every: 10 * time.Second, burst: 20}
+	perAddress        = limitSpec{every: 10 * time.Second, burst: 20} // 20 guesses, then one every 10 s
+	perAddressAccount = limitSpec{every: time.Minute, burst: 5}       // 5 per account from one address, then one a minute
+	perUserPassword   = limitSpec{every: time.Minute, burst: 5}       // wrong current passwords on /profile/password
 )
+
+// maxBuckets bounds each bucket set's memory: keys are fixed-size hashes, so a set holds at most this many
+// entries of about 200 bytes, whatever requests arrive.
+const maxBuckets = 10000
 
 type limitSpec struct {
 	every time.Duration
 	burst int
 }
 
-// loginLimits holds one token bucket per client address and per account (the typed e-mail, known or not, so
-// throttling reveals nothing about which accounts exist).
+// buckets is one token bucket per key, for one limitSpec.
+type buckets struct {
+	spec limitSpec
+	mu   sync.Mutex
+	m    map[string]*rate.Limiter
+}
+
+func newBuckets(s limitSpec) *buckets { return &buckets{spec: s, m: map[string]*rate.Limiter{}} }
+
+// key reduces any parts (an address, a typed e-mail of any length) to a fixed-size, case-insensitive key.
+func bucketKey(parts ...string) string {
+	s := sha256.Sum256([]byte(strings.ToLower(strings.Join(parts, "\x00"))))
+	return hex.EncodeToString(s[:12])
+}
+
+// blocked reports whether key's bucket is empty, without spending anything or remembering key.
+func (b *buckets) blocked(key string) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	lim, ok := b.m[key]
+	return ok && lim.Tokens() < 1
+}
+
+// failed spends one token from key's bucket.
+func (b *buckets) failed(key string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	lim, ok := b.m[key]
+	if !ok {
+		if len(b.m) >= maxBuckets {
+			b.evict()
+		}
+		lim = rate.NewLimiter(rate.Every(b.spec.every), b.spec.burst)
+		b.m[key] = lim
+	}
+	lim.Allow()
+}
+
+// evict forgets buckets that have refilled (they hold no information) and, if that is not enough, arbitrary
+// ones down to 90 % of maxBuckets: losing some throttle state beats growing without bound.
+func (b *buckets) evict() {
+	for k, lim := range b.m {
+		if lim.Tokens() >= float64(b.spec.burst) {
+			delete(b.m, k)
+		}
+	}
+	for k := range b.m {
+		if len(b.m) < maxBuckets*9/10 {
+			break
+		}
+		delete(b.m, k)
+	}
+}
+
+func (b *buckets) len() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return len(b.m)
+}
+
+// loginLimits are the sign-in throttles: per address and per address + account.
 type loginLimits struct {
-	mu      sync.Mutex
-	ip, acc map[string]*rate.Limiter
+	addr, pair *buckets
 }
 
 func newLoginLimits() *loginLimits {
-	return &loginLimits{ip: map[string]*rate.Limiter{}, acc: map[string]*rate.Limiter{}}
+	return &loginLimits{addr: newBuckets(perAddress), pair: newBuckets(perAddressAccount)}
 }
 
-// blocked reports whether either bucket is empty, without spending anything.
+// blocked reports whether either of the caller's buckets is empty.
 func (l *loginLimits) blocked(ip, email string) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	now := time.Now()
-	return l.get(l.ip, ip, perIP).TokensAt(now) < 1 || l.get(l.acc, strings.ToLower(email), perAccount).TokensAt(now) < 1
+	return l.addr.blocked(bucketKey(ip)) || l.pair.blocked(bucketKey(ip, email))
 }
 
-// failed spends one token from each bucket.
+// failed spends one token from each of the caller's buckets.
 func (l *loginLimits) failed(ip, email string) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.get(l.ip, ip, perIP).Allow()
-	l.get(l.acc, strings.ToLower(email), perAccount).Allow()
-}
-
-func (l *loginLimits) get(m map[string]*rate.Limiter, key string, s limitSpec) *rate.Limiter {
-	if lim, ok := m[key]; ok {
-		return lim
-	}
-	if len(m) > 10000 {
-		// Forget buckets that have refilled; they hold no information.
-		for k, lim := range m {
-			if lim.Tokens() >= float64(s.burst) {
-				delete(m, k)
-			}
-		}
-	}
-	lim := rate.NewLimiter(rate.Every(s.every), s.burst)
-	m[key] = lim
-	return lim
+	l.addr.failed(bucketKey(ip))
+	l.pair.failed(bucketKey(ip, email))
 }

@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"net/http"
+	"strings"
 
 	"github.com/uscpis/pisbackup/internal/auth"
 )
@@ -152,7 +153,11 @@ func (h *Handlers) Routes() []Route {
 
 // guard wraps a route with its session, its role check and the error renderer.
 func (h *Handlers) guard(rt Route) http.Handler {
+	upload := strings.HasSuffix(rt.Pattern, "/upload") && strings.HasPrefix(rt.Pattern, "POST ")
 	return h.sessions.LoadAndSave(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !upload { // uploads are bounded by UPLOAD_MAX_BYTES in receiveUpload
+			r.Body = http.MaxBytesReader(w, r.Body, maxBody)
+		}
 		r, err := h.authorize(w, r, rt.Role)
 		if err == nil {
 			err = rt.Handle(w, r)

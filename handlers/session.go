@@ -3,6 +3,7 @@ package handlers
 import (
 	"net/http"
 	"net/url"
+	"path"
 	"strings"
 	"time"
 
@@ -53,13 +54,21 @@ func (h *Handlers) redirectToLogin(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, target, http.StatusSeeOther)
 }
 
-// safeNext accepts only a local path, so the login form cannot be used to bounce people to another site.
+// safeNext turns the login form's "next" into a same-origin path, or "/". It is parsed with net/url (which
+// refuses control characters such as the tab browsers strip, the trick behind "/\t/evil.example/"), must have
+// no scheme, host or user, and a path that starts with exactly one "/" ("///evil" parses as a path but
+// browsers read it as a host). The location is rebuilt from the parsed path and query, so a backslash
+// ("/\evil", which browsers read as "//evil") goes out escaped as %5C. The sign-in pages themselves map to "/".
 func safeNext(next string) string {
-	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.ContainsAny(next, "\\\r\n") {
+	u, err := url.Parse(next)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" ||
+		!strings.HasPrefix(u.Path, "/") || strings.HasPrefix(u.Path, "//") {
 		return "/"
 	}
-	if strings.HasPrefix(next, "/login") || strings.HasPrefix(next, "/logout") {
+	switch first, _, _ := strings.Cut(strings.TrimPrefix(path.Clean(u.Path), "/"), "/"); first {
+	case "login", "logout":
 		return "/"
 	}
-	return next
+	local := url.URL{Path: u.Path, RawPath: u.RawPath, RawQuery: u.RawQuery}
+	return local.String()
 }

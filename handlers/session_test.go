@@ -28,17 +28,12 @@ func TestSafeNextStaysOnSite(t *testing.T) {
 	t.Parallel()
 	for in, want := range map[string]string{
 		"/backups?kind=media": "/backups?kind=media", "": "/", "https://evil.example/": "/", "//evil.example": "/",
-		"/\\evil.example": "/", "/login?next=/x": "/", "backups": "/",
+		"/\\evil.example": "/%5Cevil.example", "/login?next=/x": "/", "backups": "/",
+		// Browsers drop tabs and newlines and read "\\" as "/": each of these would leave the site.
+		"/\t/evil.example/": "/", "/\n/evil.example": "/", "///evil.example": "/", "/\\/evil.example": "/%5C/evil.example",
+		"https:evil.example": "/", "javascript:alert(1)": "/", "http://evil.example/x": "/", "//user@evil.example": "/",
+		"/%2F/evil.example": "/", " /x": "/", "/logout": "/", "/./login": "/",
 	} {
 		require.Equal(t, want, safeNext(in), in)
 	}
-}
-
-func TestClientIPTrustsOnlyTheLastForwardedHop(t *testing.T) {
-	t.Parallel()
-	r, _ := http.NewRequest("GET", "/", nil)
-	r.RemoteAddr = "10.0.0.1:5555"
-	require.Equal(t, "10.0.0.1", clientIP(r))
-	r.Header.Set("X-Forwarded-For", "6.6.6.6, 203.0.113.9")
-	require.Equal(t, "203.0.113.9", clientIP(r), "the client-supplied first entry is ignored")
 }

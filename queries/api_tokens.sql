@@ -34,3 +34,7 @@ SELECT t.id, t.user_id, t.name, t.role, t.expires_at, t.revoked_at, t.last_used_
        u.email AS user_email, u.role AS user_role, u.disabled AS user_disabled
 FROM api_tokens t JOIN users u ON u.id = t.user_id
 WHERE t.token_sha256 = @token_sha256;
+
+-- name: APITokenRevokeForUser :execrows
+-- A password change or reset revokes every live token of the user (README: Security).
+UPDATE api_tokens SET revoked_at = now() WHERE user_id = @user_id AND revoked_at IS NULL;

@@ -243,6 +243,19 @@ func (q *Queries) APITokenRevoke(ctx context.Context, id int64) (ApiToken, error
 	return i, err
 }
 
+const aPITokenRevokeForUser = `-- name: APITokenRevokeForUser :execrows
+UPDATE api_tokens SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL
+`
+
+// A password change or reset revokes every live token of the user (README: Security).
+func (q *Queries) APITokenRevokeForUser(ctx context.Context, userID int64) (int64, error) {
+	result, err := q.db.Exec(ctx, aPITokenRevokeForUser, userID)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
 const aPITokenTouch = `-- name: APITokenTouch :exec
 UPDATE api_tokens SET last_used_at = now()
 WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute')

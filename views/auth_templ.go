@@ -299,7 +299,7 @@ func ProfilePage(vm ProfileVM) templ.Component {
 					return templ_7745c5c3_Err
 				}
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 23, "E-mail me when a backup fails, goes stale or cannot be restored (alert e-mail goes to admins who opt in)</label> <button type=\"submit\">Save</button></form></section><section class=\"card\"><h2>Change password</h2><form method=\"post\" action=\"/profile/password\"><label>Current password <input type=\"password\" name=\"current\" autocomplete=\"current-password\" required></label> <label>New password <input type=\"password\" name=\"new\" autocomplete=\"new-password\" minlength=\"10\" required></label> <button type=\"submit\">Change password</button></form></section>")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 23, "E-mail me when a backup fails, goes stale or cannot be restored (alert e-mail goes to admins who opt in)</label> <button type=\"submit\">Save</button></form></section><section class=\"card\"><h2>Change password</h2><p class=\"muted\" data-testid=\"password-rules\">At least 10 characters, not one of the 20,000 most common passwords. Changing it signs out your other sessions and <strong>revokes your API tokens</strong>: scripts using them need new ones.</p><form method=\"post\" action=\"/profile/password\"><label>Current password <input type=\"password\" name=\"current\" autocomplete=\"current-password\" required></label> <label>New password <input type=\"password\" name=\"new\" autocomplete=\"new-password\" minlength=\"10\" required></label> <button type=\"submit\">Change password</button></form></section>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/uscpis/pisbackup/queries"
@@ -77,4 +78,22 @@ func CreateToken(ctx context.Context, q *queries.Queries, u queries.User, name s
 	row, err := q.APITokenInsert(ctx, queries.APITokenInsertParams{UserID: u.ID, Name: name, Role: role.String(),
 		TokenSha256: sum, Prefix: display, ExpiresAt: expires})
 	return token, row, err
+}
+
+// SetPassword stores a new password hash for userID and revokes every live API token of that user, in one
+// transaction, returning how many tokens it revoked. A password change (own, on /profile) or reset (by an
+// admin) says the old credentials may be known to someone else, and tokens were issued under them; scripts
+// need a new token afterwards. Sessions opened with the old password end too (see handlers' passwordVersion).
+func SetPassword(ctx context.Context, db interface {
+	Begin(context.Context) (pgx.Tx, error)
+}, userID int64, hash string) (revoked int64, err error) {
+	err = pgx.BeginFunc(ctx, db, func(tx pgx.Tx) error {
+		q := queries.New(tx)
+		if _, err := q.UserSetPassword(ctx, queries.UserSetPasswordParams{ID: userID, PasswordHash: hash}); err != nil {
+			return err
+		}
+		revoked, err = q.APITokenRevokeForUser(ctx, userID)
+		return err
+	})
+	return revoked, err
 }

@@ -1,9 +1,14 @@
 package auth
 
 import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
 	"crypto/rand"
+	_ "embed"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"unicode/utf8"
 
@@ -42,15 +47,56 @@ var dummyHash = sync.OnceValue(func() []byte {
 // do not pay for it.
 func WarmUp() { go dummyHash() }
 
-// CheckPasswordPolicy explains what is wrong with a chosen password, or returns nil.
+// commonPasswordsGz is Django's CommonPasswordValidator list (django/contrib/auth/common-passwords.txt.gz from
+// Django 3.2, BSD licence: 19,726 passwords, lower case), so pisbackup refuses what the clinic app refuses.
+//
+//go:embed common-passwords.txt.gz
+var commonPasswordsGz []byte
+
+var commonPasswords = sync.OnceValue(func() map[string]struct{} {
+	zr, err := gzip.NewReader(bytes.NewReader(commonPasswordsGz))
+	if err != nil {
+		panic("auth: embedded common-passwords list is corrupt: " + err.Error())
+	}
+	m := make(map[string]struct{}, 20000)
+	sc := bufio.NewScanner(zr)
+	for sc.Scan() {
+		m[strings.TrimSpace(sc.Text())] = struct{}{}
+	}
+	if sc.Err() != nil || len(m) < 10000 {
+		panic("auth: embedded common-passwords list is corrupt")
+	}
+	return m
+})
+
+// IsCommonPassword reports whether pw (trimmed, compared case-insensitively, as Django does) is on the list.
+func IsCommonPassword(pw string) bool {
+	_, ok := commonPasswords()[strings.ToLower(strings.TrimSpace(pw))]
+	return ok
+}
+
+// CheckPasswordPolicy explains what is wrong with a chosen password, or returns nil: 10 characters at least,
+// 72 bytes at most (bcrypt's limit), not on the common-passwords list, and not one character repeated.
 func CheckPasswordPolicy(pw string) error {
 	switch {
 	case utf8.RuneCountInString(pw) < MinPasswordLen:
 		return fmt.Errorf("password must be at least %d characters", MinPasswordLen)
 	case len(pw) > MaxPasswordLen:
 		return fmt.Errorf("password must be at most %d bytes", MaxPasswordLen)
+	case IsCommonPassword(pw):
+		return errors.New("this password is too common (it is on the list of the 20,000 most used passwords); choose another")
+	case distinctRunes(pw) < 4:
+		return errors.New("this password repeats too few different characters; choose another")
 	}
 	return nil
+}
+
+func distinctRunes(s string) int {
+	seen := map[rune]bool{}
+	for _, r := range s {
+		seen[r] = true
+	}
+	return len(seen)
 }
 
 // HashPassword hashes a password that passed CheckPasswordPolicy.

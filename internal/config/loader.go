@@ -304,3 +304,11 @@ func ident(s string) bool {
 	return true
 }
 func parseBool(s string) (bool, error) { return strconv.ParseBool(strings.TrimSpace(s)) }
+
+func (l *loader) proxies(name string) TrustedProxies {
+	t, err := ParseTrustedProxies(l.getenv(name))
+	if err != nil {
+		l.fail(name, "%s", err.(*Error).Msg)
+	}
+	return t
+}

@@ -1,0 +1,225 @@
+package handlers
+
+import (
+	"context"
+	"encoding/csv"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/PuerkitoBio/goquery"
+	"github.com/stretchr/testify/require"
+
+	"github.com/uscpis/pisbackup/internal/auth"
+)
+
+// Issue 15: every input below succeeded before and must not.
+
+// loginFrom posts the login form as a client at addr (believed only with TRUSTED_PROXIES covering the test's
+// loopback peer).
+func (e *authEnv) loginFrom(t *testing.T, addr, email, password, next string, hdr ...string) (*http.Response, string) {
+	t.Helper()
+	form := url.Values{"email": {email}, "password": {password}}
+	if next != "" {
+		form.Set("next", next)
+	}
+	return e.req(t, nil, "POST", "/login", "", form.Encode(), append([]string{"X-Forwarded-For", addr}, hdr...)...)
+}
+
+// After sign-in, "next" only ever leads to a path on this site: every form of off-site URL a browser would
+// follow (tab and newline stripped, backslash read as slash, scheme-relative, absolute) goes to "/".
+func TestSignInNeverRedirectsOffSite(t *testing.T) {
+	t.Parallel()
+	e := newAuthEnv(t, false)
+	// The issue's input, as the login page receives it.
+	resp, body := e.req(t, nil, "GET", "/login?next=%2F%09%2Fevil.example%2F", "", "")
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	doc, err := goquery.NewDocumentFromReader(strings.NewReader(body))
+	require.NoError(t, err)
+	next, _ := doc.Find("input[name=next]").Attr("value")
+	require.Equal(t, "/\t/evil.example/", next, "the form carries the raw value back; only the redirect is checked")
+	for i, n := range []string{next, "//evil.example", "/\\evil.example", "/\\/evil.example", "https://evil.example",
+		"///evil.example", "/\n/evil.example", "/\r/evil.example", "http:evil.example", "\\\\evil.example", " //evil.example",
+		"/%2F/evil.example", "//evil.example@clinic.test"} {
+		c := e.client(t)
+		form := url.Values{"email": {"viewer@clinic.test"}, "password": {testPassword}, "next": {n}}
+		resp, err := c.PostForm(e.srv.URL+"/login", form)
+		require.NoError(t, err)
+		resp.Body.Close()
+		require.Equal(t, http.StatusSeeOther, resp.StatusCode, "%d %q", i, n)
+		loc := resp.Header.Get("Location")
+		u, err := url.Parse(loc)
+		require.NoError(t, err, loc)
+		require.True(t, u.Scheme == "" && u.Host == "" && strings.HasPrefix(u.Path, "/") && !strings.HasPrefix(u.Path, "//") &&
+			!strings.ContainsAny(loc, "\\\t\r\n"), "%q led to %q", n, loc)
+		// Followed like a browser does: resolved against the site, the result is still the site.
+		base, _ := url.Parse(e.srv.URL + "/login")
+		require.Equal(t, base.Host, base.ResolveReference(u).Host, "%q led to %q", n, loc)
+		// Signed in, the login page's redirect is held to the same rule.
+		resp, err = c.Get(e.srv.URL + "/login?next=" + url.QueryEscape(n))
+		require.NoError(t, err)
+		resp.Body.Close()
+		loc = resp.Header.Get("Location")
+		require.True(t, strings.HasPrefix(loc, "/") && !strings.HasPrefix(loc, "//") && !strings.ContainsAny(loc, "\\\t\r\n"), "%q led to %q", n, loc)
+	}
+	// Same-site targets still work.
+	resp, _ = e.loginFrom(t, "", "viewer@clinic.test", testPassword, "/backups?kind=media")
+	require.Equal(t, "/backups?kind=media", resp.Header.Get("Location"))
+}
+
+// Without TRUSTED_PROXIES, X-Forwarded-For is ignored: a client rotating it neither escapes the per-address
+// throttle nor writes its choice of address into the audit log.
+func TestForwardedForIgnoredUnlessFromTrustedProxy(t *testing.T) {
+	t.Parallel()
+	e := newAuthEnv(t, false)
+	for i := range 20 {
+		resp, _ := e.loginFrom(t, "198.51.100."+idText(int64(i)), "nobody"+idText(int64(i))+"@clinic.test", "wrong password", "")
+		require.Equal(t, http.StatusUnprocessableEntity, resp.StatusCode, i)
+	}
+	resp, _ := e.loginFrom(t, "198.51.100.200", "nobody-else@clinic.test", "wrong password", "")
+	require.Equal(t, http.StatusTooManyRequests, resp.StatusCode, "rotating X-Forwarded-For must not reset the address's budget")
+	for _, ev := range e.audit(t, "login.") {
+		require.Equal(t, "127.0.0.1", ev.Ip, "the audit log records the peer, not the header")
+	}
+
+	// Behind a configured proxy the forwarded client is believed (and only the hop the proxy added).
+	p := newAuthEnvVars(t, false, map[string]string{"TRUSTED_PROXIES": "127.0.0.1/32"})
+	resp, _ = p.loginFrom(t, "6.6.6.6, 203.0.113.9", "viewer@clinic.test", "wrong password", "")
+	require.Equal(t, http.StatusUnprocessableEntity, resp.StatusCode)
+	failed := p.audit(t, "login.failed")
+	require.Len(t, failed, 1)
+	require.Equal(t, "203.0.113.9", failed[0].Ip)
+	// A hop that is not an address (a formula, 400 KB of junk) is not believed either.
+	resp, _ = p.loginFrom(t, "=HYPERLINK(\"http://evil.example\",\"x\")", "viewer@clinic.test", "wrong password", "")
+	require.Equal(t, http.StatusUnprocessableEntity, resp.StatusCode)
+	require.Equal(t, "127.0.0.1", p.audit(t, "login.failed")[0].Ip)
+}
+
+// Failing on purpose throttles the guesser's address (and address + account), never the account: the real
+// owner, here the only admin, still signs in from their own address with the right password.
+func TestGuesserCannotLockOutTheOwner(t *testing.T) {
+	t.Parallel()
+	e := newAuthEnvVars(t, false, map[string]string{"TRUSTED_PROXIES": "127.0.0.1/32"})
+	for range 8 {
+		_, _ = e.loginFrom(t, "198.51.100.7", "admin@clinic.test", "guess guess guess", "")
+	}
+	resp, _ := e.loginFrom(t, "198.51.100.7", "admin@clinic.test", testPassword, "")
+	require.Equal(t, http.StatusTooManyRequests, resp.StatusCode, "the guesser's address is throttled for that account")
+	resp, _ = e.loginFrom(t, "203.0.113.5", "admin@clinic.test", testPassword, "")
+	require.Equal(t, http.StatusSeeOther, resp.StatusCode, "the owner, from their own address, is not locked out")
+	// Many addresses guessing one account: each address gets its own 5, the owner still gets in.
+	for i := range 6 {
+		for range 5 {
+			_, _ = e.loginFrom(t, "198.51.101."+idText(int64(i)), "admin@clinic.test", "guess guess guess", "")
+		}
+	}
+	resp, _ = e.loginFrom(t, "203.0.113.5", "admin@clinic.test", testPassword, "")
+	require.Equal(t, http.StatusSeeOther, resp.StatusCode)
+}
+
+// Anonymous requests cannot make the server or the audit log grow: the e-mail is capped at 254 bytes before
+// anything remembers it, bodies at 1 MiB, and every recorded text is cut short.
+func TestFieldCapsAndSmallAuditRows(t *testing.T) {
+	t.Parallel()
+	e := newAuthEnvVars(t, false, map[string]string{"TRUSTED_PROXIES": "127.0.0.1/32"})
+	resp, _ := e.loginFrom(t, "", strings.Repeat("a", 2<<20)+"@clinic.test", "wrong password", "")
+	require.Equal(t, http.StatusRequestEntityTooLarge, resp.StatusCode, "a 2 MB e-mail is refused at the edge")
+	resp, body := e.loginFrom(t, "", strings.Repeat("a", 300)+"@clinic.test", "wrong password", "")
+	require.Equal(t, http.StatusUnprocessableEntity, resp.StatusCode)
+	require.Contains(t, body, "at most 254")
+	require.NotContains(t, body, strings.Repeat("a", 300), "not echoed back")
+
+	big := strings.Repeat("x", 400<<10)
+	resp, _ = e.loginFrom(t, "203.0.113.9, "+big, "viewer@clinic.test", "wrong password", "", "User-Agent", big)
+	require.Equal(t, http.StatusUnprocessableEntity, resp.StatusCode)
+	var maxRow int
+	require.NoError(t, e.d.Pool.QueryRow(context.Background(),
+		"SELECT max(length(actor) + length(target) + length(ip) + length(user_agent) + coalesce(length(details::text), 0)) FROM audit_events").Scan(&maxRow))
+	require.Less(t, maxRow, 6000, "an audit row stays small whatever the request carried")
+	_, page := e.req(t, nil, "GET", "/admin/audit", e.tokens[auth.Admin], "")
+	require.Less(t, len(page), 200<<10)
+}
+
+// The limiter's memory is bounded whatever keys arrive, and looking a key up does not store it.
+func TestLimiterMemoryIsBounded(t *testing.T) {
+	t.Parallel()
+	l := newLoginLimits()
+	for i := range 3 * maxBuckets {
+		email := strings.Repeat("e", 1000) + idText(int64(i))
+		require.False(t, l.blocked("203.0.113.9", email))
+		l.failed("198.51.100."+idText(int64(i%250)), email)
+	}
+	require.LessOrEqual(t, l.pair.len(), maxBuckets)
+	require.LessOrEqual(t, l.addr.len(), maxBuckets)
+	for k := range l.pair.m {
+		require.Len(t, k, 24, "keys are fixed-size hashes, not the typed e-mail")
+	}
+	n := l.pair.len()
+	l.blocked("192.0.2.1", "never-failed@clinic.test")
+	require.Equal(t, n, l.pair.len(), "a lookup stores nothing")
+}
+
+// Whatever a client sends is recorded (sanitized), and an action whose audit row cannot be written does not
+// happen: a download refused by the audit log streams nothing.
+func TestAuditCannotBeDodged(t *testing.T) {
+	t.Parallel()
+	e := newAuthEnv(t, false)
+	ctx := context.Background()
+	w, err := e.d.Store.Create(ctx, "database/test.dump.zst.age")
+	require.NoError(t, err)
+	_, err = w.Write([]byte("age-encryption.org/v1 secret bytes"))
+	require.NoError(t, err)
+	require.NoError(t, w.Commit())
+	var id int64
+	require.NoError(t, e.d.Pool.QueryRow(ctx, `INSERT INTO backups (kind, status, trigger, format, storage_key, started_at, finished_at)
+		VALUES ('database', 'succeeded', 'manual', 'x', 'database/test.dump.zst.age', now(), now()) RETURNING id`).Scan(&id))
+	dl := "/api/v1/backups/" + idText(id) + "/download"
+
+	resp, body := e.req(t, nil, "GET", dl, e.tokens[auth.Admin], "", "User-Agent", "evil\xff")
+	require.Equal(t, http.StatusOK, resp.StatusCode, body)
+	rows := e.audit(t, "backup.download")
+	require.Len(t, rows, 1, "invalid UTF-8 in the user agent must not stop the audit row")
+	require.Equal(t, "evil\uFFFD", rows[0].UserAgent)
+	// A NUL in a typed e-mail (PostgreSQL text refuses it) is recorded too.
+	resp, _ = e.req(t, nil, "POST", "/login", "", url.Values{"email": {"a\x00b@clinic.test\xfe"}, "password": {"wrong password"}}.Encode())
+	require.Equal(t, http.StatusUnprocessableEntity, resp.StatusCode)
+	failed := e.audit(t, "login.failed")
+	require.Len(t, failed, 1)
+	require.Equal(t, "user:a\uFFFDb@clinic.test\uFFFD", failed[0].Target)
+
+	// The audit log refuses writes: nothing streams, the caller is told why.
+	_, err = e.d.Pool.Exec(ctx, `CREATE FUNCTION refuse_audit() RETURNS trigger LANGUAGE plpgsql AS $$
+		BEGIN RAISE EXCEPTION 'audit log unavailable'; END $$;
+		CREATE TRIGGER refuse_audit BEFORE INSERT ON audit_events FOR EACH ROW EXECUTE FUNCTION refuse_audit();`)
+	require.NoError(t, err)
+	resp, body = e.req(t, nil, "GET", dl, e.tokens[auth.Admin], "")
+	require.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
+	require.NotContains(t, body, "secret bytes")
+	require.Contains(t, body, "audit log could not record")
+	resp, body = e.req(t, nil, "GET", "/admin/audit.csv", e.tokens[auth.Admin], "")
+	require.Equal(t, http.StatusServiceUnavailable, resp.StatusCode, body)
+}
+
+// audit.csv escapes every column the spreadsheet way, whatever wrote the row.
+func TestAuditCSVEscapesEveryColumn(t *testing.T) {
+	t.Parallel()
+	e := newAuthEnv(t, false)
+	// A row as an older version (or a forged proxy header) could have written it: formulas in every text column.
+	_, err := e.d.Pool.Exec(context.Background(), `INSERT INTO audit_events (actor, action, target, ip, user_agent, details)
+		VALUES ('=1+1', '@SUM(A1)', '+cmd', '=HYPERLINK("http://evil.example","x")', '-2+3', '"=x"')`)
+	require.NoError(t, err)
+	_, _ = e.req(t, nil, "GET", "/backups", e.tokens[auth.Viewer], "", "User-Agent", " =HYPERLINK(\"http://evil.example\")")
+	resp, body := e.req(t, nil, "GET", "/admin/audit.csv", e.tokens[auth.Admin], "")
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	recs, err := csv.NewReader(strings.NewReader(body)).ReadAll()
+	require.NoError(t, err)
+	require.Greater(t, len(recs), 2)
+	for _, rec := range recs[1:] {
+		for i, cell := range rec {
+			c := strings.TrimLeft(cell, " ")
+			require.False(t, c != "" && strings.ContainsRune("=+-@\t\r", rune(c[0])), "column %s: %q is a formula", recs[0][i], cell)
+		}
+	}
+	require.Contains(t, body, `'=HYPERLINK`)
+}
