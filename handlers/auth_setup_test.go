@@ -43,11 +43,12 @@ type authEnv struct {
 // against a fresh demo clinic database.
 func newAuthEnv(t testing.TB, runBackups bool) *authEnv {
 	t.Helper()
-	return newAuthEnvVars(t, runBackups, nil)
+	return newAuthEnvVars(t, runBackups, nil, nil)
 }
 
-// newAuthEnvVars is newAuthEnv with extra environment variables for config.Load (e.g. TRUSTED_PROXIES).
-func newAuthEnvVars(t testing.TB, runBackups bool, extra map[string]string) *authEnv {
+// newAuthEnvVars is newAuthEnv with extra environment variables for config.Load (e.g. TRUSTED_PROXIES) and,
+// when now is not nil, the handlers' clock (throttle tests freeze it so a slow machine refills no bucket).
+func newAuthEnvVars(t testing.TB, runBackups bool, extra map[string]string, now func() time.Time) *authEnv {
 	t.Helper()
 	ctx := context.Background()
 	pool, url := testdb.Catalog(t)
@@ -95,7 +96,7 @@ func newAuthEnvVars(t testing.TB, runBackups bool, extra map[string]string) *aut
 		require.NoError(t, err)
 		e.users[role], e.tokens[role] = u, tok
 	}
-	e.srv = httptest.NewServer(New(Deps{Pool: pool, Q: d.Q, River: client, Cfg: cfg, Store: st, Keys: keys, Log: d.Log}))
+	e.srv = httptest.NewServer(New(Deps{Pool: pool, Q: d.Q, River: client, Cfg: cfg, Store: st, Keys: keys, Log: d.Log, Now: now}))
 	t.Cleanup(e.srv.Close)
 	return e
 }

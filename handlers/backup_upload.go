@@ -51,7 +51,7 @@ func (h *Handlers) receiveUpload(w http.ResponseWriter, r *http.Request) (querie
 	if r.ContentLength > limit+maxManifest {
 		return h.refuseUpload(r, "", Errorf(CodeTooLarge, "the upload is %d bytes; the limit is %d (UPLOAD_MAX_BYTES)", r.ContentLength, limit))
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, limit+maxManifest)
+	r.Body = http.MaxBytesReader(w, io.NopCloser(withProgressDeadline(w, r.Body)), limit+maxManifest)
 	mr, err := r.MultipartReader()
 	if err != nil {
 		return queries.Backup{}, Errorf(CodeBadRequest, "send multipart/form-data with a \"file\" part")

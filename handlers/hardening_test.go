@@ -7,14 +7,22 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/PuerkitoBio/goquery"
 	"github.com/stretchr/testify/require"
 
 	"github.com/uscpis/pisbackup/internal/auth"
+	"github.com/uscpis/pisbackup/static"
 )
 
 // Issue 15: every input below succeeded before and must not.
+
+// frozen is a clock that does not move, so no throttle bucket refills however slow the machine is.
+func frozen() func() time.Time {
+	t0 := time.Now()
+	return func() time.Time { return t0 }
+}
 
 // loginFrom posts the login form as a client at addr (believed only with TRUSTED_PROXIES covering the test's
 // loopback peer).
@@ -72,7 +80,7 @@ func TestSignInNeverRedirectsOffSite(t *testing.T) {
 // throttle nor writes its choice of address into the audit log.
 func TestForwardedForIgnoredUnlessFromTrustedProxy(t *testing.T) {
 	t.Parallel()
-	e := newAuthEnv(t, false)
+	e := newAuthEnvVars(t, false, nil, frozen())
 	for i := range 20 {
 		resp, _ := e.loginFrom(t, "198.51.100."+idText(int64(i)), "nobody"+idText(int64(i))+"@clinic.test", "wrong password", "")
 		require.Equal(t, http.StatusUnprocessableEntity, resp.StatusCode, i)
@@ -84,7 +92,7 @@ func TestForwardedForIgnoredUnlessFromTrustedProxy(t *testing.T) {
 	}
 
 	// Behind a configured proxy the forwarded client is believed (and only the hop the proxy added).
-	p := newAuthEnvVars(t, false, map[string]string{"TRUSTED_PROXIES": "127.0.0.1/32"})
+	p := newAuthEnvVars(t, false, map[string]string{"TRUSTED_PROXIES": "127.0.0.1/32"}, frozen())
 	resp, _ = p.loginFrom(t, "6.6.6.6, 203.0.113.9", "viewer@clinic.test", "wrong password", "")
 	require.Equal(t, http.StatusUnprocessableEntity, resp.StatusCode)
 	failed := p.audit(t, "login.failed")
@@ -100,7 +108,7 @@ func TestForwardedForIgnoredUnlessFromTrustedProxy(t *testing.T) {
 // owner, here the only admin, still signs in from their own address with the right password.
 func TestGuesserCannotLockOutTheOwner(t *testing.T) {
 	t.Parallel()
-	e := newAuthEnvVars(t, false, map[string]string{"TRUSTED_PROXIES": "127.0.0.1/32"})
+	e := newAuthEnvVars(t, false, map[string]string{"TRUSTED_PROXIES": "127.0.0.1/32"}, frozen())
 	for range 8 {
 		_, _ = e.loginFrom(t, "198.51.100.7", "admin@clinic.test", "guess guess guess", "")
 	}
@@ -122,7 +130,7 @@ func TestGuesserCannotLockOutTheOwner(t *testing.T) {
 // anything remembers it, bodies at 1 MiB, and every recorded text is cut short.
 func TestFieldCapsAndSmallAuditRows(t *testing.T) {
 	t.Parallel()
-	e := newAuthEnvVars(t, false, map[string]string{"TRUSTED_PROXIES": "127.0.0.1/32"})
+	e := newAuthEnvVars(t, false, map[string]string{"TRUSTED_PROXIES": "127.0.0.1/32"}, frozen())
 	resp, _ := e.loginFrom(t, "", strings.Repeat("a", 2<<20)+"@clinic.test", "wrong password", "")
 	require.Equal(t, http.StatusRequestEntityTooLarge, resp.StatusCode, "a 2 MB e-mail is refused at the edge")
 	resp, body := e.loginFrom(t, "", strings.Repeat("a", 300)+"@clinic.test", "wrong password", "")
@@ -147,8 +155,8 @@ func TestLimiterMemoryIsBounded(t *testing.T) {
 	l := newLoginLimits()
 	for i := range 3 * maxBuckets {
 		email := strings.Repeat("e", 1000) + idText(int64(i))
-		require.False(t, l.blocked("203.0.113.9", email))
-		l.failed("198.51.100."+idText(int64(i%250)), email)
+		require.False(t, l.blocked("203.0.113.9", email, time.Now()))
+		l.failed("198.51.100."+idText(int64(i%250)), email, time.Now())
 	}
 	require.LessOrEqual(t, l.pair.len(), maxBuckets)
 	require.LessOrEqual(t, l.addr.len(), maxBuckets)
@@ -156,7 +164,7 @@ func TestLimiterMemoryIsBounded(t *testing.T) {
 		require.Len(t, k, 24, "keys are fixed-size hashes, not the typed e-mail")
 	}
 	n := l.pair.len()
-	l.blocked("192.0.2.1", "never-failed@clinic.test")
+	l.blocked("192.0.2.1", "never-failed@clinic.test", time.Now())
 	require.Equal(t, n, l.pair.len(), "a lookup stores nothing")
 }
 
@@ -222,4 +230,51 @@ func TestAuditCSVEscapesEveryColumn(t *testing.T) {
 		}
 	}
 	require.Contains(t, body, `'=HYPERLINK`)
+}
+
+// Every answer carries the security headers; data is never cached; HSTS only when BASE_URL is https.
+func TestSecurityHeaders(t *testing.T) {
+	t.Parallel()
+	e := newAuthEnv(t, false)
+	for _, p := range []string{"/login", "/", "/api/v1/backups", "/api/v1/status", "/admin/audit", "/admin/audit.csv", "/healthz", "/nope"} {
+		resp, _ := e.req(t, nil, "GET", p, e.tokens[auth.Admin], "")
+		h := resp.Header
+		csp := h.Get("Content-Security-Policy")
+		for _, d := range []string{"default-src 'self'", "script-src 'self'", "style-src 'self'", "frame-ancestors 'none'", "object-src 'none'", "base-uri 'none'"} {
+			require.Contains(t, csp, d, p)
+		}
+		require.NotContains(t, csp, "unsafe", p)
+		require.Equal(t, "nosniff", h.Get("X-Content-Type-Options"), p)
+		require.Equal(t, "same-origin", h.Get("Referrer-Policy"), p)
+		require.Equal(t, "DENY", h.Get("X-Frame-Options"), p)
+		require.Equal(t, "no-store", h.Get("Cache-Control"), p)
+		require.Empty(t, h.Get("Strict-Transport-Security"), "plain-http BASE_URL: no HSTS")
+	}
+	resp, _ := e.req(t, nil, "GET", static.URL("css/app.css"), "", "")
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.Contains(t, resp.Header.Get("Cache-Control"), "immutable", "content-hashed static files stay cacheable")
+
+	s := newAuthEnvVars(t, false, map[string]string{"BASE_URL": "https://backups.clinic.example"}, nil)
+	resp, _ = s.req(t, nil, "GET", "/login", "", "")
+	require.Equal(t, "max-age=31536000", resp.Header.Get("Strict-Transport-Security"))
+}
+
+// No page carries inline script, inline event handlers or style attributes (the policy would refuse them);
+// checked on every page an admin can open, the browser test (cmd/pisbackup) checks what Chromium reports.
+func TestPagesHaveNoInlineScriptOrStyle(t *testing.T) {
+	t.Parallel()
+	e := newAuthEnv(t, false)
+	id := seedBackup(t, e, "succeeded", "1 hour")
+	for _, p := range []string{"/", "/backups", "/backups/" + idText(id), "/backups/" + idText(id) + "/activity", "/backups/upload",
+		"/schedules", "/schedules/new", "/health", "/alerts", "/media", "/profile", "/admin/users", "/admin/tokens", "/admin/audit"} {
+		doc := e.page(t, auth.Admin, p)
+		require.Zero(t, doc.Find("script:not([src]), style, [style]").Length(), "%s has inline script or style", p)
+		doc.Find("*").Each(func(_ int, s *goquery.Selection) {
+			for _, a := range s.Nodes[0].Attr {
+				require.False(t, strings.HasPrefix(strings.ToLower(a.Key), "on") || strings.HasPrefix(strings.ToLower(a.Key), "hx-on"),
+					"%s: inline handler %s=%q", p, a.Key, a.Val)
+				require.False(t, strings.HasPrefix(strings.TrimSpace(strings.ToLower(a.Val)), "javascript:"), "%s: %s=%q", p, a.Key, a.Val)
+			}
+		})
+	}
 }

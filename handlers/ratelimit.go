@@ -44,34 +44,34 @@ func bucketKey(parts ...string) string {
 	return hex.EncodeToString(s[:12])
 }
 
-// blocked reports whether key's bucket is empty, without spending anything or remembering key.
-func (b *buckets) blocked(key string) bool {
+// blocked reports whether key's bucket is empty at now, without spending anything or remembering key.
+func (b *buckets) blocked(key string, now time.Time) bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	lim, ok := b.m[key]
-	return ok && lim.Tokens() < 1
+	return ok && lim.TokensAt(now) < 1
 }
 
-// failed spends one token from key's bucket.
-func (b *buckets) failed(key string) {
+// failed spends one token from key's bucket at now.
+func (b *buckets) failed(key string, now time.Time) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	lim, ok := b.m[key]
 	if !ok {
 		if len(b.m) >= maxBuckets {
-			b.evict()
+			b.evict(now)
 		}
 		lim = rate.NewLimiter(rate.Every(b.spec.every), b.spec.burst)
 		b.m[key] = lim
 	}
-	lim.Allow()
+	lim.AllowN(now, 1)
 }
 
 // evict forgets buckets that have refilled (they hold no information) and, if that is not enough, arbitrary
 // ones down to 90 % of maxBuckets: losing some throttle state beats growing without bound.
-func (b *buckets) evict() {
+func (b *buckets) evict(now time.Time) {
 	for k, lim := range b.m {
-		if lim.Tokens() >= float64(b.spec.burst) {
+		if lim.TokensAt(now) >= float64(b.spec.burst) {
 			delete(b.m, k)
 		}
 	}
@@ -99,12 +99,12 @@ func newLoginLimits() *loginLimits {
 }
 
 // blocked reports whether either of the caller's buckets is empty.
-func (l *loginLimits) blocked(ip, email string) bool {
-	return l.addr.blocked(bucketKey(ip)) || l.pair.blocked(bucketKey(ip, email))
+func (l *loginLimits) blocked(ip, email string, now time.Time) bool {
+	return l.addr.blocked(bucketKey(ip), now) || l.pair.blocked(bucketKey(ip, email), now)
 }
 
 // failed spends one token from each of the caller's buckets.
-func (l *loginLimits) failed(ip, email string) {
-	l.addr.failed(bucketKey(ip))
-	l.pair.failed(bucketKey(ip, email))
+func (l *loginLimits) failed(ip, email string, now time.Time) {
+	l.addr.failed(bucketKey(ip), now)
+	l.pair.failed(bucketKey(ip, email), now)
 }

@@ -770,7 +770,7 @@ func OutboxPage(vm OutboxVM) templ.Component {
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
-				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 69, "\" title=\"HTML body\" style=\"width:100%;height:32rem;border:1px solid #ccc;background:#fff\"></iframe> <details><summary>Plain-text body</summary><pre data-testid=\"outbox-text\">")
+				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 69, "\" title=\"HTML body\" class=\"mail-preview\"></iframe> <details><summary>Plain-text body</summary><pre data-testid=\"outbox-text\">")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}

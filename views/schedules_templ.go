@@ -302,7 +302,7 @@ func scheduleActions(id int64, active bool) templ.Component {
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 27, "\" onsubmit=\"return confirm('Delete this schedule? Its backups are kept.')\"><button type=\"submit\" class=\"danger\" data-testid=\"schedule-delete\">Delete</button></form>")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 27, "\" data-confirm=\"Delete this schedule? Its backups are kept.\"><button type=\"submit\" class=\"danger\" data-testid=\"schedule-delete\">Delete</button></form>")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}

@@ -77,7 +77,7 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 	}
 	port := ln.Addr().(*net.TCPAddr).Port
 	fmt.Fprintf(e.stdout, "pisbackup: serving on http://localhost:%d (workers %s)\n", port, map[bool]string{true: "off", false: "on"}[*noWorkers])
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	srv := handlers.NewServer(h)
 	go func() {
 		<-ctx.Done()
 		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

@@ -29,8 +29,10 @@ function typedConfirmationOK(f) {
   if (msg) msg.textContent = "Type " + want + " exactly to confirm.";
   return false;
 }
-// Plain form posts.
+// Plain form posts. A form with data-confirm asks first (inline onsubmit handlers are refused by the CSP).
 document.addEventListener("submit", function (ev) {
+  var ask = ev.target.getAttribute && ev.target.getAttribute("data-confirm");
+  if (ask && !window.confirm(ask)) { ev.preventDefault(); return; }
   if (!typedConfirmationOK(ev.target)) ev.preventDefault();
 }, true);
 // HTMX posts: htmx sends on submit even when the event was cancelled, so cancel the request itself.
