@@ -164,3 +164,15 @@ func TestCleanupStuckAndMonitorCLI(t *testing.T) {
 	_, _, code = runCLI(t, env, "cleanup-stuck-backups", "--timeout", "5s")
 	require.Equal(t, 2, code, "usage error")
 }
+
+func TestCheckHerokuScheduleReadsTheCLIsForms(t *testing.T) {
+	t.Parallel()
+	for _, ok := range []string{"=== Backup Schedules\n\nDATABASE_URL: daily at 2:00 Asia/Manila\n",
+		"\x1b[35mDATABASE_URL\x1b[39m: daily at 2:00 (Asia/Manila)\n", "HEROKU_POSTGRESQL_RED_URL: daily at 4:00 UTC\nDATABASE_URL: daily at 02:00 Asia/Manila"} {
+		require.NoError(t, checkHerokuSchedule(ok), ok)
+	}
+	for _, bad := range []string{"", "=== Backup Schedules\n", "DATABASE_URL: daily at 2:00 UTC\n", "DATABASE_URL: daily at 3:00 Asia/Manila\n",
+		"OTHER_URL: daily at 2:00 Asia/Manila\n"} {
+		require.Error(t, checkHerokuSchedule(bad), bad)
+	}
+}

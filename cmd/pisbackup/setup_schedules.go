@@ -98,11 +98,14 @@ func herokuCommands(app string) [][]string {
 // herokuScheduleLine matches a line of `heroku pg:backups:schedules` ("DATABASE_URL: daily at 2:00 Asia/Manila").
 var herokuScheduleLine = regexp.MustCompile(`^\s*(\S+): daily at (\d{1,2}):00 \(?([A-Za-z0-9_+\-/]+)\)?\s*$`)
 
+var ansiEscape = regexp.MustCompile(`\x1b\[[0-9;]*[A-Za-z]`)
+
 // checkHerokuSchedule reads back what Heroku stored: some CLI versions map a zone they do not know to UTC
 // with only a warning, and the backup would then run at another hour. nil only when a DATABASE_URL schedule
 // shows the hour and the zone asked for.
 func checkHerokuSchedule(out string) error {
 	var seen []string
+	out = ansiEscape.ReplaceAllString(out, "") // a CLI that colours its output even into a pipe
 	for _, line := range strings.Split(out, "\n") {
 		m := herokuScheduleLine.FindStringSubmatch(line)
 		if m == nil {

@@ -114,3 +114,14 @@ func TestSendGridKeySourceAndSender(t *testing.T) {
 	require.NoError(t, err, "without a key the outbox needs no sender")
 	require.Equal(t, "noreply@usc-pis.herokuapp.com", c.DefaultFromEmail)
 }
+
+func TestCloudinaryMediaPrefixMustBeAPublicIDPart(t *testing.T) {
+	t.Parallel()
+	for _, bad := range []string{"https://res.cloudinary.com/c/image/upload/", "../media/", "me dia/", "a//b", "100%/"} {
+		_, err := Load(env(map[string]string{"CLOUDINARY_MEDIA_PREFIX": bad}))
+		require.ErrorContains(t, err, "CLOUDINARY_MEDIA_PREFIX", bad)
+	}
+	c, err := Load(env(map[string]string{"CLOUDINARY_MEDIA_PREFIX": "/media/"}))
+	require.NoError(t, err)
+	require.Equal(t, "media/", c.CloudinaryMediaPrefix, "django-cloudinary-storage drops the leading slash")
+}

@@ -289,6 +289,10 @@ func (l *loader) mediaPrefix(name string) string {
 		l.fail(name, "%q is a URL; set the app's PREFIX/MEDIA_URL path part (for example media/) or leave it empty", v)
 		return ""
 	}
+	if strings.ContainsAny(v, `?&#\%<>+ `) || strings.Contains(v, "..") || strings.Contains(v, "//") {
+		l.fail(name, "%q cannot be part of a Cloudinary public id (no spaces, .., //, or ? & # \\ %% < > +)", v)
+		return ""
+	}
 	return strings.TrimLeft(v, "/")
 }
 
