@@ -151,3 +151,20 @@ func clearMissingRefs(t *testing.T, b *testBundle) {
 		require.NoError(t, err)
 	}
 }
+
+// A configured column the clinic database lacks is named in the backup's warnings; the others are still checked.
+func TestFullBackupNamesAMissingReferenceColumn(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.withMedia(t, nil)
+	b.d.Cfg.FileColumns = append([]string{"patients_medicaldocument.file"}, b.d.Cfg.FileColumns...)
+	client := b.startWorker(t)
+	full, _, err := EnqueueBackup(context.Background(), b.d.Pool, client, b.d.Cfg, BackupRequest{Kind: "full", Trigger: "manual"})
+	require.NoError(t, err)
+	row := b.waitFinal(t, full.ID)
+	require.Equal(t, "warning", row.Status, row.Error)
+	m, err := backup.ParseManifest(row.Manifest)
+	require.NoError(t, err)
+	require.Contains(t, m.Warnings, "media references not checked for patients_medicaldocument.file: no such column in the clinic database (MEDIA_REFERENCE_COLUMNS)")
+	require.ElementsMatch(t, demo.MissingFiles, m.Missing, "the real columns were still checked")
+}
