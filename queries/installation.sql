@@ -1,13 +1,14 @@
 -- name: InstallationGet :one
 SELECT * FROM pisbackup_installation;
 
--- name: InstallationSet :one
--- Mints (or re-mints, for a copied catalog) the installation id bound to this catalog database.
+-- name: InstallationSet :exec
+-- Mints (or re-mints, for a copied catalog) the installation id bound to this catalog database. A row already
+-- bound to this database is kept: of two processes minting at once, the first one's id stands.
 INSERT INTO pisbackup_installation (singleton, id, catalog_sysid, catalog_oid)
 VALUES (true, @id, @catalog_sysid, @catalog_oid)
 ON CONFLICT (singleton) DO UPDATE SET id = EXCLUDED.id, catalog_sysid = EXCLUDED.catalog_sysid,
     catalog_oid = EXCLUDED.catalog_oid, created_at = now()
-RETURNING *;
+WHERE pisbackup_installation.catalog_sysid <> EXCLUDED.catalog_sysid OR pisbackup_installation.catalog_oid <> EXCLUDED.catalog_oid;
 
 -- name: OwnedDatabaseRecord :one
 -- Records a database pisbackup just created; a stale live row for the same name (dropped behind our back) is

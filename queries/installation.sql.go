@@ -26,12 +26,12 @@ func (q *Queries) InstallationGet(ctx context.Context) (PisbackupInstallation, e
 	return i, err
 }
 
-const installationSet = `-- name: InstallationSet :one
+const installationSet = `-- name: InstallationSet :exec
 INSERT INTO pisbackup_installation (singleton, id, catalog_sysid, catalog_oid)
 VALUES (true, $1, $2, $3)
 ON CONFLICT (singleton) DO UPDATE SET id = EXCLUDED.id, catalog_sysid = EXCLUDED.catalog_sysid,
     catalog_oid = EXCLUDED.catalog_oid, created_at = now()
-RETURNING singleton, id, catalog_sysid, catalog_oid, created_at
+WHERE pisbackup_installation.catalog_sysid <> EXCLUDED.catalog_sysid OR pisbackup_installation.catalog_oid <> EXCLUDED.catalog_oid
 `
 
 type InstallationSetParams struct {
@@ -40,18 +40,11 @@ type InstallationSetParams struct {
 	CatalogOid   int64  `json:"catalog_oid"`
 }
 
-// Mints (or re-mints, for a copied catalog) the installation id bound to this catalog database.
-func (q *Queries) InstallationSet(ctx context.Context, arg InstallationSetParams) (PisbackupInstallation, error) {
-	row := q.db.QueryRow(ctx, installationSet, arg.ID, arg.CatalogSysid, arg.CatalogOid)
-	var i PisbackupInstallation
-	err := row.Scan(
-		&i.Singleton,
-		&i.ID,
-		&i.CatalogSysid,
-		&i.CatalogOid,
-		&i.CreatedAt,
-	)
-	return i, err
+// Mints (or re-mints, for a copied catalog) the installation id bound to this catalog database. A row already
+// bound to this database is kept: of two processes minting at once, the first one's id stands.
+func (q *Queries) InstallationSet(ctx context.Context, arg InstallationSetParams) error {
+	_, err := q.db.Exec(ctx, installationSet, arg.ID, arg.CatalogSysid, arg.CatalogOid)
+	return err
 }
 
 const ownedDatabaseForget = `-- name: OwnedDatabaseForget :exec

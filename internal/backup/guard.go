@@ -104,7 +104,10 @@ func (g *Guard) Installation(ctx context.Context) (string, error) {
 	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 		return "", fmt.Errorf("read the installation id: %w", err)
 	}
-	cur, err = g.Q.InstallationSet(ctx, queries.InstallationSetParams{ID: newInstallationID(), CatalogSysid: cat.Server, CatalogOid: int64(cat.OID)})
+	err = g.Q.InstallationSet(ctx, queries.InstallationSetParams{ID: newInstallationID(), CatalogSysid: cat.Server, CatalogOid: int64(cat.OID)})
+	if err == nil {
+		cur, err = g.Q.InstallationGet(ctx) // whichever process minted first
+	}
 	if err != nil {
 		return "", fmt.Errorf("record the installation id: %w", err)
 	}

@@ -260,3 +260,24 @@ func TestDropOwnedDropsOnlyWhatThisCatalogCreated(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, exists)
 }
+
+// Processes that start at once on a fresh (or freshly copied) catalog agree on one installation id: the first
+// mint stands, so scratch names computed by any of them match.
+func TestInstallationIDIsMintedOnce(t *testing.T) {
+	t.Parallel()
+	g := newGuard(t, testdb.AdminURL, testdb.AdminURL)
+	ctx := context.Background()
+	ids := make([]string, 8)
+	errs := make([]error, 8)
+	var wg sync.WaitGroup
+	for i := range ids {
+		wg.Add(1)
+		go func() { defer wg.Done(); ids[i], errs[i] = g.Installation(ctx) }()
+	}
+	wg.Wait()
+	for i := range ids {
+		require.NoError(t, errs[i])
+		require.Equal(t, ids[0], ids[i])
+	}
+	require.Regexp(t, `^[a-z0-9]{12}$`, ids[0])
+}
