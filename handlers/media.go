@@ -125,6 +125,16 @@ func (h *Handlers) startMigration(r *http.Request, req MediaMigrationStartReques
 	if !req.DryRun && !h.Cfg.CloudinaryConfigured() {
 		return queries.MediaMigration{}, Errorf(CodeConflict, "Cloudinary is not configured; set CLOUDINARY_URL first (a dry run works without it)")
 	}
+	if req.DeleteLocal {
+		// The job refuses too; asking first answers the operator now instead of with a failed run.
+		rep, _, err := jobs.MediaResolvability(r.Context(), h.Cfg, h.Q)
+		if err != nil {
+			return queries.MediaMigration{}, Errorf(CodeConflict, "deleting local files is refused: %s", err.Error())
+		}
+		if !rep.OK() {
+			return queries.MediaMigration{}, Errorf(CodeConflict, "deleting local files is refused: %s; see GET /api/v1/media/resolvability", rep.Summary())
+		}
+	}
 	p := principalFrom(r.Context())
 	m, err := jobs.EnqueueMediaMigration(r.Context(), h.Pool, h.River, jobs.MediaMigrationRequest{DryRun: req.DryRun,
 		BackupFirst: req.BackupFirst, DeleteLocal: req.DeleteLocal, Concurrency: req.Concurrency, CreatedBy: p.UserID})

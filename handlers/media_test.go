@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/uscpis/pisbackup/internal/auth"
+	"github.com/uscpis/pisbackup/internal/cloudinary/cloudinarytest"
 	"github.com/uscpis/pisbackup/internal/demo"
 	"github.com/uscpis/pisbackup/internal/testdb"
 	"github.com/uscpis/pisbackup/jobs"
@@ -106,6 +107,12 @@ func TestMediaPageAndAPI(t *testing.T) {
 	require.Len(t, res.Columns, len(e.d.Cfg.FileColumns))
 	resp, _ = e.req(t, nil, "GET", "/api/v1/media/resolvability", view, "")
 	require.Equal(t, http.StatusForbidden, resp.StatusCode, "stored file names are for operators")
+
+	// With Cloudinary configured, deleting local files is refused up front while anything would not resolve.
+	e.d.Cfg.CloudinaryURL = cloudinarytest.New(t).CloudinaryURL()
+	resp, body = e.req(t, nil, "POST", "/api/v1/media/migrations", op, `{"delete_local":true}`)
+	require.Equal(t, http.StatusConflict, resp.StatusCode, body)
+	require.Contains(t, body, "deleting local files is refused: 2 stored FileField value(s) would not resolve")
 
 	resp, body = e.req(t, nil, "GET", "/api/v1/media/migrations", view, "")
 	require.Equal(t, http.StatusOK, resp.StatusCode)
