@@ -17,13 +17,13 @@ func (h *Handlers) backupDetail(w http.ResponseWriter, r *http.Request) error {
 	return views.BackupDetailPage(vm).Render(r.Context(), w)
 }
 
-// backupSummary is the live part of the detail page, polled while the backup runs.
+// backupSummary is the live region of the detail page (BackupLive), polled by the page.
 func (h *Handlers) backupSummary(w http.ResponseWriter, r *http.Request) error {
 	vm, err := h.backupDetailVM(r)
 	if err != nil {
 		return err
 	}
-	return views.BackupSummary(vm).Render(r.Context(), w)
+	return views.BackupLive(vm).Render(r.Context(), w)
 }
 
 func (h *Handlers) backupDetailVM(r *http.Request) (views.BackupDetailVM, error) {

@@ -23,13 +23,13 @@ func (h *Handlers) mediaPage(w http.ResponseWriter, r *http.Request) error {
 	return views.MediaPage(vm).Render(r.Context(), w)
 }
 
-// mediaLive is the panel HTMX polls while a run is in flight.
+// mediaLive is the media page's live region (MediaLive), polled by the page.
 func (h *Handlers) mediaLive(w http.ResponseWriter, r *http.Request) error {
 	vm, err := h.mediaVM(r)
 	if err != nil {
 		return err
 	}
-	return views.MediaRunPanel(vm).Render(r.Context(), w)
+	return views.MediaLive(vm).Render(r.Context(), w)
 }
 
 func (h *Handlers) mediaVM(r *http.Request) (views.MediaVM, error) {

@@ -53,13 +53,24 @@ func TestMediaPageAndAPI(t *testing.T) {
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 	doc, err := goquery.NewDocumentFromReader(strings.NewReader(body))
 	require.NoError(t, err)
-	require.Equal(t, "/media/live", doc.Find(`[data-testid="media-run"]`).AttrOr("hx-get", ""))
+	require.Equal(t, "/media/live", doc.Find(`#media-live`).AttrOr("hx-get", ""))
+	require.Equal(t, "every 2s", doc.Find(`#media-live`).AttrOr("hx-trigger", ""))
 	require.Zero(t, doc.Find(`[data-testid="media-start"]`).Length(), "viewers see, operators start")
 
 	// The worker's part, run in-process: the dry run plans and finishes.
 	row, err := jobs.RunMediaMigration(context.Background(), e.d, run.ID, 0, "")
 	require.NoError(t, err)
 	require.Equal(t, "succeeded", row.Status)
+	// The page's one live region refreshes every fact together: the panel and the runs table agree, and an
+	// idle page keeps refreshing slowly.
+	resp, body = e.req(t, nil, "GET", "/media/live", view, "", "HX-Request", "true")
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	doc, err = goquery.NewDocumentFromReader(strings.NewReader(body))
+	require.NoError(t, err)
+	require.Equal(t, "every 10s", doc.Find(`#media-live`).AttrOr("hx-trigger", ""))
+	require.Contains(t, doc.Find(`[data-testid="media-run"] [data-testid="status"]`).Text(), "succeeded")
+	require.NotContains(t, body, "No migration has run yet")
+	require.Equal(t, 1, doc.Find(`[data-testid="media-runs"]`).Length())
 
 	resp, body = e.req(t, nil, "GET", "/api/v1/media/migrations/"+strconv.FormatInt(run.ID, 10), view, "")
 	require.Equal(t, http.StatusOK, resp.StatusCode, body)

@@ -112,3 +112,12 @@ func (c Chrome) agoPtr(t *time.Time) string {
 	}
 	return c.Ago(*t)
 }
+
+// LiveTrigger is the hx-trigger of a page's live region: every 2 s while work is in flight, every 15 s
+// otherwise, so facts changed by someone else (or by the scheduler at night) show without a reload.
+func LiveTrigger(busy bool) string {
+	if busy {
+		return "every 2s"
+	}
+	return "every 10s"
+}

@@ -202,10 +202,8 @@ func TestE2EOperatorBackupDrillAndRTO(t *testing.T) {
 	waitFor(t, ctx, `!!document.querySelector('[data-testid=last-database] [data-testid=progress]')`, 30*time.Second)
 	waitFor(t, ctx, `!!document.querySelector('[data-testid=toast]')`, 10*time.Second)
 	waitFor(t, ctx, `(document.querySelector('[data-testid=last-database] [data-testid=status]') || {}).innerText === 'succeeded'`, 120*time.Second)
-	// Once done, the panel stops polling.
-	polling, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.getElementById('dash-live').hasAttribute('hx-trigger')`))
-	require.NoError(t, err)
-	require.False(t, polling, "the live panel must stop updating when nothing runs")
+	// Once done, the page slows to its idle refresh (it never stops: others' work must show up too).
+	waitFor(t, ctx, `document.getElementById('dash-live').getAttribute('hx-trigger') === 'every 10s'`, 10*time.Second)
 
 	href := attr(t, ctx, `[data-testid=last-database] a`, "href")
 	require.NoError(t, chromedp.Do(ctx,
@@ -226,4 +224,56 @@ func attr(t *testing.T, ctx context.Context, sel, name string) string {
 	v, err := chromedp.Run(ctx, chromedp.Evaluate[string](`(document.querySelector('`+sel+`') || {getAttribute: () => ''}).getAttribute('`+name+`') || ''`))
 	require.NoError(t, err, sel)
 	return v
+}
+
+// A backup started by someone else (here the CLI) appears on an idle dashboard and an open backup page
+// without a reload, and every fact on the page changes together: the verdict agrees with the card, the
+// backup page's heading badge and its Verify/Drill buttons follow the backup's end.
+func TestE2EIdlePagesStayLive(t *testing.T) {
+	t.Parallel()
+	env := cliEnv(t)
+	env["PG_BIN_DIR"] = testdb.SlowPGDumpDir(t, "0.1")
+	srv := startServer(t, env)
+	pw := addUser(t, env, "staff@clinic.local", "operator")
+	ctx := browser(t)
+	login(t, ctx, srv.url, "staff@clinic.local", pw)
+	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(srv.url+"/"), chromedp.WaitVisible(chromedp.CSS(`[data-testid=verdict]`))))
+	require.Equal(t, "red", attr(t, ctx, `[data-testid=verdict]`, "data-level"))
+	_, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`window.__sameLoad = true`))
+	require.NoError(t, err)
+
+	out, stderr, code := runCLI(t, env, "create-backup", "--type", "database", "--no-wait")
+	require.Equal(t, 0, code, stderr+out)
+
+	waitFor(t, ctx, `(document.querySelector('[data-testid=last-database] [data-testid=status]') || {}).innerText === 'succeeded'`, 90*time.Second)
+	// The banner agrees with the card: a backup exists now, so it no longer says none was taken.
+	waitFor(t, ctx, `document.querySelector('[data-testid=verdict]').getAttribute('data-level') === 'amber'`, 15*time.Second)
+	require.NotContains(t, text(t, ctx, `[data-testid=verdict-sentence]`), "has been taken yet")
+	require.Contains(t, text(t, ctx, `[data-testid=verdict-sentence]`), "succeeded")
+	same, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`window.__sameLoad === true`))
+	require.NoError(t, err)
+	require.True(t, same, "the dashboard must update without a reload")
+
+	// A second backup, watched on its own page: badge, facts and buttons follow it to its end.
+	out, stderr, code = runCLI(t, env, "create-backup", "--type", "database", "--no-wait", "--json")
+	require.Equal(t, 0, code, stderr+out)
+	m := regexp.MustCompile(`"id":\s*(\d+)`).FindStringSubmatch(out)
+	require.NotNil(t, m, out)
+	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(srv.url+"/backups/"+m[1]), chromedp.WaitVisible(chromedp.CSS(`#backup-live`))))
+	_, err = chromedp.Run(ctx, chromedp.Evaluate[bool](`window.__sameLoad = true`))
+	require.NoError(t, err)
+	require.Zero(t, count(t, ctx, `[data-testid=verify-drill]`), "no drill before the backup finished")
+	waitFor(t, ctx, `document.querySelector('.head [data-testid=status]').innerText === 'succeeded' &&
+		!!document.querySelector('[data-testid=verify-drill]') &&
+		document.querySelector('#backup-summary [data-testid=status]').innerText === 'succeeded'`, 90*time.Second)
+	same, err = chromedp.Run(ctx, chromedp.Evaluate[bool](`window.__sameLoad === true`))
+	require.NoError(t, err)
+	require.True(t, same, "the backup page must update without a reload")
+}
+
+func count(t *testing.T, ctx context.Context, sel string) int {
+	t.Helper()
+	n, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll('`+sel+`').length`))
+	require.NoError(t, err, sel)
+	return n
 }

@@ -57,3 +57,28 @@ document.addEventListener("click", function (ev) {
     if (c) c.close();
   }
 });
+// Live regions (data-live) refresh themselves with hx-trigger="every Ns". A refresh would wipe what someone is
+// typing or choosing, or close their dialog: skip it while a dialog is open, a form control inside the region
+// has focus, or a field differs from its default. The next tick tries again.
+function regionBusy(region) {
+  if (document.querySelector("dialog[open]")) return true;
+  var a = document.activeElement;
+  if (a && a !== document.body && region.contains(a) && a.closest("form")) return true;
+  var fields = region.querySelectorAll("input, textarea, select");
+  for (var i = 0; i < fields.length; i++) {
+    var f = fields[i];
+    if (f.type === "checkbox" || f.type === "radio") { if (f.checked !== f.defaultChecked) return true; }
+    else if (f.tagName === "SELECT") { if (f.selectedIndex !== defaultIndex(f)) return true; }
+    else if (f.type !== "hidden" && f.value !== f.defaultValue) return true;
+  }
+  return false;
+}
+// The option a single select shows before anyone touches it: the one marked selected, else the first.
+function defaultIndex(sel) {
+  for (var i = 0; i < sel.options.length; i++) if (sel.options[i].defaultSelected) return i;
+  return sel.options.length ? 0 : -1;
+}
+document.addEventListener("htmx:beforeRequest", function (ev) {
+  var elt = ev.detail && ev.detail.elt;
+  if (elt && elt.hasAttribute && elt.hasAttribute("data-live") && regionBusy(elt)) ev.preventDefault();
+});
