@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/uscpis/pisbackup/internal/auth"
 	"github.com/uscpis/pisbackup/internal/backup"
 	"github.com/uscpis/pisbackup/views"
 )
@@ -57,6 +58,16 @@ func (h *Handlers) backupDetailVM(r *http.Request) (views.BackupDetailVM, error)
 	}
 	if vm.Restores, err = h.Q.RestoreListByBackup(r.Context(), id); err != nil {
 		return vm, err
+	}
+	if !principalFrom(r.Context()).Role.Allows(auth.Admin) {
+		// Restores are admin-only, and so is where they went: a viewer or operator sees that a restore
+		// happened and how it ended, not the target database's name, its error text or its listing.
+		for i := range vm.Restores {
+			vm.Restores[i].Target, vm.Restores[i].Details = "", nil
+			if vm.Restores[i].Error != "" {
+				vm.Restores[i].Error = "failed (details for admins)"
+			}
+		}
 	}
 	return vm, nil
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/uscpis/pisbackup/internal/auth"
 	"github.com/uscpis/pisbackup/jobs"
 	"github.com/uscpis/pisbackup/queries"
 	"github.com/uscpis/pisbackup/views"
@@ -51,6 +52,10 @@ func (h *Handlers) apiBackupVerify(w http.ResponseWriter, r *http.Request) error
 	return nil
 }
 
+// MaxLiveDrillsBelowAdmin bounds the drills operators can have queued or running at once, across all backups
+// (each drill is a full restore on the clinic's server); a backup never has two at a time (jobs.DrillInFlightError).
+const MaxLiveDrillsBelowAdmin = 3
+
 func (h *Handlers) startVerification(r *http.Request, level string) (queries.Verification, error) {
 	b, err := h.backupFromPath(r)
 	if err != nil {
@@ -63,8 +68,20 @@ func (h *Handlers) startVerification(r *http.Request, level string) (queries.Ver
 		return queries.Verification{}, Errorf(CodeConflict, "backup #%d has no stored artifact to verify (status %s)", b.ID, b.Status)
 	}
 	p := principalFrom(r.Context())
+	if level == "drill" && !p.Role.Allows(auth.Admin) {
+		n, err := h.Q.VerificationCountLiveDrillsByPeople(r.Context())
+		if err != nil {
+			return queries.Verification{}, err
+		}
+		if n >= MaxLiveDrillsBelowAdmin {
+			return queries.Verification{}, Errorf(CodeRateLimited, "%d drills asked for by people are already queued or running; an operator may add one when one finishes (admins are not limited)", n)
+		}
+	}
 	v, err := jobs.EnqueueVerification(r.Context(), h.Pool, h.River, jobs.VerifyRequest{BackupID: b.ID, Level: level, CreatedBy: p.UserID})
-	if err != nil {
+	var inFlight *jobs.DrillInFlightError
+	if errors.As(err, &inFlight) {
+		return v, Errorf(CodeConflict, "%s", inFlight.Error())
+	} else if err != nil {
 		return v, err
 	}
 	h.audit(r, "backup.verify", backupTarget(b.ID), map[string]any{"level": level, "verification_id": v.ID})

@@ -27,6 +27,10 @@ func (h *Handlers) scheduleJSON(s queries.Schedule) ScheduleJSON {
 	return out
 }
 
+// MaxSchedules bounds how many schedules exist: each one is work the scheduler does for ever, and a clinic
+// needs a handful (the setup-schedules defaults are three).
+const MaxSchedules = 50
+
 // saveSchedule validates in and inserts it (id 0) or replaces schedule id, recomputing next_run_at so the
 // scheduler picks the change up at its next tick. Bad fields come back as schedule.Errors; a name already in
 // use is one of them.
@@ -38,6 +42,13 @@ func (h *Handlers) saveSchedule(ctx context.Context, id int64, in schedule.Input
 	next := schedule.NextRun(c, in.Active, h.Now())
 	var s queries.Schedule
 	if id == 0 {
+		n, cerr := h.Q.ScheduleCount(ctx)
+		if cerr != nil {
+			return s, cerr
+		}
+		if n >= MaxSchedules {
+			return s, Errorf(CodeConflict, "there are already %d schedules, the most pisbackup keeps; delete or edit one instead", n)
+		}
 		s, err = h.Q.ScheduleInsert(ctx, in.InsertParams(next))
 	} else {
 		s, err = h.Q.ScheduleUpdate(ctx, in.UpdateParams(id, next))

@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"compress/gzip"
 	"io"
-	"mime/multipart"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -84,12 +83,7 @@ func TestServerTimeoutsCutSlowClientsButNotUploads(t *testing.T) {
 	zw := gzip.NewWriter(&gz)
 	_, _ = io.WriteString(zw, `[{"model": "auth.user", "pk": 1, "fields": {"username": "a"}}]`)
 	require.NoError(t, zw.Close())
-	var body bytes.Buffer
-	mw := multipart.NewWriter(&body)
-	fw, err := mw.CreateFormFile("file", "database_backup_20260101_000000.json.gz")
-	require.NoError(t, err)
-	_, _ = fw.Write(gz.Bytes())
-	require.NoError(t, mw.Close())
+	body, ctype := legacyUploadBody(t, gz.Bytes())
 	pr, pw := io.Pipe()
 	go func() {
 		b := body.Bytes()
@@ -104,7 +98,7 @@ func TestServerTimeoutsCutSlowClientsButNotUploads(t *testing.T) {
 	}()
 	req, err := http.NewRequest("POST", s.URL+"/api/v1/backups/upload", pr)
 	require.NoError(t, err)
-	req.Header.Set("Content-Type", mw.FormDataContentType())
+	req.Header.Set("Content-Type", ctype)
 	req.Header.Set("Authorization", "Bearer "+e.tokens[auth.Admin])
 	start = time.Now()
 	resp, err = http.DefaultClient.Do(req)

@@ -65,7 +65,7 @@ func init() {
 type Fired struct {
 	Schedule queries.Schedule
 	Backup   queries.Backup // for a drill schedule: the backup being drilled
-	Existing bool           // a backup of that kind was already in flight; the run joined it
+	Existing bool           // a backup of that kind (or a drill of that backup) was already in flight; the run joined it
 	// Drill is the verification a drill schedule queued (nil for backup schedules).
 	Drill *queries.Verification
 }
@@ -158,5 +158,9 @@ func runSchedule(ctx context.Context, d *Deps, db DB, client *river.Client[pgx.T
 		return Fired{Schedule: s}, err
 	}
 	v, err := EnqueueVerification(ctx, db, client, VerifyRequest{BackupID: b.ID, Level: "drill", CreatedBy: createdBy})
+	var inFlight *DrillInFlightError
+	if errors.As(err, &inFlight) { // that backup's drill is already queued or running: it is this run
+		return Fired{Schedule: s, Backup: b, Drill: &v, Existing: true}, nil
+	}
 	return Fired{Schedule: s, Backup: b, Drill: &v}, err
 }

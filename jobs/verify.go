@@ -122,6 +122,18 @@ func EnqueueVerificationTx(ctx context.Context, tx pgx.Tx, client *river.Client[
 	if _, err := q.BackupGet(ctx, req.BackupID); err != nil {
 		return queries.Verification{}, err
 	}
+	if req.Level == "drill" {
+		// A drill is a full restore on the clinic's server: never two of one backup at a time.
+		if _, err := q.BackupLockForDrill(ctx, req.BackupID); err != nil {
+			return queries.Verification{}, err
+		}
+		live, err := q.VerificationLiveDrill(ctx, req.BackupID)
+		if err == nil {
+			return live, &DrillInFlightError{BackupID: req.BackupID, VerificationID: live.ID, Status: live.Status}
+		} else if !errors.Is(err, pgx.ErrNoRows) {
+			return queries.Verification{}, err
+		}
+	}
 	v, err := q.VerificationInsert(ctx, queries.VerificationInsertParams{BackupID: req.BackupID, Level: req.Level, CreatedBy: req.CreatedBy})
 	if err != nil {
 		return v, err
@@ -136,6 +148,16 @@ func EnqueueVerificationTx(ctx context.Context, tx pgx.Tx, client *river.Client[
 	}
 	v.JobID = &res.Job.ID
 	return v, q.VerificationSetJob(ctx, queries.VerificationSetJobParams{ID: v.ID, JobID: &res.Job.ID})
+}
+
+// DrillInFlightError refuses a second drill of a backup while one is queued or running.
+type DrillInFlightError struct {
+	BackupID, VerificationID int64
+	Status                   string
+}
+
+func (e *DrillInFlightError) Error() string {
+	return fmt.Sprintf("a drill of backup #%d is already %s (verification #%d); wait for it to finish", e.BackupID, e.Status, e.VerificationID)
 }
 
 func validLevel(l string) bool {

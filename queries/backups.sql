@@ -160,3 +160,7 @@ RETURNING *;
 -- name: BackupSyncIDSequence :exec
 -- After rows were inserted with explicit ids (rescan-storage keeps the original ids), new rows must not collide.
 SELECT setval(pg_get_serial_sequence('backups', 'id'), GREATEST((SELECT max(id) FROM backups), 1));
+
+-- name: BackupLockForDrill :one
+-- Locks a backup's row for the rest of the transaction, so one-drill-per-backup checks cannot race.
+SELECT id FROM backups WHERE id = @id FOR UPDATE;

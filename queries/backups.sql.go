@@ -771,6 +771,18 @@ func (q *Queries) BackupListRunning(ctx context.Context) ([]Backup, error) {
 	return items, nil
 }
 
+const backupLockForDrill = `-- name: BackupLockForDrill :one
+SELECT id FROM backups WHERE id = $1 FOR UPDATE
+`
+
+// Locks a backup's row for the rest of the transaction, so one-drill-per-backup checks cannot race.
+func (q *Queries) BackupLockForDrill(ctx context.Context, id int64) (int64, error) {
+	row := q.db.QueryRow(ctx, backupLockForDrill, id)
+	var id_2 int64
+	err := row.Scan(&id_2)
+	return id_2, err
+}
+
 const backupMarkPruned = `-- name: BackupMarkPruned :one
 UPDATE backups SET pruned_at = COALESCE(pruned_at, now()) WHERE id = $1 RETURNING id, kind, status, trigger, schedule_id, parent_id, created_by, job_id, queued_at, started_at, finished_at, heartbeat_at, duration_ms, bytes_read, bytes_stored, progress_bytes, progress_total, sha256, storage_key, encrypted, recipients_fingerprint, pg_dump_version, server_version, source_redacted, format, manifest, warnings, error, pruned_at
 `

@@ -45,3 +45,6 @@ RETURNING *;
 
 -- name: ScheduleSetNext :exec
 UPDATE schedules SET next_run_at = sqlc.narg(next_run_at) WHERE id = @id AND next_run_at IS NULL;
+
+-- name: ScheduleCount :one
+SELECT count(*) FROM schedules;

@@ -58,6 +58,17 @@ func (q *Queries) ScheduleClaimRun(ctx context.Context, arg ScheduleClaimRunPara
 	return i, err
 }
 
+const scheduleCount = `-- name: ScheduleCount :one
+SELECT count(*) FROM schedules
+`
+
+func (q *Queries) ScheduleCount(ctx context.Context) (int64, error) {
+	row := q.db.QueryRow(ctx, scheduleCount)
+	var count int64
+	err := row.Scan(&count)
+	return count, err
+}
+
 const scheduleDelete = `-- name: ScheduleDelete :one
 DELETE FROM schedules WHERE id = $1 RETURNING id
 `

@@ -50,3 +50,15 @@ WHERE v.status IN ('queued', 'running') AND v.job_id IS NOT NULL
 -- name: VerificationAbandon :execrows
 UPDATE verifications SET status = 'failed', finished_at = now(), error = @error
 WHERE id = @id AND status IN ('queued', 'running');
+
+-- name: VerificationLiveDrill :one
+-- The drill of a backup that is queued or running, if any: at most one at a time (issue 15). The caller holds
+-- the backup's row lock (BackupLockForDrill), so two requests cannot both see none.
+SELECT * FROM verifications
+WHERE backup_id = @backup_id AND level = 'drill' AND status IN ('queued', 'running')
+ORDER BY id LIMIT 1;
+
+-- name: VerificationCountLiveDrillsByPeople :one
+-- Drills queued or running that a person (not a schedule) asked for, bounded per role in handlers.
+SELECT count(*) FROM verifications
+WHERE level = 'drill' AND status IN ('queued', 'running') AND created_by IS NOT NULL;

@@ -29,6 +29,19 @@ func (q *Queries) VerificationAbandon(ctx context.Context, arg VerificationAband
 	return result.RowsAffected(), nil
 }
 
+const verificationCountLiveDrillsByPeople = `-- name: VerificationCountLiveDrillsByPeople :one
+SELECT count(*) FROM verifications
+WHERE level = 'drill' AND status IN ('queued', 'running') AND created_by IS NOT NULL
+`
+
+// Drills queued or running that a person (not a schedule) asked for, bounded per role in handlers.
+func (q *Queries) VerificationCountLiveDrillsByPeople(ctx context.Context) (int64, error) {
+	row := q.db.QueryRow(ctx, verificationCountLiveDrillsByPeople)
+	var count int64
+	err := row.Scan(&count)
+	return count, err
+}
+
 const verificationFinish = `-- name: VerificationFinish :one
 UPDATE verifications
 SET status = $1, finished_at = now(),
@@ -239,6 +252,35 @@ func (q *Queries) VerificationListByBackup(ctx context.Context, backupID int64) 
 		return nil, err
 	}
 	return items, nil
+}
+
+const verificationLiveDrill = `-- name: VerificationLiveDrill :one
+SELECT id, backup_id, level, status, job_id, created_by, queued_at, started_at, finished_at, duration_ms, rto_ms, details, error FROM verifications
+WHERE backup_id = $1 AND level = 'drill' AND status IN ('queued', 'running')
+ORDER BY id LIMIT 1
+`
+
+// The drill of a backup that is queued or running, if any: at most one at a time (issue 15). The caller holds
+// the backup's row lock (BackupLockForDrill), so two requests cannot both see none.
+func (q *Queries) VerificationLiveDrill(ctx context.Context, backupID int64) (Verification, error) {
+	row := q.db.QueryRow(ctx, verificationLiveDrill, backupID)
+	var i Verification
+	err := row.Scan(
+		&i.ID,
+		&i.BackupID,
+		&i.Level,
+		&i.Status,
+		&i.JobID,
+		&i.CreatedBy,
+		&i.QueuedAt,
+		&i.StartedAt,
+		&i.FinishedAt,
+		&i.DurationMs,
+		&i.RtoMs,
+		&i.Details,
+		&i.Error,
+	)
+	return i, err
 }
 
 const verificationOrphaned = `-- name: VerificationOrphaned :many
