@@ -1,10 +1,13 @@
 # pisbackup: `make run` and `make test` are the two set-up commands (see README).
 SHELL := /bin/bash
 GO ?= go
+# go.mod's toolchain line names the Go patch release to build with (the standard library's security fixes);
+# auto lets the go command fetch it through the module proxy when the installed go is older.
+export GOTOOLCHAIN ?= auto
 BIN := bin/pisbackup
 export PATH := $(CURDIR)/bin:$(PATH)
 
-.PHONY: run build static generate check-generated test test-go s3-server test-clean vet bench faults screenshots clean
+.PHONY: run build static generate check-generated test test-go s3-server test-clean vet vulncheck bench faults screenshots clean
 
 ## run: build, create+migrate the catalog, seed the demo clinic, create the restore role drills and restores
 ## connect as (pisbackup_restore: CREATEDB only, never a superuser), serve on :8080 with workers
@@ -69,6 +72,11 @@ test-clean:
 	  FROM pg_database d JOIN pg_roles r ON r.oid = d.datdba WHERE r.rolname IN ('pisbackup_test_restore', 'pisbackup_test')" \
 	  | psql "$(TEST_ADMIN_URL)" -v ON_ERROR_STOP=1 -q
 	psql "$(TEST_ADMIN_URL)" -v ON_ERROR_STOP=1 -qc "DROP ROLE IF EXISTS pisbackup_test_restore" -c "DROP ROLE IF EXISTS pisbackup_test"
+
+## vulncheck: govulncheck on every package against a database built from the golang.org/x/vulndb module
+## (cached in var/vulndb/<version>); fails when our code reaches a known vulnerability
+vulncheck:
+	.ci/vulncheck
 
 ## bench: speed and memory against the stock tools in the same run (BENCH_GB=1 default; BENCH_GB=0.05 is quick)
 bench: build
