@@ -36,7 +36,7 @@ func (h *Handlers) backupDeletePage(w http.ResponseWriter, r *http.Request) erro
 		return err
 	}
 	if want := views.DeleteConfirmation(b.ID); r.PostFormValue("confirm") != want {
-		return FieldError("confirm", "type %s exactly to delete this backup", want)
+		return h.renderDeleteConfirm(w, r, http.StatusUnprocessableEntity, "Type "+want+" exactly to delete this backup.")
 	}
 	if _, err := h.deleteBackup(r, b); err != nil {
 		return err

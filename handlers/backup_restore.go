@@ -40,7 +40,7 @@ func (h *Handlers) backupRestore(w http.ResponseWriter, r *http.Request) error {
 			setToast(w, fe.Message, "error")
 			return views.BackupActivity(act).Render(r.Context(), w)
 		}
-		return err
+		return h.renderRestoreConfirm(w, r, http.StatusUnprocessableEntity, req.TargetDB, fe.Message)
 	} else if err != nil {
 		return err
 	}

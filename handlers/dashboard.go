@@ -75,9 +75,17 @@ func (h *Handlers) dashboardState(ctx context.Context) (views.DashboardVM, error
 	} else if !errors.Is(err, pgx.ErrNoRows) {
 		return vm, err
 	}
-	schedules, err := h.Q.ScheduleListActive(ctx)
+	all, err := h.Q.ScheduleList(ctx)
 	if err != nil {
 		return vm, err
+	}
+	var schedules []queries.Schedule
+	for _, s := range all {
+		if s.Active && s.Cadence != "manual" { // what the scheduler fires (ScheduleListActive's rule)
+			schedules = append(schedules, s)
+		} else if !s.Active {
+			vm.Paused = append(vm.Paused, s)
+		}
 	}
 	in.StaleAfter = staleAfter(schedules, in.StaleAfter)
 	vm.NextRuns = nextRuns(schedules, 5)

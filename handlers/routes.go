@@ -40,10 +40,12 @@ func (h *Handlers) Routes() []Route {
 		{Pattern: "GET /backups/{id}", Role: auth.Viewer, Handle: h.backupDetail},
 		{Pattern: "GET /backups/{id}/summary", Role: auth.Viewer, Handle: h.backupSummary, Page: "/backups/{id}"},
 		{Pattern: "GET /backups/{id}/download", Role: auth.Admin, Handle: h.backupDownload},
+		{Pattern: "GET /backups/{id}/delete", Role: auth.Admin, Handle: h.backupDeleteConfirm},
 		{Pattern: "POST /backups/{id}/delete", Role: auth.Admin, Handle: h.backupDeletePage},
 		// Verification, restore and upload (issue 4).
 		{Pattern: "GET /backups/{id}/activity", Role: auth.Viewer, Handle: h.backupActivity, Page: "/backups/{id}"},
 		{Pattern: "POST /backups/{id}/verify", Role: auth.Operator, Handle: h.backupVerify},
+		{Pattern: "GET /backups/{id}/restore", Role: auth.Admin, Handle: h.backupRestoreConfirm},
 		{Pattern: "POST /backups/{id}/restore", Role: auth.Admin, Handle: h.backupRestore},
 		{Pattern: "GET /backups/upload", Role: auth.Admin, Handle: h.backupUploadPage},
 		{Pattern: "POST /backups/upload", Role: auth.Admin, Handle: h.backupUpload},

@@ -140,3 +140,75 @@ func TestFailedBackupPageExplains(t *testing.T) {
 		require.Contains(t, doc.Find(`[data-testid="backup-error"]`).Text(), raw[:20])
 	}
 }
+
+// What cannot be undone asks first (data-confirm, read by app.js: no inline handlers under the CSP), a paused
+// schedule is a warning on the dashboard, and Restore and Delete have server-rendered confirmation pages that
+// work without JavaScript (the dialog openers are links to them).
+func TestSafeClicks(t *testing.T) {
+	t.Parallel()
+	e := newAuthEnv(t, false)
+	admin, _ := e.login(t, "admin@clinic.test", testPassword)
+	ctx := context.Background()
+	_, body := e.req(t, admin, "GET", "/admin/users", "", "")
+	doc := parseHTML(t, body)
+	for _, sel := range []string{`form[action$="/disable"]`, `form[action$="/password"]`} {
+		doc.Find(sel).Each(func(_ int, f *goquery.Selection) {
+			if f.Find(`input[name=disabled][value=false]`).Length() == 0 { // enabling needs no warning
+				require.NotEmpty(t, f.AttrOr("data-confirm", ""), sel)
+			}
+		})
+		require.Positive(t, doc.Find(sel).Length(), sel)
+	}
+	_, body = e.req(t, admin, "GET", "/admin/tokens", "", "")
+	revoke := parseHTML(t, body).Find(`form[action$="/revoke"]`)
+	require.Positive(t, revoke.Length())
+	require.NotEmpty(t, revoke.First().AttrOr("data-confirm", ""))
+	_, body = e.req(t, admin, "GET", "/profile", "", "")
+	require.NotEmpty(t, parseHTML(t, body).Find(`form[action="/profile/password"]`).AttrOr("data-confirm", ""))
+	_, body = e.req(t, admin, "GET", "/media", "", "")
+	media := parseHTML(t, body).Find(`[data-testid=media-start]`)
+	require.NotEmpty(t, media.AttrOr("data-confirm", ""))
+	require.Equal(t, "delete_local", media.AttrOr("data-confirm-if", ""))
+
+	// Pausing asks; while paused the dashboard warns.
+	var sid int64
+	require.NoError(t, e.d.Pool.QueryRow(ctx, `INSERT INTO schedules (name, kind, cadence, time_of_day, timezone, active)
+		VALUES ('nightly', 'database', 'daily', '02:00', 'UTC', true) RETURNING id`).Scan(&sid))
+	_, body = e.req(t, admin, "GET", "/schedules", "", "")
+	require.NotEmpty(t, parseHTML(t, body).Find(`form[action$="/toggle"]`).AttrOr("data-confirm", ""))
+	_, body = e.req(t, admin, "GET", "/", "", "")
+	require.Zero(t, parseHTML(t, body).Find(`[data-testid=paused-schedule]`).Length())
+	resp, _ := e.req(t, admin, "POST", "/schedules/"+idText(sid)+"/toggle", "", "x=1")
+	require.Equal(t, http.StatusSeeOther, resp.StatusCode)
+	_, body = e.req(t, admin, "GET", "/", "", "")
+	require.Contains(t, parseHTML(t, body).Find(`[data-testid=paused-schedule]`).Text(), "nightly")
+
+	// Delete and Restore without JavaScript: the openers are links to pages holding the same forms.
+	id := seedBackup(t, e, "succeeded", "1 hour")
+	_, err := e.d.Pool.Exec(ctx, `UPDATE backups SET storage_key = 'x/1.dump', sha256 = 'ab' WHERE id = $1`, id)
+	require.NoError(t, err)
+	_, body = e.req(t, admin, "GET", "/backups/"+idText(id), "", "")
+	doc = parseHTML(t, body)
+	require.Equal(t, "/backups/"+idText(id)+"/delete", doc.Find(`[data-testid=delete-open]`).AttrOr("href", ""))
+	require.Equal(t, "/backups/"+idText(id)+"/restore", doc.Find(`[data-testid=restore-open]`).AttrOr("href", ""))
+	resp, body = e.req(t, admin, "GET", "/backups/"+idText(id)+"/delete", "", "")
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.Equal(t, 1, parseHTML(t, body).Find(`main [data-testid=delete-form] input[name=confirm]`).Length())
+	resp, body = e.req(t, admin, "POST", "/backups/"+idText(id)+"/delete", "", "confirm=nope")
+	require.Equal(t, http.StatusUnprocessableEntity, resp.StatusCode)
+	require.Contains(t, parseHTML(t, body).Find(`[data-testid=delete-error]`).Text(), "delete-"+idText(id))
+	resp, body = e.req(t, admin, "GET", "/backups/"+idText(id)+"/restore", "", "")
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	form := parseHTML(t, body).Find(`main [data-testid=restore-form]`)
+	require.Equal(t, 1, form.Length())
+	require.Empty(t, form.AttrOr("hx-post", ""), "the page's form is a plain post")
+	resp, body = e.req(t, admin, "POST", "/backups/"+idText(id)+"/restore", "", "target_db=pis_copy&confirm=other")
+	require.Equal(t, http.StatusUnprocessableEntity, resp.StatusCode)
+	doc = parseHTML(t, body)
+	require.NotEmpty(t, strings.TrimSpace(doc.Find(`[data-testid=restore-error]`).Text()))
+	require.Equal(t, "pis_copy", doc.Find(`input[name=target_db]`).AttrOr("value", ""))
+	// Viewers get neither page.
+	viewer, _ := e.login(t, "viewer@clinic.test", testPassword)
+	resp, _ = e.req(t, viewer, "GET", "/backups/"+idText(id)+"/delete", "", "")
+	require.Equal(t, http.StatusForbidden, resp.StatusCode)
+}

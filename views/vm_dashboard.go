@@ -16,9 +16,11 @@ type DashboardVM struct {
 	ProvenAt       time.Time
 	LastByKind     []queries.Backup
 	NextRuns       []NextRunVM
-	OpenAlerts     []queries.Alert
-	Storage        StorageVM
-	Config         []ConfigItemVM
+	// Paused lists the schedules someone paused: while any is, the dashboard warns (they run nothing).
+	Paused     []queries.Schedule
+	OpenAlerts []queries.Alert
+	Storage    StorageVM
+	Config     []ConfigItemVM
 	// Live is true while something runs: the live panel then polls itself.
 	Live bool
 }

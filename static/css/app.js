@@ -29,22 +29,32 @@ function typedConfirmationOK(f) {
   if (msg) msg.textContent = "Type " + want + " exactly to confirm.";
   return false;
 }
+// data-confirm asks before a form that cannot be undone is sent; with data-confirm-if="NAME" only when the
+// checkbox NAME is ticked (e.g. "delete local files once verified").
+function askedOK(f) {
+  var ask = f && f.getAttribute && f.getAttribute("data-confirm");
+  if (!ask) return true;
+  var cond = f.getAttribute("data-confirm-if");
+  if (cond) { var box = f.querySelector("[name=" + cond + "]"); if (!box || !box.checked) return true; }
+  return window.confirm(ask);
+}
 // Plain form posts. A form with data-confirm asks first (inline onsubmit handlers are refused by the CSP).
 document.addEventListener("submit", function (ev) {
-  var ask = ev.target.getAttribute && ev.target.getAttribute("data-confirm");
-  if (ask && !window.confirm(ask)) { ev.preventDefault(); return; }
+  var viaHTMX = ev.target.hasAttribute && ev.target.hasAttribute("hx-post"); // asked in htmx:confirm below
+  if (!viaHTMX && !askedOK(ev.target)) { ev.preventDefault(); return; }
   if (!typedConfirmationOK(ev.target)) ev.preventDefault();
 }, true);
 // HTMX posts: htmx sends on submit even when the event was cancelled, so cancel the request itself.
 document.addEventListener("htmx:confirm", function (ev) {
   var elt = ev.detail && ev.detail.elt;
-  if (elt && elt.tagName === "FORM" && !typedConfirmationOK(elt)) ev.preventDefault();
+  if (elt && elt.tagName === "FORM" && (!askedOK(elt) || !typedConfirmationOK(elt))) ev.preventDefault();
 });
 // Confirmation dialogs: a button with data-open-dialog="ID" opens <dialog id=ID> modally; data-close-dialog
 // closes it. Destructive forms live inside such dialogs, with their typed confirmation.
 document.addEventListener("click", function (ev) {
   var open = ev.target.closest && ev.target.closest("[data-open-dialog]");
   if (open) {
+    ev.preventDefault(); // openers are links to the server-rendered confirmation page, for browsers without JS
     var d = document.getElementById(open.getAttribute("data-open-dialog"));
     if (d && !d.open) d.showModal();
     var first = d && d.querySelector("input:not([type=hidden]):not([type=checkbox])");
