@@ -27,7 +27,8 @@ func (h *Handlers) healthPage(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	vm := views.HealthVM{Chrome: h.chrome(r, "Health", "health"), Range: rng, Status: rep.Status}
+	vm := views.HealthVM{Chrome: h.chrome(r, "Health", "health"), Range: rng, Status: rep.Status,
+		CheckGroups: testableGroups}
 	for _, p := range rep.Problems {
 		vm.Problems = append(vm.Problems, views.HealthProblem{Severity: p.Severity, Message: p.Message, Recommendation: p.Recommendation})
 	}

@@ -67,6 +67,8 @@ func (h *Handlers) Routes() []Route {
 		{Pattern: "POST /schedules/{id}/delete", Role: auth.Operator, Handle: h.scheduleDelete},
 		{Pattern: "GET /health", Role: auth.Viewer, Handle: h.healthPage},
 		{Pattern: "POST /health/refresh", Role: auth.Operator, Handle: h.healthRefresh},
+		// "Test connection" (issue 19): one group of the preflight checks, now.
+		{Pattern: "POST /checks/{group}", Role: auth.Operator, Handle: h.checksRun},
 		// Admin, or a scraper's Authorization: Bearer $METRICS_TOKEN (authorize admits it here only; see metrics.go).
 		{Pattern: "GET /metrics", Role: auth.Admin, Handle: h.metricsPrometheus},
 
@@ -124,6 +126,8 @@ func (h *Handlers) Routes() []Route {
 		{Pattern: "POST /api/v1/schedules/{id}/toggle", Role: auth.Operator, Handle: h.apiScheduleToggle, Summary: "Pause or resume a schedule"},
 		{Pattern: "POST /api/v1/schedules/{id}/run", Role: auth.Operator, Handle: h.apiScheduleRun,
 			Summary: "Run now: 202 with the new backup, or 200 with the one of that kind already running"},
+		{Pattern: "POST /api/v1/checks/{group}", Role: auth.Operator, Handle: h.apiChecksRun,
+			Summary: "Run one group of the preflight checks now (source, storage, sendgrid, cloudinary, catalog, restore, age): each check with its one-line answer"},
 		{Pattern: "GET /api/v1/metrics", Role: auth.Viewer, Handle: h.apiMetrics,
 			Summary: "One health metric's series, oldest first (omit metric for the list of names in the 422)", Query: []string{"metric", "since"}},
 		{Pattern: "GET /api/v1/alerts", Role: auth.Viewer, Handle: h.apiAlerts,

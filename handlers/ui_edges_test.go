@@ -212,3 +212,67 @@ func TestSafeClicks(t *testing.T) {
 	resp, _ = e.req(t, viewer, "GET", "/backups/"+idText(id)+"/delete", "", "")
 	require.Equal(t, http.StatusForbidden, resp.StatusCode)
 }
+
+// "Test connection": each button (and POST /api/v1/checks/{group}) runs that group of the preflight checks now
+// and answers in one line per check; a broken setting names what to fix.
+func TestTestConnection(t *testing.T) {
+	t.Parallel()
+	e := newAuthEnv(t, false) // no SOURCE_DATABASE_URL: the source check must say so
+	op := e.tokens[auth.Operator]
+	resp, body := e.req(t, nil, "POST", "/api/v1/checks/storage", op, "{}")
+	require.Equal(t, http.StatusOK, resp.StatusCode, body)
+	var got struct {
+		OK     bool `json:"ok"`
+		Checks []struct {
+			Line  string `json:"line"`
+			Check struct {
+				Name string `json:"name"`
+				OK   bool   `json:"ok"`
+			} `json:"check"`
+		} `json:"checks"`
+	}
+	require.NoError(t, jsonUnmarshal(body, &got))
+	require.True(t, got.OK, body)
+	require.Len(t, got.Checks, 1)
+	require.Contains(t, got.Checks[0].Line, "wrote, read back and deleted a probe")
+	require.NotContains(t, got.Checks[0].Line, "\n")
+
+	resp, body = e.req(t, nil, "POST", "/api/v1/checks/source", op, "{}")
+	require.Equal(t, http.StatusOK, resp.StatusCode, body)
+	require.NoError(t, jsonUnmarshal(body, &got))
+	require.False(t, got.OK, body)
+	require.Contains(t, got.Checks[0].Line, "FAIL")
+	require.Contains(t, got.Checks[0].Line, "SOURCE_DATABASE_URL")
+
+	resp, body = e.req(t, nil, "POST", "/api/v1/checks/sendgrid", op, "{}")
+	require.Equal(t, http.StatusOK, resp.StatusCode, body)
+	require.NoError(t, jsonUnmarshal(body, &got))
+	require.True(t, strings.HasPrefix(got.Checks[0].Line, "skip "), body)
+
+	resp, body = e.req(t, nil, "POST", "/api/v1/checks/everything", op, "{}")
+	require.Equal(t, http.StatusNotFound, resp.StatusCode)
+	requireJSONError(t, body, "not_found", "unknown group")
+	require.Contains(t, body, "cloudinary")
+	resp, _ = e.req(t, nil, "POST", "/api/v1/checks/storage", e.tokens[auth.Viewer], "{}")
+	require.Equal(t, http.StatusForbidden, resp.StatusCode)
+
+	// The page: operators see the four buttons on Health; a click swaps the lines in beside it.
+	c, _ := e.login(t, "operator@clinic.test", testPassword)
+	_, body = e.req(t, c, "GET", "/health", "", "")
+	doc := parseHTML(t, body)
+	for _, g := range []string{"source", "storage", "sendgrid", "cloudinary"} {
+		require.Equal(t, 1, doc.Find(`[data-testid=check-`+g+`]`).Length(), g)
+	}
+	resp, body = e.req(t, c, "POST", "/checks/source", "", "x=1", "HX-Request", "true")
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	lines := parseHTML(t, body).Find(`[data-testid=check-line]`)
+	require.Positive(t, lines.Length(), body)
+	require.Contains(t, lines.First().Text(), "FAIL")
+	// Without JavaScript the same answer is a page.
+	resp, body = e.req(t, c, "POST", "/checks/storage", "", "x=1")
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.Contains(t, parseHTML(t, body).Find(`main`).Text(), "probe")
+	viewer, _ := e.login(t, "viewer@clinic.test", testPassword)
+	_, body = e.req(t, viewer, "GET", "/health", "", "")
+	require.Zero(t, parseHTML(t, body).Find(`[data-testid=test-connections]`).Length())
+}

@@ -76,11 +76,13 @@ func (c Chrome) InZone(t time.Time, tz string) string {
 // HealthVM is the health page: the monitor's verdict, the newest metrics and trend charts for one window.
 type HealthVM struct {
 	Chrome
-	Range    string // 24h, 7d or 30d
-	Status   string
-	Problems []HealthProblem
-	Latest   []queries.HealthMetric
-	Charts   []Chart
+	Range string // 24h, 7d or 30d
+	// CheckGroups are the "Test connection" buttons.
+	CheckGroups []CheckGroupVM
+	Status      string
+	Problems    []HealthProblem
+	Latest      []queries.HealthMetric
+	Charts      []Chart
 }
 
 // HealthProblem is one monitor finding as the page shows it.

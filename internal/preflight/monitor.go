@@ -25,6 +25,9 @@ func NewMonitor(env Env, ttl time.Duration) *Monitor {
 	return &Monitor{env: env, ttl: ttl}
 }
 
+// Env is the environment the monitor checks, for running one group on demand (RunGroup).
+func (m *Monitor) Env() Env { return m.env }
+
 // Latest returns the last report without waiting; ok is false until the first run has finished. A missing or
 // stale report starts a run in the background.
 func (m *Monitor) Latest() (r Report, ok bool) {
