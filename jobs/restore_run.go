@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -24,7 +25,9 @@ type restoreResult struct {
 	PlainBytes int64               `json:"plain_bytes,omitempty"`
 	RestoreMS  int64               `json:"restore_ms,omitempty"`
 	Tables     []backup.TableCheck `json:"tables,omitempty"`
-	Media      *backup.MediaCheck  `json:"media,omitempty"`
+	// Problems are the pg_restore errors the restore continued past ("restored with N problems").
+	Problems backup.RestoreProblems `json:"restore_problems"`
+	Media    *backup.MediaCheck     `json:"media,omitempty"`
 }
 
 // Work restores, or for a dry run lists the archive and changes nothing.
@@ -104,12 +107,14 @@ func runRestore(ctx context.Context, d *Deps, b queries.Backup, r queries.Restor
 	var done atomic.Int64
 	stop := restoreHeartbeat(ctx, d, r.ID, &done)
 	start := time.Now()
-	res.PlainBytes, err = backup.RestoreInto(ctx, a, pgRestore.Path, target, func(n int64) { done.Store(n) })
+	res.PlainBytes, res.Problems, err = backup.RestoreInto(ctx, a, pgRestore.Path, target, func(n int64) { done.Store(n) })
 	res.RestoreMS = time.Since(start).Milliseconds()
 	stop()
 	if err != nil {
 		// The database holds only a partial restore, and pisbackup created it (new or re-created when replaced):
 		// remove it so a retry starts clean. DropOwned checks the mark again.
+		// Problems pg_restore continued past are not such a failure: the database keeps everything that did
+		// restore, and the row lists each problem.
 		_ = guard.DropOwned(ctx, res.Database, "restore")
 		return err
 	}
@@ -163,8 +168,11 @@ func restoreHeartbeat(ctx context.Context, d *Deps, id int64, done *atomic.Int64
 }
 
 func finishRestore(ctx context.Context, d *Deps, r queries.Restore, res restoreResult, runErr error) error {
-	status, msg := "succeeded", ""
+	status, msg := "succeeded", problemsText(res.Problems)
 	if runErr != nil {
+		if p := problemsText(res.Problems); p != "" {
+			runErr = fmt.Errorf("%w; %s", runErr, p)
+		}
 		status, msg = "failed", runErr.Error()
 		if why, ok := cancelReason(ctx); ok {
 			status, msg = "cancelled", why
@@ -174,4 +182,22 @@ func finishRestore(ctx context.Context, d *Deps, r queries.Restore, res restoreR
 	raw, _ := json.Marshal(res)
 	_, err := d.Q.RestoreFinish(context.WithoutCancel(ctx), queries.RestoreFinishParams{ID: r.ID, Status: status, Details: raw, Error: msg})
 	return err
+}
+
+// problemsText is a restore's problems as the row's message: "restored with N problems (…)" and one line per
+// problem (the first 20; the details hold up to 500).
+func problemsText(p backup.RestoreProblems) string {
+	if p.Count() == 0 {
+		return ""
+	}
+	var b strings.Builder
+	b.WriteString(p.Summary())
+	for i, x := range p.List {
+		if i == 20 {
+			fmt.Fprintf(&b, "\n… %d more in the details", len(p.List)-20)
+			break
+		}
+		b.WriteString("\n- " + x.String())
+	}
+	return b.String()
 }

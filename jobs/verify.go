@@ -68,13 +68,18 @@ type verifyOutcome struct {
 	Details any
 	RTOms   *int64
 	Err     error
+	// Note is shown on a verification that passed (a drill's objects not created); an Err's text replaces it.
+	Note string
 }
 
 func finishVerification(ctx context.Context, d *Deps, v queries.Verification, out verifyOutcome) (queries.Verification, error) {
 	wctx := context.WithoutCancel(ctx)
-	status, msg := "succeeded", ""
+	status, msg := "succeeded", out.Note
 	if out.Err != nil {
 		status, msg = "failed", out.Err.Error()
+		if out.Note != "" {
+			msg += "\n" + out.Note
+		}
 		why, cancelled := cancelReason(ctx)
 		switch {
 		case cancelled:

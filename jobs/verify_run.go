@@ -98,6 +98,9 @@ func drillDatabase(ctx context.Context, d *Deps, b queries.Backup, v queries.Ver
 	res, err := backup.Drill(ctx, backup.DrillOptions{Artifact: a, PGRestore: pgRestore.Path, AdminURL: admin, Guard: guard,
 		ID: v.ID, Expected: expected, AfterRestore: d.DrillAfterRestore})
 	out := verifyOutcome{Details: res, Err: err}
+	if res != nil {
+		out.Note = problemsText(res.Problems)
+	}
 	if res != nil && res.RTOMillis > 0 {
 		out.RTOms = &res.RTOMillis
 	}

@@ -44,6 +44,8 @@ type DrillResult struct {
 	PlainBytes int64         `json:"plain_bytes"`
 	Tables     []TableCheck  `json:"tables"`
 	Mismatches int           `json:"mismatches"`
+	// Problems are the errors pg_restore continued past; any that lost data fails the drill.
+	Problems RestoreProblems `json:"restore_problems"`
 	// NoExpected is set when the manifest had no counts to compare (an uploaded plain .dump).
 	NoExpected bool `json:"no_expected_counts,omitempty"`
 }
@@ -82,11 +84,14 @@ func Drill(ctx context.Context, o DrillOptions) (*DrillResult, error) {
 	defer func() { _ = o.Guard.DropOwned(ctx, name, "drill") }()
 
 	start := time.Now()
-	res.PlainBytes, err = RestoreInto(ctx, o.Artifact, o.PGRestore, scratch, nil)
+	res.PlainBytes, res.Problems, err = RestoreInto(ctx, o.Artifact, o.PGRestore, scratch, nil)
 	res.RTO = time.Since(start)
 	res.RTOMillis = res.RTO.Milliseconds()
 	if err != nil {
 		return res, err
+	}
+	if res.Problems.DataLost > 0 {
+		return res, fmt.Errorf("%s; first data loss: %s", res.Problems.Summary(), firstDataLoss(res.Problems))
 	}
 	if o.AfterRestore != nil {
 		if err := o.AfterRestore(ctx, scratch); err != nil {
@@ -110,6 +115,15 @@ func Drill(ctx context.Context, o DrillOptions) (*DrillResult, error) {
 		return res, fmt.Errorf("%d of %d tables differ from the manifest after restore", res.Mismatches, len(res.Tables))
 	}
 	return res, nil
+}
+
+func firstDataLoss(p RestoreProblems) string {
+	for _, x := range p.List {
+		if x.DataLost {
+			return x.String()
+		}
+	}
+	return "pg_restore reported errors it did not attribute to an archive entry"
 }
 
 // CompareCounts lines up expected and actual counts table by table. With no expectation at all every

@@ -24,8 +24,13 @@ import (
 // drillFixture is one real backup of the demo clinic database and a drill of it.
 func drillFixture(t *testing.T) (backup.DrillOptions, string) {
 	t.Helper()
+	return drillOf(t, testdb.Source(t))
+}
+
+// drillOf backs up the database at src and returns a drill of that backup.
+func drillOf(t *testing.T, src string) (backup.DrillOptions, string) {
+	t.Helper()
 	ctx := context.Background()
-	src := testdb.Source(t)
 	st, err := storage.Open(ctx, "file://"+t.TempDir(), os.Getenv)
 	require.NoError(t, err)
 	keys, err := crypt.Load(nil, "", filepath.Join(t.TempDir(), "identity.txt"))

@@ -47,28 +47,44 @@ func ListArchive(ctx context.Context, a Artifact, pgRestore string) (*Listing, e
 }
 
 // RestoreInto streams the artifact into the existing database at targetURL with
-// `pg_restore --no-owner --no-acl --exit-on-error`, reporting plaintext bytes read to progress.
-func RestoreInto(ctx context.Context, a Artifact, pgRestore, targetURL string, progress func(int64)) (int64, error) {
+// `pg_restore --no-owner --no-tablespaces --verbose` and reports plaintext bytes read to progress.
+//
+// pg_restore runs tolerantly, as the stock recipe does (no --exit-on-error): an error in one archive entry
+// (a materialized view whose refresh fails, a policy for a role the target server lacks) no longer costs
+// every other entry. Each error is returned as a RestoreProblem, classified as data lost or object not
+// created; err is reserved for failures of the restore as a whole (damaged artifact, pg_restore not
+// starting or exiting non-zero without having reported any error, cancellation). Grants are kept (no
+// --no-acl): a grant to a role the target lacks is one "object not created" problem. Tablespaces are not
+// restored (--no-tablespaces): every table lands in the target database's default tablespace.
+func RestoreInto(ctx context.Context, a Artifact, pgRestore, targetURL string, progress func(int64)) (int64, RestoreProblems, error) {
 	p, err := a.open(ctx, progress)
 	if err != nil {
-		return 0, err
+		return 0, RestoreProblems{}, err
 	}
 	defer p.Close()
 	dsn, password := splitPassword(targetURL)
-	cmd := exec.CommandContext(ctx, pgRestore, "--no-owner", "--no-acl", "--exit-on-error", "--no-password", "--dbname="+dsn)
+	cmd := exec.CommandContext(ctx, pgRestore, "--no-owner", "--no-tablespaces", "--verbose", "--no-password", "--dbname="+dsn)
 	if password != "" {
 		cmd.Env = append(os.Environ(), "PGPASSWORD="+password) // never on the command line ps shows
 	}
-	err = feed(ctx, cmd, p, false, targetURL)
-	return p.n, err
+	col := newProblemCollector()
+	err = feed(ctx, cmd, p, false, targetURL, col)
+	probs := col.finish()
+	var exit *exec.ExitError
+	if errors.As(err, &exit) && probs.Ignored > 0 && ctx.Err() == nil {
+		// pg_restore went through the whole archive and exits 1 after "errors ignored on restore: N": those are
+		// the problems. A fatal error (lost connection, unreadable input) prints no such line and stays an error.
+		err = nil
+	}
+	return p.n, probs, err
 }
 
 // feed runs cmd with r as its stdin. A read error from r (a damaged artifact) wins over whatever the command
 // then says about its short input. With drain, reading continues after the command exits (it may stop early)
 // so the whole artifact is still proven.
-func feed(ctx context.Context, cmd *exec.Cmd, r io.Reader, drain bool, secretURL string) error {
+func feed(ctx context.Context, cmd *exec.Cmd, r io.Reader, drain bool, secretURL string, also ...io.Writer) error {
 	stderr := newTail(4096)
-	cmd.Stderr = stderr
+	cmd.Stderr = io.MultiWriter(append([]io.Writer{stderr}, also...)...)
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		return err
@@ -93,7 +109,7 @@ func feed(ctx context.Context, cmd *exec.Cmd, r io.Reader, drain bool, secretURL
 		if msg == "" {
 			msg = waitErr.Error()
 		}
-		return fmt.Errorf("pg_restore failed (%v): %s", waitErr, msg)
+		return fmt.Errorf("pg_restore failed (%w): %s", waitErr, msg)
 	case w.err != nil && !drain:
 		return fmt.Errorf("pg_restore stopped reading its input: %v", w.err)
 	}
