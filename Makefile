@@ -7,19 +7,24 @@ export GOTOOLCHAIN ?= auto
 BIN := bin/pisbackup
 export PATH := $(CURDIR)/bin:$(PATH)
 
-.PHONY: run build static generate check-generated test test-go s3-server test-clean vet vulncheck bench faults screenshots clean
+.PHONY: run setup build static generate check-generated test test-go s3-server test-clean vet vulncheck bench faults screenshots clean
 
 ## run: build, create+migrate the catalog, seed the demo clinic, create the restore role drills and restores
 ## connect as (pisbackup_restore: CREATEDB only, never a superuser), serve on :8080 with workers
 RUN_ADMIN_URL ?= postgres://postgres@/postgres?host=/var/run/postgresql
 RUN_RESTORE_URL ?= postgres://pisbackup_restore@/postgres?host=/var/run/postgresql
-run: build
+run: setup build
 	$(BIN) migrate --create-db
 	$(BIN) demo-seed --if-missing
 	$(BIN) bootstrap-admin
 	@[ -n "$$RESTORE_DATABASE_URL" ] || echo "SELECT 'CREATE ROLE pisbackup_restore LOGIN NOSUPERUSER NOCREATEROLE CREATEDB' \
 	  WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'pisbackup_restore') \gexec" | psql "$(RUN_ADMIN_URL)" -v ON_ERROR_STOP=1 -q
 	RESTORE_DATABASE_URL="$${RESTORE_DATABASE_URL:-$(RUN_RESTORE_URL)}" $(BIN) serve
+
+## setup: install what is missing (Debian packages, a running PostgreSQL the tests can sign in to); a no-op on a
+## ready machine, needs root otherwise (.ci/setup)
+setup:
+	@bash .ci/setup
 
 ## build: the single binary, with static files (htmx from npm) embedded
 build: static
@@ -48,7 +53,7 @@ vet: static
 
 ## test: vet, the generated-code check, and every test against local Postgres and real pg_dump/pg_restore. The
 ## three run side by side (compiling sqlc for the check takes minutes on a cold cache); any failure fails test.
-test: static
+test: setup static
 	@$(MAKE) --no-print-directory -j3 --output-sync=line vet check-generated test-go
 
 ## test-go: only the Go tests
