@@ -33,7 +33,7 @@ const (
 // LegacyLimitError is a legacy export refused for exceeding one of the limits above.
 type LegacyLimitError struct{ Msg string }
 
-func (e *LegacyLimitError) Error() string { return "refused: " + e.Msg }
+func (e *LegacyLimitError) Error() string { return e.Msg }
 
 // ParseLegacy reads a whole Django dumpdata JSON array and counts objects per model. Anything else — a
 // truncated file, trailing data, objects without a model — is an error, so a half file is never accepted.
