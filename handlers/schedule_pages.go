@@ -7,6 +7,7 @@ import (
 
 	"github.com/uscpis/pisbackup/internal/schedule"
 	"github.com/uscpis/pisbackup/jobs"
+	"github.com/uscpis/pisbackup/queries"
 	"github.com/uscpis/pisbackup/views"
 )
 
@@ -15,7 +16,23 @@ func (h *Handlers) scheduleList(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return views.ScheduleListPage(views.ScheduleListVM{Chrome: h.chrome(r, "Schedules", "schedules"), Rows: rows}).Render(r.Context(), w)
+	vm := views.ScheduleListVM{Chrome: h.chrome(r, "Schedules", "schedules"), Rows: rows,
+		LastRun: map[int64]queries.BackupLatestPerScheduleRow{}}
+	last, err := h.Q.BackupLatestPerSchedule(r.Context())
+	if err != nil {
+		return err
+	}
+	for _, b := range last {
+		vm.LastRun[b.ScheduleID] = b
+	}
+	if saved, err := strconv.ParseInt(r.URL.Query().Get("saved"), 10, 64); err == nil {
+		for _, s := range rows {
+			if s.ID == saved {
+				vm.Saved = s.Name
+			}
+		}
+	}
+	return views.ScheduleListPage(vm).Render(r.Context(), w)
 }
 
 // scheduleNew shows an empty form with the clinic's usual defaults.
@@ -51,7 +68,7 @@ func (h *Handlers) scheduleSave(w http.ResponseWriter, r *http.Request) error {
 		if err == nil {
 			action := map[bool]string{true: "schedule.create", false: "schedule.update"}[id == 0]
 			h.audit(r, action, scheduleTarget(s.ID), in)
-			http.Redirect(w, r, "/schedules", http.StatusSeeOther)
+			http.Redirect(w, r, "/schedules?saved="+strconv.FormatInt(s.ID, 10), http.StatusSeeOther)
 			return nil
 		}
 		if !errors.As(err, &errs) {

@@ -276,3 +276,65 @@ func TestTestConnection(t *testing.T) {
 	_, body = e.req(t, viewer, "GET", "/health", "", "")
 	require.Zero(t, parseHTML(t, body).Find(`[data-testid=test-connections]`).Length())
 }
+
+// Lists people can use: schedules show their last run and its outcome and say "Saved"; the form shows only
+// the fields the cadence uses; the backups list shows verification, the schedule's name and the failure
+// reason, links whole rows, and its wide tables scroll inside focusable regions.
+func TestListsPeopleCanUse(t *testing.T) {
+	t.Parallel()
+	e := newAuthEnv(t, false)
+	ctx := context.Background()
+	c, _ := e.login(t, "operator@clinic.test", testPassword)
+	form := url.Values{"name": {"nightly"}, "kind": {"database"}, "cadence": {"daily"}, "time_of_day": {"02:00"},
+		"weekday": {"0"}, "day_of_month": {"1"}, "timezone": {"UTC"}, "keep_last": {"7"}, "keep_daily": {"7"},
+		"keep_weekly": {"4"}, "keep_monthly": {"6"}, "max_age_days": {"0"}, "verify_level": {"checksum"}, "active": {"true"}}
+	resp, body := e.req(t, c, "POST", "/schedules", "", form.Encode())
+	require.Equal(t, http.StatusSeeOther, resp.StatusCode, body)
+	loc := resp.Header.Get("Location")
+	_, body = e.req(t, c, "GET", loc, "", "")
+	doc := parseHTML(t, body)
+	require.Contains(t, doc.Find(`[data-testid=saved]`).Text(), "nightly")
+	require.Contains(t, doc.Find(`[data-testid=last-run]`).Text(), "not yet")
+
+	var sid int64
+	require.NoError(t, e.d.Pool.QueryRow(ctx, `SELECT id FROM schedules WHERE name = 'nightly'`).Scan(&sid))
+	// Two failed scheduled runs: the list says the last one failed and why (not "Last run —").
+	var failed int64
+	for i := 0; i < 2; i++ {
+		require.NoError(t, e.d.Pool.QueryRow(ctx, `INSERT INTO backups (kind, status, trigger, format, schedule_id, queued_at, started_at, finished_at, error)
+			VALUES ('database', 'failed', 'schedule', 'x', $1, now() - $2 * interval '1 day', now(), now(),
+			        'pg_dump: error: connection to server failed: Connection refused') RETURNING id`, sid, 2-i).Scan(&failed))
+	}
+	_, body = e.req(t, c, "GET", "/schedules", "", "")
+	last := parseHTML(t, body).Find(`[data-testid=last-run]`)
+	require.Contains(t, last.Find(`[data-testid=status]`).Text(), "failed")
+	require.Contains(t, last.Text(), "could not reach the clinic database")
+	require.Equal(t, "/backups/"+idText(failed), last.Find("a").AttrOr("href", ""))
+	require.Zero(t, parseHTML(t, body).Find(`[data-testid=saved]`).Length(), "Saved only right after saving")
+
+	// The form: a daily schedule shows no weekday, day-of-month or cron fields.
+	_, body = e.req(t, c, "GET", "/schedules/"+idText(sid), "", "")
+	doc = parseHTML(t, body)
+	for name, hidden := range map[string]bool{"time_of_day": false, "weekday": true, "day_of_month": true, "cron_expr": true, "timezone": false} {
+		_, isHidden := doc.Find(`[name=` + name + `]`).Closest(`[data-cadence]`).Attr("hidden")
+		require.Equal(t, hidden, isHidden, name)
+	}
+
+	// The backups list.
+	ok := seedBackup(t, e, "succeeded", "3 hours")
+	seedDrill(t, e, ok, 1000)
+	_, body = e.req(t, c, "GET", "/backups", "", "")
+	doc = parseHTML(t, body)
+	row := doc.Find(`[data-testid=backup-row-` + idText(ok) + `]`)
+	require.Contains(t, row.Find(`[data-testid=verified]`).Text(), "drill")
+	row = doc.Find(`[data-testid=backup-row-` + idText(failed) + `]`)
+	require.Contains(t, row.Text(), "nightly", "the schedule's name, not just 'schedule'")
+	require.Contains(t, row.Find(`[data-testid=failure-reason]`).Text(), "could not reach")
+	require.Equal(t, "row-link", row.Find("a").AttrOr("class", ""))
+	scroll := doc.Find(`.scroll`)
+	require.Positive(t, scroll.Length())
+	scroll.Each(func(_ int, s *goquery.Selection) {
+		require.Equal(t, "0", s.AttrOr("tabindex", ""), "scrollable regions must be focusable")
+		require.NotEmpty(t, s.AttrOr("aria-label", ""))
+	})
+}

@@ -164,3 +164,10 @@ SELECT setval(pg_get_serial_sequence('backups', 'id'), GREATEST((SELECT max(id) 
 -- name: BackupLockForDrill :one
 -- Locks a backup's row for the rest of the transaction, so one-drill-per-backup checks cannot race.
 SELECT id FROM backups WHERE id = @id FOR UPDATE;
+
+-- name: BackupLatestPerSchedule :many
+-- Each schedule's newest backup: the schedules list's "Last run" and its outcome.
+SELECT DISTINCT ON (schedule_id) schedule_id::bigint AS schedule_id, id, status, error, queued_at
+FROM backups
+WHERE schedule_id IS NOT NULL
+ORDER BY schedule_id, queued_at DESC, id DESC;

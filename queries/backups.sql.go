@@ -582,6 +582,48 @@ func (q *Queries) BackupLatestGood(ctx context.Context, kind string) (Backup, er
 	return i, err
 }
 
+const backupLatestPerSchedule = `-- name: BackupLatestPerSchedule :many
+SELECT DISTINCT ON (schedule_id) schedule_id::bigint AS schedule_id, id, status, error, queued_at
+FROM backups
+WHERE schedule_id IS NOT NULL
+ORDER BY schedule_id, queued_at DESC, id DESC
+`
+
+type BackupLatestPerScheduleRow struct {
+	ScheduleID int64     `json:"schedule_id"`
+	ID         int64     `json:"id"`
+	Status     string    `json:"status"`
+	Error      string    `json:"error"`
+	QueuedAt   time.Time `json:"queued_at"`
+}
+
+// Each schedule's newest backup: the schedules list's "Last run" and its outcome.
+func (q *Queries) BackupLatestPerSchedule(ctx context.Context) ([]BackupLatestPerScheduleRow, error) {
+	rows, err := q.db.Query(ctx, backupLatestPerSchedule)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []BackupLatestPerScheduleRow{}
+	for rows.Next() {
+		var i BackupLatestPerScheduleRow
+		if err := rows.Scan(
+			&i.ScheduleID,
+			&i.ID,
+			&i.Status,
+			&i.Error,
+			&i.QueuedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const backupList = `-- name: BackupList :many
 SELECT id, kind, status, trigger, schedule_id, parent_id, created_by, job_id, queued_at, started_at, finished_at, heartbeat_at, duration_ms, bytes_read, bytes_stored, progress_bytes, progress_total, sha256, storage_key, encrypted, recipients_fingerprint, pg_dump_version, server_version, source_redacted, format, manifest, warnings, error, pruned_at FROM backups
 WHERE ($1::text IS NULL OR kind = $1)

@@ -62,3 +62,10 @@ ORDER BY id LIMIT 1;
 -- Drills queued or running that a person (not a schedule) asked for, bounded per role in handlers.
 SELECT count(*) FROM verifications
 WHERE level = 'drill' AND status IN ('queued', 'running') AND created_by IS NOT NULL;
+
+-- name: VerificationLatestFinalForBackups :many
+-- The newest finished (succeeded or failed) verification of each listed backup, for the backups list.
+SELECT DISTINCT ON (backup_id) backup_id, level, status
+FROM verifications
+WHERE backup_id = ANY(@ids::bigint[]) AND status IN ('succeeded', 'failed')
+ORDER BY backup_id, finished_at DESC NULLS LAST, id DESC;

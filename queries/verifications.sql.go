@@ -216,6 +216,40 @@ func (q *Queries) VerificationLatestFinalByLevel(ctx context.Context) ([]Verific
 	return items, nil
 }
 
+const verificationLatestFinalForBackups = `-- name: VerificationLatestFinalForBackups :many
+SELECT DISTINCT ON (backup_id) backup_id, level, status
+FROM verifications
+WHERE backup_id = ANY($1::bigint[]) AND status IN ('succeeded', 'failed')
+ORDER BY backup_id, finished_at DESC NULLS LAST, id DESC
+`
+
+type VerificationLatestFinalForBackupsRow struct {
+	BackupID int64  `json:"backup_id"`
+	Level    string `json:"level"`
+	Status   string `json:"status"`
+}
+
+// The newest finished (succeeded or failed) verification of each listed backup, for the backups list.
+func (q *Queries) VerificationLatestFinalForBackups(ctx context.Context, ids []int64) ([]VerificationLatestFinalForBackupsRow, error) {
+	rows, err := q.db.Query(ctx, verificationLatestFinalForBackups, ids)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []VerificationLatestFinalForBackupsRow{}
+	for rows.Next() {
+		var i VerificationLatestFinalForBackupsRow
+		if err := rows.Scan(&i.BackupID, &i.Level, &i.Status); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const verificationListByBackup = `-- name: VerificationListByBackup :many
 SELECT id, backup_id, level, status, job_id, created_by, queued_at, started_at, finished_at, duration_ms, rto_ms, details, error FROM verifications WHERE backup_id = $1 ORDER BY queued_at DESC, id DESC
 `

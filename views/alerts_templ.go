@@ -78,7 +78,7 @@ func AlertsPage(vm AlertsVM) templ.Component {
 					return templ_7745c5c3_Err
 				}
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 6, " <div class=\"scroll\"><table data-testid=\"alerts\"><thead><tr><th scope=\"col\">State</th><th scope=\"col\">Severity</th><th scope=\"col\">Alert</th><th scope=\"col\">Opened</th><th scope=\"col\">Last e-mailed</th><th scope=\"col\">Resolved</th><th scope=\"col\" class=\"num\">Seen</th></tr></thead> <tbody>")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 6, " <div class=\"scroll\" tabindex=\"0\" role=\"region\" aria-label=\"Alerts\"><table data-testid=\"alerts\"><thead><tr><th scope=\"col\">State</th><th scope=\"col\">Severity</th><th scope=\"col\">Alert</th><th scope=\"col\">Opened</th><th scope=\"col\">Last e-mailed</th><th scope=\"col\">Resolved</th><th scope=\"col\" class=\"num\">Seen</th></tr></thead> <tbody>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -369,7 +369,7 @@ func AlertsPage(vm AlertsVM) templ.Component {
 					return templ_7745c5c3_Err
 				}
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 33, "<div class=\"scroll\"><table data-testid=\"email-log\"><thead><tr><th scope=\"col\">Created</th><th scope=\"col\">Subject</th><th scope=\"col\">To</th><th scope=\"col\">Status</th><th scope=\"col\" class=\"num\">Attempts</th><th scope=\"col\">Last error</th></tr></thead> <tbody>")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 33, "<div class=\"scroll\" tabindex=\"0\" role=\"region\" aria-label=\"E-mail log\"><table data-testid=\"email-log\"><thead><tr><th scope=\"col\">Created</th><th scope=\"col\">Subject</th><th scope=\"col\">To</th><th scope=\"col\">Status</th><th scope=\"col\" class=\"num\">Attempts</th><th scope=\"col\">Last error</th></tr></thead> <tbody>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -645,7 +645,7 @@ func OutboxPage(vm OutboxVM) templ.Component {
 					return templ_7745c5c3_Err
 				}
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 57, " <div class=\"scroll\"><table data-testid=\"outbox\"><thead><tr><th scope=\"col\">Created</th><th scope=\"col\">Subject</th><th scope=\"col\">To</th></tr></thead> <tbody>")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 57, " <div class=\"scroll\" tabindex=\"0\" role=\"region\" aria-label=\"Outbox\"><table data-testid=\"outbox\"><thead><tr><th scope=\"col\">Created</th><th scope=\"col\">Subject</th><th scope=\"col\">To</th></tr></thead> <tbody>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}

@@ -125,7 +125,7 @@ func BackupActivity(vm ActivityVM) templ.Component {
 				return templ_7745c5c3_Err
 			}
 		} else {
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 11, "<div class=\"scroll\"><table data-testid=\"verifications\"><thead><tr><th scope=\"col\">#</th><th scope=\"col\">Level</th><th scope=\"col\">Status</th><th scope=\"col\">Queued</th><th scope=\"col\">Took</th><th scope=\"col\">RTO</th><th scope=\"col\">Result</th></tr></thead> <tbody>")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 11, "<div class=\"scroll\" tabindex=\"0\" role=\"region\" aria-label=\"Verifications\"><table data-testid=\"verifications\"><thead><tr><th scope=\"col\">#</th><th scope=\"col\">Level</th><th scope=\"col\">Status</th><th scope=\"col\">Queued</th><th scope=\"col\">Took</th><th scope=\"col\">RTO</th><th scope=\"col\">Result</th></tr></thead> <tbody>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -378,7 +378,7 @@ func restoreSection(vm ActivityVM) templ.Component {
 			}
 		}
 		if len(vm.Restores) > 0 {
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 38, "<div class=\"scroll\"><table data-testid=\"restores\"><thead><tr><th scope=\"col\">#</th><th scope=\"col\">Target</th><th scope=\"col\">Status</th><th scope=\"col\">Progress</th><th scope=\"col\">Finished</th><th scope=\"col\">Result</th></tr></thead> <tbody>")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 38, "<div class=\"scroll\" tabindex=\"0\" role=\"region\" aria-label=\"Restores\"><table data-testid=\"restores\"><thead><tr><th scope=\"col\">#</th><th scope=\"col\">Target</th><th scope=\"col\">Status</th><th scope=\"col\">Progress</th><th scope=\"col\">Finished</th><th scope=\"col\">Result</th></tr></thead> <tbody>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}

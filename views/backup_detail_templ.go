@@ -53,7 +53,7 @@ func BackupDetailPage(vm BackupDetailVM) templ.Component {
 				return templ_7745c5c3_Err
 			}
 			if len(vm.Manifest.Tables) > 0 {
-				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 2, "<div class=\"scroll\"><table data-testid=\"manifest-tables\"><thead><tr><th scope=\"col\">Table</th><th scope=\"col\" class=\"num\">Rows</th></tr></thead> <tbody>")
+				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 2, "<div class=\"scroll\" tabindex=\"0\" role=\"region\" aria-label=\"Tables in this backup\"><table data-testid=\"manifest-tables\"><thead><tr><th scope=\"col\">Table</th><th scope=\"col\" class=\"num\">Rows</th></tr></thead> <tbody>")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}

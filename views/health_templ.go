@@ -250,7 +250,7 @@ func HealthPage(vm HealthVM) templ.Component {
 					return templ_7745c5c3_Err
 				}
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 23, "</div><h2>Newest measurements</h2><div class=\"scroll\"><table data-testid=\"health-latest\"><thead><tr><th>Metric</th><th class=\"num\">Value</th><th>Recorded</th></tr></thead> <tbody>")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 23, "</div><h2>Newest measurements</h2><div class=\"scroll\" tabindex=\"0\" role=\"region\" aria-label=\"Latest metrics\"><table data-testid=\"health-latest\"><thead><tr><th>Metric</th><th class=\"num\">Value</th><th>Recorded</th></tr></thead> <tbody>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}

@@ -229,7 +229,7 @@ func MediaLive(vm MediaVM) templ.Component {
 				return templ_7745c5c3_Err
 			}
 		} else {
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 20, "<div class=\"scroll\"><table data-testid=\"media-runs\"><thead><tr><th scope=\"col\">#</th><th scope=\"col\">Kind</th><th scope=\"col\">Status</th><th scope=\"col\">Queued</th><th scope=\"col\">Files</th><th scope=\"col\">Verified</th><th scope=\"col\">Skipped</th><th scope=\"col\">Failed</th><th scope=\"col\">Deleted</th></tr></thead> <tbody>")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 20, "<div class=\"scroll\" tabindex=\"0\" role=\"region\" aria-label=\"Media migration runs\"><table data-testid=\"media-runs\"><thead><tr><th scope=\"col\">#</th><th scope=\"col\">Kind</th><th scope=\"col\">Status</th><th scope=\"col\">Queued</th><th scope=\"col\">Files</th><th scope=\"col\">Verified</th><th scope=\"col\">Skipped</th><th scope=\"col\">Failed</th><th scope=\"col\">Deleted</th></tr></thead> <tbody>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}

@@ -2,6 +2,7 @@ package views
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/uscpis/pisbackup/internal/schedule"
@@ -12,6 +13,10 @@ import (
 type ScheduleListVM struct {
 	Chrome
 	Rows []queries.Schedule
+	// LastRun is each schedule's newest backup, by schedule id (absent before its first run).
+	LastRun map[int64]queries.BackupLatestPerScheduleRow
+	// Saved names the schedule just saved ("Saved" confirmation after the form's redirect).
+	Saved string
 }
 
 // ScheduleFormVM is the create/edit form. ID is 0 for a new schedule.
@@ -88,4 +93,15 @@ type HealthVM struct {
 // HealthProblem is one monitor finding as the page shows it.
 type HealthProblem struct {
 	Severity, Message, Recommendation string
+}
+
+// showFor reports whether a schedule form field marked for the space-separated cadences is shown for
+// cadence (the same rule app.js applies when the cadence changes).
+func showFor(cadence, cadences string) bool {
+	for _, c := range strings.Fields(cadences) {
+		if c == cadence {
+			return true
+		}
+	}
+	return false
 }

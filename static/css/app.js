@@ -92,3 +92,12 @@ document.addEventListener("htmx:beforeRequest", function (ev) {
   var elt = ev.detail && ev.detail.elt;
   if (elt && elt.hasAttribute && elt.hasAttribute("data-live") && regionBusy(elt)) ev.preventDefault();
 });
+// Schedule form: show only the fields the chosen cadence uses (elements with data-cadence="daily weekly …").
+document.addEventListener("change", function (ev) {
+  if (!ev.target.matches || !ev.target.matches("select[name=cadence]")) return;
+  var form = ev.target.form;
+  var fields = form ? form.querySelectorAll("[data-cadence]") : [];
+  for (var i = 0; i < fields.length; i++) {
+    fields[i].hidden = fields[i].getAttribute("data-cadence").split(" ").indexOf(ev.target.value) < 0;
+  }
+});
