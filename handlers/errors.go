@@ -10,6 +10,8 @@ import (
 	"net/http"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/uscpis/pisbackup/internal/dbconn"
 )
 
 // Error codes, mapped to HTTP statuses in one place.
@@ -22,7 +24,7 @@ const (
 	CodeConflict     = "conflict"     // 409
 	CodeTooLarge     = "too_large"    // 413
 	CodeRateLimited  = "rate_limited" // 429
-	CodeUnavailable  = "unavailable"  // 503: a dependency (the audit log) could not be written; nothing was done
+	CodeUnavailable  = "unavailable"  // 503: a dependency (the audit log, pisbackup's own database) could not be reached; nothing was done
 	CodeInternal     = "internal"     // 500: details are logged, never shown
 )
 
@@ -89,9 +91,19 @@ func (h *Handlers) asError(r *http.Request, err error) *Error {
 		}
 	}
 	ref := requestID(r.Context())
+	if dbconn.Unreachable(err) {
+		h.Log.Warn("catalog database unreachable", "ref", ref, "method", r.Method, "path", r.URL.Path, "error", err)
+		return &Error{Code: CodeUnavailable, Message: CatalogUnreachable}
+	}
 	h.Log.Error("request failed", "ref", ref, "method", r.Method, "path", r.URL.Path, "error", err)
 	return &Error{Code: CodeInternal, Message: fmt.Sprintf("Something went wrong (ref %s).", ref)}
 }
+
+// CatalogUnreachable is what every signed-in page, API call and the login page say while pisbackup's own
+// database is down: plainly that, and what it does and does not mean.
+const CatalogUnreachable = "pisbackup's catalog database is unreachable, so this page cannot be shown and nobody can sign in. " +
+	"Backups already in storage are not affected; backups and checks that finish meanwhile are recorded once it is back. " +
+	"Check DATABASE_URL's server. /healthz stays up; /readyz reports the outage."
 
 // renderError answers in the request's language: JSON for the API, a toast for HTMX, a page otherwise.
 func (h *Handlers) renderError(w http.ResponseWriter, r *http.Request, err error) {

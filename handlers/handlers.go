@@ -3,6 +3,7 @@
 package handlers
 
 import (
+	"fmt"
 	"log/slog"
 	"net/http"
 	"time"
@@ -54,6 +55,11 @@ func New(d Deps) http.Handler {
 		d.Now = time.Now
 	}
 	h := &Handlers{Deps: d, sessions: newSessions(d), limits: newLoginLimits(), pwLimits: newBuckets(perUserPassword)}
+	// A session that cannot be loaded or saved answers like any other error: plainly "catalog unreachable"
+	// (503) during an outage, never a bare 500.
+	h.sessions.ErrorFunc = func(w http.ResponseWriter, r *http.Request, err error) {
+		h.renderError(w, r, fmt.Errorf("session store: %w", err))
+	}
 	mux := http.NewServeMux()
 	for _, rt := range h.Routes() {
 		mux.Handle(rt.Pattern, h.guard(rt))

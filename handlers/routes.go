@@ -22,14 +22,17 @@ type Route struct {
 	// Page marks an HTMX fragment: the path of the full page it belongs to, with the same {params}. Sign-in
 	// never returns a browser to a fragment (it would show bare HTML), but to its Page.
 	Page string
+	// Probe routes are answered without a session (and so without the catalog): liveness must not depend on
+	// the database, and a probe sent with a cookie must not fail because the session store is down.
+	Probe bool
 }
 
 // Routes lists EVERY route. A reader finds any URL here.
 func (h *Handlers) Routes() []Route {
 	return []Route{
 		// Probes: no auth, for Heroku and uptime monitors.
-		{Pattern: "GET /healthz", Role: auth.Public, Handle: h.healthz},
-		{Pattern: "GET /readyz", Role: auth.Public, Handle: h.readyz},
+		{Pattern: "GET /healthz", Role: auth.Public, Handle: h.healthz, Probe: true},
+		{Pattern: "GET /readyz", Role: auth.Public, Handle: h.readyz, Probe: true},
 
 		// Pages.
 		{Pattern: "GET /{$}", Role: auth.Viewer, Handle: h.dashboard},
@@ -159,6 +162,13 @@ func (h *Handlers) Routes() []Route {
 
 // guard wraps a route with its session, its role check and the error renderer.
 func (h *Handlers) guard(rt Route) http.Handler {
+	if rt.Probe {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if err := rt.Handle(w, r); err != nil {
+				h.renderError(w, r, err)
+			}
+		})
+	}
 	upload := strings.HasSuffix(rt.Pattern, "/upload") && strings.HasPrefix(rt.Pattern, "POST ")
 	return h.sessions.LoadAndSave(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !upload { // uploads are bounded by UPLOAD_MAX_BYTES in receiveUpload

@@ -34,10 +34,6 @@ func newSessions(d Deps) *scs.SessionManager {
 	sm.Cookie.HttpOnly = true
 	sm.Cookie.SameSite = http.SameSiteLaxMode
 	sm.Cookie.Secure = d.Cfg.SecureCookies()
-	sm.ErrorFunc = func(w http.ResponseWriter, r *http.Request, err error) {
-		d.Log.Error("session store failed", "path", r.URL.Path, "error", err)
-		http.Error(w, "Something went wrong with your session; try again.", http.StatusInternalServerError)
-	}
 	return sm
 }
 

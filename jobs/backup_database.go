@@ -12,6 +12,7 @@ import (
 	"github.com/riverqueue/river/rivertype"
 
 	"github.com/uscpis/pisbackup/internal/backup"
+	"github.com/uscpis/pisbackup/internal/dbconn"
 	"github.com/uscpis/pisbackup/queries"
 )
 
@@ -76,7 +77,6 @@ func (w *BackupDatabaseWorker) Work(ctx context.Context, job *river.Job[BackupDa
 // finishBackup records the outcome. It uses a context that survives cancellation so a cancelled or timed-out
 // job still leaves its row in a final state.
 func finishBackup(ctx context.Context, d *Deps, b queries.Backup, res *backup.Result, runErr error) (queries.Backup, error) {
-	wctx := context.WithoutCancel(ctx)
 	if runErr != nil {
 		status := "failed"
 		if why, ok := cancelReason(ctx); ok {
@@ -87,15 +87,36 @@ func finishBackup(ctx context.Context, d *Deps, b queries.Backup, res *backup.Re
 			runErr = fmt.Errorf("worker stopped during the backup")
 		}
 		d.Log.Warn("backup ended without an artifact", "backup_id", b.ID, "status", status, "error", runErr)
-		return d.Q.BackupFail(wctx, queries.BackupFailParams{ID: b.ID, Status: status, Error: runErr.Error()})
+		return finalWrite(ctx, d, func(c context.Context) (queries.Backup, error) {
+			return d.Q.BackupFail(c, queries.BackupFailParams{ID: b.ID, Status: status, Error: runErr.Error()})
+		})
 	}
 	m := res.Manifest
-	return d.Q.BackupSucceed(wctx, queries.BackupSucceedParams{
-		ID: b.ID, Status: res.Status, BytesRead: m.PlainBytes, BytesStored: m.StoredBytes, Sha256: m.SHA256,
-		StorageKey: res.Key, Encrypted: m.Encrypted, RecipientsFingerprint: m.RecipientsFingerprint,
-		PgDumpVersion: m.PgDumpVersion, ServerVersion: m.ServerVersion, Manifest: m.JSON(),
-		Warnings: append([]string{}, m.Warnings...),
+	// The artifact and manifest are published: retry until the catalog takes the row, or the artifact would
+	// be orphaned in storage and the row failed by the reconciler.
+	return finalWrite(ctx, d, func(c context.Context) (queries.Backup, error) {
+		return d.Q.BackupSucceed(c, queries.BackupSucceedParams{
+			ID: b.ID, Status: res.Status, BytesRead: m.PlainBytes, BytesStored: m.StoredBytes, Sha256: m.SHA256,
+			StorageKey: res.Key, Encrypted: m.Encrypted, RecipientsFingerprint: m.RecipientsFingerprint,
+			PgDumpVersion: m.PgDumpVersion, ServerVersion: m.ServerVersion, Manifest: m.JSON(),
+			Warnings: append([]string{}, m.Warnings...),
+		})
 	})
+}
+
+// finalWrite records a job's outcome, retrying while the catalog is unreachable (a restart, an outage) for as
+// long as the job's timeout allows, so the row ends with what really happened.
+func finalWrite[T any](ctx context.Context, d *Deps, write func(context.Context) (T, error)) (T, error) {
+	var out T
+	err := dbconn.Retry(ctx, BackupTimeout, func(c context.Context) error {
+		var err error
+		out, err = write(c)
+		if dbconn.Unreachable(err) {
+			d.Log.Warn("catalog unreachable while recording a job's outcome; retrying", "error", err)
+		}
+		return err
+	})
+	return out, err
 }
 
 // heartbeat persists progress at most once a second and proves the worker is alive even while pg_dump is

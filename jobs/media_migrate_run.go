@@ -51,8 +51,9 @@ func RunMediaMigration(ctx context.Context, d *Deps, id int64, concurrency int, 
 			}
 			migrationAlert(ctx, d, id, status, failed, msg)
 		}
-		return d.Q.MediaMigrationFinish(context.WithoutCancel(ctx), queries.MediaMigrationFinishParams{
-			ID: id, Status: status, Details: raw, Error: msg})
+		return finalWrite(ctx, d, func(c context.Context) (queries.MediaMigration, error) {
+			return d.Q.MediaMigrationFinish(c, queries.MediaMigrationFinishParams{ID: id, Status: status, Details: raw, Error: msg})
+		})
 	}
 	// The app's naming depends on which storage each FileField uses, so the clinic database is read first.
 	rep, refs, err := MediaResolvability(ctx, d.Cfg, d.Q)

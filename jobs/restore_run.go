@@ -180,7 +180,9 @@ func finishRestore(ctx context.Context, d *Deps, r queries.Restore, res restoreR
 		d.Log.Warn("restore did not succeed", "restore_id", r.ID, "backup_id", r.BackupID, "error", msg)
 	}
 	raw, _ := json.Marshal(res)
-	_, err := d.Q.RestoreFinish(context.WithoutCancel(ctx), queries.RestoreFinishParams{ID: r.ID, Status: status, Details: raw, Error: msg})
+	_, err := finalWrite(ctx, d, func(c context.Context) (queries.Restore, error) {
+		return d.Q.RestoreFinish(c, queries.RestoreFinishParams{ID: r.ID, Status: status, Details: raw, Error: msg})
+	})
 	return err
 }
 

@@ -73,7 +73,6 @@ type verifyOutcome struct {
 }
 
 func finishVerification(ctx context.Context, d *Deps, v queries.Verification, out verifyOutcome) (queries.Verification, error) {
-	wctx := context.WithoutCancel(ctx)
 	status, msg := "succeeded", out.Note
 	if out.Err != nil {
 		status, msg = "failed", out.Err.Error()
@@ -95,7 +94,9 @@ func finishVerification(ctx context.Context, d *Deps, v queries.Verification, ou
 	if out.Details != nil {
 		raw, _ = json.Marshal(out.Details)
 	}
-	return d.Q.VerificationFinish(wctx, queries.VerificationFinishParams{ID: v.ID, Status: status, RtoMs: out.RTOms, Details: raw, Error: msg})
+	return finalWrite(ctx, d, func(c context.Context) (queries.Verification, error) {
+		return d.Q.VerificationFinish(c, queries.VerificationFinishParams{ID: v.ID, Status: status, RtoMs: out.RTOms, Details: raw, Error: msg})
+	})
 }
 
 // VerifyRequest asks for one verification.

@@ -63,10 +63,13 @@ SELECT j.id, j.kind, j.queue, j.state::text AS state, j.args,
 FROM river_job j
 LEFT JOIN job_leases l ON l.job_id = j.id
 LEFT JOIN job_leases q ON q.queue = j.queue
-WHERE (j.state = 'running'
-       AND COALESCE(l.heartbeat_at, j.attempted_at, j.created_at) < now() - make_interval(secs => $1::double precision))
-   OR (j.state IN ('available', 'scheduled', 'retryable', 'pending') AND j.queue LIKE 'cli\_%'
-       AND COALESCE(q.heartbeat_at, j.created_at) < now() - make_interval(secs => $1::double precision))
+WHERE ((j.state = 'running'
+        AND COALESCE(l.heartbeat_at, j.attempted_at, j.created_at) < now() - make_interval(secs => $1::double precision))
+    OR (j.state IN ('available', 'scheduled', 'retryable', 'pending') AND j.queue LIKE 'cli\_%'
+        AND COALESCE(q.heartbeat_at, j.created_at) < now() - make_interval(secs => $1::double precision)))
+  -- After a server restart every holder needs a moment to reconnect and renew: no lease is judged until the
+  -- server has been up for the stale period itself.
+  AND pg_postmaster_start_time() < now() - make_interval(secs => $1::double precision)
 ORDER BY j.id
 `
 

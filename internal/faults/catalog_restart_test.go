@@ -50,6 +50,11 @@ func TestCatalogRestartMidJob(t *testing.T) {
 		b, err = q.BackupGet(ctx, first.ID)
 		return err == nil && b.Status != "running" && b.Status != "queued"
 	}, 90*time.Second, 250*time.Millisecond, "the interrupted backup must not stay running")
+	// The row says what really happened (pg_dump lost its server), recorded by the worker once the catalog was
+	// back, not "its job ended as discarded" written by a reconciler.
+	require.Equal(t, "failed", b.Status)
+	require.Contains(t, b.Error, "pg_dump")
+	require.NotContains(t, b.Error, "discarded")
 
 	// The worker process was never restarted: it must have reconnected on its own.
 	out, err = w.run(t, []string{"BACKUP_HEARTBEAT_TIMEOUT=5s"}, "create-backup", "--no-wait", "--json")
