@@ -60,7 +60,7 @@ func (w *BackupDatabaseWorker) Work(ctx context.Context, job *river.Job[BackupDa
 	hb := startHeartbeat(ctx, d, b.ID)
 	res, err := backup.DumpDatabase(ctx, backup.DumpOptions{
 		BackupID: b.ID, Trigger: b.Trigger, SourceURL: d.Cfg.SourceDatabaseURL, Clients: d.Cfg.PGClients,
-		Store: d.Store, Keys: d.Keys, Progress: hb.set, Now: d.now,
+		Store: d.Store, Keys: d.Keys, Progress: hb.set, Now: d.now, Waiting: func(w string) { setWaiting(ctx, w) },
 	})
 	hb.stop()
 	final, ferr := finishBackup(ctx, d, b, res, err)

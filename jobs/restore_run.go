@@ -105,7 +105,9 @@ func runRestore(ctx context.Context, d *Deps, b queries.Backup, r queries.Restor
 	// CreateOwned marked it (COMMENT plus the catalog's record): if this process dies, the reconciler drops a
 	// new target only while that record still matches the server's database (reconcile_checks.go).
 	var done atomic.Int64
-	stop := restoreHeartbeat(ctx, d, r.ID, &done)
+	stop := progressLoop(ctx, func(c context.Context) {
+		_ = d.Q.RestoreProgress(c, queries.RestoreProgressParams{ID: r.ID, ProgressBytes: done.Load(), ProgressTotal: b.BytesRead})
+	})
 	start := time.Now()
 	res.PlainBytes, res.Problems, err = backup.RestoreInto(ctx, a, pgRestore.Path, target, func(n int64) { done.Store(n) })
 	res.RestoreMS = time.Since(start).Milliseconds()
@@ -144,7 +146,9 @@ func compareRestored(ctx context.Context, b queries.Backup, target string, res *
 	return nil
 }
 
-func restoreHeartbeat(ctx context.Context, d *Deps, id int64, done *atomic.Int64) func() {
+// progressLoop calls save once a second while a drill or restore runs, and once more when stop is called, so
+// its page shows bytes restored of the total as it goes.
+func progressLoop(ctx context.Context, save func(context.Context)) (stop func()) {
 	hctx, cancel := context.WithCancel(ctx)
 	finished := make(chan struct{})
 	go func() {
@@ -156,14 +160,14 @@ func restoreHeartbeat(ctx context.Context, d *Deps, id int64, done *atomic.Int64
 			case <-hctx.Done():
 				return
 			case <-t.C:
-				_ = d.Q.RestoreProgress(hctx, queries.RestoreProgressParams{ID: id, ProgressBytes: done.Load()})
+				save(hctx)
 			}
 		}
 	}()
 	return func() {
 		cancel()
 		<-finished
-		_ = d.Q.RestoreProgress(context.WithoutCancel(ctx), queries.RestoreProgressParams{ID: id, ProgressBytes: done.Load()})
+		save(context.WithoutCancel(ctx))
 	}
 }
 

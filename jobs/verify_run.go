@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 
 	"github.com/uscpis/pisbackup/internal/backup"
 	"github.com/uscpis/pisbackup/queries"
@@ -95,8 +96,13 @@ func drillDatabase(ctx context.Context, d *Deps, b queries.Backup, v queries.Ver
 	if d.Cfg.RestoreAllowSuperuser {
 		d.Log.Warn("RESTORE_ALLOW_SUPERUSER=true: this drill runs the backup's SQL with whatever power the restore role has", "verification_id", v.ID)
 	}
+	var done atomic.Int64
+	stop := progressLoop(ctx, func(c context.Context) {
+		_ = d.Q.VerificationProgress(c, queries.VerificationProgressParams{ID: v.ID, ProgressBytes: done.Load(), ProgressTotal: b.BytesRead})
+	})
 	res, err := backup.Drill(ctx, backup.DrillOptions{Artifact: a, PGRestore: pgRestore.Path, AdminURL: admin, Guard: guard,
-		ID: v.ID, Expected: expected, AfterRestore: d.DrillAfterRestore})
+		ID: v.ID, Expected: expected, AfterRestore: d.DrillAfterRestore, Progress: func(n int64) { done.Store(n) }})
+	stop()
 	out := verifyOutcome{Details: res, Err: err}
 	if res != nil {
 		out.Note = problemsText(res.Problems)

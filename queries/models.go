@@ -245,6 +245,7 @@ type Restore struct {
 	ProgressBytes int64           `json:"progress_bytes"`
 	Details       json.RawMessage `json:"details"`
 	Error         string          `json:"error"`
+	ProgressTotal int64           `json:"progress_total"`
 }
 
 type RiverJob struct {
@@ -315,17 +316,19 @@ type User struct {
 }
 
 type Verification struct {
-	ID         int64           `json:"id"`
-	BackupID   int64           `json:"backup_id"`
-	Level      string          `json:"level"`
-	Status     string          `json:"status"`
-	JobID      *int64          `json:"job_id"`
-	CreatedBy  *int64          `json:"created_by"`
-	QueuedAt   time.Time       `json:"queued_at"`
-	StartedAt  *time.Time      `json:"started_at"`
-	FinishedAt *time.Time      `json:"finished_at"`
-	DurationMs *int64          `json:"duration_ms"`
-	RtoMs      *int64          `json:"rto_ms"`
-	Details    json.RawMessage `json:"details"`
-	Error      string          `json:"error"`
+	ID            int64           `json:"id"`
+	BackupID      int64           `json:"backup_id"`
+	Level         string          `json:"level"`
+	Status        string          `json:"status"`
+	JobID         *int64          `json:"job_id"`
+	CreatedBy     *int64          `json:"created_by"`
+	QueuedAt      time.Time       `json:"queued_at"`
+	StartedAt     *time.Time      `json:"started_at"`
+	FinishedAt    *time.Time      `json:"finished_at"`
+	DurationMs    *int64          `json:"duration_ms"`
+	RtoMs         *int64          `json:"rto_ms"`
+	Details       json.RawMessage `json:"details"`
+	Error         string          `json:"error"`
+	ProgressBytes int64           `json:"progress_bytes"`
+	ProgressTotal int64           `json:"progress_total"`
 }

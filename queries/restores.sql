@@ -18,7 +18,8 @@ WHERE id = @id AND status IN ('queued', 'running')
 RETURNING *;
 
 -- name: RestoreProgress :exec
-UPDATE restores SET progress_bytes = @progress_bytes WHERE id = @id AND status = 'running';
+-- Plain bytes restored so far of @progress_total (the backup's plain size).
+UPDATE restores SET progress_bytes = @progress_bytes, progress_total = @progress_total WHERE id = @id AND status = 'running';
 
 -- name: RestoreFinish :one
 UPDATE restores SET status = @status, finished_at = now(), details = @details, error = @error
@@ -35,4 +36,9 @@ WHERE r.status IN ('queued', 'running') AND r.job_id IS NOT NULL
 
 -- name: RestoreAbandon :execrows
 UPDATE restores SET status = 'failed', finished_at = now(), error = @error
+WHERE id = @id AND status IN ('queued', 'running');
+
+-- name: RestoreCancel :execrows
+-- Ends a restore an operator cancelled before (or without) its worker doing so.
+UPDATE restores SET status = 'cancelled', finished_at = now(), error = @error
 WHERE id = @id AND status IN ('queued', 'running');

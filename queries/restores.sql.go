@@ -28,10 +28,29 @@ func (q *Queries) RestoreAbandon(ctx context.Context, arg RestoreAbandonParams) 
 	return result.RowsAffected(), nil
 }
 
+const restoreCancel = `-- name: RestoreCancel :execrows
+UPDATE restores SET status = 'cancelled', finished_at = now(), error = $1
+WHERE id = $2 AND status IN ('queued', 'running')
+`
+
+type RestoreCancelParams struct {
+	Error string `json:"error"`
+	ID    int64  `json:"id"`
+}
+
+// Ends a restore an operator cancelled before (or without) its worker doing so.
+func (q *Queries) RestoreCancel(ctx context.Context, arg RestoreCancelParams) (int64, error) {
+	result, err := q.db.Exec(ctx, restoreCancel, arg.Error, arg.ID)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
 const restoreFinish = `-- name: RestoreFinish :one
 UPDATE restores SET status = $1, finished_at = now(), details = $2, error = $3
 WHERE id = $4
-RETURNING id, backup_id, target_kind, target, dry_run, status, job_id, requested_by, queued_at, started_at, finished_at, progress_bytes, details, error
+RETURNING id, backup_id, target_kind, target, dry_run, status, job_id, requested_by, queued_at, started_at, finished_at, progress_bytes, details, error, progress_total
 `
 
 type RestoreFinishParams struct {
@@ -64,12 +83,13 @@ func (q *Queries) RestoreFinish(ctx context.Context, arg RestoreFinishParams) (R
 		&i.ProgressBytes,
 		&i.Details,
 		&i.Error,
+		&i.ProgressTotal,
 	)
 	return i, err
 }
 
 const restoreGet = `-- name: RestoreGet :one
-SELECT id, backup_id, target_kind, target, dry_run, status, job_id, requested_by, queued_at, started_at, finished_at, progress_bytes, details, error FROM restores WHERE id = $1
+SELECT id, backup_id, target_kind, target, dry_run, status, job_id, requested_by, queued_at, started_at, finished_at, progress_bytes, details, error, progress_total FROM restores WHERE id = $1
 `
 
 func (q *Queries) RestoreGet(ctx context.Context, id int64) (Restore, error) {
@@ -90,6 +110,7 @@ func (q *Queries) RestoreGet(ctx context.Context, id int64) (Restore, error) {
 		&i.ProgressBytes,
 		&i.Details,
 		&i.Error,
+		&i.ProgressTotal,
 	)
 	return i, err
 }
@@ -97,7 +118,7 @@ func (q *Queries) RestoreGet(ctx context.Context, id int64) (Restore, error) {
 const restoreInsert = `-- name: RestoreInsert :one
 INSERT INTO restores (backup_id, target_kind, target, dry_run, requested_by, details)
 VALUES ($1, $2, $3, $4, $5, $6)
-RETURNING id, backup_id, target_kind, target, dry_run, status, job_id, requested_by, queued_at, started_at, finished_at, progress_bytes, details, error
+RETURNING id, backup_id, target_kind, target, dry_run, status, job_id, requested_by, queued_at, started_at, finished_at, progress_bytes, details, error, progress_total
 `
 
 type RestoreInsertParams struct {
@@ -134,12 +155,13 @@ func (q *Queries) RestoreInsert(ctx context.Context, arg RestoreInsertParams) (R
 		&i.ProgressBytes,
 		&i.Details,
 		&i.Error,
+		&i.ProgressTotal,
 	)
 	return i, err
 }
 
 const restoreListByBackup = `-- name: RestoreListByBackup :many
-SELECT id, backup_id, target_kind, target, dry_run, status, job_id, requested_by, queued_at, started_at, finished_at, progress_bytes, details, error FROM restores WHERE backup_id = $1 ORDER BY queued_at DESC, id DESC
+SELECT id, backup_id, target_kind, target, dry_run, status, job_id, requested_by, queued_at, started_at, finished_at, progress_bytes, details, error, progress_total FROM restores WHERE backup_id = $1 ORDER BY queued_at DESC, id DESC
 `
 
 func (q *Queries) RestoreListByBackup(ctx context.Context, backupID int64) ([]Restore, error) {
@@ -166,6 +188,7 @@ func (q *Queries) RestoreListByBackup(ctx context.Context, backupID int64) ([]Re
 			&i.ProgressBytes,
 			&i.Details,
 			&i.Error,
+			&i.ProgressTotal,
 		); err != nil {
 			return nil, err
 		}
@@ -223,16 +246,18 @@ func (q *Queries) RestoreOrphaned(ctx context.Context) ([]RestoreOrphanedRow, er
 }
 
 const restoreProgress = `-- name: RestoreProgress :exec
-UPDATE restores SET progress_bytes = $1 WHERE id = $2 AND status = 'running'
+UPDATE restores SET progress_bytes = $1, progress_total = $2 WHERE id = $3 AND status = 'running'
 `
 
 type RestoreProgressParams struct {
 	ProgressBytes int64 `json:"progress_bytes"`
+	ProgressTotal int64 `json:"progress_total"`
 	ID            int64 `json:"id"`
 }
 
+// Plain bytes restored so far of @progress_total (the backup's plain size).
 func (q *Queries) RestoreProgress(ctx context.Context, arg RestoreProgressParams) error {
-	_, err := q.db.Exec(ctx, restoreProgress, arg.ProgressBytes, arg.ID)
+	_, err := q.db.Exec(ctx, restoreProgress, arg.ProgressBytes, arg.ProgressTotal, arg.ID)
 	return err
 }
 
@@ -253,7 +278,7 @@ func (q *Queries) RestoreSetJob(ctx context.Context, arg RestoreSetJobParams) er
 const restoreStart = `-- name: RestoreStart :one
 UPDATE restores SET status = 'running', started_at = now(), error = ''
 WHERE id = $1 AND status IN ('queued', 'running')
-RETURNING id, backup_id, target_kind, target, dry_run, status, job_id, requested_by, queued_at, started_at, finished_at, progress_bytes, details, error
+RETURNING id, backup_id, target_kind, target, dry_run, status, job_id, requested_by, queued_at, started_at, finished_at, progress_bytes, details, error, progress_total
 `
 
 func (q *Queries) RestoreStart(ctx context.Context, id int64) (Restore, error) {
@@ -274,6 +299,7 @@ func (q *Queries) RestoreStart(ctx context.Context, id int64) (Restore, error) {
 		&i.ProgressBytes,
 		&i.Details,
 		&i.Error,
+		&i.ProgressTotal,
 	)
 	return i, err
 }

@@ -69,3 +69,14 @@ SELECT DISTINCT ON (backup_id) backup_id, level, status
 FROM verifications
 WHERE backup_id = ANY(@ids::bigint[]) AND status IN ('succeeded', 'failed')
 ORDER BY backup_id, finished_at DESC NULLS LAST, id DESC;
+
+-- name: VerificationCancel :execrows
+-- Ends a verification an operator cancelled before (or without) its worker doing so.
+UPDATE verifications SET status = 'cancelled', finished_at = now(), error = @error,
+    duration_ms = CASE WHEN started_at IS NULL THEN NULL ELSE (extract(epoch FROM now() - started_at) * 1000)::bigint END
+WHERE id = @id AND status IN ('queued', 'running');
+
+-- name: VerificationProgress :exec
+-- A drill's plain bytes restored so far of @progress_total (the backup's plain size).
+UPDATE verifications SET progress_bytes = @progress_bytes, progress_total = @progress_total
+WHERE id = @id AND status = 'running';

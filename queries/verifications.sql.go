@@ -29,6 +29,26 @@ func (q *Queries) VerificationAbandon(ctx context.Context, arg VerificationAband
 	return result.RowsAffected(), nil
 }
 
+const verificationCancel = `-- name: VerificationCancel :execrows
+UPDATE verifications SET status = 'cancelled', finished_at = now(), error = $1,
+    duration_ms = CASE WHEN started_at IS NULL THEN NULL ELSE (extract(epoch FROM now() - started_at) * 1000)::bigint END
+WHERE id = $2 AND status IN ('queued', 'running')
+`
+
+type VerificationCancelParams struct {
+	Error string `json:"error"`
+	ID    int64  `json:"id"`
+}
+
+// Ends a verification an operator cancelled before (or without) its worker doing so.
+func (q *Queries) VerificationCancel(ctx context.Context, arg VerificationCancelParams) (int64, error) {
+	result, err := q.db.Exec(ctx, verificationCancel, arg.Error, arg.ID)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
 const verificationCountLiveDrillsByPeople = `-- name: VerificationCountLiveDrillsByPeople :one
 SELECT count(*) FROM verifications
 WHERE level = 'drill' AND status IN ('queued', 'running') AND created_by IS NOT NULL
@@ -48,7 +68,7 @@ SET status = $1, finished_at = now(),
     duration_ms = (extract(epoch FROM now() - COALESCE(started_at, queued_at)) * 1000)::bigint,
     rto_ms = $2, details = $3, error = $4
 WHERE id = $5
-RETURNING id, backup_id, level, status, job_id, created_by, queued_at, started_at, finished_at, duration_ms, rto_ms, details, error
+RETURNING id, backup_id, level, status, job_id, created_by, queued_at, started_at, finished_at, duration_ms, rto_ms, details, error, progress_bytes, progress_total
 `
 
 type VerificationFinishParams struct {
@@ -82,12 +102,14 @@ func (q *Queries) VerificationFinish(ctx context.Context, arg VerificationFinish
 		&i.RtoMs,
 		&i.Details,
 		&i.Error,
+		&i.ProgressBytes,
+		&i.ProgressTotal,
 	)
 	return i, err
 }
 
 const verificationGet = `-- name: VerificationGet :one
-SELECT id, backup_id, level, status, job_id, created_by, queued_at, started_at, finished_at, duration_ms, rto_ms, details, error FROM verifications WHERE id = $1
+SELECT id, backup_id, level, status, job_id, created_by, queued_at, started_at, finished_at, duration_ms, rto_ms, details, error, progress_bytes, progress_total FROM verifications WHERE id = $1
 `
 
 func (q *Queries) VerificationGet(ctx context.Context, id int64) (Verification, error) {
@@ -107,13 +129,15 @@ func (q *Queries) VerificationGet(ctx context.Context, id int64) (Verification, 
 		&i.RtoMs,
 		&i.Details,
 		&i.Error,
+		&i.ProgressBytes,
+		&i.ProgressTotal,
 	)
 	return i, err
 }
 
 const verificationInsert = `-- name: VerificationInsert :one
 INSERT INTO verifications (backup_id, level, created_by) VALUES ($1, $2, $3)
-RETURNING id, backup_id, level, status, job_id, created_by, queued_at, started_at, finished_at, duration_ms, rto_ms, details, error
+RETURNING id, backup_id, level, status, job_id, created_by, queued_at, started_at, finished_at, duration_ms, rto_ms, details, error, progress_bytes, progress_total
 `
 
 type VerificationInsertParams struct {
@@ -139,6 +163,8 @@ func (q *Queries) VerificationInsert(ctx context.Context, arg VerificationInsert
 		&i.RtoMs,
 		&i.Details,
 		&i.Error,
+		&i.ProgressBytes,
+		&i.ProgressTotal,
 	)
 	return i, err
 }
@@ -177,7 +203,7 @@ func (q *Queries) VerificationLatestDrillProven(ctx context.Context) (Verificati
 }
 
 const verificationLatestFinalByLevel = `-- name: VerificationLatestFinalByLevel :many
-SELECT DISTINCT ON (level) id, backup_id, level, status, job_id, created_by, queued_at, started_at, finished_at, duration_ms, rto_ms, details, error FROM verifications WHERE status IN ('succeeded', 'failed')
+SELECT DISTINCT ON (level) id, backup_id, level, status, job_id, created_by, queued_at, started_at, finished_at, duration_ms, rto_ms, details, error, progress_bytes, progress_total FROM verifications WHERE status IN ('succeeded', 'failed')
 ORDER BY level, finished_at DESC NULLS LAST, id DESC
 `
 
@@ -205,6 +231,8 @@ func (q *Queries) VerificationLatestFinalByLevel(ctx context.Context) ([]Verific
 			&i.RtoMs,
 			&i.Details,
 			&i.Error,
+			&i.ProgressBytes,
+			&i.ProgressTotal,
 		); err != nil {
 			return nil, err
 		}
@@ -251,7 +279,7 @@ func (q *Queries) VerificationLatestFinalForBackups(ctx context.Context, ids []i
 }
 
 const verificationListByBackup = `-- name: VerificationListByBackup :many
-SELECT id, backup_id, level, status, job_id, created_by, queued_at, started_at, finished_at, duration_ms, rto_ms, details, error FROM verifications WHERE backup_id = $1 ORDER BY queued_at DESC, id DESC
+SELECT id, backup_id, level, status, job_id, created_by, queued_at, started_at, finished_at, duration_ms, rto_ms, details, error, progress_bytes, progress_total FROM verifications WHERE backup_id = $1 ORDER BY queued_at DESC, id DESC
 `
 
 func (q *Queries) VerificationListByBackup(ctx context.Context, backupID int64) ([]Verification, error) {
@@ -277,6 +305,8 @@ func (q *Queries) VerificationListByBackup(ctx context.Context, backupID int64) 
 			&i.RtoMs,
 			&i.Details,
 			&i.Error,
+			&i.ProgressBytes,
+			&i.ProgressTotal,
 		); err != nil {
 			return nil, err
 		}
@@ -289,7 +319,7 @@ func (q *Queries) VerificationListByBackup(ctx context.Context, backupID int64) 
 }
 
 const verificationLiveDrill = `-- name: VerificationLiveDrill :one
-SELECT id, backup_id, level, status, job_id, created_by, queued_at, started_at, finished_at, duration_ms, rto_ms, details, error FROM verifications
+SELECT id, backup_id, level, status, job_id, created_by, queued_at, started_at, finished_at, duration_ms, rto_ms, details, error, progress_bytes, progress_total FROM verifications
 WHERE backup_id = $1 AND level = 'drill' AND status IN ('queued', 'running')
 ORDER BY id LIMIT 1
 `
@@ -313,6 +343,8 @@ func (q *Queries) VerificationLiveDrill(ctx context.Context, backupID int64) (Ve
 		&i.RtoMs,
 		&i.Details,
 		&i.Error,
+		&i.ProgressBytes,
+		&i.ProgressTotal,
 	)
 	return i, err
 }
@@ -358,6 +390,23 @@ func (q *Queries) VerificationOrphaned(ctx context.Context) ([]VerificationOrpha
 	return items, nil
 }
 
+const verificationProgress = `-- name: VerificationProgress :exec
+UPDATE verifications SET progress_bytes = $1, progress_total = $2
+WHERE id = $3 AND status = 'running'
+`
+
+type VerificationProgressParams struct {
+	ProgressBytes int64 `json:"progress_bytes"`
+	ProgressTotal int64 `json:"progress_total"`
+	ID            int64 `json:"id"`
+}
+
+// A drill's plain bytes restored so far of @progress_total (the backup's plain size).
+func (q *Queries) VerificationProgress(ctx context.Context, arg VerificationProgressParams) error {
+	_, err := q.db.Exec(ctx, verificationProgress, arg.ProgressBytes, arg.ProgressTotal, arg.ID)
+	return err
+}
+
 const verificationSetJob = `-- name: VerificationSetJob :exec
 UPDATE verifications SET job_id = $1 WHERE id = $2
 `
@@ -375,7 +424,7 @@ func (q *Queries) VerificationSetJob(ctx context.Context, arg VerificationSetJob
 const verificationStart = `-- name: VerificationStart :one
 UPDATE verifications SET status = 'running', started_at = now(), error = ''
 WHERE id = $1 AND status IN ('queued', 'running')
-RETURNING id, backup_id, level, status, job_id, created_by, queued_at, started_at, finished_at, duration_ms, rto_ms, details, error
+RETURNING id, backup_id, level, status, job_id, created_by, queued_at, started_at, finished_at, duration_ms, rto_ms, details, error, progress_bytes, progress_total
 `
 
 // Claims a queued verification; no row when it already ended (cancelled, or a retry after it finished).
@@ -396,6 +445,8 @@ func (q *Queries) VerificationStart(ctx context.Context, id int64) (Verification
 		&i.RtoMs,
 		&i.Details,
 		&i.Error,
+		&i.ProgressBytes,
+		&i.ProgressTotal,
 	)
 	return i, err
 }

@@ -30,8 +30,14 @@ type DumpOptions struct {
 	Keys    *crypt.Keys // nil means the explicit unencrypted opt-out
 	// Progress is called with plaintext bytes read so far and the estimated total; the caller throttles writes.
 	Progress func(done, total int64)
-	Now      func() time.Time
+	// Waiting, when set, is told what pg_dump waits for ("a lock on public.patients_patient") while it waits,
+	// and "" once it no longer does (checked every LockCheckEvery).
+	Waiting func(what string)
+	Now     func() time.Time
 }
+
+// LockCheckEvery is how often a running dump checks whether pg_dump waits on a lock.
+const LockCheckEvery = 2 * time.Second
 
 // Result is what a finished dump produced.
 type Result struct {
@@ -112,11 +118,15 @@ func runDump(ctx context.Context, o DumpOptions, pgDump string, snap *Snapshot, 
 	dsn, password := splitPassword(o.SourceURL)
 	cmd := exec.CommandContext(dctx, pgDump, "--format=custom", "--compress=0", "--no-password",
 		"--snapshot="+snap.ID, "--dbname="+dsn)
+	cmd.WaitDelay = StopWithin
 	cmd.Env = os.Environ()
 	if password != "" {
 		// The password goes through the environment, never the command line that ps shows.
 		cmd.Env = append(cmd.Env, "PGPASSWORD="+password)
 	}
+	// Named so its lock waits can be found in pg_stat_activity (watchLockWaits).
+	appName := fmt.Sprintf("pisbackup_backup_%d", o.BackupID)
+	cmd.Env = append(cmd.Env, "PGAPPNAME="+appName)
 	stderr := newTail(4096)
 	cmd.Stderr = stderr
 	stdout, err := cmd.StdoutPipe()
@@ -126,6 +136,10 @@ func runDump(ctx context.Context, o DumpOptions, pgDump string, snap *Snapshot, 
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start pg_dump: %w", err)
 	}
+	wctx, stopWatch := context.WithCancel(dctx)
+	watched := make(chan struct{})
+	go func() { defer close(watched); watchLockWaits(wctx, o.SourceURL, appName, LockCheckEvery, o.Waiting) }()
+	defer func() { stopWatch(); <-watched }()
 
 	var g errgroup.Group
 	g.Go(func() error { // counting runs beside the dump; it shares the snapshot, not the connection pg_dump uses

@@ -26,6 +26,8 @@ type DrillOptions struct {
 	// AfterRestore, when set, runs between restore and comparison with the scratch database's URL. Tests use
 	// it to tamper with the restored data and prove the comparison notices.
 	AfterRestore func(ctx context.Context, scratchURL string) error
+	// Progress, when set, is told the plain bytes restored so far; the caller throttles writes.
+	Progress func(done int64)
 }
 
 // TableCheck is one table of a drill's comparison.
@@ -84,7 +86,7 @@ func Drill(ctx context.Context, o DrillOptions) (*DrillResult, error) {
 	defer func() { _ = o.Guard.DropOwned(ctx, name, "drill") }()
 
 	start := time.Now()
-	res.PlainBytes, res.Problems, err = RestoreInto(ctx, o.Artifact, o.PGRestore, scratch, nil)
+	res.PlainBytes, res.Problems, err = RestoreInto(ctx, o.Artifact, o.PGRestore, scratch, o.Progress)
 	res.RTO = time.Since(start)
 	res.RTOMillis = res.RTO.Milliseconds()
 	if err != nil {

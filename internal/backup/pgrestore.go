@@ -29,6 +29,7 @@ func ListArchive(ctx context.Context, a Artifact, pgRestore string) (*Listing, e
 	defer p.Close()
 	var out strings.Builder
 	cmd := exec.CommandContext(ctx, pgRestore, "--list")
+	cmd.WaitDelay = StopWithin
 	cmd.Stdout = &out
 	if err := feed(ctx, cmd, p, true, ""); err != nil {
 		return nil, err
@@ -64,6 +65,7 @@ func RestoreInto(ctx context.Context, a Artifact, pgRestore, targetURL string, p
 	defer p.Close()
 	dsn, password := splitPassword(targetURL)
 	cmd := exec.CommandContext(ctx, pgRestore, "--no-owner", "--no-tablespaces", "--verbose", "--no-password", "--dbname="+dsn)
+	cmd.WaitDelay = StopWithin
 	if password != "" {
 		cmd.Env = append(os.Environ(), "PGPASSWORD="+password) // never on the command line ps shows
 	}
