@@ -38,6 +38,11 @@ func (h *Handlers) backupDetailVM(r *http.Request) (views.BackupDetailVM, error)
 		return vm, NotFound(err, "backup")
 	}
 	vm = views.BackupDetailVM{Chrome: h.chrome(r, "Backup #"+strconv.FormatInt(id, 10), "backups"), B: b}
+	if b.Status == "running" && b.JobID != nil {
+		if l, err := h.Q.LeaseGetJob(r.Context(), *b.JobID); err == nil {
+			vm.Waiting = l.WaitingFor
+		}
+	}
 	if len(b.Manifest) > 0 {
 		if m, err := backup.ParseManifest(b.Manifest); err == nil {
 			for _, t := range m.Tables {

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/uscpis/pisbackup/internal/auth"
+	"github.com/uscpis/pisbackup/jobs"
 )
 
 // Route is one line of the route table: the ServeMux pattern, the minimum role, and the action. The role
@@ -50,6 +51,11 @@ func (h *Handlers) Routes() []Route {
 		{Pattern: "POST /backups/{id}/verify", Role: auth.Operator, Handle: h.backupVerify},
 		{Pattern: "GET /backups/{id}/restore", Role: auth.Admin, Handle: h.backupRestoreConfirm},
 		{Pattern: "POST /backups/{id}/restore", Role: auth.Admin, Handle: h.backupRestore},
+		// Cancel running work (issue 17): the row says who cancelled; audited.
+		{Pattern: "POST /backups/{id}/cancel", Role: auth.Operator, Handle: h.pageCancel(jobs.WorkBackup, h.backupPage)},
+		{Pattern: "POST /verifications/{id}/cancel", Role: auth.Operator, Handle: h.pageCancel(jobs.WorkVerification, h.verificationPage)},
+		{Pattern: "POST /restores/{id}/cancel", Role: auth.Admin, Handle: h.pageCancel(jobs.WorkRestore, h.restorePage)},
+		{Pattern: "POST /media/migrations/{id}/cancel", Role: auth.Operator, Handle: h.pageCancel(jobs.WorkMediaMigration, h.mediaPageURL)},
 		{Pattern: "GET /backups/upload", Role: auth.Admin, Handle: h.backupUploadPage},
 		{Pattern: "POST /backups/upload", Role: auth.Admin, Handle: h.backupUpload},
 
@@ -110,6 +116,14 @@ func (h *Handlers) Routes() []Route {
 			Summary: "Stream the stored (encrypted) artifact; audited"},
 		{Pattern: "POST /api/v1/backups/{id}/verify", Role: auth.Operator, Handle: h.apiBackupVerify,
 			Summary: "Queue a verification (checksum, archive or drill): 202 with the verification", Request: VerifyRequest{Level: "drill"}},
+		{Pattern: "POST /api/v1/backups/{id}/cancel", Role: auth.Operator, Handle: h.apiCancel(jobs.WorkBackup),
+			Summary: "Cancel a queued or running backup: 202 {status: cancelling|cancelled}; 409 when it already ended; audited"},
+		{Pattern: "POST /api/v1/verifications/{id}/cancel", Role: auth.Operator, Handle: h.apiCancel(jobs.WorkVerification),
+			Summary: "Cancel a queued or running verification (drill): its scratch database is dropped; audited"},
+		{Pattern: "POST /api/v1/restores/{id}/cancel", Role: auth.Admin, Handle: h.apiCancel(jobs.WorkRestore),
+			Summary: "Cancel a queued or running restore: a target database it created is dropped; audited"},
+		{Pattern: "POST /api/v1/media/migrations/{id}/cancel", Role: auth.Operator, Handle: h.apiCancel(jobs.WorkMediaMigration),
+			Summary: "Cancel a queued or running media migration (re-run to resume); audited"},
 		{Pattern: "GET /api/v1/verifications/{id}", Role: auth.Viewer, Handle: h.apiVerificationGet,
 			Summary: "One verification: status, RTO and details (a drill's per-table comparison)"},
 		{Pattern: "POST /api/v1/backups/{id}/restore", Role: auth.Admin, Handle: h.apiBackupRestore,

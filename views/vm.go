@@ -77,6 +77,19 @@ type BackupDetailVM struct {
 	Children      []queries.Backup
 	Verifications []queries.Verification
 	Restores      []queries.Restore
+	// Waiting is what the running backup waits for (from its job's lease), e.g. "a lock on public.x".
+	Waiting string
+}
+
+// Work is the running backup's progress line and Cancel button (operators; not for a full backup's part,
+// which is cancelled through its full backup).
+func (vm BackupDetailVM) Work() WorkVM {
+	w := WorkVM{Verb: "read", Done: vm.B.ProgressBytes, Total: vm.B.ProgressTotal, Started: vm.B.StartedAt, Now: vm.Now,
+		Waiting: vm.Waiting}
+	if vm.Can(auth.Operator) && vm.B.ParentID == nil {
+		w.CancelURL = "/backups/" + itoa(vm.B.ID) + "/cancel"
+	}
+	return w
 }
 
 // ManifestVM is the part of a manifest the detail page shows.

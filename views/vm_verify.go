@@ -3,6 +3,7 @@ package views
 import (
 	"encoding/json"
 
+	"github.com/uscpis/pisbackup/internal/auth"
 	"github.com/uscpis/pisbackup/internal/backup"
 	"github.com/uscpis/pisbackup/queries"
 )
@@ -36,6 +37,25 @@ func (vm ActivityVM) Live() bool {
 		}
 	}
 	return false
+}
+
+// VerificationWork is a running verification's progress (a drill's bytes restored of the backup's plain size)
+// and its Cancel button for operators.
+func (vm ActivityVM) VerificationWork(v queries.Verification) WorkVM {
+	w := WorkVM{Verb: "restored", Done: v.ProgressBytes, Total: v.ProgressTotal, Started: v.StartedAt, Now: vm.Now}
+	if vm.Can(auth.Operator) {
+		w.CancelURL = "/verifications/" + itoa(v.ID) + "/cancel"
+	}
+	return w
+}
+
+// RestoreWork is a running restore's progress and its Cancel button for admins.
+func (vm ActivityVM) RestoreWork(r queries.Restore) WorkVM {
+	w := WorkVM{Verb: "restored", Done: r.ProgressBytes, Total: r.ProgressTotal, Started: r.StartedAt, Now: vm.Now}
+	if vm.Can(auth.Admin) {
+		w.CancelURL = "/restores/" + itoa(r.ID) + "/cancel"
+	}
+	return w
 }
 
 // Finished reports whether the backup has an artifact that can be verified or restored.

@@ -15,6 +15,9 @@ document.addEventListener("toast", function (ev) {
 // Returns false (and shows why) when the form must not be sent.
 function typedConfirmationOK(f) {
   if (!f || !f.getAttribute) return true;
+  // data-confirm-text asks a plain yes/no question first (Cancel buttons).
+  var ask = f.getAttribute("data-confirm-text");
+  if (ask && !window.confirm(ask)) return false;
   var want = f.getAttribute("data-confirm-name");
   var field = f.getAttribute("data-confirm-field");
   if (field) {
