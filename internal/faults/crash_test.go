@@ -30,7 +30,13 @@ import (
 // involved reconciles. The heartbeat timeout is shortened to staleAfter so the tests run in seconds; each test
 // logs "RECONCILED <kind>: N s" (kill to reconciled). In production the same path takes the default
 // BACKUP_HEARTBEAT_TIMEOUT (2 min) plus at most one reconcile interval (1 min).
-const staleAfter = "3s"
+// FAULTS_HEARTBEAT_TIMEOUT=2m measures the production default instead (with FAULTS_RECONCILE_LIMIT=5m).
+var staleAfter = func() string {
+	if v := os.Getenv("FAULTS_HEARTBEAT_TIMEOUT"); v != "" {
+		return v
+	}
+	return "3s"
+}()
 
 var survivor = []string{"BACKUP_HEARTBEAT_TIMEOUT=" + staleAfter}
 
