@@ -75,7 +75,11 @@ func TestCancelRunningDrillAndRestoreWithProgress(t *testing.T) {
 
 	v, err := EnqueueVerification(ctx, b.d.Pool, client, VerifyRequest{BackupID: good.ID, Level: "drill"})
 	require.NoError(t, err)
-	scratch := backup.DrillPrefix + itoa(v.ID)
+	g, _, err := NewGuard(b.d.Cfg, b.d.Q)
+	require.NoError(t, err)
+	inst, err := g.Installation(ctx)
+	require.NoError(t, err)
+	scratch := backup.ScratchName(inst, v.ID)
 	require.Eventually(t, func() bool {
 		got, err := b.d.Q.VerificationGet(ctx, v.ID)
 		// The drill shows how far it is: bytes restored of the backup's plain size.

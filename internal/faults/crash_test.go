@@ -20,6 +20,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
+	"github.com/uscpis/pisbackup/internal/backup"
 	"github.com/uscpis/pisbackup/internal/cloudinary/cloudinarytest"
 	"github.com/uscpis/pisbackup/internal/demo"
 	"github.com/uscpis/pisbackup/internal/testdb"
@@ -96,11 +97,13 @@ func TestKillMidDrill(t *testing.T) {
 	require.Eventually(t, func() bool {
 		return testdb.Pool(t, w.dsn()).QueryRow(ctx, "SELECT id FROM verifications WHERE level = 'drill'").Scan(&vid) == nil
 	}, 60*time.Second, 50*time.Millisecond)
-	scratch := "pisbackup_drill_" + strconv.FormatInt(vid, 10)
 	admin := testdb.Pool(t, w.dsn())
+	var scratch string
 	require.Eventually(t, func() bool {
 		v, err := q.VerificationGet(ctx, vid)
-		return err == nil && v.Status == "running" && databaseExists(t, admin, scratch)
+		inst, ierr := q.InstallationGet(ctx)
+		scratch = backup.ScratchName(inst.ID, vid)
+		return err == nil && ierr == nil && v.Status == "running" && databaseExists(t, admin, scratch)
 	}, 60*time.Second, 50*time.Millisecond, "the drill never started restoring")
 	time.Sleep(500 * time.Millisecond)
 	killed := kill(t, victim)
