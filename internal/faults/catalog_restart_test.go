@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -50,11 +51,17 @@ func TestCatalogRestartMidJob(t *testing.T) {
 		b, err = q.BackupGet(ctx, first.ID)
 		return err == nil && b.Status != "running" && b.Status != "queued"
 	}, 90*time.Second, 250*time.Millisecond, "the interrupted backup must not stay running")
-	// The row says what really happened (pg_dump lost its server), recorded by the worker once the catalog was
-	// back, not "its job ended as discarded" written by a reconciler.
-	require.Equal(t, "failed", b.Status)
-	require.Contains(t, b.Error, "pg_dump")
+	// The row says what really happened, recorded by the worker once the catalog was back: the dump either
+	// finished (pg_dump had streamed everything before the restart) and its artifact is recorded, or it failed
+	// with pg_dump's own message; never "its job ended as discarded" written by a reconciler over it.
+	require.Contains(t, []string{"succeeded", "failed"}, b.Status, b.Error)
 	require.NotContains(t, b.Error, "discarded")
+	if b.Status == "failed" {
+		require.Contains(t, b.Error, "pg_dump")
+	} else {
+		_, err := os.Stat(filepath.Join(w.storage, b.StorageKey))
+		require.NoError(t, err, "the recorded artifact is in storage")
+	}
 
 	// The worker process was never restarted: it must have reconnected on its own.
 	out, err = w.run(t, []string{"BACKUP_HEARTBEAT_TIMEOUT=5s"}, "create-backup", "--no-wait", "--json")
