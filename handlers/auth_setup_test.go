@@ -46,12 +46,27 @@ func newAuthEnv(t testing.TB, runBackups bool) *authEnv {
 	return newAuthEnvVars(t, runBackups, nil, nil)
 }
 
+// newAuthEnvVia is newAuthEnv whose server and jobs reach the catalog through via(url) (a testdb.Proxy the
+// test can cut to simulate a catalog outage).
+func newAuthEnvVia(t testing.TB, runBackups bool, via func(string) string) *authEnv {
+	t.Helper()
+	return newAuthEnvOpts(t, runBackups, nil, nil, via)
+}
+
 // newAuthEnvVars is newAuthEnv with extra environment variables for config.Load (e.g. TRUSTED_PROXIES) and,
 // when now is not nil, the handlers' clock (throttle tests freeze it so a slow machine refills no bucket).
 func newAuthEnvVars(t testing.TB, runBackups bool, extra map[string]string, now func() time.Time) *authEnv {
 	t.Helper()
+	return newAuthEnvOpts(t, runBackups, extra, now, nil)
+}
+
+func newAuthEnvOpts(t testing.TB, runBackups bool, extra map[string]string, now func() time.Time, via func(string) string) *authEnv {
+	t.Helper()
 	ctx := context.Background()
 	pool, url := testdb.Catalog(t)
+	if via != nil {
+		pool = testdb.Pool(t, via(url))
+	}
 	vars := map[string]string{"DATABASE_URL": url}
 	for k, v := range extra {
 		vars[k] = v

@@ -67,7 +67,6 @@ func TestCancelQueuedBackup(t *testing.T) {
 func TestCancelRunningDrillAndRestoreWithProgress(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	b.spreadIDs(t)
 	ctx := context.Background()
 	client := b.startWorker(t)
 	good := b.backupNow(t, client)
