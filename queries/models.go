@@ -230,6 +230,25 @@ type PisbackupOwnedDatabase struct {
 	DroppedAt *time.Time `json:"dropped_at"`
 }
 
+type Recovery struct {
+	ID          int64           `json:"id"`
+	BackupID    *int64          `json:"backup_id"`
+	RequestedBy string          `json:"requested_by"`
+	Mode        string          `json:"mode"`
+	TableName   string          `json:"table_name"`
+	Selection   json.RawMessage `json:"selection"`
+	Status      string          `json:"status"`
+	Summary     json.RawMessage `json:"summary"`
+	UndoKey     *string         `json:"undo_key"`
+	UndoSha256  *string         `json:"undo_sha256"`
+	UndoBytes   *int64          `json:"undo_bytes"`
+	Error       *string         `json:"error"`
+	CreatedAt   time.Time       `json:"created_at"`
+	FinishedAt  *time.Time      `json:"finished_at"`
+	UndoneAt    *time.Time      `json:"undone_at"`
+	UndoneBy    *string         `json:"undone_by"`
+}
+
 type Restore struct {
 	ID            int64           `json:"id"`
 	BackupID      int64           `json:"backup_id"`

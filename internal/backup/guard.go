@@ -129,6 +129,13 @@ func ScratchName(inst string, id int64) string {
 	return DrillPrefix + inst + "_" + strconv.FormatInt(id, 10)
 }
 
+// RecoveryScratchName is the scratch database a record recovery (internal/recordrecovery) restores its few
+// tables into: pisbackup_drill_<installation>_r<recovery id>. It shares DrillPrefix, so no restore may target
+// it, and is created, marked and dropped through the same Guard as a drill's (purpose "recovery").
+func RecoveryScratchName(inst string, id int64) string {
+	return DrillPrefix + inst + "_r" + strconv.FormatInt(id, 10)
+}
+
 // OwnershipError is a database pisbackup would drop or replace but did not create.
 type OwnershipError struct{ Database, Why string }
 

@@ -58,19 +58,28 @@ func ListArchive(ctx context.Context, a Artifact, pgRestore string) (*Listing, e
 // --no-acl): a grant to a role the target lacks is one "object not created" problem. Tablespaces are not
 // restored (--no-tablespaces): every table lands in the target database's default tablespace.
 func RestoreInto(ctx context.Context, a Artifact, pgRestore, targetURL string, progress func(int64)) (int64, RestoreProblems, error) {
+	return RestoreSome(ctx, a, pgRestore, targetURL, nil, progress)
+}
+
+// RestoreSome is RestoreInto with extra pg_restore arguments that narrow what is restored (for example
+// "--use-list=FILE" with a filtered `pg_restore --list`, or "--data-only"); nil restores everything. The
+// artifact is still read whole: pg_restore skips the entries it was told to leave out and may exit before
+// the end of its input, after which the rest is read and discarded (damage anywhere still fails).
+func RestoreSome(ctx context.Context, a Artifact, pgRestore, targetURL string, extra []string, progress func(int64)) (int64, RestoreProblems, error) {
 	p, err := a.open(ctx, progress)
 	if err != nil {
 		return 0, RestoreProblems{}, err
 	}
 	defer p.Close()
 	dsn, password := splitPassword(targetURL)
-	cmd := exec.CommandContext(ctx, pgRestore, "--no-owner", "--no-tablespaces", "--verbose", "--no-password", "--dbname="+dsn)
+	args := append([]string{"--no-owner", "--no-tablespaces", "--verbose", "--no-password"}, extra...)
+	cmd := exec.CommandContext(ctx, pgRestore, append(args, "--dbname="+dsn)...)
 	cmd.WaitDelay = StopWithin
 	if password != "" {
 		cmd.Env = append(os.Environ(), "PGPASSWORD="+password) // never on the command line ps shows
 	}
 	col := newProblemCollector()
-	err = feed(ctx, cmd, p, false, targetURL, col)
+	err = feed(ctx, cmd, p, len(extra) > 0, targetURL, col)
 	probs := col.finish()
 	var exit *exec.ExitError
 	if errors.As(err, &exit) && probs.Ignored > 0 && ctx.Err() == nil {
