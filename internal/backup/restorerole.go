@@ -18,11 +18,14 @@ type RestoreRole struct {
 	Superuser  bool
 	CreateRole bool // PostgreSQL 15: a CREATEROLE role can grant itself pg_execute_server_program
 	CreateDB   bool
-	// Becomes are other roles this role can SET ROLE to (pg_has_role … 'MEMBER') that are superusers or have
-	// CREATEROLE: membership gives their power to SQL that runs "SET ROLE".
+	// Becomes are other roles this role can SET ROLE to (pg_has_role … 'MEMBER') that are superusers, have
+	// CREATEROLE or own a database ("clinic_owner (owner of database clinic)"): membership gives their power
+	// to SQL that runs "SET ROLE", and a database's owner may ALTER it (CONNECTION LIMIT 0,
+	// default_transaction_read_only) from inside a CHECK constraint evaluated while pg_restore loads data.
 	Becomes []string
 	// ServerRoles are the predefined roles that reach the server's programs and files
-	// (pg_execute_server_program, pg_read_server_files, pg_write_server_files) this role is a member of.
+	// (pg_execute_server_program, pg_read_server_files, pg_write_server_files) or other sessions
+	// (pg_signal_backend: terminate the clinic app's connections) this role is a member of.
 	ServerRoles []string
 	// ServerFunctions are server-file and server-admin functions (pg_read_file, lo_export, pg_ls_dir, …) this
 	// role was granted EXECUTE on; PostgreSQL revokes them from PUBLIC by default.
@@ -58,7 +61,8 @@ var serverFunctions = []string{"pg_read_file", "pg_read_binary_file", "pg_ls_dir
 	"pg_rotate_logfile", "pg_file_write", "pg_file_rename", "pg_file_unlink"}
 
 // InspectRestoreRole connects with s and asks the server (pg_roles, pg_has_role, has_function_privilege)
-// what the role it logs in as may do. Nothing is inferred from the role's name or the connection string.
+// what the role it logs in as may do, including through every role it can SET ROLE to. Nothing is inferred
+// from the role's name or the connection string.
 func InspectRestoreRole(ctx context.Context, s *dbconn.Settings) (RestoreRole, error) {
 	var r RestoreRole
 	conn, err := s.Connect(ctx)
@@ -68,10 +72,13 @@ func InspectRestoreRole(ctx context.Context, s *dbconn.Settings) (RestoreRole, e
 	defer conn.Close(context.WithoutCancel(ctx))
 	err = conn.QueryRow(ctx, `
 SELECT r.rolname, r.rolsuper, r.rolcreaterole, r.rolcreatedb,
+       ARRAY(SELECT o.rolname::text || COALESCE(' (owner of database ' ||
+                    (SELECT string_agg(d.datname::text, ', ' ORDER BY d.datname) FROM pg_database d WHERE d.datdba = o.oid) || ')', '')
+             FROM pg_roles o
+             WHERE o.oid <> r.oid AND pg_has_role(r.oid, o.oid, 'MEMBER')
+               AND (o.rolsuper OR o.rolcreaterole OR EXISTS (SELECT 1 FROM pg_database d WHERE d.datdba = o.oid)) ORDER BY 1),
        ARRAY(SELECT o.rolname::text FROM pg_roles o
-             WHERE o.oid <> r.oid AND (o.rolsuper OR o.rolcreaterole) AND pg_has_role(r.oid, o.oid, 'MEMBER') ORDER BY 1),
-       ARRAY(SELECT o.rolname::text FROM pg_roles o
-             WHERE o.rolname IN ('pg_execute_server_program', 'pg_read_server_files', 'pg_write_server_files')
+             WHERE o.rolname IN ('pg_execute_server_program', 'pg_read_server_files', 'pg_write_server_files', 'pg_signal_backend')
                AND pg_has_role(r.oid, o.oid, 'MEMBER') ORDER BY 1),
        ARRAY(SELECT DISTINCT p.proname::text FROM pg_proc p
              WHERE p.pronamespace = 'pg_catalog'::regnamespace AND p.proname = ANY($1)
@@ -120,8 +127,9 @@ func (r RestoreRole) Verdict(from string, allowPowerful bool) error {
 }
 
 // CheckRestoreRole asks the server adminURL connects to whether its role is fit to run a dump's SQL (see
-// InspectRestoreRole and Verdict, no opt-out): not a superuser, no CREATEROLE, cannot become such a role, not a
-// member of pg_execute_server_program, pg_read_server_files or pg_write_server_files, no EXECUTE on
+// InspectRestoreRole and Verdict, no opt-out): not a superuser, no CREATEROLE, cannot become such a role or a
+// database's owner, not a member of pg_execute_server_program, pg_read_server_files, pg_write_server_files or
+// pg_signal_backend, no EXECUTE on
 // server-file functions, and CREATEDB. It returns *RestoreRoleError for an unfit role. Guard.CheckRole is the
 // same check with the configured opt-out.
 func CheckRestoreRole(ctx context.Context, adminURL string) error {

@@ -46,3 +46,34 @@ func roleOf(t *testing.T, raw string) string {
 	require.NoError(t, err)
 	return u.User.Username()
 }
+
+// A CREATEDB role that is a member of a role owning a database (not a superuser) gains that
+// ownership by SET ROLE inside a dump's SQL: ALTER DATABASE … SET default_transaction_read_only, CONNECTION
+// LIMIT 0 or a rename work inside a function, so a drill could lock the clinic out of its own database. A
+// member of pg_signal_backend could terminate the clinic app's sessions. Both are refused.
+func TestCheckRestoreRoleRefusesBorrowedOwnership(t *testing.T) {
+	t.Parallel()
+	db := testdb.Empty(t)
+	ctx := context.Background()
+	admin := testdb.Pool(t, testdb.AdminURL)
+
+	owner := testdb.LoginRole(t, db, "")
+	ownerName := roleOf(t, owner)
+	dbName := ownerName + "_db"
+	_, err := admin.Exec(ctx, "CREATE DATABASE "+dbName+" OWNER "+ownerName)
+	require.NoError(t, err)
+	t.Cleanup(func() { _, _ = admin.Exec(context.Background(), "DROP DATABASE IF EXISTS "+dbName+" WITH (FORCE)") })
+
+	member := testdb.LoginRole(t, db, "CREATEDB")
+	_, err = admin.Exec(ctx, "GRANT "+ownerName+" TO "+roleOf(t, member))
+	require.NoError(t, err)
+	err = backup.CheckRestoreRole(ctx, member)
+	require.ErrorContains(t, err, "can SET ROLE to "+ownerName)
+	require.ErrorContains(t, err, dbName)
+
+	signal := testdb.LoginRole(t, db, "CREATEDB")
+	_, err = admin.Exec(ctx, "GRANT pg_signal_backend TO "+roleOf(t, signal))
+	require.NoError(t, err)
+	err = backup.CheckRestoreRole(ctx, signal)
+	require.ErrorContains(t, err, "member of pg_signal_backend")
+}
