@@ -19,12 +19,13 @@ import (
 // restoreResult is the details of a finished restore.
 type restoreResult struct {
 	restorePlan
-	DryRun     bool                `json:"dry_run,omitempty"`
-	Listing    string              `json:"listing,omitempty"`
-	Entries    int                 `json:"entries,omitempty"`
-	PlainBytes int64               `json:"plain_bytes,omitempty"`
-	RestoreMS  int64               `json:"restore_ms,omitempty"`
-	Tables     []backup.TableCheck `json:"tables,omitempty"`
+	DryRun     bool                   `json:"dry_run,omitempty"`
+	Listing    string                 `json:"listing,omitempty"`
+	Entries    int                    `json:"entries,omitempty"`
+	PlainBytes int64                  `json:"plain_bytes,omitempty"`
+	RestoreMS  int64                  `json:"restore_ms,omitempty"`
+	Tables     []backup.TableCheck    `json:"tables,omitempty"`
+	Sequences  []backup.SequenceCheck `json:"sequences,omitempty"`
 	// Problems are the pg_restore errors the restore continued past ("restored with N problems").
 	Problems backup.RestoreProblems `json:"restore_problems"`
 	Media    *backup.MediaCheck     `json:"media,omitempty"`
@@ -123,25 +124,24 @@ func runRestore(ctx context.Context, d *Deps, b queries.Backup, r queries.Restor
 	return compareRestored(ctx, b, target, res)
 }
 
-// compareRestored counts the restored tables and compares them with the manifest, like a drill does.
+// compareRestored compares the restored database with the manifest (counts, content digests, sequences),
+// like a drill does.
 func compareRestored(ctx context.Context, b queries.Backup, target string, res *restoreResult) error {
 	conn, err := pgx.Connect(ctx, target)
 	if err != nil {
 		return fmt.Errorf("connect to the restored database: %s", backup.RedactError(err, target))
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
-	actual, err := backup.CountTables(ctx, conn)
-	if err != nil {
-		return err
-	}
 	var expected []backup.TableCount
+	var seqs []backup.SequenceValue
 	if m, err := backup.ParseManifest(b.Manifest); err == nil && len(b.Manifest) > 0 {
-		expected = m.Tables
+		expected, seqs = m.Tables, m.Sequences
 	}
-	var bad int
-	res.Tables, bad = backup.CompareCounts(expected, actual)
-	if bad > 0 {
-		return fmt.Errorf("restored, but %d tables differ from the manifest's row counts", bad)
+	var cmp backup.DrillResult
+	err = backup.CompareRestored(ctx, conn, expected, seqs, &cmp)
+	res.Tables, res.Sequences = cmp.Tables, cmp.Sequences
+	if err != nil {
+		return fmt.Errorf("restored, but %w", err)
 	}
 	return nil
 }

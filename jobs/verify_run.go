@@ -78,12 +78,13 @@ func verifyDatabase(ctx context.Context, d *Deps, b queries.Backup, v queries.Ve
 
 func drillDatabase(ctx context.Context, d *Deps, b queries.Backup, v queries.Verification, a backup.Artifact) verifyOutcome {
 	var expected []backup.TableCount
+	var seqs []backup.SequenceValue
 	if len(b.Manifest) > 0 {
 		m, err := backup.ParseManifest(b.Manifest)
 		if err != nil {
 			return verifyOutcome{Err: fmt.Errorf("the backup's manifest is unreadable: %w", err)}
 		}
-		expected = m.Tables
+		expected, seqs = m.Tables, m.Sequences
 	}
 	guard, admin, err := NewGuard(d.Cfg, d.Q)
 	if err != nil {
@@ -101,7 +102,7 @@ func drillDatabase(ctx context.Context, d *Deps, b queries.Backup, v queries.Ver
 		_ = d.Q.VerificationProgress(c, queries.VerificationProgressParams{ID: v.ID, ProgressBytes: done.Load(), ProgressTotal: b.BytesRead})
 	})
 	res, err := backup.Drill(ctx, backup.DrillOptions{Artifact: a, PGRestore: pgRestore.Path, AdminURL: admin, Guard: guard,
-		ID: v.ID, Expected: expected, AfterRestore: d.DrillAfterRestore, Progress: func(n int64) { done.Store(n) }})
+		ID: v.ID, Expected: expected, Sequences: seqs, AfterRestore: d.DrillAfterRestore, Progress: func(n int64) { done.Store(n) }})
 	stop()
 	out := verifyOutcome{Details: res, Err: err}
 	if res != nil {

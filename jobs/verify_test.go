@@ -140,7 +140,7 @@ func TestDrillDetectsDeletedRows(t *testing.T) {
 
 	v := b.verifyNow(t, client, bk.ID, "drill")
 	require.Equal(t, "failed", v.Status)
-	require.Contains(t, v.Error, "differ from the manifest")
+	require.Contains(t, v.Error, "differ from the backup after restore")
 	var res backup.DrillResult
 	require.NoError(t, json.Unmarshal(v.Details, &res))
 	var bad []backup.TableCheck

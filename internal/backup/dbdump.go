@@ -34,6 +34,8 @@ type DumpOptions struct {
 	// and "" once it no longer does (checked every LockCheckEvery).
 	Waiting func(what string)
 	Now     func() time.Time
+	// NoDigests skips the per-table content digests (counts and sequence values are still taken).
+	NoDigests bool
 }
 
 // LockCheckEvery is how often a running dump checks whether pg_dump waits on a lock.
@@ -143,8 +145,11 @@ func runDump(ctx context.Context, o DumpOptions, pgDump string, snap *Snapshot, 
 
 	var g errgroup.Group
 	g.Go(func() error { // counting runs beside the dump; it shares the snapshot, not the connection pg_dump uses
-		tables, err := snap.CountRows(dctx)
+		tables, err := snap.CountRows(dctx, !o.NoDigests)
 		m.Tables = tables
+		if err == nil {
+			m.Sequences, err = SequenceValues(dctx, snap.tx)
+		}
 		return err
 	})
 	pr := &progressReader{r: newCoalescingReader(stdout), total: snap.SizeBytes, fn: o.Progress}

@@ -6,9 +6,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"filippo.io/age"
 	"github.com/jackc/pgx/v5"
@@ -202,4 +204,37 @@ func TestDumpUnreadableTableNamesTheGrant(t *testing.T) {
 		require.NotContains(t, err.Error(), "snapshot")
 		assertNothingStored(t, f)
 	}
+}
+
+// The content digests' cost on a backup: DumpDatabase of the same database with and without digests,
+// alternated, median of five each; `go test -v -run TestDigestCost` prints both. PISBACKUP_DIGEST_COST_DB names
+// another database to measure (e.g. a loaded pagila); the default is the demo clinic.
+func TestDigestCost(t *testing.T) {
+	if testing.Short() {
+		t.Skip("measurement")
+	}
+	ctx := context.Background()
+	src := os.Getenv("PISBACKUP_DIGEST_COST_DB")
+	if src == "" {
+		src = testdb.Source(t)
+	}
+	st, err := storage.Open(ctx, "file://"+t.TempDir(), os.Getenv)
+	require.NoError(t, err)
+	keys, err := crypt.Load(nil, "", filepath.Join(t.TempDir(), "identity.txt"))
+	require.NoError(t, err)
+	var with, without []time.Duration
+	for i := 0; i < 10; i++ {
+		start := time.Now()
+		_, err := backup.DumpDatabase(ctx, backup.DumpOptions{BackupID: int64(i), SourceURL: src, NoDigests: i%2 == 1,
+			Clients: pgclient.Finder{Roots: []string{pgclient.DefaultRoot}}, Store: st, Keys: keys})
+		require.NoError(t, err)
+		if i%2 == 1 {
+			without = append(without, time.Since(start))
+		} else {
+			with = append(with, time.Since(start))
+		}
+	}
+	med := func(d []time.Duration) time.Duration { slices.Sort(d); return d[len(d)/2] }
+	w, wo := med(with), med(without)
+	t.Logf("backup wall time, median of 5: with digests %s, without %s: digests cost %+.1f%%", w.Round(time.Millisecond), wo.Round(time.Millisecond), 100*(float64(w)/float64(wo)-1))
 }

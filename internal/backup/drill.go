@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -21,8 +22,10 @@ type DrillOptions struct {
 	Guard *Guard
 	// ID is the verification id in the scratch database's name.
 	ID int64
-	// Expected are the manifest's per-table counts.
+	// Expected are the manifest's per-table counts and content digests.
 	Expected []TableCount
+	// Sequences are the manifest's sequence values (nil: not compared).
+	Sequences []SequenceValue
 	// AfterRestore, when set, runs between restore and comparison with the scratch database's URL. Tests use
 	// it to tamper with the restored data and prove the comparison notices.
 	AfterRestore func(ctx context.Context, scratchURL string) error
@@ -35,17 +38,28 @@ type TableCheck struct {
 	Table    string `json:"table"`
 	Expected int64  `json:"expected"` // -1: not in the manifest
 	Actual   int64  `json:"actual"`   // -1: not in the restored database
-	Match    bool   `json:"match"`
+	// Content is "same" or "differs" when the manifest had the table's content digest, else "".
+	Content string `json:"content,omitempty"`
+	Match   bool   `json:"match"`
+}
+
+// SequenceCheck is one sequence of a drill's comparison.
+type SequenceCheck struct {
+	Sequence string         `json:"sequence"`
+	Expected SequenceValue  `json:"expected"`
+	Actual   *SequenceValue `json:"actual"` // nil: not in the restored database
+	Match    bool           `json:"match"`
 }
 
 // DrillResult is what a drill measured.
 type DrillResult struct {
-	Scratch    string        `json:"scratch_database"`
-	RTO        time.Duration `json:"-"`
-	RTOMillis  int64         `json:"rto_ms"`
-	PlainBytes int64         `json:"plain_bytes"`
-	Tables     []TableCheck  `json:"tables"`
-	Mismatches int           `json:"mismatches"`
+	Scratch    string          `json:"scratch_database"`
+	RTO        time.Duration   `json:"-"`
+	RTOMillis  int64           `json:"rto_ms"`
+	PlainBytes int64           `json:"plain_bytes"`
+	Tables     []TableCheck    `json:"tables"`
+	Sequences  []SequenceCheck `json:"sequences,omitempty"`
+	Mismatches int             `json:"mismatches"`
 	// Problems are the errors pg_restore continued past; any that lost data fails the drill.
 	Problems RestoreProblems `json:"restore_problems"`
 	// NoExpected is set when the manifest had no counts to compare (an uploaded plain .dump).
@@ -107,33 +121,86 @@ func Drill(ctx context.Context, o DrillOptions) (*DrillResult, error) {
 	if err != nil {
 		return res, fmt.Errorf("connect to scratch database: %s", RedactError(err, scratch))
 	}
-	actual, err := CountTables(ctx, conn)
+	err = CompareRestored(ctx, conn, o.Expected, o.Sequences, res)
 	conn.Close(context.WithoutCancel(ctx))
-	if err != nil {
-		return res, fmt.Errorf("count restored rows: %w", err)
-	}
-	res.Tables, res.Mismatches = CompareCounts(o.Expected, actual)
-	if res.Mismatches > 0 {
-		return res, fmt.Errorf("%d of %d tables differ from the manifest after restore", res.Mismatches, len(res.Tables))
-	}
-	return res, nil
+	return res, err
 }
 
-func firstDataLoss(p RestoreProblems) string {
-	for _, x := range p.List {
-		if x.DataLost {
-			return x.String()
+// CompareRestored counts (and, when the manifest has digests, digests) every table of the restored database
+// on conn and reads its sequences, compares them with the manifest's and fills res.Tables, res.Sequences and
+// res.Mismatches. The error names the differing objects (at most ten).
+func CompareRestored(ctx context.Context, conn *pgx.Conn, expected []TableCount, seqs []SequenceValue, res *DrillResult) error {
+	digests := false
+	for _, t := range expected {
+		digests = digests || t.Digest != ""
+	}
+	actual, err := CountTables(ctx, conn, digests)
+	if err != nil {
+		return fmt.Errorf("count restored rows: %w", err)
+	}
+	res.Tables, res.Mismatches = CompareCounts(expected, actual)
+	var badSeq int
+	if seqs != nil {
+		got, err := SequenceValues(ctx, conn)
+		if err != nil {
+			return err
+		}
+		res.Sequences, badSeq = CompareSequences(seqs, got)
+	}
+	if res.Mismatches+badSeq == 0 {
+		return nil
+	}
+	var names []string
+	for _, t := range res.Tables {
+		if !t.Match && len(names) < 10 {
+			what := "row count"
+			if t.Content == "differs" && t.Expected == t.Actual {
+				what = "content"
+			}
+			names = append(names, t.Table+" ("+what+")")
 		}
 	}
-	return "pg_restore reported errors it did not attribute to an archive entry"
+	for _, q := range res.Sequences {
+		if !q.Match && len(names) < 10 {
+			names = append(names, q.Sequence+" (sequence value)")
+		}
+	}
+	n := res.Mismatches
+	res.Mismatches += badSeq
+	return fmt.Errorf("%d of %d tables and %d of %d sequences differ from the backup after restore: %s",
+		n, len(res.Tables), badSeq, len(res.Sequences), strings.Join(names, ", "))
+}
+
+// CompareSequences lines up the manifest's sequence values with the restored ones.
+func CompareSequences(expected, actual []SequenceValue) ([]SequenceCheck, int) {
+	got := map[string]SequenceValue{}
+	for _, s := range actual {
+		got[s.Schema+"."+s.Name] = s
+	}
+	var out []SequenceCheck
+	bad := 0
+	for _, s := range expected {
+		k := s.Schema + "." + s.Name
+		c := SequenceCheck{Sequence: k, Expected: s}
+		if a, ok := got[k]; ok {
+			c.Actual = &a
+			c.Match = a == s
+		}
+		if !c.Match {
+			bad++
+		}
+		out = append(out, c)
+	}
+	return out, bad
 }
 
 // CompareCounts lines up expected and actual counts table by table. With no expectation at all every
 // restored table is listed as found, not as a mismatch: there is nothing to contradict.
 func CompareCounts(expected, actual []TableCount) ([]TableCheck, int) {
-	got := map[string]int64{}
+	got, digest := map[string]int64{}, map[string]string{}
 	for _, t := range actual {
 		got[t.Schema+"."+t.Name] = t.Rows
+		digest[t.Schema+"."+t.Name] = t.Digest
 	}
 	var out []TableCheck
 	bad := 0
@@ -146,6 +213,12 @@ func CompareCounts(expected, actual []TableCount) ([]TableCheck, int) {
 			a = -1
 		}
 		c := TableCheck{Table: k, Expected: t.Rows, Actual: a, Match: ok && a == t.Rows}
+		if t.Digest != "" {
+			c.Content = "same"
+			if !ok || digest[k] != t.Digest {
+				c.Content, c.Match = "differs", false
+			}
+		}
 		if !c.Match {
 			bad++
 		}
@@ -163,4 +236,13 @@ func CompareCounts(expected, actual []TableCount) ([]TableCheck, int) {
 		out = append(out, c)
 	}
 	return out, bad
+}
+
+func firstDataLoss(p RestoreProblems) string {
+	for _, x := range p.List {
+		if x.DataLost {
+			return x.String()
+		}
+	}
+	return "pg_restore reported errors it did not attribute to an archive entry"
 }

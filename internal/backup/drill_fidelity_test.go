@@ -81,3 +81,69 @@ func TestDrillFailsWhenTableDataIsLost(t *testing.T) {
 	require.ErrorContains(t, err, "guarded")
 	require.Positive(t, res.Problems.DataLost)
 }
+
+// The issue's generated-column input: a_items is restored before z_rates, so rate_of() finds no rate and the
+// restored factor is -1/-1 instead of 10/20. Counts match; the content digest taken in the dump's snapshot
+// does not, and the drill fails naming the table.
+func TestDrillComparesContentNotOnlyCounts(t *testing.T) {
+	t.Parallel()
+	src := sourceWith(t, `
+		CREATE TABLE z_rates(code text PRIMARY KEY, factor int); INSERT INTO z_rates VALUES ('A',10),('B',20);
+		CREATE FUNCTION rate_of(c text) RETURNS int IMMUTABLE LANGUAGE plpgsql
+		  AS $$BEGIN RETURN coalesce((SELECT factor FROM public.z_rates WHERE code=c),-1); END$$;
+		CREATE TABLE a_items(id int, code text, factor int GENERATED ALWAYS AS (rate_of(code)) STORED);
+		INSERT INTO a_items VALUES (1,'A'),(2,'B');`)
+	o, _ := drillOf(t, src)
+	res, err := backup.Drill(context.Background(), o)
+	require.Error(t, err)
+	require.ErrorContains(t, err, "public.a_items (content)")
+	require.NotContains(t, err.Error(), "z_rates")
+	for _, c := range res.Tables {
+		require.Equal(t, c.Table == "public.a_items", !c.Match, c)
+		require.Equal(t, int64(2), c.Actual, "the counts alone agree")
+	}
+}
+
+// Sequence values are compared: a restore that leaves a sequence behind its table's ids fails the drill.
+func TestDrillComparesSequenceValues(t *testing.T) {
+	t.Parallel()
+	src := sourceWith(t, `CREATE TABLE s(id serial PRIMARY KEY); INSERT INTO s DEFAULT VALUES; INSERT INTO s DEFAULT VALUES;`)
+	o, _ := drillOf(t, src)
+	require.NotEmpty(t, o.Sequences, "the manifest records sequence values")
+	o.AfterRestore = func(ctx context.Context, scratch string) error {
+		conn, err := pgx.Connect(ctx, scratch)
+		if err != nil {
+			return err
+		}
+		defer conn.Close(ctx)
+		_, err = conn.Exec(ctx, "SELECT setval('public.s_id_seq', 1, false)")
+		return err
+	}
+	_, err := backup.Drill(context.Background(), o)
+	require.ErrorContains(t, err, "public.s_id_seq (sequence value)")
+}
+
+// Digests are independent of row order and of the session's output settings: the same content digests the
+// same after a reorder, under another TimeZone/DateStyle, and a changed value changes the digest.
+func TestContentDigestIsOrderAndSettingsIndependent(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	src := sourceWith(t, `CREATE TABLE d(t timestamptz, f float8, b bytea, i interval);
+		INSERT INTO d VALUES ('2026-01-01 10:00+01', 0.1, '\xe9', '1 day 2 hours'), ('2026-06-01 10:00+02', 1e300, '\x00', '3 months');`)
+	digest := func(setup string) string {
+		conn, err := pgx.Connect(ctx, src)
+		require.NoError(t, err)
+		defer conn.Close(ctx)
+		_, err = conn.Exec(ctx, setup)
+		require.NoError(t, err)
+		ts, err := backup.CountTables(ctx, conn, true)
+		require.NoError(t, err)
+		require.Len(t, ts, 1)
+		return ts[0].Digest
+	}
+	a := digest("SELECT 1")
+	b := digest("SET TimeZone = 'America/New_York'; SET DateStyle = 'SQL, DMY'; SET bytea_output = 'escape'; SET IntervalStyle = 'iso_8601'; UPDATE d SET t = t WHERE f = 0.1")
+	require.Equal(t, a, b)
+	c := digest("UPDATE d SET f = 0.2 WHERE f = 0.1")
+	require.NotEqual(t, a, c)
+}

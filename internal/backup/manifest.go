@@ -36,20 +36,24 @@ type Manifest struct {
 	StoredBytes           int64        `json:"stored_bytes"`
 	SHA256                string       `json:"sha256"`
 	Tables                []TableCount `json:"tables,omitempty"`
-	Files                 []MediaFile  `json:"files,omitempty"`
-	FileCount             int          `json:"file_count,omitempty"`
-	Unreadable            []string     `json:"unreadable,omitempty"`
-	Changed               []string     `json:"changed_during_backup,omitempty"` // size or mtime moved while read
-	Missing               []string     `json:"missing_references,omitempty"`
-	Warnings              []string     `json:"warnings,omitempty"`
-	Restore               string       `json:"restore_hint"`
+	// Sequences are every sequence's value in the dump's snapshot; drills compare them after restore.
+	Sequences  []SequenceValue `json:"sequences,omitempty"`
+	Files      []MediaFile     `json:"files,omitempty"`
+	FileCount  int             `json:"file_count,omitempty"`
+	Unreadable []string        `json:"unreadable,omitempty"`
+	Changed    []string        `json:"changed_during_backup,omitempty"` // size or mtime moved while read
+	Missing    []string        `json:"missing_references,omitempty"`
+	Warnings   []string        `json:"warnings,omitempty"`
+	Restore    string          `json:"restore_hint"`
 }
 
-// TableCount is an exact row count taken in the dump's own snapshot.
+// TableCount is an exact row count taken in the dump's own snapshot, with the table's content digest
+// (CountTables; empty in manifests written before issue 22 or without digests).
 type TableCount struct {
 	Schema string `json:"schema"`
 	Name   string `json:"name"`
 	Rows   int64  `json:"rows"`
+	Digest string `json:"digest,omitempty"`
 }
 
 // MediaFile is one file of a media backup. Path holds the name's exact bytes, which need not be UTF-8 (a

@@ -43,20 +43,46 @@ func OpenSnapshot(ctx context.Context, sourceURL string) (*Snapshot, error) {
 }
 
 // CountRows counts every user table exactly (ONLY, so inherited rows are not counted twice) inside the
-// snapshot. Tables in extensions are skipped because pg_dump does not dump their data either.
-func (s *Snapshot) CountRows(ctx context.Context) ([]TableCount, error) {
-	return CountTables(ctx, s.tx)
+// snapshot, with each table's content digest when digests is set (see CountTables). Tables in extensions are
+// skipped because pg_dump does not dump their data either.
+func (s *Snapshot) CountRows(ctx context.Context, digests bool) ([]TableCount, error) {
+	return CountTables(ctx, s.tx, digests)
 }
 
 // RowQuerier is a connection or transaction to count in.
 type RowQuerier interface {
 	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
 }
 
+// digestSettings fix every setting that changes a row's text form (PostgreSQL's output functions read
+// DateStyle, IntervalStyle, TimeZone, extra_float_digits and bytea_output), so the backup's snapshot and the
+// restored database print the same row the same way. SET LOCAL in a transaction, SET on a connection.
+const digestSettings = `SET %[1]s DateStyle = 'ISO, MDY'; SET %[1]s IntervalStyle = 'postgres'; SET %[1]s TimeZone = 'UTC';
+	SET %[1]s extra_float_digits = 1; SET %[1]s bytea_output = 'hex'`
+
+// digestExpr is a table's content digest: the sum, as a decimal, of hashtextextended(row::text, 0) (PostgreSQL's
+// 64-bit text hash, stable across servers since PostgreSQL 11) over every row (ONLY the table itself); about
+// half md5's cost. A sum is order independent, needs no sort and no memory per row; two
+// tables with the same digest and count hold, with overwhelming probability, the same rows (generated
+// columns included, since the row's text holds every column).
+const digestExpr = `COALESCE(sum(hashtextextended(r::text, 0)::numeric), 0)::text`
+
 // CountTables counts every user table of q's database exactly, the same way a backup's manifest was counted,
-// so a drill compares like with like.
-func CountTables(ctx context.Context, q RowQuerier) ([]TableCount, error) {
+// so a drill compares like with like. With digests it also computes each table's content digest (digestExpr)
+// after fixing the output settings (digestSettings); q must then be a transaction or a connection pisbackup
+// owns, since the settings stay for its lifetime.
+func CountTables(ctx context.Context, q RowQuerier, digests bool) ([]TableCount, error) {
+	if digests {
+		scope := ""
+		if _, ok := q.(pgx.Tx); ok {
+			scope = "LOCAL"
+		}
+		if _, err := q.Exec(ctx, fmt.Sprintf(digestSettings, scope)); err != nil {
+			return nil, fmt.Errorf("fix output settings for content digests: %w", err)
+		}
+	}
 	rows, err := q.Query(ctx, `
 		SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 		WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema')
@@ -74,8 +100,13 @@ func CountTables(ctx context.Context, q RowQuerier) ([]TableCount, error) {
 		return nil, err
 	}
 	for i := range tables {
-		sql := fmt.Sprintf("SELECT count(*) FROM ONLY %s", pgx.Identifier{tables[i].Schema, tables[i].Name}.Sanitize())
-		if err := q.QueryRow(ctx, sql).Scan(&tables[i].Rows); err != nil {
+		id := pgx.Identifier{tables[i].Schema, tables[i].Name}.Sanitize()
+		if digests {
+			err = q.QueryRow(ctx, "SELECT count(*), "+digestExpr+" FROM ONLY "+id+" r").Scan(&tables[i].Rows, &tables[i].Digest)
+		} else {
+			err = q.QueryRow(ctx, "SELECT count(*) FROM ONLY "+id).Scan(&tables[i].Rows)
+		}
+		if err != nil {
 			if pgErr := (*pgconn.PgError)(nil); errors.As(err, &pgErr) && pgErr.Code == pgerrcode.InsufficientPrivilege {
 				return nil, &ReadDeniedError{Schema: tables[i].Schema, Table: tables[i].Name, Err: err}
 			}
@@ -83,6 +114,41 @@ func CountTables(ctx context.Context, q RowQuerier) ([]TableCount, error) {
 		}
 	}
 	return tables, nil
+}
+
+// SequenceValue is a sequence's state as pg_dump's SEQUENCE SET restores it.
+type SequenceValue struct {
+	Schema    string `json:"schema"`
+	Name      string `json:"name"`
+	LastValue int64  `json:"last_value"`
+	IsCalled  bool   `json:"is_called"`
+}
+
+// SequenceValues reads every user sequence's last_value and is_called (extension members skipped, as
+// pg_dump skips them).
+func SequenceValues(ctx context.Context, q RowQuerier) ([]SequenceValue, error) {
+	rows, err := q.Query(ctx, `
+		SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+		WHERE c.relkind = 'S' AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_temp%'
+		  AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
+		ORDER BY 1, 2`)
+	if err != nil {
+		return nil, err
+	}
+	seqs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (SequenceValue, error) {
+		var v SequenceValue
+		return v, r.Scan(&v.Schema, &v.Name)
+	})
+	if err != nil {
+		return nil, err
+	}
+	for i := range seqs {
+		id := pgx.Identifier{seqs[i].Schema, seqs[i].Name}.Sanitize()
+		if err := q.QueryRow(ctx, "SELECT last_value, is_called FROM "+id).Scan(&seqs[i].LastValue, &seqs[i].IsCalled); err != nil {
+			return nil, fmt.Errorf("read sequence %s: %w", id, err)
+		}
+	}
+	return seqs, nil
 }
 
 // ReadDeniedError is a table the backup role may not read (SQLSTATE 42501). pg_dump would fail on it too, but

@@ -66,6 +66,9 @@ type Config struct {
 	// RestoreAllowSuperuser (RESTORE_ALLOW_SUPERUSER=true) lets drills and restores run a dump's SQL as a role
 	// with more than CREATEDB (a superuser, say) on a single-user laptop; every start and every drill warns.
 	RestoreAllowSuperuser bool
+	// ContentDigests (BACKUP_CONTENT_DIGESTS, default true) takes a content digest of every table in the dump's
+	// snapshot so drills compare content, not only counts (issue 22); false keeps counts and sequence values.
+	ContentDigests bool
 	// TrustedProxies are the reverse proxies whose X-Forwarded-For is believed (TRUSTED_PROXIES: CIDRs, or
 	// "heroku"); unset, the client is the TCP peer.
 	TrustedProxies TrustedProxies
@@ -120,6 +123,7 @@ func Load(getenv func(string) string) (*Config, error) {
 			c.SendGridKeySource)
 	}
 	c.RestoreAllowSuperuser = l.boolean("RESTORE_ALLOW_SUPERUSER", false)
+	c.ContentDigests = l.boolean("BACKUP_CONTENT_DIGESTS", true)
 	c.TrustedProxies = l.proxies("TRUSTED_PROXIES")
 	c.BaseURL = l.httpURLParsed("BASE_URL", fmt.Sprintf("http://localhost:%d", c.Port))
 	if l.err != nil {
