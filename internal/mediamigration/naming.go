@@ -3,6 +3,7 @@ package mediamigration
 import (
 	"fmt"
 	"path"
+	"slices"
 	"strings"
 	"unicode"
 )
@@ -103,6 +104,9 @@ func (n Naming) Problem(value, resourceType string) (reason, fix string) {
 	case strings.TrimSpace(name) != name || strings.HasPrefix(name, "/") || strings.HasSuffix(name, "/") || strings.Contains(name, "//"):
 		return "the name begins or ends with a space or slash, or has an empty folder, which a Cloudinary public id cannot",
 			"rename the file and update the row, then migrate again"
+	case slices.ContainsFunc(strings.Split(name, "/"), func(seg string) bool { return seg == "." || seg == ".." }):
+		return "the name has a \".\" or \"..\" folder, which the app's URL loses (clients collapse dot segments)",
+			"rename the file and update the row to a plain path under MEDIA_ROOT, then migrate again"
 	case strings.ContainsFunc(name, unicode.IsControl):
 		return "the name contains control characters", "rename the file and update the row, then migrate again"
 	case len(PublicIDOf(name, resourceType)) > 255:

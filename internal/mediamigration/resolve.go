@@ -180,7 +180,8 @@ func Resolve(ctx context.Context, in ResolveInput) (*Resolvability, error) {
 }
 
 func fileExists(root, rel string) bool {
-	if root == "" || strings.Contains(rel, "..") {
+	// A ".." folder climbs out of MEDIA_ROOT; a name merely containing ".." ("lab..result.pdf") is local.
+	if root == "" || !filepath.IsLocal(filepath.FromSlash(rel)) {
 		return false
 	}
 	st, err := os.Stat(filepath.Join(root, filepath.FromSlash(rel)))
