@@ -12,7 +12,7 @@ import (
 )
 
 func (h *Handlers) adminTokens(w http.ResponseWriter, r *http.Request) error {
-	return h.renderTokens(w, r, http.StatusOK, views.TokensVM{Form: views.TokenForm{Expires: "90d"}})
+	return h.renderTokens(w, r, http.StatusOK, views.TokensVM{Form: views.TokenForm{Expires: "90d", Role: auth.Viewer.String()}})
 }
 
 // adminTokenCreate issues a token and shows it once; afterwards only its prefix is ever displayed.
@@ -37,7 +37,7 @@ func (h *Handlers) adminTokenCreate(w http.ResponseWriter, r *http.Request) erro
 	} else if err != nil {
 		return err
 	}
-	role := auth.Public // the user's own role
+	role := auth.Viewer // the least role unless one is chosen: a token is a script's, and most scripts only read
 	if f.Role != "" {
 		if role, err = auth.ParseRole(f.Role); err != nil {
 			return fail("role", err.Error())

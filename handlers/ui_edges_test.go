@@ -338,3 +338,50 @@ func TestListsPeopleCanUse(t *testing.T) {
 		require.NotEmpty(t, s.AttrOr("aria-label", ""))
 	})
 }
+
+// The "Smaller" list: a new API token defaults to the least role, htmx is served compressed, pages name a
+// favicon, and after a failed sign-in the focus is on the password (the e-mail is kept).
+func TestSmallerThings(t *testing.T) {
+	t.Parallel()
+	e := newAuthEnv(t, false)
+	admin, _ := e.login(t, "admin@clinic.test", testPassword)
+	_, body := e.req(t, admin, "GET", "/admin/tokens", "", "")
+	doc := parseHTML(t, body)
+	require.Equal(t, "viewer", doc.Find(`form[action="/admin/tokens"] select[name=role] option[selected]`).AttrOr("value", ""))
+	// A form post without a role (an older page, a script) also gets the least role, not the user's.
+	form := url.Values{"user_id": {idText(e.users[auth.Admin].ID)}, "name": {"report"}, "expires": {"30d"}}
+	resp, body := e.req(t, admin, "POST", "/admin/tokens", "", form.Encode())
+	require.Equal(t, http.StatusOK, resp.StatusCode, body)
+	var role string
+	require.NoError(t, e.d.Pool.QueryRow(context.Background(), `SELECT role FROM api_tokens WHERE name = 'report'`).Scan(&role))
+	require.Equal(t, "viewer", role)
+
+	icon := doc.Find(`link[rel=icon]`).AttrOr("href", "")
+	require.True(t, strings.HasPrefix(icon, "/static/"), icon)
+	resp, _ = e.req(t, nil, "GET", icon, "", "")
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+
+	htmx := doc.Find(`script[src*="htmx"]`).AttrOr("src", "")
+	require.NotEmpty(t, htmx)
+	tr := &http.Transport{DisableCompression: true} // see the encoding as sent
+	c := &http.Client{Transport: tr}
+	for enc, want := range map[string]string{"gzip, deflate, br": "gzip", "identity": "", "gzip;q=0": ""} {
+		r, _ := http.NewRequest("GET", e.srv.URL+htmx, nil)
+		r.Header.Set("Accept-Encoding", enc)
+		resp, err := c.Do(r)
+		require.NoError(t, err)
+		resp.Body.Close()
+		require.Equal(t, want, resp.Header.Get("Content-Encoding"), enc)
+		require.Contains(t, resp.Header.Get("Content-Type"), "javascript", enc)
+		require.Contains(t, resp.Header.Get("Vary"), "Accept-Encoding")
+	}
+
+	anon := e.client(t)
+	resp, body = e.req(t, anon, "POST", "/login", "", url.Values{"email": {"viewer@clinic.test"}, "password": {"wrong password!"}}.Encode())
+	require.Equal(t, http.StatusUnprocessableEntity, resp.StatusCode)
+	doc = parseHTML(t, body)
+	_, pw := doc.Find(`input[name=password]`).Attr("autofocus")
+	_, em := doc.Find(`input[name=email]`).Attr("autofocus")
+	require.True(t, pw, "focus the password after a failed sign-in")
+	require.False(t, em)
+}

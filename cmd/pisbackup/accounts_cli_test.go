@@ -90,7 +90,7 @@ func TestCreateUserAndToken(t *testing.T) {
 	sum := sha256.Sum256([]byte(token))
 	row, err := q.APITokenGetByHash(ctx, sum[:])
 	require.NoError(t, err)
-	require.Equal(t, "operator", row.Role)
+	require.Equal(t, "viewer", row.Role, "a new token defaults to the least role, not the user's")
 	require.NotNil(t, row.ExpiresAt)
 
 	_, stderr, code = runWithStdin(t, env, "", "create-token", "--email", "doc@clinic.test", "--name", "up", "--role", "admin")

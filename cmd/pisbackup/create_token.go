@@ -23,7 +23,7 @@ func cmdCreateToken(ctx context.Context, e *env, args []string) error {
 	fs := newFlags(e, "create-token", "--email E --name N [--role R] [--expires 90d|never]")
 	email := fs.String("email", "", "the token's user")
 	name := fs.String("name", "", "what the token is for, e.g. \"uptime monitor\"")
-	roleName := fs.String("role", "", "viewer, operator or admin (default: the user's role; never above it)")
+	roleName := fs.String("role", "viewer", "viewer, operator or admin (default: viewer, the least role; never above the user's)")
 	expires := fs.String("expires", "90d", "lifetime: 90d, 12h, or never")
 	if err := parse(fs, args); err != nil {
 		return err
