@@ -5,6 +5,7 @@ import (
 	"encoding/csv"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -277,4 +278,18 @@ func TestPagesHaveNoInlineScriptOrStyle(t *testing.T) {
 			}
 		})
 	}
+}
+
+// One IPv6 client holds a whole /64 (SLAAC, privacy addresses, any VPS): rotating the interface identifier
+// must not buy a fresh set of guesses, so IPv6 addresses are throttled by their /64.
+func TestLoginThrottleCountsAnIPv6SlashSixtyFourAsOneAddress(t *testing.T) {
+	t.Parallel()
+	l := newLoginLimits()
+	now := time.Now()
+	for i := range perAddress.burst {
+		l.failed("2001:db8:1:2::"+strconv.FormatInt(int64(i+1), 16), "admin@clinic.test", now)
+	}
+	require.True(t, l.blocked("2001:db8:1:2:ffff::1", "other@clinic.test", now), "the next address of the same /64 is the same guesser")
+	require.False(t, l.blocked("2001:db8:1:3::1", "other@clinic.test", now), "another /64 is another client")
+	require.False(t, l.blocked("203.0.113.9", "other@clinic.test", now))
 }

@@ -40,7 +40,7 @@ func (h *Handlers) login(w http.ResponseWriter, r *http.Request) error {
 	ip := h.clientIP(r)
 	if len(email) > maxEmailLen || len(vm.Next) > 2048 {
 		// Refused at the edge: never looked up, remembered or echoed back; it still costs the address a guess.
-		h.limits.addr.failed(bucketKey(ip), h.Now())
+		h.limits.addr.failed(bucketKey(guesser(ip)), h.Now())
 		_ = h.audit(r, "login.failed", "user:"+email, map[string]any{"reason": "e-mail or next too long", "bytes": len(email)})
 		vm.Email, vm.Next, vm.Error = "", "", fmt.Sprintf("An e-mail address has at most %d characters.", maxEmailLen)
 		return h.renderLogin(w, r, http.StatusUnprocessableEntity, vm)

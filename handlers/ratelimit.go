@@ -3,6 +3,7 @@ package handlers
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"net/netip"
 	"strings"
 	"sync"
 	"time"
@@ -100,11 +101,25 @@ func newLoginLimits() *loginLimits {
 
 // blocked reports whether either of the caller's buckets is empty.
 func (l *loginLimits) blocked(ip, email string, now time.Time) bool {
+	ip = guesser(ip)
 	return l.addr.blocked(bucketKey(ip), now) || l.pair.blocked(bucketKey(ip, email), now)
 }
 
 // failed spends one token from each of the caller's buckets.
 func (l *loginLimits) failed(ip, email string, now time.Time) {
+	ip = guesser(ip)
 	l.addr.failed(bucketKey(ip), now)
 	l.pair.failed(bucketKey(ip, email), now)
+}
+
+// guesser is the part of a client address one guesser controls: an IPv4 address as it is, an IPv6 address's
+// /64 (RFC 4291 interface identifiers: every IPv6 host may use any of the 2^64 addresses of its subnet, and
+// privacy extensions rotate them on their own). Anything else is used as it is.
+func guesser(ip string) string {
+	a, err := netip.ParseAddr(ip)
+	if err != nil || !a.Unmap().Is6() {
+		return ip
+	}
+	p, _ := a.Unmap().WithZone("").Prefix(64)
+	return p.String()
 }
