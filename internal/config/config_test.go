@@ -1,6 +1,7 @@
 package config
 
 import (
+	"net/mail"
 	"strings"
 	"testing"
 	"time"
@@ -124,4 +125,17 @@ func TestCloudinaryMediaPrefixMustBeAPublicIDPart(t *testing.T) {
 	c, err := Load(env(map[string]string{"CLOUDINARY_MEDIA_PREFIX": "/media/"}))
 	require.NoError(t, err)
 	require.Equal(t, "media/", c.CloudinaryMediaPrefix, "django-cloudinary-storage drops the leading slash")
+}
+
+// BACKUP_ALERT_EMAIL is an RFC 5322 address list: a quoted display name may hold a comma.
+func TestAlertEmailsQuotedDisplayNameWithComma(t *testing.T) {
+	t.Parallel()
+	c, err := Load(env(map[string]string{"BACKUP_ALERT_EMAIL": `"Head, Clinic" <head@clinic.example>, ops@clinic.example`}))
+	require.NoError(t, err)
+	require.Len(t, c.AlertEmails, 2)
+	a, err := mail.ParseAddress(c.AlertEmails[0])
+	require.NoError(t, err)
+	require.Equal(t, "Head, Clinic", a.Name)
+	require.Equal(t, "head@clinic.example", a.Address)
+	require.Equal(t, "ops@clinic.example", c.AlertEmails[1])
 }

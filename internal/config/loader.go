@@ -122,9 +122,21 @@ func (l *loader) email(name, def string) string {
 	return v
 }
 
+// emails reads an RFC 5322 address list ("Head, Clinic" <head@x>, ops@x: a quoted display name may hold a
+// comma); a bare address is kept as typed, a named one in its canonical form. Empty entries are skipped.
 func (l *loader) emails(name string) []string {
 	var out []string
-	for _, e := range strings.Split(l.getenv(name), ",") {
+	if list, err := mail.ParseAddressList(strings.Trim(l.getenv(name), " ,")); err == nil {
+		for _, a := range list {
+			if a.Name == "" {
+				out = append(out, a.Address)
+			} else {
+				out = append(out, a.String())
+			}
+		}
+		return out
+	}
+	for _, e := range strings.Split(l.getenv(name), ",") { // not one list: name the entry that is wrong
 		if e = strings.TrimSpace(e); e == "" {
 			continue
 		}
