@@ -60,6 +60,10 @@ type Config struct {
 	HeartbeatTimeout time.Duration
 	// UploadMaxBytes bounds an uploaded backup file (UPLOAD_MAX_BYTES: bytes, or with a K/M/G binary suffix).
 	UploadMaxBytes int64
+	// SourceWriteDatabaseURL (SOURCE_WRITE_DATABASE_URL) connects to the clinic database as a role allowed to
+	// INSERT and UPDATE its tables; only `pisbackup recover --apply` and its undo use it, so the backup role of
+	// SOURCE_DATABASE_URL stays read-only. Empty: recoveries can be compared and scripted, never applied.
+	SourceWriteDatabaseURL string
 	// RestoreDatabaseURL connects, as a role allowed to CREATE DATABASE, to the server drills and restores
 	// create databases on; empty means the clinic database's own server (see RestoreServer).
 	RestoreDatabaseURL string
@@ -101,16 +105,17 @@ func Load(getenv func(string) string) (*Config, error) {
 		DisplayTZ:         l.location("TZ_DISPLAY", "Asia/Manila"),
 		PGClients: pgclient.Finder{BinDir: l.str("PG_BIN_DIR", ""),
 			Roots: filepath.SplitList(l.str("PG_CLIENT_SEARCH_ROOT", defaultClientRoots(getenv("HOME")))), Path: getenv("PATH")},
-		LogLevel:              l.level("LOG_LEVEL"),
-		LogFormat:             l.oneOf("LOG_FORMAT", "auto", "auto", "json", "text"),
-		MetricsToken:          l.str("METRICS_TOKEN", ""),
-		FileColumns:           l.columns("MEDIA_REFERENCE_COLUMNS", DefaultFileColumns),
-		RawFileColumns:        l.columns("MEDIA_RAW_COLUMNS", DefaultRawFileColumns),
-		CloudinaryMediaPrefix: l.mediaPrefix("CLOUDINARY_MEDIA_PREFIX"),
-		CloudinaryMediaTag:    l.str("CLOUDINARY_MEDIA_TAG", DefaultCloudinaryMediaTag),
-		HeartbeatTimeout:      l.duration("BACKUP_HEARTBEAT_TIMEOUT", 2*time.Minute),
-		UploadMaxBytes:        l.size("UPLOAD_MAX_BYTES", 2<<30),
-		RestoreDatabaseURL:    l.optionalPgURL("RESTORE_DATABASE_URL"),
+		LogLevel:               l.level("LOG_LEVEL"),
+		LogFormat:              l.oneOf("LOG_FORMAT", "auto", "auto", "json", "text"),
+		MetricsToken:           l.str("METRICS_TOKEN", ""),
+		FileColumns:            l.columns("MEDIA_REFERENCE_COLUMNS", DefaultFileColumns),
+		RawFileColumns:         l.columns("MEDIA_RAW_COLUMNS", DefaultRawFileColumns),
+		CloudinaryMediaPrefix:  l.mediaPrefix("CLOUDINARY_MEDIA_PREFIX"),
+		CloudinaryMediaTag:     l.str("CLOUDINARY_MEDIA_TAG", DefaultCloudinaryMediaTag),
+		HeartbeatTimeout:       l.duration("BACKUP_HEARTBEAT_TIMEOUT", 2*time.Minute),
+		UploadMaxBytes:         l.size("UPLOAD_MAX_BYTES", 2<<30),
+		RestoreDatabaseURL:     l.optionalPgURL("RESTORE_DATABASE_URL"),
+		SourceWriteDatabaseURL: l.optionalPgURL("SOURCE_WRITE_DATABASE_URL"),
 	}
 	for _, rc := range c.RawFileColumns {
 		if l.err == nil && !slices.Contains(c.FileColumns, rc) {
