@@ -106,7 +106,11 @@ func TestRecoverCLI(t *testing.T) {
 	env["SOURCE_WRITE_DATABASE_URL"] = env["SOURCE_DATABASE_URL"]
 	out, stderr, code = runCLI(t, env, "recover", "--backup", bid, "--table", "patients_patient", "--key", key, "--with-related", "--apply", "--json")
 	require.Equal(t, 0, code, stderr+out)
-	var applied struct{ Result struct{ RecoveryID int64 `json:"recovery_id"` } }
+	var applied struct {
+		Result struct {
+			RecoveryID int64 `json:"recovery_id"`
+		}
+	}
 	require.NoError(t, json.Unmarshal([]byte(out), &applied))
 	require.Equal(t, want, patientRows(t, live, id), "the live rows equal the backup's")
 
