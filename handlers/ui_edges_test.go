@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -384,4 +385,37 @@ func TestSmallerThings(t *testing.T) {
 	_, em := doc.Find(`input[name=email]`).Attr("autofocus")
 	require.True(t, pw, "focus the password after a failed sign-in")
 	require.False(t, em)
+}
+
+// Readable charts: labels about 12 px high when a chart is shown 240 px wide on a phone, every value in a
+// table beside the chart (reachable by keyboard and touch), metrics named for people.
+func TestReadableCharts(t *testing.T) {
+	t.Parallel()
+	e := newAuthEnv(t, false)
+	ctx := context.Background()
+	seedBackup(t, e, "succeeded", "2 hours")
+	_, err := e.d.Pool.Exec(ctx, `INSERT INTO health_metrics (metric, value, unit, recorded_at) VALUES
+		('monitor_status', 2, 'level', now()), ('last_good_backup_age_seconds_database', 7200, 'seconds', now())`)
+	require.NoError(t, err)
+	viewer, _ := e.login(t, "viewer@clinic.test", testPassword)
+	_, body := e.req(t, viewer, "GET", "/health?range=7d", "", "")
+	doc := parseHTML(t, body)
+	svg := doc.Find(`[data-testid=chart-size] svg`)
+	var w float64
+	_, err = fmt.Sscanf(strings.Fields(svg.AttrOr("viewBox", ""))[2], "%g", &w)
+	require.NoError(t, err)
+	svg.Find("text").Each(func(_ int, s *goquery.Selection) {
+		var size float64
+		_, err := fmt.Sscanf(s.AttrOr("font-size", "0"), "%g", &size)
+		require.NoError(t, err)
+		require.GreaterOrEqual(t, size*240/w, 11.0, "label %q would be %.1f px at 240 px wide", s.Text(), size*240/w)
+	})
+	table := doc.Find(`[data-testid=chart-size] [data-testid=chart-table] table`)
+	require.Equal(t, 1, table.Length(), "the values beside the chart")
+	require.Contains(t, table.Text(), "database succeeded")
+	latest := doc.Find(`[data-testid=health-latest]`).Text()
+	require.Contains(t, latest, "Overall health")
+	require.Contains(t, latest, "Critical")
+	require.Contains(t, latest, "Newest good backup age (database)")
+	require.NotContains(t, latest, "last_good_backup_age_seconds_database")
 }

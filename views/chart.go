@@ -23,12 +23,16 @@ type Chart struct {
 	Points    []ChartPoint
 }
 
-// Plot geometry in SVG user units; the SVG scales to its container.
+// Plot geometry in SVG user units; the SVG scales to its container. The viewBox is small and the labels large
+// (ChartFont units) so that a chart shown about 240 px wide on a phone still has labels about 12 px high.
 const (
-	chartW, chartH         = 640.0, 220.0
-	padL, padR, padT, padB = 70.0, 12.0, 12.0, 34.0
+	chartW, chartH         = 320.0, 190.0
+	padL, padR, padT, padB = 76.0, 14.0, 10.0, 30.0
 	plotW, plotH           = chartW - padL - padR, chartH - padT - padB
 )
+
+// ChartFont is the axis labels' size in SVG units (see the geometry above).
+const ChartFont = "15"
 
 // ChartDot is a plotted point.
 type ChartDot struct {
@@ -46,6 +50,7 @@ type ChartTick struct {
 // Geometry is what the template draws.
 type Geometry struct {
 	W, H, L, R, T, B string
+	LabelX, LabelY   string // where y labels end and x labels sit
 	Line             string // polyline points
 	Dots             []ChartDot
 	YTicks, XTicks   []ChartTick
@@ -54,7 +59,8 @@ type Geometry struct {
 // Geometry computes the chart's coordinates: y from 0 to a rounded maximum, x across the window.
 func (c Chart) Geometry(tz *time.Location) Geometry {
 	f := func(v float64) string { return strconv.FormatFloat(v, 'f', 1, 64) }
-	g := Geometry{W: f(chartW), H: f(chartH), L: f(padL), R: f(chartW - padR), T: f(padT), B: f(chartH - padB)}
+	g := Geometry{W: f(chartW), H: f(chartH), L: f(padL), R: f(chartW - padR), T: f(padT), B: f(chartH - padB),
+		LabelX: f(padL - 6), LabelY: f(chartH - 8)}
 	ymax := 0.0
 	for _, p := range c.Points {
 		ymax = math.Max(ymax, p.Value)
@@ -73,17 +79,18 @@ func (c Chart) Geometry(tz *time.Location) Geometry {
 		g.Line += f(x) + "," + f(y) + " "
 		g.Dots = append(g.Dots, ChartDot{X: f(x), Y: f(y), Title: p.Label, Bad: p.Bad})
 	}
-	for i := 0; i <= 4; i++ {
-		v := ymax * float64(i) / 4
-		g.YTicks = append(g.YTicks, ChartTick{Pos: f(padT + plotH*(1-float64(i)/4)), Label: FormatValue(v, c.Unit)})
+	// Three labels per axis: at this size more would overlap.
+	for i := 0; i <= 2; i++ {
+		v := ymax * float64(i) / 2
+		g.YTicks = append(g.YTicks, ChartTick{Pos: f(padT + plotH*(1-float64(i)/2)), Label: FormatValue(v, c.Unit)})
 	}
 	layout := "Jan 2"
 	if c.To.Sub(c.From) <= 36*time.Hour {
 		layout = "15:04"
 	}
-	for i := 0; i <= 4; i++ {
-		t := c.From.Add(time.Duration(float64(c.To.Sub(c.From)) * float64(i) / 4))
-		g.XTicks = append(g.XTicks, ChartTick{Pos: f(padL + plotW*float64(i)/4), Label: t.In(tz).Format(layout)})
+	for i := 0; i <= 2; i++ {
+		t := c.From.Add(time.Duration(float64(c.To.Sub(c.From)) * float64(i) / 2))
+		g.XTicks = append(g.XTicks, ChartTick{Pos: f(padL + plotW*float64(i)/2), Label: t.In(tz).Format(layout)})
 	}
 	return g
 }
