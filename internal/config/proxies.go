@@ -58,7 +58,8 @@ func (t TrustedProxies) trusts(a netip.Addr) bool {
 // the right (each proxy appends the address it saw; everything left of the first untrusted hop is whatever
 // the client wrote). forwarded holds the X-Forwarded-For header values in order. An entry that is not an IP
 // address stops the walk at the last trusted hop's peer. The result is always a parsed address (or the raw
-// peer when even that does not parse), so it is short and safe to record.
+// peer when even that does not parse), so it is short and safe to record. A hop may carry a port or brackets
+// (see parseHop).
 func (t TrustedProxies) ClientIP(remoteAddr string, forwarded []string) string {
 	host, _, err := net.SplitHostPort(remoteAddr)
 	if err != nil {
@@ -80,7 +81,7 @@ func (t TrustedProxies) ClientIP(remoteAddr string, forwarded []string) string {
 		if !t.OneHop && !t.trusts(cur) {
 			break
 		}
-		a, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
+		a, err := parseHop(hops[i])
 		if err != nil {
 			break
 		}
@@ -90,4 +91,24 @@ func (t TrustedProxies) ClientIP(remoteAddr string, forwarded []string) string {
 		}
 	}
 	return cur.String()
+}
+
+// parseHop reads one X-Forwarded-For entry: an address ("203.0.113.9", "2001:db8::9"), or the forms some
+// proxies write with the client's port or brackets ("203.0.113.9:50123", "[2001:db8::9]:50123",
+// "[2001:db8::9]"); the port is dropped.
+func parseHop(s string) (netip.Addr, error) {
+	s = strings.TrimSpace(s)
+	a, err := netip.ParseAddr(s)
+	if err == nil {
+		return a, nil
+	}
+	if ap, perr := netip.ParseAddrPort(s); perr == nil {
+		return ap.Addr(), nil
+	}
+	if inner, ok := strings.CutPrefix(s, "["); ok {
+		if inner, ok = strings.CutSuffix(inner, "]"); ok {
+			return netip.ParseAddr(inner)
+		}
+	}
+	return a, err
 }

@@ -34,6 +34,12 @@ func TestClientIPTrustsOnlyConfiguredProxies(t *testing.T) {
 		{"heroku: last hop only", heroku, "10.5.5.5:1234", []string{"6.6.6.6, 203.0.113.9"}, "203.0.113.9"},
 		{"heroku: no XFF", heroku, "10.5.5.5:1234", nil, "10.5.5.5"},
 		{"ipv4-mapped peer", none, "[::ffff:203.0.113.7]:1", nil, "203.0.113.7"},
+		// Proxies that write the client's port (Azure Application Gateway) or brackets: without parsing them
+		// every client behind the proxy would share its address, and one guesser would throttle them all.
+		{"proxy writes ip:port", lan, "10.1.2.3:80", []string{"203.0.113.9:50123"}, "203.0.113.9"},
+		{"proxy writes [v6]:port", lan, "10.1.2.3:80", []string{"[2001:db8::9]:50123"}, "2001:db8::9"},
+		{"proxy writes [v6]", lan, "10.1.2.3:80", []string{" [2001:db8::9] "}, "2001:db8::9"},
+		{"heroku: last hop with port", heroku, "10.5.5.5:1234", []string{"203.0.113.9:443"}, "203.0.113.9"},
 	} {
 		require.Equal(t, c.client, c.t.ClientIP(c.peer, c.xff), c.name)
 	}
