@@ -26,6 +26,7 @@ type restoreResult struct {
 	RestoreMS  int64                  `json:"restore_ms,omitempty"`
 	Tables     []backup.TableCheck    `json:"tables,omitempty"`
 	Sequences  []backup.SequenceCheck `json:"sequences,omitempty"`
+	Warnings   []string               `json:"warnings,omitempty"`
 	// Problems are the pg_restore errors the restore continued past ("restored with N problems").
 	Problems backup.RestoreProblems `json:"restore_problems"`
 	Media    *backup.MediaCheck     `json:"media,omitempty"`
@@ -134,8 +135,9 @@ func compareRestored(ctx context.Context, b queries.Backup, target string, res *
 	defer conn.Close(context.WithoutCancel(ctx))
 	var expected []backup.TableCount
 	var seqs []backup.SequenceValue
+	var roles, spaces []string
 	if m, err := backup.ParseManifest(b.Manifest); err == nil && len(b.Manifest) > 0 {
-		expected, seqs = m.Tables, m.Sequences
+		expected, seqs, roles, spaces = m.Tables, m.Sequences, m.Roles, m.Tablespaces
 	}
 	var cmp backup.DrillResult
 	err = backup.CompareRestored(ctx, conn, expected, seqs, &cmp)
@@ -143,7 +145,8 @@ func compareRestored(ctx context.Context, b queries.Backup, target string, res *
 	if err != nil {
 		return fmt.Errorf("restored, but %w", err)
 	}
-	return nil
+	res.Warnings, err = backup.TargetWarnings(ctx, conn, roles, spaces)
+	return err
 }
 
 // progressLoop calls save once a second while a drill or restore runs, and once more when stop is called, so
@@ -172,7 +175,7 @@ func progressLoop(ctx context.Context, save func(context.Context)) (stop func())
 }
 
 func finishRestore(ctx context.Context, d *Deps, r queries.Restore, res restoreResult, runErr error) error {
-	status, msg := "succeeded", problemsText(res.Problems)
+	status, msg := "succeeded", strings.TrimSpace(problemsText(res.Problems)+"\n"+strings.Join(res.Warnings, "\n"))
 	if runErr != nil {
 		if p := problemsText(res.Problems); p != "" {
 			runErr = fmt.Errorf("%w; %s", runErr, p)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync/atomic"
 
 	"github.com/uscpis/pisbackup/internal/backup"
@@ -79,12 +80,13 @@ func verifyDatabase(ctx context.Context, d *Deps, b queries.Backup, v queries.Ve
 func drillDatabase(ctx context.Context, d *Deps, b queries.Backup, v queries.Verification, a backup.Artifact) verifyOutcome {
 	var expected []backup.TableCount
 	var seqs []backup.SequenceValue
+	var roles, spaces []string
 	if len(b.Manifest) > 0 {
 		m, err := backup.ParseManifest(b.Manifest)
 		if err != nil {
 			return verifyOutcome{Err: fmt.Errorf("the backup's manifest is unreadable: %w", err)}
 		}
-		expected, seqs = m.Tables, m.Sequences
+		expected, seqs, roles, spaces = m.Tables, m.Sequences, m.Roles, m.Tablespaces
 	}
 	guard, admin, err := NewGuard(d.Cfg, d.Q)
 	if err != nil {
@@ -102,11 +104,11 @@ func drillDatabase(ctx context.Context, d *Deps, b queries.Backup, v queries.Ver
 		_ = d.Q.VerificationProgress(c, queries.VerificationProgressParams{ID: v.ID, ProgressBytes: done.Load(), ProgressTotal: b.BytesRead})
 	})
 	res, err := backup.Drill(ctx, backup.DrillOptions{Artifact: a, PGRestore: pgRestore.Path, AdminURL: admin, Guard: guard,
-		ID: v.ID, Expected: expected, Sequences: seqs, AfterRestore: d.DrillAfterRestore, Progress: func(n int64) { done.Store(n) }})
+		ID: v.ID, Expected: expected, Sequences: seqs, Roles: roles, Tablespaces: spaces, AfterRestore: d.DrillAfterRestore, Progress: func(n int64) { done.Store(n) }})
 	stop()
 	out := verifyOutcome{Details: res, Err: err}
 	if res != nil {
-		out.Note = problemsText(res.Problems)
+		out.Note = strings.TrimSpace(problemsText(res.Problems) + "\n" + strings.Join(res.Warnings, "\n"))
 	}
 	if res != nil && res.RTOMillis > 0 {
 		out.RTOms = &res.RTOMillis

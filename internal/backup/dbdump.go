@@ -145,6 +145,11 @@ func runDump(ctx context.Context, o DumpOptions, pgDump string, snap *Snapshot, 
 
 	var g errgroup.Group
 	g.Go(func() error { // counting runs beside the dump; it shares the snapshot, not the connection pg_dump uses
+		props, roles, spaces, err := snap.Properties(dctx)
+		if err != nil {
+			return err
+		}
+		m.Properties, m.Roles, m.Tablespaces = props, roles, spaces
 		tables, err := snap.CountRows(dctx, !o.NoDigests)
 		m.Tables = tables
 		if err == nil {

@@ -26,6 +26,8 @@ type DrillOptions struct {
 	Expected []TableCount
 	// Sequences are the manifest's sequence values (nil: not compared).
 	Sequences []SequenceValue
+	// Roles and Tablespaces are the manifest's referenced roles and tablespaces, checked against the target.
+	Roles, Tablespaces []string
 	// AfterRestore, when set, runs between restore and comparison with the scratch database's URL. Tests use
 	// it to tamper with the restored data and prove the comparison notices.
 	AfterRestore func(ctx context.Context, scratchURL string) error
@@ -60,6 +62,8 @@ type DrillResult struct {
 	Tables     []TableCheck    `json:"tables"`
 	Sequences  []SequenceCheck `json:"sequences,omitempty"`
 	Mismatches int             `json:"mismatches"`
+	// Warnings name what the target cannot carry: roles it lacks, tablespaces mapped to its default.
+	Warnings []string `json:"warnings,omitempty"`
 	// Problems are the errors pg_restore continued past; any that lost data fails the drill.
 	Problems RestoreProblems `json:"restore_problems"`
 	// NoExpected is set when the manifest had no counts to compare (an uploaded plain .dump).
@@ -122,6 +126,9 @@ func Drill(ctx context.Context, o DrillOptions) (*DrillResult, error) {
 		return res, fmt.Errorf("connect to scratch database: %s", RedactError(err, scratch))
 	}
 	err = CompareRestored(ctx, conn, o.Expected, o.Sequences, res)
+	if err == nil {
+		res.Warnings, err = TargetWarnings(ctx, conn, o.Roles, o.Tablespaces)
+	}
 	conn.Close(context.WithoutCancel(ctx))
 	return res, err
 }
@@ -169,6 +176,31 @@ func CompareRestored(ctx context.Context, conn *pgx.Conn, expected []TableCount,
 	res.Mismatches += badSeq
 	return fmt.Errorf("%d of %d tables and %d of %d sequences differ from the backup after restore: %s",
 		n, len(res.Tables), badSeq, len(res.Sequences), strings.Join(names, ", "))
+}
+
+// TargetWarnings names what the target server cannot carry of a backup: referenced roles it lacks (roles are
+// global objects no database dump creates, so their grants, policies and ownerships are not restored; each
+// failed one is also a RestoreProblem) and tablespaces, whose tables pg_restore --no-tablespaces put in the
+// target's default tablespace.
+func TargetWarnings(ctx context.Context, q RowQuerier, roles, spaces []string) ([]string, error) {
+	var out []string
+	if len(roles) > 0 {
+		rows, err := q.Query(ctx, `SELECT r FROM unnest($1::text[]) r WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = r) ORDER BY 1`, roles)
+		if err != nil {
+			return nil, err
+		}
+		missing, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			return nil, err
+		}
+		if len(missing) > 0 {
+			out = append(out, fmt.Sprintf("the target server lacks role(s) %s that the backup references: their grants and policies were not restored, nor the other grants on the same objects; create them (CREATE ROLE … NOLOGIN) and restore again", strings.Join(missing, ", ")))
+		}
+	}
+	for _, sp := range spaces {
+		out = append(out, fmt.Sprintf("tables of tablespace %q were restored into the target's default tablespace", sp))
+	}
+	return out, nil
 }
 
 // CompareSequences lines up the manifest's sequence values with the restored ones.

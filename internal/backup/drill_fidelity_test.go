@@ -2,12 +2,18 @@ package backup_test
 
 import (
 	"context"
+	"os"
+	"strconv"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
 	"github.com/uscpis/pisbackup/internal/backup"
+	"github.com/uscpis/pisbackup/internal/pgclient"
+	"github.com/uscpis/pisbackup/internal/storage"
 	"github.com/uscpis/pisbackup/internal/testdb"
 )
 
@@ -146,4 +152,71 @@ func TestContentDigestIsOrderAndSettingsIndependent(t *testing.T) {
 	require.Equal(t, a, b)
 	c := digest("UPDATE d SET f = 0.2 WHERE f = 0.1")
 	require.NotEqual(t, a, c)
+}
+
+// GRANTs survive a restore: a read-only role keeps its SELECT on the restored database (restores ran with
+// --no-acl before issue 22, so after switching to a restored database the nightly backup lost its access).
+// A role the backup references but the target server lacks is named, and its grant and policy are
+// "object not created" problems, not lost data. (pg_restore runs all grants of one object as one entry: a
+// grant to a missing role also takes the other grants on that object with it, so t2 keeps none.)
+func TestDrillKeepsGrantsAndNamesMissingRoles(t *testing.T) {
+	t.Parallel()
+	suffix := strings.ToLower(strings.ReplaceAll(t.Name(), "Test", ""))[:12] + strconv.FormatInt(time.Now().UnixNano()%1e9, 10)
+	reader, gone := "i22_reader_"+suffix, "i22_gone_"+suffix
+	src := testdb.Empty(t)
+	su := asSuperuser(t, src)
+	exec1(t, su, `CREATE ROLE `+reader+` NOLOGIN; CREATE ROLE `+gone+` NOLOGIN;`)
+	exec1(t, src, `CREATE TABLE t(x int); INSERT INTO t VALUES (1); GRANT SELECT ON t TO `+reader+`;
+		CREATE TABLE t2(x int); INSERT INTO t2 VALUES (1); GRANT SELECT ON t2 TO `+gone+`;
+		CREATE POLICY p ON t2 TO `+gone+` USING (true);`)
+	t.Cleanup(func() {
+		exec1(t, src, "REVOKE ALL ON t FROM "+reader)
+		exec1(t, testdb.AdminURL, "DROP ROLE IF EXISTS "+reader+"; DROP ROLE IF EXISTS "+gone)
+	})
+	o, _ := drillOf(t, src)
+	require.Contains(t, o.Roles, reader)
+	require.Contains(t, o.Roles, gone)
+	// The target server lacks the second role, as a fresh server would.
+	exec1(t, src, `DROP POLICY p ON t2; REVOKE ALL ON t2 FROM `+gone)
+	exec1(t, testdb.AdminURL, `DROP ROLE `+gone)
+	var canRead bool
+	o.AfterRestore = func(ctx context.Context, scratch string) error {
+		conn, err := pgx.Connect(ctx, scratch)
+		if err != nil {
+			return err
+		}
+		defer conn.Close(ctx)
+		return conn.QueryRow(ctx, "SELECT has_table_privilege($1, 'public.t', 'SELECT')", reader).Scan(&canRead)
+	}
+	res, err := backup.Drill(context.Background(), o)
+	require.NoError(t, err, "a missing role loses no rows")
+	require.True(t, canRead, "the read-only role keeps its SELECT after restore: %v", res.Problems.List)
+	require.Zero(t, res.Problems.DataLost)
+	require.Equal(t, 2, res.Problems.Count(), res.Problems.List) // the policy and the grant
+	for _, p := range res.Problems.List {
+		require.Contains(t, p.Message, `role "`+gone+`" does not exist`)
+	}
+	require.Len(t, res.Warnings, 1)
+	require.Contains(t, res.Warnings[0], "lacks role(s) "+gone)
+}
+
+// The manifest records the database's own properties: encoding, locale, settings and comment.
+func TestManifestRecordsDatabaseProperties(t *testing.T) {
+	t.Parallel()
+	src := testdb.Empty(t)
+	db := testdb.DatabaseName(t, src)
+	exec1(t, asSuperuser(t, src), `ALTER DATABASE `+db+` SET search_path = public, extra; ALTER DATABASE `+db+` SET timezone = 'Europe/Berlin';
+		COMMENT ON DATABASE `+db+` IS 'clinic records'`)
+	st, err := storage.Open(context.Background(), "file://"+t.TempDir(), os.Getenv)
+	require.NoError(t, err)
+	res, err := backup.DumpDatabase(context.Background(), backup.DumpOptions{BackupID: 1, SourceURL: src,
+		Clients: pgclient.Finder{Roots: []string{pgclient.DefaultRoot}}, Store: st})
+	require.NoError(t, err)
+	m := res.Manifest
+	require.NotNil(t, m.Properties)
+	require.Equal(t, "UTF8", m.Properties.Encoding)
+	require.Equal(t, "clinic records", m.Properties.Comment)
+	require.Equal(t, []string{"TimeZone=Europe/Berlin", "search_path=public, extra"}, m.Properties.Settings)
+	require.NotEmpty(t, m.Properties.Collate)
+	require.NotEmpty(t, m.Properties.LocaleProvider)
 }

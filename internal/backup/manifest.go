@@ -36,6 +36,15 @@ type Manifest struct {
 	StoredBytes           int64        `json:"stored_bytes"`
 	SHA256                string       `json:"sha256"`
 	Tables                []TableCount `json:"tables,omitempty"`
+	// Properties are what CREATE DATABASE and ALTER DATABASE set, which pg_dump without --create does not
+	// carry; nil in manifests before issue 22.
+	Properties *DatabaseProperties `json:"database_properties,omitempty"`
+	// Roles are the roles the dump references (owners, grantees, policy roles). Roles are global objects:
+	// the dump does not create them, so a target server must have them for grants and policies to apply.
+	Roles []string `json:"roles_referenced,omitempty"`
+	// Tablespaces are the non-default tablespaces the source's tables use; restores map them to the
+	// target's default (pg_restore --no-tablespaces).
+	Tablespaces []string `json:"tablespaces,omitempty"`
 	// Sequences are every sequence's value in the dump's snapshot; drills compare them after restore.
 	Sequences  []SequenceValue `json:"sequences,omitempty"`
 	Files      []MediaFile     `json:"files,omitempty"`
@@ -45,6 +54,18 @@ type Manifest struct {
 	Missing    []string        `json:"missing_references,omitempty"`
 	Warnings   []string        `json:"warnings,omitempty"`
 	Restore    string          `json:"restore_hint"`
+}
+
+// DatabaseProperties are the source database's own properties (pg_database, pg_db_role_setting,
+// pg_shdescription) read in the dump's snapshot.
+type DatabaseProperties struct {
+	Encoding       string   `json:"encoding"`                  // e.g. "UTF8", "SQL_ASCII"
+	LocaleProvider string   `json:"locale_provider,omitempty"` // "libc", "icu" (PostgreSQL 15+), "builtin" (17+)
+	Collate        string   `json:"collate"`
+	Ctype          string   `json:"ctype"`
+	ICULocale      string   `json:"icu_locale,omitempty"`
+	Settings       []string `json:"settings,omitempty"` // ALTER DATABASE … SET, as "name=value"
+	Comment        string   `json:"comment,omitempty"`
 }
 
 // TableCount is an exact row count taken in the dump's own snapshot, with the table's content digest

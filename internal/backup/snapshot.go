@@ -42,6 +42,51 @@ func OpenSnapshot(ctx context.Context, sourceURL string) (*Snapshot, error) {
 	return s, nil
 }
 
+// Properties reads the database's encoding, locale, settings and comment, the roles its objects reference
+// and the non-default tablespaces its relations use. to_jsonb(pg_database) keeps it working across the
+// column renames of PostgreSQL 15 (datlocprovider, daticulocale) and 17 (datlocale).
+func (s *Snapshot) Properties(ctx context.Context) (*DatabaseProperties, []string, []string, error) {
+	p := &DatabaseProperties{}
+	var prov string
+	err := s.tx.QueryRow(ctx, `
+		SELECT pg_encoding_to_char(d.encoding), COALESCE(to_jsonb(d)->>'datlocprovider', 'c'), d.datcollate, d.datctype,
+		       COALESCE(to_jsonb(d)->>'daticulocale', to_jsonb(d)->>'datlocale', ''),
+		       COALESCE(shobj_description(d.oid, 'pg_database'), ''),
+		       COALESCE((SELECT array_agg(x ORDER BY x) FROM pg_db_role_setting rs, unnest(rs.setconfig) x
+		                 WHERE rs.setdatabase = d.oid AND rs.setrole = 0), '{}')
+		FROM pg_database d WHERE d.datname = current_database()`).Scan(&p.Encoding, &prov, &p.Collate, &p.Ctype, &p.ICULocale, &p.Comment, &p.Settings)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("read database properties: %w", err)
+	}
+	p.LocaleProvider = map[string]string{"c": "libc", "i": "icu", "b": "builtin"}[prov]
+	rows, err := s.tx.Query(ctx, `
+		WITH refs(oid) AS (
+		  SELECT relowner FROM pg_class UNION SELECT (aclexplode(relacl)).grantee FROM pg_class WHERE relacl IS NOT NULL
+		  UNION SELECT nspowner FROM pg_namespace UNION SELECT (aclexplode(nspacl)).grantee FROM pg_namespace WHERE nspacl IS NOT NULL
+		  UNION SELECT proowner FROM pg_proc UNION SELECT (aclexplode(proacl)).grantee FROM pg_proc WHERE proacl IS NOT NULL
+		  UNION SELECT typowner FROM pg_type UNION SELECT unnest(polroles) FROM pg_policy
+		  UNION SELECT defaclrole FROM pg_default_acl UNION SELECT (aclexplode(defaclacl)).grantee FROM pg_default_acl)
+		SELECT r.rolname FROM pg_roles r JOIN refs ON refs.oid = r.oid
+		WHERE r.rolname NOT LIKE 'pg\_%' AND r.oid >= 16384 ORDER BY 1`)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("read referenced roles: %w", err)
+	}
+	roles, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("read referenced roles: %w", err)
+	}
+	rows, err = s.tx.Query(ctx, `SELECT DISTINCT t.spcname FROM pg_class c JOIN pg_tablespace t ON t.oid = c.reltablespace
+		WHERE c.reltablespace <> 0 AND t.spcname NOT IN ('pg_default', 'pg_global') ORDER BY 1`)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("read tablespaces: %w", err)
+	}
+	spaces, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("read tablespaces: %w", err)
+	}
+	return p, roles, spaces, nil
+}
+
 // CountRows counts every user table exactly (ONLY, so inherited rows are not counted twice) inside the
 // snapshot, with each table's content digest when digests is set (see CountTables). Tables in extensions are
 // skipped because pg_dump does not dump their data either.
