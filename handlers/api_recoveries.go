@@ -95,4 +95,3 @@ func (h *Handlers) apiRecoveryGet(w http.ResponseWriter, r *http.Request) error 
 	writeJSON(w, http.StatusOK, rec)
 	return nil
 }
-
