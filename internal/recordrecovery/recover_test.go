@@ -35,10 +35,19 @@ type fixture struct {
 	q    *queries.Queries
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t *testing.T, before ...string) *fixture {
 	t.Helper()
 	ctx := context.Background()
 	src := testdb.Source(t)
+	if len(before) > 0 {
+		c, err := pgx.Connect(ctx, src)
+		require.NoError(t, err)
+		for _, sql := range before {
+			_, err = c.Exec(ctx, sql)
+			require.NoError(t, err)
+		}
+		c.Close(ctx)
+	}
 	st, err := storage.Open(ctx, "file://"+t.TempDir(), os.Getenv)
 	require.NoError(t, err)
 	keys, err := crypt.Load(nil, "", filepath.Join(t.TempDir(), "identity.txt"))
@@ -306,4 +315,48 @@ func TestRefusals(t *testing.T) {
 		_, err := recordrecovery.Compare(ctx, o)
 		require.ErrorContains(t, err, tc.want, tc.where)
 	}
+}
+
+// A chosen table without a primary key is refused with the reason; a related one is listed as refused and
+// never written.
+func TestTablesWithoutPrimaryKeyAreRefused(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f := newFixture(t, `CREATE TABLE patient_notes_nopk (patient_id bigint REFERENCES patients_patient (id), note text)`,
+		`INSERT INTO patient_notes_nopk SELECT id, 'note' FROM patients_patient ORDER BY id LIMIT 3`)
+	o := f.opts
+	o.Table, o.Where = "patient_notes_nopk", "note = 'note'"
+	_, err := recordrecovery.Compare(ctx, o)
+	require.ErrorContains(t, err, "has no primary key")
+
+	var id int64
+	require.NoError(t, f.live.QueryRow(ctx, `SELECT min(patient_id) FROM patient_notes_nopk`).Scan(&id))
+	f.exec(t, `DELETE FROM patient_notes_nopk WHERE patient_id = $1`, id)
+	o.ID++
+	o.Table, o.Where, o.Keys, o.WithRelated = "patients_patient", "", []recordrecovery.Key{keyOf(t, "id="+itoa(id))}, true
+	d, err := recordrecovery.Compare(ctx, o)
+	require.NoError(t, err)
+	var refused string
+	for _, td := range d.Tables {
+		if td.Table == "public.patient_notes_nopk" {
+			refused = td.Refused
+		}
+	}
+	require.Contains(t, refused, "no primary key")
+	p, err := recordrecovery.NewPlan(d, true)
+	require.NoError(t, err)
+	for _, s := range p.Steps {
+		require.NotEqual(t, "public.patient_notes_nopk", s.Table)
+	}
+}
+
+// --apply refuses a write connection that reaches another database than the clinic's, by asking the server.
+func TestSameDatabaseAsksTheServer(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f := newFixture(t)
+	other, err := dbconn.Parse(testdb.Source(t))
+	require.NoError(t, err)
+	require.ErrorContains(t, recordrecovery.SameDatabase(ctx, other, f.opts.Live), "not the clinic database")
+	require.NoError(t, recordrecovery.SameDatabase(ctx, f.opts.Live, f.opts.Live))
 }
