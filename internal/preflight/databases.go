@@ -113,7 +113,7 @@ func notChecked(name, title, because string) Check {
 	return fail(name, title, "not checked because the "+because+" check failed", "fix "+because+" first")
 }
 
-// tableAccessCheck: the backup role can read every table and sequence pg_dump dumps (backup.ReadAccess); a
+// tableAccessCheck: the backup role can read every table, sequence and large object pg_dump dumps (backup.ReadAccess); a
 // failure names each table and the statements that fix it.
 func tableAccessCheck(ctx context.Context, conn *pgx.Conn) Check {
 	const name, title = "source_tables", "Backup role's read access"
@@ -122,7 +122,7 @@ func tableAccessCheck(ctx context.Context, conn *pgx.Conn) Check {
 		return fail(name, title, "cannot list the source's tables: "+err.Error(), "grant the backup role access to the catalog")
 	}
 	if len(unreadable) == 0 {
-		return pass(name, title, fmt.Sprintf("role %q can read all %d tables and sequences", role, total))
+		return pass(name, title, fmt.Sprintf("role %q can read all %d tables, sequences and large objects", role, total))
 	}
 	var problems, fixes []string
 	for _, u := range unreadable {
@@ -130,7 +130,7 @@ func tableAccessCheck(ctx context.Context, conn *pgx.Conn) Check {
 		fixes = append(fixes, u.Fixes...)
 	}
 	return fail(name, title,
-		fmt.Sprintf("backup role %q cannot read %d of %d tables and sequences, so pg_dump would fail: %s", role, len(unreadable), total, listSome(problems, 8, ", ")),
+		fmt.Sprintf("backup role %q cannot read %d of %d tables, sequences and large objects, so pg_dump would fail: %s", role, len(unreadable), total, listSome(problems, 8, ", ")),
 		"as the tables' owner (for BYPASSRLS, a superuser) run "+listSome(dedupe(fixes), 8, " "))
 }
 
