@@ -7,6 +7,7 @@ import (
 
 	"github.com/uscpis/pisbackup/internal/alert"
 	"github.com/uscpis/pisbackup/internal/mail"
+	"github.com/uscpis/pisbackup/internal/recovery"
 	"github.com/uscpis/pisbackup/jobs"
 	"github.com/uscpis/pisbackup/queries"
 	"github.com/uscpis/pisbackup/views"
@@ -28,12 +29,13 @@ func (h *Handlers) alertsVM(r *http.Request) (views.AlertsVM, error) {
 		return vm, err
 	}
 	for _, a := range rows {
-		vm.Alerts = append(vm.Alerts, views.AlertRowVM{Alert: a, Details: alert.ParseDetails(a.Details), Silent: alert.Silent(a.Rule)})
+		vm.Alerts = append(vm.Alerts, views.AlertRowVM{AlertListRow: a, Details: alert.ParseDetails(a.Details),
+			Link: alert.LinkOf(a.Subject, a.Details), Silent: alert.Silent(a.Rule)})
 	}
 	if vm.Emails, err = h.Q.EmailList(r.Context(), 50); err != nil {
 		return vm, err
 	}
-	vm.Email, err = alert.Email(r.Context(), h.Q, h.Cfg, h.Now())
+	vm.Email, err = recovery.Email(r.Context(), h.Q, h.Cfg, h.Now())
 	return vm, err
 }
 

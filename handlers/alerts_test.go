@@ -14,6 +14,7 @@ import (
 	"github.com/uscpis/pisbackup/internal/alert"
 	"github.com/uscpis/pisbackup/internal/auth"
 	"github.com/uscpis/pisbackup/internal/mail/mailtest"
+	"github.com/uscpis/pisbackup/internal/recovery"
 	"github.com/uscpis/pisbackup/jobs"
 )
 
@@ -37,7 +38,7 @@ func TestTestEmailOutboxPageAndAPI(t *testing.T) {
 
 	resp, body = e.req(t, nil, "GET", "/api/v1/email/status", view, "")
 	require.Equal(t, http.StatusOK, resp.StatusCode, body)
-	var st alert.EmailStatus
+	var st recovery.EmailStatus
 	require.NoError(t, jsonUnmarshal(body, &st))
 	require.False(t, st.Configured)
 	require.Equal(t, "outbox", st.Provider)

@@ -7,25 +7,41 @@ import (
 
 	"github.com/uscpis/pisbackup/internal/alert"
 	"github.com/uscpis/pisbackup/internal/mail"
+	"github.com/uscpis/pisbackup/internal/recovery"
 	"github.com/uscpis/pisbackup/queries"
 )
 
 // AlertJSON is one alert in the API.
 type AlertJSON struct {
-	ID             int64      `json:"id"`
-	Rule           string     `json:"rule"`
-	Subject        string     `json:"subject"`
-	Severity       string     `json:"severity"`
-	State          string     `json:"state"`
-	Title          string     `json:"title"`
-	Message        string     `json:"message"`
-	Recommendation string     `json:"recommendation"`
-	Emailed        bool       `json:"emailed"` // false for rules shown on the dashboard only
-	OpenedAt       time.Time  `json:"opened_at"`
-	LastSeenAt     time.Time  `json:"last_seen_at"`
-	LastNotifiedAt *time.Time `json:"last_notified_at"`
+	ID             int64  `json:"id"`
+	Rule           string `json:"rule"`
+	Subject        string `json:"subject"`
+	Severity       string `json:"severity"`
+	State          string `json:"state"`
+	Title          string `json:"title"`
+	Message        string `json:"message"`
+	Recommendation string `json:"recommendation"`
+	// Link is the page of the backup or schedule the alert is about (a path: /backups/25, /schedules/3).
+	Link       string    `json:"link"`
+	Emailed    bool      `json:"emailed"` // false for rules shown on the dashboard only
+	OpenedAt   time.Time `json:"opened_at"`
+	LastSeenAt time.Time `json:"last_seen_at"`
+	// LastEmailedAt is when SendGrid last accepted an e-mail about the alert; null when none was (no
+	// recipients, outbox only, delivery failing).
+	LastEmailedAt  *time.Time `json:"last_emailed_at"`
+	AcknowledgedAt *time.Time `json:"acknowledged_at"`
+	AcknowledgedBy string     `json:"acknowledged_by,omitempty"`
 	ResolvedAt     *time.Time `json:"resolved_at"`
 	Occurrences    int32      `json:"occurrences"`
+}
+
+// alertJSON shows one alert row in the API.
+func alertJSON(a queries.AlertListRow) AlertJSON {
+	d := alert.ParseDetails(a.Details)
+	return AlertJSON{ID: a.ID, Rule: a.Rule, Subject: a.Subject, Severity: a.Severity, State: a.State,
+		Title: a.Title, Message: d.Message, Recommendation: d.Recommendation, Link: alert.LinkOf(a.Subject, a.Details),
+		Emailed: !alert.Silent(a.Rule), OpenedAt: a.OpenedAt, LastSeenAt: a.LastSeenAt, LastEmailedAt: a.LastEmailedAt,
+		AcknowledgedAt: a.AcknowledgedAt, AcknowledgedBy: a.AcknowledgedBy, ResolvedAt: a.ResolvedAt, Occurrences: a.Occurrences}
 }
 
 // apiAlerts is GET /api/v1/alerts: open alerts first, then recently resolved ones; state and limit filter.
@@ -50,11 +66,7 @@ func (h *Handlers) apiAlerts(w http.ResponseWriter, r *http.Request) error {
 	}
 	out := make([]AlertJSON, 0, len(rows))
 	for _, a := range rows {
-		d := alert.ParseDetails(a.Details)
-		out = append(out, AlertJSON{ID: a.ID, Rule: a.Rule, Subject: a.Subject, Severity: a.Severity, State: a.State,
-			Title: a.Title, Message: d.Message, Recommendation: d.Recommendation, Emailed: !alert.Silent(a.Rule),
-			OpenedAt: a.OpenedAt, LastSeenAt: a.LastSeenAt, LastNotifiedAt: a.LastNotifiedAt, ResolvedAt: a.ResolvedAt,
-			Occurrences: a.Occurrences})
+		out = append(out, alertJSON(a))
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"alerts": out})
 	return nil
@@ -62,7 +74,7 @@ func (h *Handlers) apiAlerts(w http.ResponseWriter, r *http.Request) error {
 
 // apiEmailStatus is GET /api/v1/email/status: configured or outbox, recipients count, failing, recent counts.
 func (h *Handlers) apiEmailStatus(w http.ResponseWriter, r *http.Request) error {
-	s, err := alert.Email(r.Context(), h.Q, h.Cfg, h.Now())
+	s, err := recovery.Email(r.Context(), h.Q, h.Cfg, h.Now())
 	if err != nil {
 		return err
 	}

@@ -2,14 +2,10 @@ package handlers
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/uscpis/pisbackup/internal/preflight"
-	"github.com/uscpis/pisbackup/queries"
 )
 
 // apiStatus is for uptime monitors: public and quick, so it says only whether the service answers and its
@@ -25,44 +21,16 @@ func (h *Handlers) apiStatus(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// healthKind is the state of one kind of backup in /api/v1/health.
-type healthKind struct {
-	Latest     *queries.Backup `json:"latest"`
-	LatestGood *queries.Backup `json:"latest_good"`
-	// AgeSeconds is how old the newest good backup is; null when there is none.
-	AgeSeconds *int64 `json:"latest_good_age_seconds"`
-}
-
-// apiHealth is the full picture for signed-in users: per-kind backup state, work in flight, open alerts,
-// storage use, which integrations are configured (never their secrets) and the preflight report, whose
-// failing checks make the status "degraded".
+// apiHealth is the full picture for signed-in users: the recoverability state (the same the dashboard,
+// /health, /readyz and monitor-backups show: status, level, headline, per-kind newest/good/proven backups,
+// schedules, scheduler and worker liveness, e-mail deliverability, problems), plus work in flight, open
+// alerts, which integrations are configured (never their secrets) and the preflight report. "status" is the
+// state's status and nothing else; a failing preflight check shows as preflight.ok false.
 func (h *Handlers) apiHealth(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
-	kinds := map[string]*healthKind{}
-	for _, k := range backupKinds {
-		kinds[k] = &healthKind{}
-	}
-	latest, err := h.Q.BackupLatestByKind(ctx)
+	st, err := h.recoveryState(ctx, nil)
 	if err != nil {
 		return err
-	}
-	for i := range latest {
-		if k, ok := kinds[latest[i].Kind]; ok {
-			k.Latest = &latest[i]
-		}
-	}
-	for name, k := range kinds {
-		b, err := h.Q.BackupLatestGood(ctx, name)
-		if errors.Is(err, pgx.ErrNoRows) {
-			continue
-		} else if err != nil {
-			return err
-		}
-		k.LatestGood = &b
-		if b.FinishedAt != nil {
-			age := int64(h.Now().Sub(*b.FinishedAt).Seconds())
-			k.AgeSeconds = &age
-		}
 	}
 	running, err := h.Q.BackupListRunning(ctx)
 	if err != nil {
@@ -73,36 +41,22 @@ func (h *Handlers) apiHealth(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	out := map[string]any{
-		"status": "ok", "time": h.Now().UTC(), "backups": kinds, "in_flight": len(running), "open_alerts": len(alerts),
+		"status": st.Status, "state": st, "time": h.Now().UTC(), "in_flight": len(running), "open_alerts": len(alerts),
 		"configuration": map[string]any{
 			"email": h.Cfg.EmailConfigured(), "cloudinary": h.Cfg.CloudinaryConfigured(),
 			"encrypted": !h.Cfg.Unencrypted, "storage": h.storageName(),
 		},
 	}
-	if h.Store != nil {
-		if u, err := h.Store.Usage(ctx); err == nil {
-			out["storage"] = map[string]int64{"used_bytes": u.UsedBytes, "total_bytes": u.TotalBytes, "free_bytes": u.FreeBytes}
-		} else {
-			h.Log.Warn("storage usage unavailable", "error", err)
-		}
-	}
-	if len(alerts) > 0 {
-		out["status"] = "degraded"
-	}
 	if h.Preflight != nil {
 		// The report `pisbackup preflight` prints; a request waits for the first run, later ones get the
 		// latest (refreshed every few minutes).
 		pctx, cancel := context.WithTimeout(ctx, preflight.Timeout+5*time.Second)
-		r, err := h.Preflight.Get(pctx)
+		rep, err := h.Preflight.Get(pctx)
 		cancel()
 		if err != nil {
-			out["preflight"] = map[string]any{"ok": nil, "error": "the checks did not finish in time"}
-			out["status"] = "degraded"
+			out["preflight"] = map[string]any{"ok": false, "error": "the checks did not finish in time"}
 		} else {
-			out["preflight"] = r
-			if !r.OK {
-				out["status"] = "degraded"
-			}
+			out["preflight"] = rep
 		}
 	}
 	writeJSON(w, http.StatusOK, out)

@@ -54,6 +54,7 @@ func (h *Handlers) backupDetailVM(r *http.Request) (views.BackupDetailVM, error)
 			}
 			vm.Manifest.FileCount, vm.Manifest.Missing, vm.Manifest.Unreadable = m.FileCount, m.Missing, m.Unreadable
 			vm.Manifest.PgDumpPath = m.PgDumpPath
+			vm.Manifest.TablesSource = m.TablesSource
 			pretty, _ := json.MarshalIndent(m, "", "  ")
 			vm.Manifest.Raw = string(pretty)
 		}

@@ -58,18 +58,6 @@ func (h *Handlers) backupListVM(r *http.Request) (views.BackupListVM, error) {
 		vm.NextURL = "/backups?" + next.Encode()
 	}
 	vm.Rows = rows
-	ids := make([]int64, len(rows))
-	for i, b := range rows {
-		ids[i] = b.ID
-	}
-	ver, err := h.Q.VerificationLatestFinalForBackups(r.Context(), ids)
-	if err != nil {
-		return vm, err
-	}
-	vm.Verified = make(map[int64]queries.VerificationLatestFinalForBackupsRow, len(ver))
-	for _, v := range ver {
-		vm.Verified[v.BackupID] = v
-	}
 	schedules, err := h.Q.ScheduleList(r.Context())
 	if err != nil {
 		return vm, err

@@ -3,22 +3,15 @@ package handlers
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"net/http"
 	"sort"
 	"strings"
-	"time"
 
-	"github.com/jackc/pgx/v5"
-
-	"github.com/uscpis/pisbackup/internal/alert"
-	"github.com/uscpis/pisbackup/internal/verdict"
+	"github.com/uscpis/pisbackup/internal/recovery"
+	"github.com/uscpis/pisbackup/internal/storage"
 	"github.com/uscpis/pisbackup/queries"
 	"github.com/uscpis/pisbackup/views"
 )
-
-// staleGrace is added to a schedule's interval before its newest backup counts as overdue.
-const staleGrace = 2 * time.Hour
 
 func (h *Handlers) dashboard(w http.ResponseWriter, r *http.Request) error {
 	vm, err := h.dashboardVM(r)
@@ -45,35 +38,19 @@ func (h *Handlers) dashboardVM(r *http.Request) (views.DashboardVM, error) {
 	return vm, err
 }
 
-// dashboardState reads everything on the dashboard but the chrome; nothing in it depends on who asks.
+// dashboardState reads everything on the dashboard but the chrome; nothing in it depends on who asks. The
+// headline is the recoverability state, the same one /health, /readyz, the API and monitor-backups render.
 func (h *Handlers) dashboardState(ctx context.Context) (views.DashboardVM, error) {
 	var vm views.DashboardVM
-	in := verdict.Inputs{Now: h.Now(), StaleAfter: 24*time.Hour + staleGrace}
 	var err error
+	if vm.State, err = h.recoveryState(ctx, nil); err != nil {
+		return vm, err
+	}
 	if vm.LastByKind, err = h.Q.BackupLatestByKind(ctx); err != nil {
 		return vm, err
 	}
 	for _, b := range vm.LastByKind {
 		vm.Live = vm.Live || views.InFlight(b.Status)
-		if b.Kind == "database" {
-			in.LastBackupAt, in.LastBackupStatus, in.LastBackupError = b.QueuedAt, b.Status, b.Error
-		}
-	}
-	if good, err := h.Q.BackupLatestGood(ctx, "database"); err == nil {
-		in.LastGoodAt = good.QueuedAt
-	} else if !errors.Is(err, pgx.ErrNoRows) {
-		return vm, err
-	}
-	if p, err := h.Q.VerificationLatestDrillProven(ctx); err == nil {
-		vm.ProvenBackupID = p.BackupID
-		if p.BackupFinishedAt != nil {
-			in.ProvenAt, vm.ProvenAt = *p.BackupFinishedAt, *p.BackupFinishedAt
-		}
-		if p.RtoMs != nil {
-			in.ProvenRTO = time.Duration(*p.RtoMs) * time.Millisecond
-		}
-	} else if !errors.Is(err, pgx.ErrNoRows) {
-		return vm, err
 	}
 	all, err := h.Q.ScheduleList(ctx)
 	if err != nil {
@@ -87,45 +64,19 @@ func (h *Handlers) dashboardState(ctx context.Context) (views.DashboardVM, error
 			vm.Paused = append(vm.Paused, s)
 		}
 	}
-	in.StaleAfter = staleAfter(schedules, in.StaleAfter)
 	vm.NextRuns = nextRuns(schedules, 5)
 	if vm.OpenAlerts, err = h.Q.AlertListOpen(ctx); err != nil {
 		return vm, err
 	}
-	in.OpenAlerts = len(vm.OpenAlerts)
-	vm.Verdict = verdict.Compute(in)
 	vm.Storage = h.storageVM(ctx)
 	vm.Config = h.configItems(ctx)
 	return vm, nil
 }
 
-// staleAfter is the shortest interval among active database-producing schedules plus grace: the deadline a
-// daily schedule sets is a day, a weekly one a week. Without schedules a day is assumed.
-func staleAfter(schedules []queries.Schedule, def time.Duration) time.Duration {
-	best := time.Duration(0)
-	for _, s := range schedules {
-		if s.Kind != "database" && s.Kind != "full" {
-			continue
-		}
-		var d time.Duration
-		switch s.Cadence {
-		case "daily":
-			d = 24 * time.Hour
-		case "weekly":
-			d = 7 * 24 * time.Hour
-		case "monthly":
-			d = 31 * 24 * time.Hour
-		default:
-			d = 24 * time.Hour
-		}
-		if best == 0 || d < best {
-			best = d
-		}
-	}
-	if best == 0 {
-		return def
-	}
-	return best + staleGrace
+// recoveryState is recovery.Evaluate for the web process. Storage is read only when st is given (the health
+// page): the dashboard and probes must never walk storage on a page load.
+func (h *Handlers) recoveryState(ctx context.Context, st storage.Store) (recovery.State, error) {
+	return recovery.Evaluate(ctx, recovery.Inputs{Q: h.Q, Store: st, Cfg: h.Cfg, Now: h.Now()})
 }
 
 func nextRuns(schedules []queries.Schedule, n int) []views.NextRunVM {
@@ -198,7 +149,7 @@ func (h *Handlers) configItems(ctx context.Context) []views.ConfigItemVM {
 // refuses, is as much a problem as no key at all.
 func (h *Handlers) emailItem(ctx context.Context) views.ConfigItemVM {
 	mail := views.ConfigItemVM{Name: "E-mail"}
-	s, err := alert.Email(ctx, h.Q, h.Cfg, h.Now())
+	s, err := recovery.Email(ctx, h.Q, h.Cfg, h.Now())
 	switch {
 	case err != nil:
 		h.Log.Warn("e-mail status failed", "error", err)

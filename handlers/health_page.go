@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/uscpis/pisbackup/internal/monitor"
 	"github.com/uscpis/pisbackup/jobs"
 	"github.com/uscpis/pisbackup/queries"
 	"github.com/uscpis/pisbackup/views"
@@ -23,15 +22,11 @@ func (h *Handlers) healthPage(w http.ResponseWriter, r *http.Request) error {
 	}
 	now := h.Now()
 	from := now.Add(-window)
-	rep, err := monitor.Evaluate(r.Context(), h.Q, h.Store, now)
+	st, err := h.recoveryState(r.Context(), nil)
 	if err != nil {
 		return err
 	}
-	vm := views.HealthVM{Chrome: h.chrome(r, "Health", "health"), Range: rng, Status: rep.Status,
-		CheckGroups: testableGroups}
-	for _, p := range rep.Problems {
-		vm.Problems = append(vm.Problems, views.HealthProblem{Severity: p.Severity, Message: p.Message, Recommendation: p.Recommendation})
-	}
+	vm := views.HealthVM{Chrome: h.chrome(r, "Health", "health"), Range: rng, State: st, CheckGroups: testableGroups}
 	if vm.Latest, err = h.Q.HealthMetricLatest(r.Context()); err != nil {
 		return err
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/uscpis/pisbackup/internal/recovery"
 	"github.com/uscpis/pisbackup/queries"
 )
 
@@ -41,8 +42,55 @@ func (h *Handlers) metricsPrometheus(w http.ResponseWriter, r *http.Request) err
 		g.Set(m.Value)
 		collected.WithLabelValues(m.Metric).Set(float64(m.RecordedAt.Unix()))
 	}
+	st, err := h.recoveryState(r.Context(), nil)
+	if err != nil {
+		return err
+	}
+	registerState(reg, st)
 	promhttp.HandlerFor(reg, promhttp.HandlerOpts{}).ServeHTTP(w, r)
 	return nil
+}
+
+// registerState exports the recoverability state as computed at scrape time: the same result the dashboard,
+// /readyz and monitor-backups show, so an alerting rule on these gauges agrees with them.
+func registerState(reg *prometheus.Registry, st recovery.State) {
+	gauge := func(name, help string, v float64) {
+		g := prometheus.NewGauge(prometheus.GaugeOpts{Name: name, Help: help})
+		reg.MustRegister(g)
+		g.Set(v)
+	}
+	gauge("pisbackup_recovery_status", "Recoverability state: 0 ok (Recoverable), 1 warning (Needs attention), 2 critical (At risk).", float64(st.Code()))
+	gauge("pisbackup_scheduler_alive", "1 while a schedule_tick completed within the grace period.", b2f(st.Scheduler.Alive))
+	gauge("pisbackup_worker_alive", "1 while the worker's health job ran within two intervals.", b2f(st.Worker.Alive))
+	good := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "pisbackup_newest_good_backup_age_seconds",
+		Help: "Age of the newest good backup per kind (absent when none)."}, []string{"kind"})
+	proven := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "pisbackup_newest_proven_backup_age_seconds",
+		Help: "Age of the newest drill-proven backup per kind (absent when none)."}, []string{"kind"})
+	failed := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "pisbackup_backups_failed_verification",
+		Help: "Stored backups per kind whose newest verification failed (not good)."}, []string{"kind"})
+	problems := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "pisbackup_recovery_problems",
+		Help: "Problems in the recoverability state per rule and severity."}, []string{"rule", "severity"})
+	reg.MustRegister(good, proven, failed, problems)
+	for _, k := range recovery.Kinds {
+		ks := st.Kinds[k]
+		if ks.NewestGood != nil {
+			good.WithLabelValues(k).Set(ks.NewestGood.AgeSeconds)
+		}
+		if ks.NewestProven != nil {
+			proven.WithLabelValues(k).Set(ks.NewestProven.AgeSeconds)
+		}
+		failed.WithLabelValues(k).Set(float64(len(ks.FailedVerifications)))
+	}
+	for _, p := range st.Problems {
+		problems.WithLabelValues(p.Rule, p.Severity).Inc()
+	}
+}
+
+func b2f(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 var promName = regexp.MustCompile(`[^a-zA-Z0-9_]`)

@@ -9,7 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/uscpis/pisbackup/internal/auth"
-	"github.com/uscpis/pisbackup/internal/monitor"
+	"github.com/uscpis/pisbackup/internal/recovery"
 	"github.com/uscpis/pisbackup/jobs"
 	"github.com/uscpis/pisbackup/queries"
 )
@@ -67,8 +67,8 @@ func TestMetricsEndpoint(t *testing.T) {
 	require.Contains(t, text, "<svg")
 }
 
-// /readyz turns 503 when the monitor job has not run, and when the newest good backup is past its schedule's
-// deadline; it is 200 when both are fine.
+// /readyz renders the recoverability state: 503 exactly while it is critical (here: nothing backed up, no
+// worker, no scheduler; later: the newest good backup past its schedule's deadline), 200 otherwise.
 func TestReadyzGoes503WhenBackupTooOld(t *testing.T) {
 	t.Parallel()
 	e := newAuthEnv(t, false)
@@ -79,29 +79,31 @@ func TestReadyzGoes503WhenBackupTooOld(t *testing.T) {
 	}
 	code, text := ready()
 	require.Equal(t, http.StatusServiceUnavailable, code, text)
-	require.Contains(t, text, monitor.RuleMonitorNotRunning)
+	require.Contains(t, text, recovery.RuleWorkerNotRunning)
+	require.Contains(t, text, recovery.RuleSchedulerNotRunning)
+	require.Contains(t, text, recovery.RuleBackupMissing)
 
 	_, err := jobs.CollectHealth(ctx, e.d)
 	require.NoError(t, err)
-	code, text = ready()
-	require.Equal(t, http.StatusOK, code, text)
-
+	_, err = e.d.Pool.Exec(ctx, "INSERT INTO river_job (kind, args, max_attempts, state, finalized_at) VALUES ('schedule_tick', '{}', 1, 'completed', now())")
+	require.NoError(t, err)
 	// A daily schedule three days old whose newest good database backup is two days old: overdue.
 	resp, text := e.req(t, nil, "POST", "/api/v1/schedules", e.tokens[auth.Operator], `{"name":"Nightly","kind":"database","cadence":"daily","time_of_day":"02:00"}`)
 	require.Equal(t, http.StatusCreated, resp.StatusCode, text)
 	_, err = e.d.Pool.Exec(ctx, "UPDATE schedules SET created_at = now() - interval '3 days'")
 	require.NoError(t, err)
-	old := goodBackup(t, e, "2 days")
+	goodBackup(t, e, "2 days")
 	code, text = ready()
 	require.Equal(t, http.StatusServiceUnavailable, code, text)
-	require.Contains(t, text, monitor.RuleBackupStale)
+	require.Contains(t, text, recovery.RuleBackupStale)
+	require.NotContains(t, text, recovery.RuleWorkerNotRunning)
 	require.NotContains(t, text, "Nightly", "readyz is public: rules and subjects only")
 
-	// A fresh good backup clears it.
+	// A fresh good backup clears it; what is left (unproven, e-mail not configured) is a warning: 200.
 	goodBackup(t, e, "10 minutes")
 	code, text = ready()
 	require.Equal(t, http.StatusOK, code, text)
-	_ = old
+	require.Contains(t, text, `"status":"warning"`)
 }
 
 func goodBackup(t *testing.T, e *authEnv, age string) queries.Backup {

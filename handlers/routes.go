@@ -62,6 +62,7 @@ func (h *Handlers) Routes() []Route {
 		// Alerts, e-mail log, development outbox (issue 6).
 		{Pattern: "GET /alerts", Role: auth.Viewer, Handle: h.alertsPage},
 		{Pattern: "POST /alerts/test-email", Role: auth.Operator, Handle: h.alertsTestEmail},
+		{Pattern: "POST /alerts/{id}/acknowledge", Role: auth.Operator, Handle: h.alertAck},
 		{Pattern: "GET /outbox", Role: auth.Viewer, Handle: h.outbox},
 
 		// Schedules, health and metrics (issue 5).
@@ -154,6 +155,8 @@ func (h *Handlers) Routes() []Route {
 			Summary: "One health metric's series, oldest first (omit metric for the list of names in the 422)", Query: []string{"metric", "since"}},
 		{Pattern: "GET /api/v1/alerts", Role: auth.Viewer, Handle: h.apiAlerts,
 			Summary: "Alerts, open first, then recently resolved", Query: []string{"state", "limit"}},
+		{Pattern: "POST /api/v1/alerts/{id}/acknowledge", Role: auth.Operator, Handle: h.apiAlertAck,
+			Summary: "Acknowledge an open alert: reminders stop, it stays open until its cause is gone (audited)"},
 		{Pattern: "GET /api/v1/email/status", Role: auth.Viewer, Handle: h.apiEmailStatus,
 			Summary: "Whether alert e-mail is configured, reaches anyone, and is being delivered"},
 		{Pattern: "POST /api/v1/email/test", Role: auth.Operator, Handle: h.apiEmailTest,

@@ -11,6 +11,7 @@ import (
 
 	"github.com/uscpis/pisbackup/internal/alert"
 	"github.com/uscpis/pisbackup/internal/mail"
+	"github.com/uscpis/pisbackup/internal/recovery"
 	"github.com/uscpis/pisbackup/internal/mail/mailtest"
 	"github.com/uscpis/pisbackup/queries"
 )
@@ -156,8 +157,14 @@ func TestEmailUnverifiedSenderIsAConfigurationAlert(t *testing.T) {
 	require.EqualValues(t, 1, row.Attempts, "a 403 is not retried")
 	require.Len(t, f.Refused(), 1)
 	require.Equal(t, 403, f.Refused()[0].Status)
-	conds, _, err := alert.EvaluateOwn(context.Background(), b.d.Q)
+	st, err := recovery.Evaluate(context.Background(), recovery.Inputs{Q: b.d.Q, Cfg: b.d.Cfg, Now: time.Now()})
 	require.NoError(t, err)
+	var conds []recovery.Problem
+	for _, p := range st.Problems {
+		if p.Rule == alert.RuleEmailFailing {
+			conds = append(conds, p)
+		}
+	}
 	require.Len(t, conds, 1)
 	require.Equal(t, "critical", conds[0].Severity)
 	require.Contains(t, conds[0].Message, "verify noreply@usc-pis.herokuapp.com as a Sender Identity")

@@ -12,7 +12,7 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/uscpis/pisbackup/internal/backup"
-	"github.com/uscpis/pisbackup/internal/monitor"
+	"github.com/uscpis/pisbackup/internal/recovery"
 	"github.com/uscpis/pisbackup/queries"
 )
 
@@ -46,7 +46,7 @@ func init() {
 	extraPeriodic = append(extraPeriodic, func(d *Deps) []*river.PeriodicJob {
 		every := d.MetricsEvery
 		if every <= 0 {
-			every = monitor.Interval
+			every = recovery.Interval
 		}
 		return []*river.PeriodicJob{river.NewPeriodicJob(river.PeriodicInterval(every),
 			func() (river.JobArgs, *river.InsertOpts) { return HealthMetricsArgs{}, nil },
@@ -57,15 +57,15 @@ func init() {
 // metricsKeep bounds health_metrics: the longest chart shows 30 days.
 const metricsKeep = 35 * 24 * time.Hour
 
-// CollectHealth measures everything SPEC section 6 lists, records it, and returns the monitor's report. A
+// CollectHealth measures everything SPEC section 6 lists, records it, and returns the recoverability state. A
 // measurement that fails (source database unreachable, say) is logged and skipped; the others still record.
-func CollectHealth(ctx context.Context, d *Deps) (monitor.Report, error) {
+func CollectHealth(ctx context.Context, d *Deps) (recovery.State, error) {
 	now := d.now()
-	rep, err := monitor.Evaluate(ctx, d.Q, d.Store, now)
+	rep, err := recovery.Evaluate(ctx, recovery.Inputs{Q: d.Q, Store: d.Store, Cfg: d.Cfg, Now: now})
 	if err != nil {
 		return rep, err
 	}
-	rep = rep.Without(monitor.RuleMonitorNotRunning)
+	rep = rep.Without(recovery.RuleWorkerNotRunning)
 	rec := func(metric string, v float64, unit string, details any) {
 		var raw json.RawMessage
 		if details != nil {
@@ -84,19 +84,26 @@ func CollectHealth(ctx context.Context, d *Deps) (monitor.Report, error) {
 		rec("media_bytes", float64(n), "bytes", map[string]int64{"files": files})
 	}
 	st := rep.Stats
-	if d.Store != nil {
+	if d.Store != nil && st.StorageRead {
 		rec("storage_used_bytes", float64(st.StorageUsedBytes), "bytes", nil)
 		if st.StorageTotalBytes > 0 {
 			rec("storage_free_bytes", float64(st.StorageFreeBytes), "bytes", map[string]int64{"total": st.StorageTotalBytes})
 		}
 	}
-	rec("backup_success_rate_24h", st.SuccessRate24h, "ratio", map[string]int64{"good": st.Good24h, "finished": st.Finished24h})
-	rec("backup_success_rate_7d", st.SuccessRate7d, "ratio", map[string]int64{"good": st.Good7d, "finished": st.Finished7d})
-	for kind, age := range st.LastGoodAgeSeconds {
-		rec("last_good_backup_age_seconds_"+kind, age, "seconds", nil)
+	// A rate of nothing is not 100%: with no finished backup in the window no rate is recorded.
+	if st.SuccessRate24h != nil {
+		rec("backup_success_rate_24h", *st.SuccessRate24h, "ratio", map[string]int64{"good": st.Good24h, "finished": st.Finished24h})
 	}
-	if st.DrillProvenAgeSeconds != nil {
-		rec("drill_proven_age_seconds", *st.DrillProvenAgeSeconds, "seconds", nil)
+	if st.SuccessRate7d != nil {
+		rec("backup_success_rate_7d", *st.SuccessRate7d, "ratio", map[string]int64{"good": st.Good7d, "finished": st.Finished7d})
+	}
+	for _, kind := range recovery.Kinds {
+		if g := rep.Kinds[kind].NewestGood; g != nil {
+			rec("last_good_backup_age_seconds_"+kind, g.AgeSeconds, "seconds", nil)
+		}
+	}
+	if p := rep.Kinds["database"].NewestProven; p != nil {
+		rec("drill_proven_age_seconds", p.AgeSeconds, "seconds", nil)
 	}
 	if queues, err := d.Q.RiverQueueDepth(ctx); err == nil {
 		var waiting, running int64
@@ -109,7 +116,7 @@ func CollectHealth(ctx context.Context, d *Deps) (monitor.Report, error) {
 	if !d.Started.IsZero() {
 		rec("worker_uptime_seconds", now.Sub(d.Started).Seconds(), "seconds", nil)
 	}
-	rec(monitor.MetricName, rep.Level(), "level", rep.Problems)
+	rec(recovery.MetricName, float64(rep.Code()), "level", rep.Problems)
 	if err := d.Q.HealthMetricPrune(ctx, now.Add(-metricsKeep)); err != nil {
 		d.Log.Warn("old health metrics not pruned", "error", err)
 	}

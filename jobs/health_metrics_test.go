@@ -7,7 +7,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/uscpis/pisbackup/internal/monitor"
+	"github.com/uscpis/pisbackup/internal/recovery"
 )
 
 // The health job records what SPEC section 6 lists, measured for real: the demo clinic database's size, a
@@ -24,7 +24,7 @@ func TestCollectHealthRecordsMetrics(t *testing.T) {
 
 	rep, err := CollectHealth(ctx, b.d)
 	require.NoError(t, err)
-	require.False(t, rep.Has(monitor.RuleMonitorNotRunning), "the job is the monitor")
+	require.False(t, rep.Has(recovery.RuleWorkerNotRunning), "the job is the monitor")
 	latest, err := b.d.Q.HealthMetricLatest(ctx)
 	require.NoError(t, err)
 	got := map[string]float64{}
@@ -37,10 +37,10 @@ func TestCollectHealthRecordsMetrics(t *testing.T) {
 	require.Equal(t, 1.0, got["river_queue_depth"], "the job enqueued above waits")
 	require.Equal(t, 1.0, got["backup_success_rate_24h"])
 	require.Contains(t, got, "storage_used_bytes")
-	require.Contains(t, got, monitor.MetricName)
+	require.Contains(t, got, recovery.MetricName)
 
 	// Now the monitor has run; a fresh evaluation no longer reports it missing.
-	again, err := monitor.Evaluate(ctx, b.d.Q, b.d.Store, time.Now())
+	again, err := recovery.Evaluate(ctx, recovery.Inputs{Q: b.d.Q, Store: b.d.Store, Now: time.Now()})
 	require.NoError(t, err)
-	require.False(t, again.Has(monitor.RuleMonitorNotRunning))
+	require.False(t, again.Has(recovery.RuleWorkerNotRunning))
 }

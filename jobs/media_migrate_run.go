@@ -14,6 +14,7 @@ import (
 	"github.com/uscpis/pisbackup/internal/alert"
 	"github.com/uscpis/pisbackup/internal/cloudinary"
 	"github.com/uscpis/pisbackup/internal/mediamigration"
+	"github.com/uscpis/pisbackup/internal/recovery"
 	"github.com/uscpis/pisbackup/queries"
 )
 
@@ -164,7 +165,7 @@ func migrationAlert(ctx context.Context, d *Deps, id int64, status string, faile
 	var err error
 	switch status {
 	case "warning", "failed":
-		_, err = eng.Raise(context.WithoutCancel(ctx), alert.MediaMigrationFailed(id, failed, msg))
+		_, err = eng.Raise(context.WithoutCancel(ctx), alert.FromProblem(recovery.MediaMigrationFailed(id, failed, msg), ""))
 	case "succeeded":
 		_, err = eng.Clear(context.WithoutCancel(ctx), alert.RuleMediaMigration, "media_migration")
 	}

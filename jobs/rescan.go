@@ -2,6 +2,7 @@ package jobs
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -10,15 +11,21 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/uscpis/pisbackup/internal/backup"
+	"github.com/uscpis/pisbackup/internal/storage"
 	"github.com/uscpis/pisbackup/queries"
 )
 
 // RescanReport is what rescan-storage found.
 type RescanReport struct {
-	Manifests int      `json:"manifests"`
-	Added     []int64  `json:"added"`
-	Present   int      `json:"already_present"`
-	Skipped   []string `json:"skipped,omitempty"` // one line per manifest that could not be used, and why
+	Manifests int     `json:"manifests"`
+	Added     []int64 `json:"added"`
+	// NotGood lists added backups whose artifact did not hash to what its manifest says: they are recorded
+	// with a failed checksum verification, so they never count as good.
+	NotGood []string `json:"not_good"`
+	Present int      `json:"already_present"`
+	// Skipped has one line per object that could not be catalogued, and why: unusable manifests, manifests
+	// whose artifact is gone, and artifacts whose manifest is gone.
+	Skipped []string `json:"skipped"`
 }
 
 // Rescan rebuilds missing backups rows from the manifests in storage, after pisbackup's own database was
@@ -28,7 +35,15 @@ func Rescan(ctx context.Context, d *Deps) (*RescanReport, error) {
 	if err != nil {
 		return nil, fmt.Errorf("list storage: %w", err)
 	}
-	rep := &RescanReport{Added: []int64{}}
+	rep := &RescanReport{Added: []int64{}, NotGood: []string{}, Skipped: []string{}}
+	described := map[string]bool{} // artifact keys some manifest names
+	manifests := map[string]bool{}
+	for _, o := range objs {
+		if strings.HasSuffix(o.Key, ".manifest.json") {
+			manifests[o.Key] = true
+		}
+	}
+	defer func() { rep.Skipped = append(rep.Skipped, orphanArtifacts(ctx, d, objs, manifests, described)...) }()
 	for _, o := range objs {
 		if !strings.HasSuffix(o.Key, ".manifest.json") {
 			continue
@@ -39,18 +54,19 @@ func Rescan(ctx context.Context, d *Deps) (*RescanReport, error) {
 			rep.Skipped = append(rep.Skipped, fmt.Sprintf("%s: %v", o.Key, err))
 			continue
 		}
+		described[m.ArtifactKey] = true
 		if _, err := d.Q.BackupByStorageKey(ctx, m.ArtifactKey); err == nil {
 			rep.Present++
 			continue
 		} else if !errors.Is(err, pgx.ErrNoRows) {
 			return rep, err
 		}
-		if st, err := d.Store.Stat(ctx, m.ArtifactKey); err != nil {
+		if _, err := d.Store.Stat(ctx, m.ArtifactKey); err != nil {
 			rep.Skipped = append(rep.Skipped, fmt.Sprintf("%s: its artifact %s is missing", o.Key, m.ArtifactKey))
 			continue
-		} else if st.Size != m.StoredBytes {
-			m.Warnings = append(m.Warnings, fmt.Sprintf("stored object is %d bytes, its manifest says %d", st.Size, m.StoredBytes))
 		}
+		// Hash what is added: a manifest says what the artifact should be, only its bytes say what it is.
+		sum, size, hashErr := backup.Checksum(ctx, d.Store, m.ArtifactKey, m.SHA256, m.StoredBytes)
 		id, err := rescanID(ctx, d.Q, m.BackupID)
 		if err != nil {
 			return rep, err
@@ -65,6 +81,17 @@ func Rescan(ctx context.Context, d *Deps) (*RescanReport, error) {
 			return rep, fmt.Errorf("insert backup from %s: %w", o.Key, err)
 		}
 		rep.Added = append(rep.Added, id)
+		status, msg := "succeeded", ""
+		if hashErr != nil {
+			status, msg = "failed", hashErr.Error()
+			rep.NotGood = append(rep.NotGood, fmt.Sprintf("#%d %s: %s", id, m.ArtifactKey, msg))
+		}
+		details, _ := json.Marshal(map[string]any{"sha256": sum, "bytes": size, "expected_sha256": m.SHA256,
+			"expected_bytes": m.StoredBytes, "by": "rescan-storage"})
+		if _, err := d.Q.VerificationInsertFinished(ctx, queries.VerificationInsertFinishedParams{BackupID: id,
+			Level: "checksum", Status: status, Details: details, Error: msg}); err != nil {
+			return rep, err
+		}
 	}
 	if len(rep.Added) > 0 {
 		if err := d.Q.BackupSyncIDSequence(ctx); err != nil {
@@ -72,6 +99,26 @@ func Rescan(ctx context.Context, d *Deps) (*RescanReport, error) {
 		}
 	}
 	return rep, nil
+}
+
+// orphanArtifacts names the stored objects no manifest describes (their sidecar was deleted): rescan cannot
+// catalogue them, and says so instead of passing over them in silence.
+func orphanArtifacts(ctx context.Context, d *Deps, objs []storage.Info, manifests, described map[string]bool) []string {
+	var out []string
+	for _, o := range objs {
+		if strings.HasSuffix(o.Key, ".manifest.json") || described[o.Key] {
+			continue
+		}
+		if manifests[storage.ManifestKey(o.Key)] {
+			continue // its manifest exists but was unusable: already listed
+		}
+		if _, err := d.Q.BackupByStorageKey(ctx, o.Key); err == nil {
+			continue // catalogued already (its manifest alone is gone: verification reports that)
+		}
+		out = append(out, fmt.Sprintf("%s: no manifest (%s) describes this artifact; not added. Restore it by hand (docs/disaster-recovery.md) or upload it.",
+			o.Key, storage.ManifestKey(o.Key)))
+	}
+	return out
 }
 
 func readManifest(ctx context.Context, d *Deps, key string) (*backup.Manifest, error) {

@@ -59,10 +59,10 @@ func PreviewRetention(ctx context.Context, d *Deps, scheduleID int64, in *schedu
 	if err != nil {
 		return RetentionPlan{}, err
 	}
-	// The newest good backup of the kind and the newest drilled one are kept even when another schedule (or a
-	// manual run) made them.
+	// The newest good backup of the kind and the newest proven one are kept even when another schedule (or a
+	// manual run) made them. Both queries exclude uploads and backups whose newest verification failed.
 	pinned := map[int64]string{}
-	if nd, err := d.Q.BackupNewestDrilled(ctx); err == nil {
+	if nd, err := d.Q.BackupNewestProven(ctx, nil); err == nil {
 		pinned[nd.ID] = "newest proven backup"
 	}
 	if ng, err := d.Q.BackupLatestGood(ctx, s.Kind); err == nil {

@@ -59,7 +59,10 @@ func (w *VerifyBackupWorker) Work(ctx context.Context, job *river.Job[VerifyBack
 		return err
 	}
 	out := runVerification(ctx, d, b, v)
-	_, err = finishVerification(ctx, d, v, out)
+	v, err = finishVerification(ctx, d, v, out)
+	if err == nil {
+		alertOnVerification(context.WithoutCancel(ctx), d, v)
+	}
 	return err
 }
 

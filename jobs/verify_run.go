@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 
 	"github.com/uscpis/pisbackup/internal/backup"
+	"github.com/uscpis/pisbackup/internal/storage"
 	"github.com/uscpis/pisbackup/queries"
 )
 
@@ -20,10 +21,15 @@ func runVerification(ctx context.Context, d *Deps, b queries.Backup, v queries.V
 	if err := verifiable(b); err != nil {
 		return verifyOutcome{Err: err}
 	}
+	// Every level checks the sidecar first: without it the artifact cannot be understood or rebuilt into a
+	// catalog (rescan-storage), so a backup whose manifest is gone or disagrees is not good.
+	if err := checkManifest(ctx, d, b); err != nil {
+		return verifyOutcome{Err: err}
+	}
 	if v.Level == "checksum" {
 		sum, size, err := backup.Checksum(ctx, d.Store, b.StorageKey, b.Sha256, b.BytesStored)
 		return verifyOutcome{Details: map[string]any{"sha256": sum, "bytes": size, "expected_sha256": b.Sha256,
-			"expected_bytes": b.BytesStored}, Err: err}
+			"expected_bytes": b.BytesStored, "manifest": storage.ManifestKey(b.StorageKey)}, Err: err}
 	}
 	switch b.Kind {
 	case "database":
@@ -34,6 +40,25 @@ func runVerification(ctx context.Context, d *Deps, b queries.Backup, v queries.V
 		return verifyOutcome{Err: errors.New("a full backup is verified through its database and media parts; verify those")}
 	}
 	return verifyOutcome{Err: fmt.Errorf("unknown backup kind %q", b.Kind)}
+}
+
+// checkManifest requires the stored NAME.manifest.json of b to exist, parse, and describe the same object the
+// catalog recorded (key, stored size, SHA-256).
+func checkManifest(ctx context.Context, d *Deps, b queries.Backup) error {
+	key := storage.ManifestKey(b.StorageKey)
+	m, err := backup.GetManifest(ctx, d.Store, b.StorageKey)
+	switch {
+	case errors.Is(err, storage.ErrNotFound):
+		return fmt.Errorf("the manifest %s is missing: the artifact cannot be restored or re-catalogued without it", key)
+	case err != nil:
+		return fmt.Errorf("the manifest %s is unreadable: %v", key, err)
+	case m.ArtifactKey != b.StorageKey:
+		return fmt.Errorf("the manifest %s describes %q, not this backup's %q", key, m.ArtifactKey, b.StorageKey)
+	case m.SHA256 != b.Sha256 || m.StoredBytes != b.BytesStored:
+		return fmt.Errorf("the manifest %s does not match the catalog: it says %d bytes with SHA-256 %s, the catalog recorded %d bytes with %s",
+			key, m.StoredBytes, m.SHA256, b.BytesStored, b.Sha256)
+	}
+	return nil
 }
 
 // verifiable refuses backups without a stored artifact before any work starts.

@@ -26,8 +26,20 @@ UPDATE alerts SET last_notified_at = @now::timestamptz WHERE id = @id;
 UPDATE alerts SET state = 'resolved', resolved_at = @now::timestamptz WHERE id = @id AND state = 'open' RETURNING *;
 
 -- name: AlertList :many
--- Open alerts first, then the most recently resolved.
-SELECT * FROM alerts
+-- Open alerts first, then the most recently resolved. last_emailed_at is when SendGrid last accepted an e-mail
+-- about the alert (null when none was: no recipients, outbox only, or delivery failing).
+SELECT alerts.*, m.sent_at AS last_emailed_at
+FROM alerts
+LEFT JOIN LATERAL (SELECT e.sent_at FROM emails e
+                   WHERE e.alert_id = alerts.id AND e.provider = 'sendgrid' AND e.status = 'sent'
+                   ORDER BY e.sent_at DESC NULLS LAST LIMIT 1) m ON true
 WHERE (sqlc.narg(state)::text IS NULL OR state = sqlc.narg(state))
 ORDER BY state = 'open' DESC, COALESCE(resolved_at, opened_at) DESC, id DESC
 LIMIT @lim;
+
+-- name: AlertAcknowledge :one
+-- Staff know about it: reminders stop, the alert stays open until its cause is gone.
+UPDATE alerts SET acknowledged_at = COALESCE(acknowledged_at, @now::timestamptz),
+    acknowledged_by = CASE WHEN acknowledged_at IS NULL THEN @by::text ELSE acknowledged_by END
+WHERE id = @id AND state = 'open'
+RETURNING *;

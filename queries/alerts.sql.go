@@ -11,8 +11,44 @@ import (
 	"time"
 )
 
+const alertAcknowledge = `-- name: AlertAcknowledge :one
+UPDATE alerts SET acknowledged_at = COALESCE(acknowledged_at, $1::timestamptz),
+    acknowledged_by = CASE WHEN acknowledged_at IS NULL THEN $2::text ELSE acknowledged_by END
+WHERE id = $3 AND state = 'open'
+RETURNING id, rule, subject, severity, state, title, opened_at, last_seen_at, last_notified_at, resolved_at, occurrences, details, acknowledged_at, acknowledged_by
+`
+
+type AlertAcknowledgeParams struct {
+	Now time.Time `json:"now"`
+	By  string    `json:"by"`
+	ID  int64     `json:"id"`
+}
+
+// Staff know about it: reminders stop, the alert stays open until its cause is gone.
+func (q *Queries) AlertAcknowledge(ctx context.Context, arg AlertAcknowledgeParams) (Alert, error) {
+	row := q.db.QueryRow(ctx, alertAcknowledge, arg.Now, arg.By, arg.ID)
+	var i Alert
+	err := row.Scan(
+		&i.ID,
+		&i.Rule,
+		&i.Subject,
+		&i.Severity,
+		&i.State,
+		&i.Title,
+		&i.OpenedAt,
+		&i.LastSeenAt,
+		&i.LastNotifiedAt,
+		&i.ResolvedAt,
+		&i.Occurrences,
+		&i.Details,
+		&i.AcknowledgedAt,
+		&i.AcknowledgedBy,
+	)
+	return i, err
+}
+
 const alertGet = `-- name: AlertGet :one
-SELECT id, rule, subject, severity, state, title, opened_at, last_seen_at, last_notified_at, resolved_at, occurrences, details FROM alerts WHERE id = $1
+SELECT id, rule, subject, severity, state, title, opened_at, last_seen_at, last_notified_at, resolved_at, occurrences, details, acknowledged_at, acknowledged_by FROM alerts WHERE id = $1
 `
 
 func (q *Queries) AlertGet(ctx context.Context, id int64) (Alert, error) {
@@ -31,12 +67,14 @@ func (q *Queries) AlertGet(ctx context.Context, id int64) (Alert, error) {
 		&i.ResolvedAt,
 		&i.Occurrences,
 		&i.Details,
+		&i.AcknowledgedAt,
+		&i.AcknowledgedBy,
 	)
 	return i, err
 }
 
 const alertGetOpen = `-- name: AlertGetOpen :one
-SELECT id, rule, subject, severity, state, title, opened_at, last_seen_at, last_notified_at, resolved_at, occurrences, details FROM alerts WHERE rule = $1 AND subject = $2 AND state = 'open'
+SELECT id, rule, subject, severity, state, title, opened_at, last_seen_at, last_notified_at, resolved_at, occurrences, details, acknowledged_at, acknowledged_by FROM alerts WHERE rule = $1 AND subject = $2 AND state = 'open'
 `
 
 type AlertGetOpenParams struct {
@@ -60,12 +98,18 @@ func (q *Queries) AlertGetOpen(ctx context.Context, arg AlertGetOpenParams) (Ale
 		&i.ResolvedAt,
 		&i.Occurrences,
 		&i.Details,
+		&i.AcknowledgedAt,
+		&i.AcknowledgedBy,
 	)
 	return i, err
 }
 
 const alertList = `-- name: AlertList :many
-SELECT id, rule, subject, severity, state, title, opened_at, last_seen_at, last_notified_at, resolved_at, occurrences, details FROM alerts
+SELECT alerts.id, alerts.rule, alerts.subject, alerts.severity, alerts.state, alerts.title, alerts.opened_at, alerts.last_seen_at, alerts.last_notified_at, alerts.resolved_at, alerts.occurrences, alerts.details, alerts.acknowledged_at, alerts.acknowledged_by, m.sent_at AS last_emailed_at
+FROM alerts
+LEFT JOIN LATERAL (SELECT e.sent_at FROM emails e
+                   WHERE e.alert_id = alerts.id AND e.provider = 'sendgrid' AND e.status = 'sent'
+                   ORDER BY e.sent_at DESC NULLS LAST LIMIT 1) m ON true
 WHERE ($1::text IS NULL OR state = $1)
 ORDER BY state = 'open' DESC, COALESCE(resolved_at, opened_at) DESC, id DESC
 LIMIT $2
@@ -76,16 +120,35 @@ type AlertListParams struct {
 	Lim   int32   `json:"lim"`
 }
 
-// Open alerts first, then the most recently resolved.
-func (q *Queries) AlertList(ctx context.Context, arg AlertListParams) ([]Alert, error) {
+type AlertListRow struct {
+	ID             int64           `json:"id"`
+	Rule           string          `json:"rule"`
+	Subject        string          `json:"subject"`
+	Severity       string          `json:"severity"`
+	State          string          `json:"state"`
+	Title          string          `json:"title"`
+	OpenedAt       time.Time       `json:"opened_at"`
+	LastSeenAt     time.Time       `json:"last_seen_at"`
+	LastNotifiedAt *time.Time      `json:"last_notified_at"`
+	ResolvedAt     *time.Time      `json:"resolved_at"`
+	Occurrences    int32           `json:"occurrences"`
+	Details        json.RawMessage `json:"details"`
+	AcknowledgedAt *time.Time      `json:"acknowledged_at"`
+	AcknowledgedBy string          `json:"acknowledged_by"`
+	LastEmailedAt  *time.Time      `json:"last_emailed_at"`
+}
+
+// Open alerts first, then the most recently resolved. last_emailed_at is when SendGrid last accepted an e-mail
+// about the alert (null when none was: no recipients, outbox only, or delivery failing).
+func (q *Queries) AlertList(ctx context.Context, arg AlertListParams) ([]AlertListRow, error) {
 	rows, err := q.db.Query(ctx, alertList, arg.State, arg.Lim)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	items := []Alert{}
+	items := []AlertListRow{}
 	for rows.Next() {
-		var i Alert
+		var i AlertListRow
 		if err := rows.Scan(
 			&i.ID,
 			&i.Rule,
@@ -99,6 +162,9 @@ func (q *Queries) AlertList(ctx context.Context, arg AlertListParams) ([]Alert, 
 			&i.ResolvedAt,
 			&i.Occurrences,
 			&i.Details,
+			&i.AcknowledgedAt,
+			&i.AcknowledgedBy,
+			&i.LastEmailedAt,
 		); err != nil {
 			return nil, err
 		}
@@ -111,7 +177,7 @@ func (q *Queries) AlertList(ctx context.Context, arg AlertListParams) ([]Alert, 
 }
 
 const alertListOpen = `-- name: AlertListOpen :many
-SELECT id, rule, subject, severity, state, title, opened_at, last_seen_at, last_notified_at, resolved_at, occurrences, details FROM alerts WHERE state = 'open' ORDER BY opened_at DESC
+SELECT id, rule, subject, severity, state, title, opened_at, last_seen_at, last_notified_at, resolved_at, occurrences, details, acknowledged_at, acknowledged_by FROM alerts WHERE state = 'open' ORDER BY opened_at DESC
 `
 
 func (q *Queries) AlertListOpen(ctx context.Context) ([]Alert, error) {
@@ -136,6 +202,8 @@ func (q *Queries) AlertListOpen(ctx context.Context) ([]Alert, error) {
 			&i.ResolvedAt,
 			&i.Occurrences,
 			&i.Details,
+			&i.AcknowledgedAt,
+			&i.AcknowledgedBy,
 		); err != nil {
 			return nil, err
 		}
@@ -164,7 +232,7 @@ func (q *Queries) AlertNotified(ctx context.Context, arg AlertNotifiedParams) er
 const alertOpen = `-- name: AlertOpen :one
 INSERT INTO alerts (rule, subject, severity, title, opened_at, last_seen_at, details)
 VALUES ($1, $2, $3, $4, $5, $5, $6)
-RETURNING id, rule, subject, severity, state, title, opened_at, last_seen_at, last_notified_at, resolved_at, occurrences, details
+RETURNING id, rule, subject, severity, state, title, opened_at, last_seen_at, last_notified_at, resolved_at, occurrences, details, acknowledged_at, acknowledged_by
 `
 
 type AlertOpenParams struct {
@@ -199,12 +267,14 @@ func (q *Queries) AlertOpen(ctx context.Context, arg AlertOpenParams) (Alert, er
 		&i.ResolvedAt,
 		&i.Occurrences,
 		&i.Details,
+		&i.AcknowledgedAt,
+		&i.AcknowledgedBy,
 	)
 	return i, err
 }
 
 const alertResolve = `-- name: AlertResolve :one
-UPDATE alerts SET state = 'resolved', resolved_at = $1::timestamptz WHERE id = $2 AND state = 'open' RETURNING id, rule, subject, severity, state, title, opened_at, last_seen_at, last_notified_at, resolved_at, occurrences, details
+UPDATE alerts SET state = 'resolved', resolved_at = $1::timestamptz WHERE id = $2 AND state = 'open' RETURNING id, rule, subject, severity, state, title, opened_at, last_seen_at, last_notified_at, resolved_at, occurrences, details, acknowledged_at, acknowledged_by
 `
 
 type AlertResolveParams struct {
@@ -228,6 +298,8 @@ func (q *Queries) AlertResolve(ctx context.Context, arg AlertResolveParams) (Ale
 		&i.ResolvedAt,
 		&i.Occurrences,
 		&i.Details,
+		&i.AcknowledgedAt,
+		&i.AcknowledgedBy,
 	)
 	return i, err
 }
@@ -236,7 +308,7 @@ const alertSeen = `-- name: AlertSeen :one
 UPDATE alerts SET last_seen_at = $1, severity = $2, title = $3, details = $4,
     occurrences = occurrences + CASE WHEN $5::boolean THEN 1 ELSE 0 END
 WHERE id = $6
-RETURNING id, rule, subject, severity, state, title, opened_at, last_seen_at, last_notified_at, resolved_at, occurrences, details
+RETURNING id, rule, subject, severity, state, title, opened_at, last_seen_at, last_notified_at, resolved_at, occurrences, details, acknowledged_at, acknowledged_by
 `
 
 type AlertSeenParams struct {
@@ -272,6 +344,8 @@ func (q *Queries) AlertSeen(ctx context.Context, arg AlertSeenParams) (Alert, er
 		&i.ResolvedAt,
 		&i.Occurrences,
 		&i.Details,
+		&i.AcknowledgedAt,
+		&i.AcknowledgedBy,
 	)
 	return i, err
 }

@@ -76,8 +76,12 @@ CROSS JOIN LATERAL (
 ORDER BY b.kind;
 
 -- name: BackupLatestGood :one
+-- The newest good backup of a kind that counts as the clinic's recovery point: finished, not pruned, not failed
+-- by its newest verification of any level, and made by pisbackup (never an upload). The verdict, the retention
+-- guard, scheduled drills and `verify-backup --latest` all mean this.
 SELECT * FROM backups
-WHERE kind = @kind AND status IN ('succeeded', 'warning') AND pruned_at IS NULL
+WHERE kind = @kind AND status IN ('succeeded', 'warning') AND pruned_at IS NULL AND trigger <> 'upload'
+  AND verify_state <> 'failed'
 ORDER BY finished_at DESC, id DESC
 LIMIT 1;
 
@@ -99,26 +103,30 @@ WHERE b.status IN ('queued', 'running') AND b.job_id IS NOT NULL
 -- Records that a backup's stored object is gone; the row stays as history.
 UPDATE backups SET pruned_at = COALESCE(pruned_at, now()) WHERE id = @id RETURNING *;
 
--- name: BackupLatestFinalPerSubject :many
--- The newest finished top-level backup per schedule (and per kind for unscheduled runs): the "backup failed"
--- alert follows it, so two failures in a row stay one alert and the next success clears it.
-SELECT DISTINCT ON (schedule_id, kind) * FROM backups
-WHERE status IN ('succeeded', 'warning', 'failed') AND parent_id IS NULL
-ORDER BY schedule_id, kind, finished_at DESC NULLS LAST, id DESC;
+-- name: BackupLatestFinalByKind :many
+-- The newest finished top-level backup of each kind that pisbackup made (uploads excluded): the "backup failed"
+-- state follows it, so two failures in a row stay one alert and the next good backup of the kind clears it,
+-- whatever (schedule, Back up now, CLI) started either.
+SELECT DISTINCT ON (kind) * FROM backups
+WHERE status IN ('succeeded', 'warning', 'failed') AND parent_id IS NULL AND trigger <> 'upload'
+ORDER BY kind, finished_at DESC NULLS LAST, id DESC;
 
 -- name: BackupOutcomesSince :one
 -- Success counts for alert e-mails and the dashboard: cancelled runs are neither good nor bad.
+-- Uploads are not pisbackup's backups and count for neither.
 SELECT count(*) FILTER (WHERE status IN ('succeeded', 'warning'))::bigint AS good, count(*)::bigint AS total
 FROM backups
-WHERE status IN ('succeeded', 'warning', 'failed') AND parent_id IS NULL AND finished_at >= @since::timestamptz;
+WHERE status IN ('succeeded', 'warning', 'failed') AND parent_id IS NULL AND trigger <> 'upload'
+  AND finished_at >= @since::timestamptz;
 
 -- name: BackupRetentionCandidates :many
--- One schedule's top-level backups with what retention must know: drilled, whether its newest finished
--- verification failed (then it is not good), and in use by a verify or restore.
+-- One schedule's top-level backups with what retention must know: drilled (proven: its newest drill passed and
+-- no level's newest verification failed), verify_failed (some level's newest verification failed: the backup
+-- is not good, never counts toward keep_* and is never the reason a good one is pruned; backups.verify_state,
+-- the one definition the recoverability state uses too), and in use by a verify or restore.
 SELECT b.*,
-       EXISTS (SELECT 1 FROM verifications v WHERE v.backup_id = b.id AND v.level = 'drill' AND v.status = 'succeeded')::boolean AS drilled,
-       COALESCE((SELECT v.status = 'failed' FROM verifications v WHERE v.backup_id = b.id AND v.status IN ('succeeded', 'failed')
-                 ORDER BY v.finished_at DESC NULLS LAST, v.id DESC LIMIT 1), false)::boolean AS verify_failed,
+       (b.verify_state = 'proven')::boolean AS drilled,
+       (b.verify_state = 'failed')::boolean AS verify_failed,
        (EXISTS (SELECT 1 FROM verifications v WHERE v.backup_id = b.id AND v.status IN ('queued', 'running'))
         OR EXISTS (SELECT 1 FROM restores r WHERE r.backup_id = b.id AND r.status IN ('queued', 'running')))::boolean AS in_use
 FROM backups b
@@ -134,12 +142,23 @@ SELECT * FROM backups
 WHERE parent_id IS NULL AND finished_at >= @since AND status IN ('succeeded', 'warning', 'failed')
 ORDER BY finished_at;
 
--- name: BackupNewestDrilled :one
--- The newest backup a drill restored successfully: the dashboard's proven restore point.
-SELECT b.* FROM backups b JOIN verifications v ON v.backup_id = b.id
-WHERE v.level = 'drill' AND v.status = 'succeeded'
-ORDER BY b.finished_at DESC NULLS LAST, b.id DESC
+-- name: BackupNewestProven :one
+-- The newest backup pisbackup made whose newest drill passed and whose newest verification of every level
+-- passed (verify_state 'proven'), not pruned: the proven restore point. Uploads never count.
+SELECT * FROM backups
+WHERE verify_state = 'proven' AND pruned_at IS NULL AND trigger <> 'upload'
+  AND (sqlc.narg(kind)::text IS NULL OR kind = sqlc.narg(kind))
+ORDER BY finished_at DESC NULLS LAST, id DESC
 LIMIT 1;
+
+-- name: BackupVerifyFailed :many
+-- Backups pisbackup made, still stored, whose newest verification of some level failed, with that verification:
+-- each keeps its "verification failed" alert open until it is re-verified good or deleted.
+SELECT b.id, b.kind, b.schedule_id, b.finished_at, v.id AS verification_id, v.level, v.error,
+       v.finished_at AS verified_at
+FROM backups b JOIN verifications v ON v.id = b.verify_failed_id
+WHERE b.verify_state = 'failed' AND b.pruned_at IS NULL AND b.trigger <> 'upload'
+ORDER BY b.finished_at DESC NULLS LAST, b.id DESC;
 
 -- name: BackupNextID :one
 -- Reserves an id before a row exists: an upload names its storage key with it and inserts the row only once

@@ -12,7 +12,7 @@ import (
 )
 
 const backupActiveByKind = `-- name: BackupActiveByKind :one
-SELECT id, kind, status, trigger, schedule_id, parent_id, created_by, job_id, queued_at, started_at, finished_at, heartbeat_at, duration_ms, bytes_read, bytes_stored, progress_bytes, progress_total, sha256, storage_key, encrypted, recipients_fingerprint, pg_dump_version, server_version, source_redacted, format, manifest, warnings, error, pruned_at FROM backups
+SELECT id, kind, status, trigger, schedule_id, parent_id, created_by, job_id, queued_at, started_at, finished_at, heartbeat_at, duration_ms, bytes_read, bytes_stored, progress_bytes, progress_total, sha256, storage_key, encrypted, recipients_fingerprint, pg_dump_version, server_version, source_redacted, format, manifest, warnings, error, pruned_at, origin, verify_state, verify_failed_id FROM backups
 WHERE kind = $1 AND status IN ('queued', 'running')
 ORDER BY queued_at DESC, id DESC
 LIMIT 1
@@ -52,12 +52,15 @@ func (q *Queries) BackupActiveByKind(ctx context.Context, kind string) (Backup, 
 		&i.Warnings,
 		&i.Error,
 		&i.PrunedAt,
+		&i.Origin,
+		&i.VerifyState,
+		&i.VerifyFailedID,
 	)
 	return i, err
 }
 
 const backupByStorageKey = `-- name: BackupByStorageKey :one
-SELECT id, kind, status, trigger, schedule_id, parent_id, created_by, job_id, queued_at, started_at, finished_at, heartbeat_at, duration_ms, bytes_read, bytes_stored, progress_bytes, progress_total, sha256, storage_key, encrypted, recipients_fingerprint, pg_dump_version, server_version, source_redacted, format, manifest, warnings, error, pruned_at FROM backups WHERE storage_key = $1 LIMIT 1
+SELECT id, kind, status, trigger, schedule_id, parent_id, created_by, job_id, queued_at, started_at, finished_at, heartbeat_at, duration_ms, bytes_read, bytes_stored, progress_bytes, progress_total, sha256, storage_key, encrypted, recipients_fingerprint, pg_dump_version, server_version, source_redacted, format, manifest, warnings, error, pruned_at, origin, verify_state, verify_failed_id FROM backups WHERE storage_key = $1 LIMIT 1
 `
 
 func (q *Queries) BackupByStorageKey(ctx context.Context, storageKey string) (Backup, error) {
@@ -93,6 +96,9 @@ func (q *Queries) BackupByStorageKey(ctx context.Context, storageKey string) (Ba
 		&i.Warnings,
 		&i.Error,
 		&i.PrunedAt,
+		&i.Origin,
+		&i.VerifyState,
+		&i.VerifyFailedID,
 	)
 	return i, err
 }
@@ -115,7 +121,7 @@ SET status = $1, finished_at = now(),
                        ELSE (extract(epoch FROM now() - started_at) * 1000)::bigint END,
     error = $2
 WHERE id = $3 AND status IN ('queued', 'running')
-RETURNING id, kind, status, trigger, schedule_id, parent_id, created_by, job_id, queued_at, started_at, finished_at, heartbeat_at, duration_ms, bytes_read, bytes_stored, progress_bytes, progress_total, sha256, storage_key, encrypted, recipients_fingerprint, pg_dump_version, server_version, source_redacted, format, manifest, warnings, error, pruned_at
+RETURNING id, kind, status, trigger, schedule_id, parent_id, created_by, job_id, queued_at, started_at, finished_at, heartbeat_at, duration_ms, bytes_read, bytes_stored, progress_bytes, progress_total, sha256, storage_key, encrypted, recipients_fingerprint, pg_dump_version, server_version, source_redacted, format, manifest, warnings, error, pruned_at, origin, verify_state, verify_failed_id
 `
 
 type BackupFailParams struct {
@@ -159,12 +165,15 @@ func (q *Queries) BackupFail(ctx context.Context, arg BackupFailParams) (Backup,
 		&i.Warnings,
 		&i.Error,
 		&i.PrunedAt,
+		&i.Origin,
+		&i.VerifyState,
+		&i.VerifyFailedID,
 	)
 	return i, err
 }
 
 const backupFinishedSince = `-- name: BackupFinishedSince :many
-SELECT id, kind, status, trigger, schedule_id, parent_id, created_by, job_id, queued_at, started_at, finished_at, heartbeat_at, duration_ms, bytes_read, bytes_stored, progress_bytes, progress_total, sha256, storage_key, encrypted, recipients_fingerprint, pg_dump_version, server_version, source_redacted, format, manifest, warnings, error, pruned_at FROM backups
+SELECT id, kind, status, trigger, schedule_id, parent_id, created_by, job_id, queued_at, started_at, finished_at, heartbeat_at, duration_ms, bytes_read, bytes_stored, progress_bytes, progress_total, sha256, storage_key, encrypted, recipients_fingerprint, pg_dump_version, server_version, source_redacted, format, manifest, warnings, error, pruned_at, origin, verify_state, verify_failed_id FROM backups
 WHERE parent_id IS NULL AND finished_at >= $1 AND status IN ('succeeded', 'warning', 'failed')
 ORDER BY finished_at
 `
@@ -209,6 +218,9 @@ func (q *Queries) BackupFinishedSince(ctx context.Context, since *time.Time) ([]
 			&i.Warnings,
 			&i.Error,
 			&i.PrunedAt,
+			&i.Origin,
+			&i.VerifyState,
+			&i.VerifyFailedID,
 		); err != nil {
 			return nil, err
 		}
@@ -221,7 +233,7 @@ func (q *Queries) BackupFinishedSince(ctx context.Context, since *time.Time) ([]
 }
 
 const backupGet = `-- name: BackupGet :one
-SELECT id, kind, status, trigger, schedule_id, parent_id, created_by, job_id, queued_at, started_at, finished_at, heartbeat_at, duration_ms, bytes_read, bytes_stored, progress_bytes, progress_total, sha256, storage_key, encrypted, recipients_fingerprint, pg_dump_version, server_version, source_redacted, format, manifest, warnings, error, pruned_at FROM backups WHERE id = $1
+SELECT id, kind, status, trigger, schedule_id, parent_id, created_by, job_id, queued_at, started_at, finished_at, heartbeat_at, duration_ms, bytes_read, bytes_stored, progress_bytes, progress_total, sha256, storage_key, encrypted, recipients_fingerprint, pg_dump_version, server_version, source_redacted, format, manifest, warnings, error, pruned_at, origin, verify_state, verify_failed_id FROM backups WHERE id = $1
 `
 
 func (q *Queries) BackupGet(ctx context.Context, id int64) (Backup, error) {
@@ -257,6 +269,9 @@ func (q *Queries) BackupGet(ctx context.Context, id int64) (Backup, error) {
 		&i.Warnings,
 		&i.Error,
 		&i.PrunedAt,
+		&i.Origin,
+		&i.VerifyState,
+		&i.VerifyFailedID,
 	)
 	return i, err
 }
@@ -265,7 +280,7 @@ const backupInsert = `-- name: BackupInsert :one
 INSERT INTO backups (kind, status, trigger, schedule_id, parent_id, created_by, encrypted, source_redacted, format)
 VALUES ($1, 'queued', $2, $3, $4, $5, $6,
         $7, $8)
-RETURNING id, kind, status, trigger, schedule_id, parent_id, created_by, job_id, queued_at, started_at, finished_at, heartbeat_at, duration_ms, bytes_read, bytes_stored, progress_bytes, progress_total, sha256, storage_key, encrypted, recipients_fingerprint, pg_dump_version, server_version, source_redacted, format, manifest, warnings, error, pruned_at
+RETURNING id, kind, status, trigger, schedule_id, parent_id, created_by, job_id, queued_at, started_at, finished_at, heartbeat_at, duration_ms, bytes_read, bytes_stored, progress_bytes, progress_total, sha256, storage_key, encrypted, recipients_fingerprint, pg_dump_version, server_version, source_redacted, format, manifest, warnings, error, pruned_at, origin, verify_state, verify_failed_id
 `
 
 type BackupInsertParams struct {
@@ -321,6 +336,9 @@ func (q *Queries) BackupInsert(ctx context.Context, arg BackupInsertParams) (Bac
 		&i.Warnings,
 		&i.Error,
 		&i.PrunedAt,
+		&i.Origin,
+		&i.VerifyState,
+		&i.VerifyFailedID,
 	)
 	return i, err
 }
@@ -333,7 +351,7 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $7,
     $8, $9,
     $10, $11, $10, $12, $13, $14, $15,
     $16, $17, $18, $19, $20, $21)
-RETURNING id, kind, status, trigger, schedule_id, parent_id, created_by, job_id, queued_at, started_at, finished_at, heartbeat_at, duration_ms, bytes_read, bytes_stored, progress_bytes, progress_total, sha256, storage_key, encrypted, recipients_fingerprint, pg_dump_version, server_version, source_redacted, format, manifest, warnings, error, pruned_at
+RETURNING id, kind, status, trigger, schedule_id, parent_id, created_by, job_id, queued_at, started_at, finished_at, heartbeat_at, duration_ms, bytes_read, bytes_stored, progress_bytes, progress_total, sha256, storage_key, encrypted, recipients_fingerprint, pg_dump_version, server_version, source_redacted, format, manifest, warnings, error, pruned_at, origin, verify_state, verify_failed_id
 `
 
 type BackupInsertCompleteParams struct {
@@ -416,14 +434,17 @@ func (q *Queries) BackupInsertComplete(ctx context.Context, arg BackupInsertComp
 		&i.Warnings,
 		&i.Error,
 		&i.PrunedAt,
+		&i.Origin,
+		&i.VerifyState,
+		&i.VerifyFailedID,
 	)
 	return i, err
 }
 
 const backupLatestByKind = `-- name: BackupLatestByKind :many
-SELECT b.id, b.kind, b.status, b.trigger, b.schedule_id, b.parent_id, b.created_by, b.job_id, b.queued_at, b.started_at, b.finished_at, b.heartbeat_at, b.duration_ms, b.bytes_read, b.bytes_stored, b.progress_bytes, b.progress_total, b.sha256, b.storage_key, b.encrypted, b.recipients_fingerprint, b.pg_dump_version, b.server_version, b.source_redacted, b.format, b.manifest, b.warnings, b.error, b.pruned_at FROM unnest(ARRAY['database', 'full', 'media']::text[]) AS k(kind)
+SELECT b.id, b.kind, b.status, b.trigger, b.schedule_id, b.parent_id, b.created_by, b.job_id, b.queued_at, b.started_at, b.finished_at, b.heartbeat_at, b.duration_ms, b.bytes_read, b.bytes_stored, b.progress_bytes, b.progress_total, b.sha256, b.storage_key, b.encrypted, b.recipients_fingerprint, b.pg_dump_version, b.server_version, b.source_redacted, b.format, b.manifest, b.warnings, b.error, b.pruned_at, b.origin, b.verify_state, b.verify_failed_id FROM unnest(ARRAY['database', 'full', 'media']::text[]) AS k(kind)
 CROSS JOIN LATERAL (
-    SELECT id, kind, status, trigger, schedule_id, parent_id, created_by, job_id, queued_at, started_at, finished_at, heartbeat_at, duration_ms, bytes_read, bytes_stored, progress_bytes, progress_total, sha256, storage_key, encrypted, recipients_fingerprint, pg_dump_version, server_version, source_redacted, format, manifest, warnings, error, pruned_at FROM backups WHERE backups.kind = k.kind ORDER BY queued_at DESC, id DESC LIMIT 1
+    SELECT id, kind, status, trigger, schedule_id, parent_id, created_by, job_id, queued_at, started_at, finished_at, heartbeat_at, duration_ms, bytes_read, bytes_stored, progress_bytes, progress_total, sha256, storage_key, encrypted, recipients_fingerprint, pg_dump_version, server_version, source_redacted, format, manifest, warnings, error, pruned_at, origin, verify_state, verify_failed_id FROM backups WHERE backups.kind = k.kind ORDER BY queued_at DESC, id DESC LIMIT 1
 ) AS b
 ORDER BY b.kind
 `
@@ -469,6 +490,9 @@ func (q *Queries) BackupLatestByKind(ctx context.Context) ([]Backup, error) {
 			&i.Warnings,
 			&i.Error,
 			&i.PrunedAt,
+			&i.Origin,
+			&i.VerifyState,
+			&i.VerifyFailedID,
 		); err != nil {
 			return nil, err
 		}
@@ -480,16 +504,17 @@ func (q *Queries) BackupLatestByKind(ctx context.Context) ([]Backup, error) {
 	return items, nil
 }
 
-const backupLatestFinalPerSubject = `-- name: BackupLatestFinalPerSubject :many
-SELECT DISTINCT ON (schedule_id, kind) id, kind, status, trigger, schedule_id, parent_id, created_by, job_id, queued_at, started_at, finished_at, heartbeat_at, duration_ms, bytes_read, bytes_stored, progress_bytes, progress_total, sha256, storage_key, encrypted, recipients_fingerprint, pg_dump_version, server_version, source_redacted, format, manifest, warnings, error, pruned_at FROM backups
-WHERE status IN ('succeeded', 'warning', 'failed') AND parent_id IS NULL
-ORDER BY schedule_id, kind, finished_at DESC NULLS LAST, id DESC
+const backupLatestFinalByKind = `-- name: BackupLatestFinalByKind :many
+SELECT DISTINCT ON (kind) id, kind, status, trigger, schedule_id, parent_id, created_by, job_id, queued_at, started_at, finished_at, heartbeat_at, duration_ms, bytes_read, bytes_stored, progress_bytes, progress_total, sha256, storage_key, encrypted, recipients_fingerprint, pg_dump_version, server_version, source_redacted, format, manifest, warnings, error, pruned_at, origin, verify_state, verify_failed_id FROM backups
+WHERE status IN ('succeeded', 'warning', 'failed') AND parent_id IS NULL AND trigger <> 'upload'
+ORDER BY kind, finished_at DESC NULLS LAST, id DESC
 `
 
-// The newest finished top-level backup per schedule (and per kind for unscheduled runs): the "backup failed"
-// alert follows it, so two failures in a row stay one alert and the next success clears it.
-func (q *Queries) BackupLatestFinalPerSubject(ctx context.Context) ([]Backup, error) {
-	rows, err := q.db.Query(ctx, backupLatestFinalPerSubject)
+// The newest finished top-level backup of each kind that pisbackup made (uploads excluded): the "backup failed"
+// state follows it, so two failures in a row stay one alert and the next good backup of the kind clears it,
+// whatever (schedule, Back up now, CLI) started either.
+func (q *Queries) BackupLatestFinalByKind(ctx context.Context) ([]Backup, error) {
+	rows, err := q.db.Query(ctx, backupLatestFinalByKind)
 	if err != nil {
 		return nil, err
 	}
@@ -527,6 +552,9 @@ func (q *Queries) BackupLatestFinalPerSubject(ctx context.Context) ([]Backup, er
 			&i.Warnings,
 			&i.Error,
 			&i.PrunedAt,
+			&i.Origin,
+			&i.VerifyState,
+			&i.VerifyFailedID,
 		); err != nil {
 			return nil, err
 		}
@@ -539,12 +567,16 @@ func (q *Queries) BackupLatestFinalPerSubject(ctx context.Context) ([]Backup, er
 }
 
 const backupLatestGood = `-- name: BackupLatestGood :one
-SELECT id, kind, status, trigger, schedule_id, parent_id, created_by, job_id, queued_at, started_at, finished_at, heartbeat_at, duration_ms, bytes_read, bytes_stored, progress_bytes, progress_total, sha256, storage_key, encrypted, recipients_fingerprint, pg_dump_version, server_version, source_redacted, format, manifest, warnings, error, pruned_at FROM backups
-WHERE kind = $1 AND status IN ('succeeded', 'warning') AND pruned_at IS NULL
+SELECT id, kind, status, trigger, schedule_id, parent_id, created_by, job_id, queued_at, started_at, finished_at, heartbeat_at, duration_ms, bytes_read, bytes_stored, progress_bytes, progress_total, sha256, storage_key, encrypted, recipients_fingerprint, pg_dump_version, server_version, source_redacted, format, manifest, warnings, error, pruned_at, origin, verify_state, verify_failed_id FROM backups
+WHERE kind = $1 AND status IN ('succeeded', 'warning') AND pruned_at IS NULL AND trigger <> 'upload'
+  AND verify_state <> 'failed'
 ORDER BY finished_at DESC, id DESC
 LIMIT 1
 `
 
+// The newest good backup of a kind that counts as the clinic's recovery point: finished, not pruned, not failed
+// by its newest verification of any level, and made by pisbackup (never an upload). The verdict, the retention
+// guard, scheduled drills and `verify-backup --latest` all mean this.
 func (q *Queries) BackupLatestGood(ctx context.Context, kind string) (Backup, error) {
 	row := q.db.QueryRow(ctx, backupLatestGood, kind)
 	var i Backup
@@ -578,6 +610,9 @@ func (q *Queries) BackupLatestGood(ctx context.Context, kind string) (Backup, er
 		&i.Warnings,
 		&i.Error,
 		&i.PrunedAt,
+		&i.Origin,
+		&i.VerifyState,
+		&i.VerifyFailedID,
 	)
 	return i, err
 }
@@ -625,7 +660,7 @@ func (q *Queries) BackupLatestPerSchedule(ctx context.Context) ([]BackupLatestPe
 }
 
 const backupList = `-- name: BackupList :many
-SELECT id, kind, status, trigger, schedule_id, parent_id, created_by, job_id, queued_at, started_at, finished_at, heartbeat_at, duration_ms, bytes_read, bytes_stored, progress_bytes, progress_total, sha256, storage_key, encrypted, recipients_fingerprint, pg_dump_version, server_version, source_redacted, format, manifest, warnings, error, pruned_at FROM backups
+SELECT id, kind, status, trigger, schedule_id, parent_id, created_by, job_id, queued_at, started_at, finished_at, heartbeat_at, duration_ms, bytes_read, bytes_stored, progress_bytes, progress_total, sha256, storage_key, encrypted, recipients_fingerprint, pg_dump_version, server_version, source_redacted, format, manifest, warnings, error, pruned_at, origin, verify_state, verify_failed_id FROM backups
 WHERE ($1::text IS NULL OR kind = $1)
   AND ($2::text IS NULL OR status = $2)
   AND ($3::timestamptz IS NULL OR queued_at >= $3)
@@ -694,6 +729,9 @@ func (q *Queries) BackupList(ctx context.Context, arg BackupListParams) ([]Backu
 			&i.Warnings,
 			&i.Error,
 			&i.PrunedAt,
+			&i.Origin,
+			&i.VerifyState,
+			&i.VerifyFailedID,
 		); err != nil {
 			return nil, err
 		}
@@ -706,7 +744,7 @@ func (q *Queries) BackupList(ctx context.Context, arg BackupListParams) ([]Backu
 }
 
 const backupListChildren = `-- name: BackupListChildren :many
-SELECT id, kind, status, trigger, schedule_id, parent_id, created_by, job_id, queued_at, started_at, finished_at, heartbeat_at, duration_ms, bytes_read, bytes_stored, progress_bytes, progress_total, sha256, storage_key, encrypted, recipients_fingerprint, pg_dump_version, server_version, source_redacted, format, manifest, warnings, error, pruned_at FROM backups WHERE parent_id = $1 ORDER BY id
+SELECT id, kind, status, trigger, schedule_id, parent_id, created_by, job_id, queued_at, started_at, finished_at, heartbeat_at, duration_ms, bytes_read, bytes_stored, progress_bytes, progress_total, sha256, storage_key, encrypted, recipients_fingerprint, pg_dump_version, server_version, source_redacted, format, manifest, warnings, error, pruned_at, origin, verify_state, verify_failed_id FROM backups WHERE parent_id = $1 ORDER BY id
 `
 
 func (q *Queries) BackupListChildren(ctx context.Context, parentID *int64) ([]Backup, error) {
@@ -748,6 +786,9 @@ func (q *Queries) BackupListChildren(ctx context.Context, parentID *int64) ([]Ba
 			&i.Warnings,
 			&i.Error,
 			&i.PrunedAt,
+			&i.Origin,
+			&i.VerifyState,
+			&i.VerifyFailedID,
 		); err != nil {
 			return nil, err
 		}
@@ -760,7 +801,7 @@ func (q *Queries) BackupListChildren(ctx context.Context, parentID *int64) ([]Ba
 }
 
 const backupListRunning = `-- name: BackupListRunning :many
-SELECT id, kind, status, trigger, schedule_id, parent_id, created_by, job_id, queued_at, started_at, finished_at, heartbeat_at, duration_ms, bytes_read, bytes_stored, progress_bytes, progress_total, sha256, storage_key, encrypted, recipients_fingerprint, pg_dump_version, server_version, source_redacted, format, manifest, warnings, error, pruned_at FROM backups WHERE status IN ('queued', 'running') ORDER BY queued_at, id
+SELECT id, kind, status, trigger, schedule_id, parent_id, created_by, job_id, queued_at, started_at, finished_at, heartbeat_at, duration_ms, bytes_read, bytes_stored, progress_bytes, progress_total, sha256, storage_key, encrypted, recipients_fingerprint, pg_dump_version, server_version, source_redacted, format, manifest, warnings, error, pruned_at, origin, verify_state, verify_failed_id FROM backups WHERE status IN ('queued', 'running') ORDER BY queued_at, id
 `
 
 func (q *Queries) BackupListRunning(ctx context.Context) ([]Backup, error) {
@@ -802,6 +843,9 @@ func (q *Queries) BackupListRunning(ctx context.Context) ([]Backup, error) {
 			&i.Warnings,
 			&i.Error,
 			&i.PrunedAt,
+			&i.Origin,
+			&i.VerifyState,
+			&i.VerifyFailedID,
 		); err != nil {
 			return nil, err
 		}
@@ -826,7 +870,7 @@ func (q *Queries) BackupLockForDrill(ctx context.Context, id int64) (int64, erro
 }
 
 const backupMarkPruned = `-- name: BackupMarkPruned :one
-UPDATE backups SET pruned_at = COALESCE(pruned_at, now()) WHERE id = $1 RETURNING id, kind, status, trigger, schedule_id, parent_id, created_by, job_id, queued_at, started_at, finished_at, heartbeat_at, duration_ms, bytes_read, bytes_stored, progress_bytes, progress_total, sha256, storage_key, encrypted, recipients_fingerprint, pg_dump_version, server_version, source_redacted, format, manifest, warnings, error, pruned_at
+UPDATE backups SET pruned_at = COALESCE(pruned_at, now()) WHERE id = $1 RETURNING id, kind, status, trigger, schedule_id, parent_id, created_by, job_id, queued_at, started_at, finished_at, heartbeat_at, duration_ms, bytes_read, bytes_stored, progress_bytes, progress_total, sha256, storage_key, encrypted, recipients_fingerprint, pg_dump_version, server_version, source_redacted, format, manifest, warnings, error, pruned_at, origin, verify_state, verify_failed_id
 `
 
 // Records that a backup's stored object is gone; the row stays as history.
@@ -863,20 +907,25 @@ func (q *Queries) BackupMarkPruned(ctx context.Context, id int64) (Backup, error
 		&i.Warnings,
 		&i.Error,
 		&i.PrunedAt,
+		&i.Origin,
+		&i.VerifyState,
+		&i.VerifyFailedID,
 	)
 	return i, err
 }
 
-const backupNewestDrilled = `-- name: BackupNewestDrilled :one
-SELECT b.id, b.kind, b.status, b.trigger, b.schedule_id, b.parent_id, b.created_by, b.job_id, b.queued_at, b.started_at, b.finished_at, b.heartbeat_at, b.duration_ms, b.bytes_read, b.bytes_stored, b.progress_bytes, b.progress_total, b.sha256, b.storage_key, b.encrypted, b.recipients_fingerprint, b.pg_dump_version, b.server_version, b.source_redacted, b.format, b.manifest, b.warnings, b.error, b.pruned_at FROM backups b JOIN verifications v ON v.backup_id = b.id
-WHERE v.level = 'drill' AND v.status = 'succeeded'
-ORDER BY b.finished_at DESC NULLS LAST, b.id DESC
+const backupNewestProven = `-- name: BackupNewestProven :one
+SELECT id, kind, status, trigger, schedule_id, parent_id, created_by, job_id, queued_at, started_at, finished_at, heartbeat_at, duration_ms, bytes_read, bytes_stored, progress_bytes, progress_total, sha256, storage_key, encrypted, recipients_fingerprint, pg_dump_version, server_version, source_redacted, format, manifest, warnings, error, pruned_at, origin, verify_state, verify_failed_id FROM backups
+WHERE verify_state = 'proven' AND pruned_at IS NULL AND trigger <> 'upload'
+  AND ($1::text IS NULL OR kind = $1)
+ORDER BY finished_at DESC NULLS LAST, id DESC
 LIMIT 1
 `
 
-// The newest backup a drill restored successfully: the dashboard's proven restore point.
-func (q *Queries) BackupNewestDrilled(ctx context.Context) (Backup, error) {
-	row := q.db.QueryRow(ctx, backupNewestDrilled)
+// The newest backup pisbackup made whose newest drill passed and whose newest verification of every level
+// passed (verify_state 'proven'), not pruned: the proven restore point. Uploads never count.
+func (q *Queries) BackupNewestProven(ctx context.Context, kind *string) (Backup, error) {
+	row := q.db.QueryRow(ctx, backupNewestProven, kind)
 	var i Backup
 	err := row.Scan(
 		&i.ID,
@@ -908,6 +957,9 @@ func (q *Queries) BackupNewestDrilled(ctx context.Context) (Backup, error) {
 		&i.Warnings,
 		&i.Error,
 		&i.PrunedAt,
+		&i.Origin,
+		&i.VerifyState,
+		&i.VerifyFailedID,
 	)
 	return i, err
 }
@@ -963,7 +1015,8 @@ func (q *Queries) BackupOrphaned(ctx context.Context) ([]BackupOrphanedRow, erro
 const backupOutcomesSince = `-- name: BackupOutcomesSince :one
 SELECT count(*) FILTER (WHERE status IN ('succeeded', 'warning'))::bigint AS good, count(*)::bigint AS total
 FROM backups
-WHERE status IN ('succeeded', 'warning', 'failed') AND parent_id IS NULL AND finished_at >= $1::timestamptz
+WHERE status IN ('succeeded', 'warning', 'failed') AND parent_id IS NULL AND trigger <> 'upload'
+  AND finished_at >= $1::timestamptz
 `
 
 type BackupOutcomesSinceRow struct {
@@ -972,6 +1025,7 @@ type BackupOutcomesSinceRow struct {
 }
 
 // Success counts for alert e-mails and the dashboard: cancelled runs are neither good nor bad.
+// Uploads are not pisbackup's backups and count for neither.
 func (q *Queries) BackupOutcomesSince(ctx context.Context, since time.Time) (BackupOutcomesSinceRow, error) {
 	row := q.db.QueryRow(ctx, backupOutcomesSince, since)
 	var i BackupOutcomesSinceRow
@@ -997,10 +1051,9 @@ func (q *Queries) BackupProgress(ctx context.Context, arg BackupProgressParams) 
 }
 
 const backupRetentionCandidates = `-- name: BackupRetentionCandidates :many
-SELECT b.id, b.kind, b.status, b.trigger, b.schedule_id, b.parent_id, b.created_by, b.job_id, b.queued_at, b.started_at, b.finished_at, b.heartbeat_at, b.duration_ms, b.bytes_read, b.bytes_stored, b.progress_bytes, b.progress_total, b.sha256, b.storage_key, b.encrypted, b.recipients_fingerprint, b.pg_dump_version, b.server_version, b.source_redacted, b.format, b.manifest, b.warnings, b.error, b.pruned_at,
-       EXISTS (SELECT 1 FROM verifications v WHERE v.backup_id = b.id AND v.level = 'drill' AND v.status = 'succeeded')::boolean AS drilled,
-       COALESCE((SELECT v.status = 'failed' FROM verifications v WHERE v.backup_id = b.id AND v.status IN ('succeeded', 'failed')
-                 ORDER BY v.finished_at DESC NULLS LAST, v.id DESC LIMIT 1), false)::boolean AS verify_failed,
+SELECT b.id, b.kind, b.status, b.trigger, b.schedule_id, b.parent_id, b.created_by, b.job_id, b.queued_at, b.started_at, b.finished_at, b.heartbeat_at, b.duration_ms, b.bytes_read, b.bytes_stored, b.progress_bytes, b.progress_total, b.sha256, b.storage_key, b.encrypted, b.recipients_fingerprint, b.pg_dump_version, b.server_version, b.source_redacted, b.format, b.manifest, b.warnings, b.error, b.pruned_at, b.origin, b.verify_state, b.verify_failed_id,
+       (b.verify_state = 'proven')::boolean AS drilled,
+       (b.verify_state = 'failed')::boolean AS verify_failed,
        (EXISTS (SELECT 1 FROM verifications v WHERE v.backup_id = b.id AND v.status IN ('queued', 'running'))
         OR EXISTS (SELECT 1 FROM restores r WHERE r.backup_id = b.id AND r.status IN ('queued', 'running')))::boolean AS in_use
 FROM backups b
@@ -1038,13 +1091,18 @@ type BackupRetentionCandidatesRow struct {
 	Warnings              []string        `json:"warnings"`
 	Error                 string          `json:"error"`
 	PrunedAt              *time.Time      `json:"pruned_at"`
+	Origin                string          `json:"origin"`
+	VerifyState           string          `json:"verify_state"`
+	VerifyFailedID        *int64          `json:"verify_failed_id"`
 	Drilled               bool            `json:"drilled"`
 	VerifyFailed          bool            `json:"verify_failed"`
 	InUse                 bool            `json:"in_use"`
 }
 
-// One schedule's top-level backups with what retention must know: drilled, whether its newest finished
-// verification failed (then it is not good), and in use by a verify or restore.
+// One schedule's top-level backups with what retention must know: drilled (proven: its newest drill passed and
+// no level's newest verification failed), verify_failed (some level's newest verification failed: the backup
+// is not good, never counts toward keep_* and is never the reason a good one is pruned; backups.verify_state,
+// the one definition the recoverability state uses too), and in use by a verify or restore.
 func (q *Queries) BackupRetentionCandidates(ctx context.Context, scheduleID *int64) ([]BackupRetentionCandidatesRow, error) {
 	rows, err := q.db.Query(ctx, backupRetentionCandidates, scheduleID)
 	if err != nil {
@@ -1084,6 +1142,9 @@ func (q *Queries) BackupRetentionCandidates(ctx context.Context, scheduleID *int
 			&i.Warnings,
 			&i.Error,
 			&i.PrunedAt,
+			&i.Origin,
+			&i.VerifyState,
+			&i.VerifyFailedID,
 			&i.Drilled,
 			&i.VerifyFailed,
 			&i.InUse,
@@ -1116,7 +1177,7 @@ const backupStart = `-- name: BackupStart :one
 UPDATE backups
 SET status = 'running', started_at = COALESCE(started_at, now()), heartbeat_at = now(), error = ''
 WHERE id = $1 AND status IN ('queued', 'running')
-RETURNING id, kind, status, trigger, schedule_id, parent_id, created_by, job_id, queued_at, started_at, finished_at, heartbeat_at, duration_ms, bytes_read, bytes_stored, progress_bytes, progress_total, sha256, storage_key, encrypted, recipients_fingerprint, pg_dump_version, server_version, source_redacted, format, manifest, warnings, error, pruned_at
+RETURNING id, kind, status, trigger, schedule_id, parent_id, created_by, job_id, queued_at, started_at, finished_at, heartbeat_at, duration_ms, bytes_read, bytes_stored, progress_bytes, progress_total, sha256, storage_key, encrypted, recipients_fingerprint, pg_dump_version, server_version, source_redacted, format, manifest, warnings, error, pruned_at, origin, verify_state, verify_failed_id
 `
 
 // Claims a queued backup for a worker; returns no row when it was cancelled or already finished.
@@ -1153,6 +1214,9 @@ func (q *Queries) BackupStart(ctx context.Context, id int64) (Backup, error) {
 		&i.Warnings,
 		&i.Error,
 		&i.PrunedAt,
+		&i.Origin,
+		&i.VerifyState,
+		&i.VerifyFailedID,
 	)
 	return i, err
 }
@@ -1166,7 +1230,7 @@ SET status = $1, finished_at = now(),
     recipients_fingerprint = $7, pg_dump_version = $8,
     server_version = $9, manifest = $10, warnings = $11, heartbeat_at = now()
 WHERE id = $12
-RETURNING id, kind, status, trigger, schedule_id, parent_id, created_by, job_id, queued_at, started_at, finished_at, heartbeat_at, duration_ms, bytes_read, bytes_stored, progress_bytes, progress_total, sha256, storage_key, encrypted, recipients_fingerprint, pg_dump_version, server_version, source_redacted, format, manifest, warnings, error, pruned_at
+RETURNING id, kind, status, trigger, schedule_id, parent_id, created_by, job_id, queued_at, started_at, finished_at, heartbeat_at, duration_ms, bytes_read, bytes_stored, progress_bytes, progress_total, sha256, storage_key, encrypted, recipients_fingerprint, pg_dump_version, server_version, source_redacted, format, manifest, warnings, error, pruned_at, origin, verify_state, verify_failed_id
 `
 
 type BackupSucceedParams struct {
@@ -1230,6 +1294,9 @@ func (q *Queries) BackupSucceed(ctx context.Context, arg BackupSucceedParams) (B
 		&i.Warnings,
 		&i.Error,
 		&i.PrunedAt,
+		&i.Origin,
+		&i.VerifyState,
+		&i.VerifyFailedID,
 	)
 	return i, err
 }
@@ -1242,4 +1309,54 @@ SELECT setval(pg_get_serial_sequence('backups', 'id'), GREATEST((SELECT max(id) 
 func (q *Queries) BackupSyncIDSequence(ctx context.Context) error {
 	_, err := q.db.Exec(ctx, backupSyncIDSequence)
 	return err
+}
+
+const backupVerifyFailed = `-- name: BackupVerifyFailed :many
+SELECT b.id, b.kind, b.schedule_id, b.finished_at, v.id AS verification_id, v.level, v.error,
+       v.finished_at AS verified_at
+FROM backups b JOIN verifications v ON v.id = b.verify_failed_id
+WHERE b.verify_state = 'failed' AND b.pruned_at IS NULL AND b.trigger <> 'upload'
+ORDER BY b.finished_at DESC NULLS LAST, b.id DESC
+`
+
+type BackupVerifyFailedRow struct {
+	ID             int64      `json:"id"`
+	Kind           string     `json:"kind"`
+	ScheduleID     *int64     `json:"schedule_id"`
+	FinishedAt     *time.Time `json:"finished_at"`
+	VerificationID int64      `json:"verification_id"`
+	Level          string     `json:"level"`
+	Error          string     `json:"error"`
+	VerifiedAt     *time.Time `json:"verified_at"`
+}
+
+// Backups pisbackup made, still stored, whose newest verification of some level failed, with that verification:
+// each keeps its "verification failed" alert open until it is re-verified good or deleted.
+func (q *Queries) BackupVerifyFailed(ctx context.Context) ([]BackupVerifyFailedRow, error) {
+	rows, err := q.db.Query(ctx, backupVerifyFailed)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []BackupVerifyFailedRow{}
+	for rows.Next() {
+		var i BackupVerifyFailedRow
+		if err := rows.Scan(
+			&i.ID,
+			&i.Kind,
+			&i.ScheduleID,
+			&i.FinishedAt,
+			&i.VerificationID,
+			&i.Level,
+			&i.Error,
+			&i.VerifiedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }

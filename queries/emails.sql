@@ -50,3 +50,8 @@ WHERE e.status = 'queued' AND e.provider = 'sendgrid' AND e.created_at < @before
                   WHERE j.kind = 'email_send' AND (j.args ->> 'email_id')::bigint = e.id
                     AND j.state IN ('available', 'pending', 'running', 'retryable', 'scheduled'))
 RETURNING e.id;
+
+-- name: EmailLastSent :one
+-- When SendGrid last accepted an e-mail (outbox messages were never sent anywhere).
+SELECT sent_at FROM emails WHERE provider = 'sendgrid' AND status = 'sent' AND sent_at IS NOT NULL
+ORDER BY sent_at DESC LIMIT 1;

@@ -183,6 +183,19 @@ func (q *Queries) EmailInsert(ctx context.Context, arg EmailInsertParams) (Email
 	return i, err
 }
 
+const emailLastSent = `-- name: EmailLastSent :one
+SELECT sent_at FROM emails WHERE provider = 'sendgrid' AND status = 'sent' AND sent_at IS NOT NULL
+ORDER BY sent_at DESC LIMIT 1
+`
+
+// When SendGrid last accepted an e-mail (outbox messages were never sent anywhere).
+func (q *Queries) EmailLastSent(ctx context.Context) (*time.Time, error) {
+	row := q.db.QueryRow(ctx, emailLastSent)
+	var sent_at *time.Time
+	err := row.Scan(&sent_at)
+	return sent_at, err
+}
+
 const emailLatestFinal = `-- name: EmailLatestFinal :one
 SELECT id, to_addrs, subject, template, html_body, text_body, provider, status, provider_message_id, attempts, last_error, alert_id, created_at, sent_at FROM emails WHERE provider = 'sendgrid' AND status IN ('sent', 'failed')
 ORDER BY created_at DESC, id DESC LIMIT 1

@@ -72,6 +72,8 @@ type Alert struct {
 	ResolvedAt     *time.Time      `json:"resolved_at"`
 	Occurrences    int32           `json:"occurrences"`
 	Details        json.RawMessage `json:"details"`
+	AcknowledgedAt *time.Time      `json:"acknowledged_at"`
+	AcknowledgedBy string          `json:"acknowledged_by"`
 }
 
 type ApiToken struct {
@@ -130,6 +132,9 @@ type Backup struct {
 	Warnings              []string        `json:"warnings"`
 	Error                 string          `json:"error"`
 	PrunedAt              *time.Time      `json:"pruned_at"`
+	Origin                string          `json:"origin"`
+	VerifyState           string          `json:"verify_state"`
+	VerifyFailedID        *int64          `json:"verify_failed_id"`
 }
 
 type Email struct {

@@ -7,7 +7,22 @@ package queries
 
 import (
 	"context"
+	"time"
 )
+
+const riverLastCompleted = `-- name: RiverLastCompleted :one
+SELECT finalized_at FROM river_job WHERE kind = $1 AND state = 'completed'
+ORDER BY finalized_at DESC NULLS LAST LIMIT 1
+`
+
+// When a job of a kind last completed (no row if never, or longer ago than River keeps completed jobs): the
+// scheduler's liveness is its newest completed schedule_tick.
+func (q *Queries) RiverLastCompleted(ctx context.Context, kind string) (*time.Time, error) {
+	row := q.db.QueryRow(ctx, riverLastCompleted, kind)
+	var finalized_at *time.Time
+	err := row.Scan(&finalized_at)
+	return finalized_at, err
+}
 
 const riverLeaderAlive = `-- name: RiverLeaderAlive :one
 SELECT EXISTS (SELECT 1 FROM river_leader WHERE expires_at > now())::boolean AS alive

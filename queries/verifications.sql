@@ -4,11 +4,6 @@ SELECT * FROM verifications WHERE backup_id = @backup_id ORDER BY queued_at DESC
 -- name: VerificationGet :one
 SELECT * FROM verifications WHERE id = @id;
 
--- name: VerificationLatestFinalByLevel :many
--- The newest finished verification of each level; the "verification failed" alert follows it.
-SELECT DISTINCT ON (level) * FROM verifications WHERE status IN ('succeeded', 'failed')
-ORDER BY level, finished_at DESC NULLS LAST, id DESC;
-
 -- name: VerificationInsert :one
 INSERT INTO verifications (backup_id, level, created_by) VALUES (@backup_id, @level, sqlc.narg(created_by))
 RETURNING *;
@@ -31,12 +26,14 @@ WHERE id = @id
 RETURNING *;
 
 -- name: VerificationLatestDrillProven :one
--- The newest backup a drill proved restorable: the dashboard's "recovery point you can prove" and its RTO.
+-- The proven restore point of a kind (see BackupNewestProven) with its newest passing drill: the RTO it measured
+-- and when it ran.
 SELECT v.id AS verification_id, v.rto_ms, v.finished_at AS drilled_at, b.id AS backup_id, b.kind,
        b.finished_at AS backup_finished_at
 FROM verifications v JOIN backups b ON b.id = v.backup_id
-WHERE v.level = 'drill' AND v.status = 'succeeded' AND b.pruned_at IS NULL
-ORDER BY b.finished_at DESC NULLS LAST, v.finished_at DESC
+WHERE v.level = 'drill' AND v.status = 'succeeded' AND b.verify_state = 'proven' AND b.pruned_at IS NULL
+  AND b.trigger <> 'upload' AND b.kind = @kind
+ORDER BY b.finished_at DESC NULLS LAST, b.id DESC, v.finished_at DESC
 LIMIT 1;
 
 -- name: VerificationOrphaned :many
@@ -63,13 +60,6 @@ ORDER BY id LIMIT 1;
 SELECT count(*) FROM verifications
 WHERE level = 'drill' AND status IN ('queued', 'running') AND created_by IS NOT NULL;
 
--- name: VerificationLatestFinalForBackups :many
--- The newest finished (succeeded or failed) verification of each listed backup, for the backups list.
-SELECT DISTINCT ON (backup_id) backup_id, level, status
-FROM verifications
-WHERE backup_id = ANY(@ids::bigint[]) AND status IN ('succeeded', 'failed')
-ORDER BY backup_id, finished_at DESC NULLS LAST, id DESC;
-
 -- name: VerificationCancel :execrows
 -- Ends a verification an operator cancelled before (or without) its worker doing so.
 UPDATE verifications SET status = 'cancelled', finished_at = now(), error = @error,
@@ -80,3 +70,9 @@ WHERE id = @id AND status IN ('queued', 'running');
 -- A drill's plain bytes restored so far of @progress_total (the backup's plain size).
 UPDATE verifications SET progress_bytes = @progress_bytes, progress_total = @progress_total
 WHERE id = @id AND status = 'running';
+
+-- name: VerificationInsertFinished :one
+-- A verification done outside a job (rescan-storage hashes what it adds), recorded as already finished.
+INSERT INTO verifications (backup_id, level, status, started_at, finished_at, duration_ms, details, error)
+VALUES (@backup_id, @level, @status, now(), now(), 0, @details, @error)
+RETURNING *;

@@ -169,12 +169,57 @@ func (q *Queries) VerificationInsert(ctx context.Context, arg VerificationInsert
 	return i, err
 }
 
+const verificationInsertFinished = `-- name: VerificationInsertFinished :one
+INSERT INTO verifications (backup_id, level, status, started_at, finished_at, duration_ms, details, error)
+VALUES ($1, $2, $3, now(), now(), 0, $4, $5)
+RETURNING id, backup_id, level, status, job_id, created_by, queued_at, started_at, finished_at, duration_ms, rto_ms, details, error, progress_bytes, progress_total
+`
+
+type VerificationInsertFinishedParams struct {
+	BackupID int64           `json:"backup_id"`
+	Level    string          `json:"level"`
+	Status   string          `json:"status"`
+	Details  json.RawMessage `json:"details"`
+	Error    string          `json:"error"`
+}
+
+// A verification done outside a job (rescan-storage hashes what it adds), recorded as already finished.
+func (q *Queries) VerificationInsertFinished(ctx context.Context, arg VerificationInsertFinishedParams) (Verification, error) {
+	row := q.db.QueryRow(ctx, verificationInsertFinished,
+		arg.BackupID,
+		arg.Level,
+		arg.Status,
+		arg.Details,
+		arg.Error,
+	)
+	var i Verification
+	err := row.Scan(
+		&i.ID,
+		&i.BackupID,
+		&i.Level,
+		&i.Status,
+		&i.JobID,
+		&i.CreatedBy,
+		&i.QueuedAt,
+		&i.StartedAt,
+		&i.FinishedAt,
+		&i.DurationMs,
+		&i.RtoMs,
+		&i.Details,
+		&i.Error,
+		&i.ProgressBytes,
+		&i.ProgressTotal,
+	)
+	return i, err
+}
+
 const verificationLatestDrillProven = `-- name: VerificationLatestDrillProven :one
 SELECT v.id AS verification_id, v.rto_ms, v.finished_at AS drilled_at, b.id AS backup_id, b.kind,
        b.finished_at AS backup_finished_at
 FROM verifications v JOIN backups b ON b.id = v.backup_id
-WHERE v.level = 'drill' AND v.status = 'succeeded' AND b.pruned_at IS NULL
-ORDER BY b.finished_at DESC NULLS LAST, v.finished_at DESC
+WHERE v.level = 'drill' AND v.status = 'succeeded' AND b.verify_state = 'proven' AND b.pruned_at IS NULL
+  AND b.trigger <> 'upload' AND b.kind = $1
+ORDER BY b.finished_at DESC NULLS LAST, b.id DESC, v.finished_at DESC
 LIMIT 1
 `
 
@@ -187,9 +232,10 @@ type VerificationLatestDrillProvenRow struct {
 	BackupFinishedAt *time.Time `json:"backup_finished_at"`
 }
 
-// The newest backup a drill proved restorable: the dashboard's "recovery point you can prove" and its RTO.
-func (q *Queries) VerificationLatestDrillProven(ctx context.Context) (VerificationLatestDrillProvenRow, error) {
-	row := q.db.QueryRow(ctx, verificationLatestDrillProven)
+// The proven restore point of a kind (see BackupNewestProven) with its newest passing drill: the RTO it measured
+// and when it ran.
+func (q *Queries) VerificationLatestDrillProven(ctx context.Context, kind string) (VerificationLatestDrillProvenRow, error) {
+	row := q.db.QueryRow(ctx, verificationLatestDrillProven, kind)
 	var i VerificationLatestDrillProvenRow
 	err := row.Scan(
 		&i.VerificationID,
@@ -200,82 +246,6 @@ func (q *Queries) VerificationLatestDrillProven(ctx context.Context) (Verificati
 		&i.BackupFinishedAt,
 	)
 	return i, err
-}
-
-const verificationLatestFinalByLevel = `-- name: VerificationLatestFinalByLevel :many
-SELECT DISTINCT ON (level) id, backup_id, level, status, job_id, created_by, queued_at, started_at, finished_at, duration_ms, rto_ms, details, error, progress_bytes, progress_total FROM verifications WHERE status IN ('succeeded', 'failed')
-ORDER BY level, finished_at DESC NULLS LAST, id DESC
-`
-
-// The newest finished verification of each level; the "verification failed" alert follows it.
-func (q *Queries) VerificationLatestFinalByLevel(ctx context.Context) ([]Verification, error) {
-	rows, err := q.db.Query(ctx, verificationLatestFinalByLevel)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	items := []Verification{}
-	for rows.Next() {
-		var i Verification
-		if err := rows.Scan(
-			&i.ID,
-			&i.BackupID,
-			&i.Level,
-			&i.Status,
-			&i.JobID,
-			&i.CreatedBy,
-			&i.QueuedAt,
-			&i.StartedAt,
-			&i.FinishedAt,
-			&i.DurationMs,
-			&i.RtoMs,
-			&i.Details,
-			&i.Error,
-			&i.ProgressBytes,
-			&i.ProgressTotal,
-		); err != nil {
-			return nil, err
-		}
-		items = append(items, i)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	return items, nil
-}
-
-const verificationLatestFinalForBackups = `-- name: VerificationLatestFinalForBackups :many
-SELECT DISTINCT ON (backup_id) backup_id, level, status
-FROM verifications
-WHERE backup_id = ANY($1::bigint[]) AND status IN ('succeeded', 'failed')
-ORDER BY backup_id, finished_at DESC NULLS LAST, id DESC
-`
-
-type VerificationLatestFinalForBackupsRow struct {
-	BackupID int64  `json:"backup_id"`
-	Level    string `json:"level"`
-	Status   string `json:"status"`
-}
-
-// The newest finished (succeeded or failed) verification of each listed backup, for the backups list.
-func (q *Queries) VerificationLatestFinalForBackups(ctx context.Context, ids []int64) ([]VerificationLatestFinalForBackupsRow, error) {
-	rows, err := q.db.Query(ctx, verificationLatestFinalForBackups, ids)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	items := []VerificationLatestFinalForBackupsRow{}
-	for rows.Next() {
-		var i VerificationLatestFinalForBackupsRow
-		if err := rows.Scan(&i.BackupID, &i.Level, &i.Status); err != nil {
-			return nil, err
-		}
-		items = append(items, i)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	return items, nil
 }
 
 const verificationListByBackup = `-- name: VerificationListByBackup :many

@@ -5,7 +5,8 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/uscpis/pisbackup/internal/verdict"
+	"github.com/uscpis/pisbackup/internal/alert"
+	"github.com/uscpis/pisbackup/internal/recovery"
 	"github.com/uscpis/pisbackup/queries"
 )
 
@@ -73,7 +74,16 @@ func Ago(d time.Duration) string {
 }
 
 // Dur renders a duration coarsely: "41 s", "3 min", "5 h", "2 d" (the verdict's own wording).
-func Dur(d time.Duration) string { return verdict.Dur(d) }
+func Dur(d time.Duration) string { return recovery.Dur(d) }
+
+// Seconds turns a float second count (the recovery state's ages) into a duration.
+func Seconds(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
+
+// Millis turns a millisecond count into a duration.
+func Millis(ms int64) time.Duration { return time.Duration(ms) * time.Millisecond }
+
+// AlertLink is the page an alert is about.
+func AlertLink(a queries.Alert) string { return alert.LinkOf(a.Subject, a.Details) }
 
 // DurMS renders a nullable millisecond duration.
 func DurMS(ms *int64) string {

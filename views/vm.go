@@ -36,27 +36,8 @@ type BackupListVM struct {
 	Live bool
 	// PollURL re-renders the table with the same filters.
 	PollURL string
-	// Verified is each listed backup's newest finished verification ("drill", "archive", "checksum" with
-	// its status); a backup without one is absent.
-	Verified map[int64]queries.VerificationLatestFinalForBackupsRow
 	// ScheduleNames names the schedules of scheduled backups by id.
 	ScheduleNames map[int64]string
-}
-
-// VerifiedText is the backups list's "Verified" cell: the newest finished verification in words.
-func (vm BackupListVM) VerifiedText(b queries.Backup) (text string, ok bool) {
-	v, found := vm.Verified[b.ID]
-	switch {
-	case !found && b.Status == "succeeded":
-		return "not yet", false
-	case !found:
-		return "—", false
-	case v.Status == "succeeded" && v.Level == "drill":
-		return "restored in a drill", true
-	case v.Status == "succeeded":
-		return v.Level + " verified", true
-	}
-	return v.Level + " failed", false
 }
 
 // TriggerText is the list's "Trigger" cell: the schedule's name for a scheduled backup.
@@ -94,11 +75,13 @@ func (vm BackupDetailVM) Work() WorkVM {
 
 // ManifestVM is the part of a manifest the detail page shows.
 type ManifestVM struct {
-	Tables     []TableRowVM
-	FileCount  int
-	Missing    []string
-	Unreadable []string
-	Raw        string
+	Tables []TableRowVM
+	// TablesSource says where the row counts come from (backup.TablesClaimed: an uploaded file's own claim).
+	TablesSource string
+	FileCount    int
+	Missing      []string
+	Unreadable   []string
+	Raw          string
 	// PgDumpPath is the pg_dump client chosen for the source's server version.
 	PgDumpPath string
 }

@@ -2,6 +2,7 @@ package views
 
 import (
 	"github.com/uscpis/pisbackup/internal/alert"
+	"github.com/uscpis/pisbackup/internal/recovery"
 	"github.com/uscpis/pisbackup/queries"
 )
 
@@ -10,15 +11,17 @@ type AlertsVM struct {
 	Chrome
 	Alerts []AlertRowVM
 	Emails []queries.Email
-	Email  alert.EmailStatus
+	Email  recovery.EmailStatus
 	// TestTo and TestError re-render the test form after a bad address.
 	TestTo, TestError string
 }
 
 // AlertRowVM is one alert with its details unpacked.
 type AlertRowVM struct {
-	queries.Alert
+	queries.AlertListRow
 	alert.Details
+	// Link is the page of the backup or schedule the alert is about.
+	Link string
 	// Silent alerts are shown here and on the dashboard but never e-mailed.
 	Silent bool
 }

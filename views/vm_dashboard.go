@@ -3,19 +3,17 @@ package views
 import (
 	"time"
 
-	"github.com/uscpis/pisbackup/internal/verdict"
+	"github.com/uscpis/pisbackup/internal/recovery"
 	"github.com/uscpis/pisbackup/queries"
 )
 
 // DashboardVM is the staff dashboard: the recoverability headline and what stands behind it.
 type DashboardVM struct {
 	Chrome
-	Verdict verdict.Verdict
-	// ProvenBackupID is the newest drill-proven backup (0 when none).
-	ProvenBackupID int64
-	ProvenAt       time.Time
-	LastByKind     []queries.Backup
-	NextRuns       []NextRunVM
+	// State is the recoverability state every page, probe and e-mail renders.
+	State      recovery.State
+	LastByKind []queries.Backup
+	NextRuns   []NextRunVM
 	// Paused lists the schedules someone paused: while any is, the dashboard warns (they run nothing).
 	Paused     []queries.Schedule
 	OpenAlerts []queries.Alert

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/uscpis/pisbackup/internal/recovery"
 	"github.com/uscpis/pisbackup/internal/schedule"
 	"github.com/uscpis/pisbackup/queries"
 )
@@ -78,21 +79,16 @@ func (c Chrome) InZone(t time.Time, tz string) string {
 	return c.Time(t)
 }
 
-// HealthVM is the health page: the monitor's verdict, the newest metrics and trend charts for one window.
+// HealthVM is the health page: the recoverability state (the dashboard's), the newest metrics and trend charts
+// for one window.
 type HealthVM struct {
 	Chrome
 	Range string // 24h, 7d or 30d
 	// CheckGroups are the "Test connection" buttons.
 	CheckGroups []CheckGroupVM
-	Status      string
-	Problems    []HealthProblem
+	State       recovery.State
 	Latest      []queries.HealthMetric
 	Charts      []Chart
-}
-
-// HealthProblem is one monitor finding as the page shows it.
-type HealthProblem struct {
-	Severity, Message, Recommendation string
 }
 
 // showFor reports whether a schedule form field marked for the space-separated cadences is shown for

@@ -6,7 +6,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/uscpis/pisbackup/internal/monitor"
+	"github.com/uscpis/pisbackup/internal/recovery"
 	"github.com/uscpis/pisbackup/internal/storage"
 	"github.com/uscpis/pisbackup/jobs"
 	"github.com/uscpis/pisbackup/queries"
@@ -19,7 +19,7 @@ const alertDeliveryWait = time.Minute
 // sendAlerts is monitor-backups --send-alerts: the worker's alert evaluation, run once in-process, with the
 // resulting e-mail (and any e-mail still queued) delivered before it returns. delivered is false when some
 // e-mail could not be sent. The summary goes to stderr so --json output stays one report.
-func (a *app) sendAlerts(ctx context.Context, e *env, st storage.Store) (rep monitor.Report, delivered bool, err error) {
+func (a *app) sendAlerts(ctx context.Context, e *env, st storage.Store) (rep recovery.State, delivered bool, err error) {
 	d := a.mailDeps()
 	d.Store = st
 	client, stop, err := a.emailClient(ctx, d)

@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/uscpis/pisbackup/internal/monitor"
+	"github.com/uscpis/pisbackup/internal/recovery"
 	"github.com/uscpis/pisbackup/internal/storage"
 	"github.com/uscpis/pisbackup/queries"
 )
@@ -15,8 +15,8 @@ func init() {
 	register("monitor-backups", "check backup health without a worker; exit 0 ok, 1 warning, 2 critical", cmdMonitorBackups)
 }
 
-// cmdMonitorBackups runs the monitor's rules once, for Heroku Scheduler or cron: it notices a dead worker
-// because it does not need one.
+// cmdMonitorBackups computes the recoverability state once (the dashboard's), for Heroku Scheduler or cron: it
+// notices a dead worker and scheduler because it needs neither. --json prints the whole State.
 func cmdMonitorBackups(ctx context.Context, e *env, args []string) error {
 	fs := newFlags(e, "monitor-backups", "[--json] [--send-alerts]")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
@@ -33,12 +33,12 @@ func cmdMonitorBackups(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	var rep monitor.Report
+	var rep recovery.State
 	delivered := true
 	if *sendAlerts {
 		rep, delivered, err = a.sendAlerts(ctx, e, st)
 	} else {
-		rep, err = monitor.Evaluate(ctx, queries.New(a.pool), st, time.Now())
+		rep, err = recovery.Evaluate(ctx, recovery.Inputs{Q: queries.New(a.pool), Store: st, Cfg: a.cfg, Now: time.Now()})
 	}
 	if err != nil {
 		return err
@@ -48,7 +48,7 @@ func cmdMonitorBackups(ctx context.Context, e *env, args []string) error {
 			return err
 		}
 	} else {
-		printMonitorReport(e, rep)
+		printState(e, rep)
 	}
 	code := rep.Code()
 	if !delivered {
@@ -60,24 +60,33 @@ func cmdMonitorBackups(ctx context.Context, e *env, args []string) error {
 	return nil
 }
 
-func printMonitorReport(e *env, rep monitor.Report) {
-	fmt.Fprintf(e.stdout, "status: %s\n", rep.Status)
-	for _, p := range rep.Problems {
+// printState prints the recoverability state as the dashboard shows it: label and headline first, then each
+// problem, then the numbers behind them.
+func printState(e *env, s recovery.State) {
+	fmt.Fprintf(e.stdout, "status: %s (%s)\n%s\n", s.Status, s.Label, s.Headline)
+	for _, p := range s.Problems {
 		fmt.Fprintf(e.stdout, "%-8s %s [%s %s]\n         → %s\n", p.Severity, p.Message, p.Rule, p.Subject, p.Recommendation)
 	}
-	s := rep.Stats
-	fmt.Fprintf(e.stdout, "backups: %d/%d good in 24 h (%.0f%%), %d/%d in 7 d (%.0f%%)\n", s.Good24h, s.Finished24h,
-		100*s.SuccessRate24h, s.Good7d, s.Finished7d, 100*s.SuccessRate7d)
-	for _, kind := range []string{"database", "media", "full"} {
-		if age, ok := s.LastGoodAgeSeconds[kind]; ok {
-			fmt.Fprintf(e.stdout, "newest good %s backup: %s old\n", kind, (time.Duration(age) * time.Second).Round(time.Minute))
-		} else {
-			fmt.Fprintf(e.stdout, "newest good %s backup: none\n", kind)
-		}
+	st := s.Stats
+	fmt.Fprintf(e.stdout, "backups: %s in 24 h, %s in 7 d\n", rate(st.Good24h, st.Finished24h), rate(st.Good7d, st.Finished7d))
+	for _, kind := range recovery.Kinds {
+		k := s.Kinds[kind]
+		fmt.Fprintf(e.stdout, "%s: newest good %s, newest proven %s, %d not good (verification failed)\n",
+			kind, refText(k.NewestGood), refText(k.NewestProven), len(k.FailedVerifications))
 	}
-	if s.DrillProvenAgeSeconds != nil {
-		fmt.Fprintf(e.stdout, "newest drill-proven backup: %s old\n", (time.Duration(*s.DrillProvenAgeSeconds) * time.Second).Round(time.Minute))
-	} else {
-		fmt.Fprintln(e.stdout, "newest drill-proven backup: none")
+	fmt.Fprintf(e.stdout, "scheduler alive: %t; worker alive: %t\n", s.Scheduler.Alive, s.Worker.Alive)
+}
+
+func rate(good, total int64) string {
+	if total == 0 {
+		return "no backups finished"
 	}
+	return fmt.Sprintf("%d/%d good (%.0f%%)", good, total, 100*float64(good)/float64(total))
+}
+
+func refText(b *recovery.BackupRef) string {
+	if b == nil {
+		return "none"
+	}
+	return fmt.Sprintf("#%d (%s old)", b.ID, recovery.Dur(time.Duration(b.AgeSeconds*float64(time.Second))))
 }

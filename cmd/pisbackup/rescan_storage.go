@@ -32,10 +32,13 @@ func cmdRescanStorage(ctx context.Context, e *env, args []string) error {
 		enc.SetIndent("", "  ")
 		return enc.Encode(rep)
 	}
-	fmt.Fprintf(e.stdout, "scanned %s: %d manifests, %d backups added, %d already in the catalog, %d skipped\n",
-		d.Store.String(), rep.Manifests, len(rep.Added), rep.Present, len(rep.Skipped))
+	fmt.Fprintf(e.stdout, "scanned %s: %d manifests, %d backups added (%d NOT good), %d already in the catalog, %d skipped\n",
+		d.Store.String(), rep.Manifests, len(rep.Added), len(rep.NotGood), rep.Present, len(rep.Skipped))
 	for _, id := range rep.Added {
-		fmt.Fprintf(e.stdout, "  added backup #%d\n", id)
+		fmt.Fprintf(e.stdout, "  added backup #%d (hashed)\n", id)
+	}
+	for _, s := range rep.NotGood {
+		fmt.Fprintf(e.stdout, "  NOT GOOD %s\n", s)
 	}
 	for _, s := range rep.Skipped {
 		fmt.Fprintf(e.stdout, "  skipped %s\n", s)

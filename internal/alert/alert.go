@@ -1,35 +1,41 @@
 // Package alert keeps one alert per (rule, subject) and decides which e-mails that deserves: one when it
 // opens, a reminder every ALERT_REMIND_AFTER while it stays open, one when it clears, and nothing else. Rules
-// (monitor, event hooks, other packages) only say what is firing; this package owns the life cycle.
+// (the recoverability state, event hooks) only say what is firing; this package owns the life cycle.
 package alert
 
 import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/uscpis/pisbackup/internal/config"
-	"github.com/uscpis/pisbackup/internal/monitor"
+	"github.com/uscpis/pisbackup/internal/recovery"
 	"github.com/uscpis/pisbackup/queries"
 )
 
-// Rules pisbackup alerts on. The first five are the monitor's (internal/monitor); the last two are checked here.
+// Rules pisbackup alerts on: every one is a rule of the recoverability state (internal/recovery), so an alert
+// is open exactly while the State shows its problem.
 const (
-	RuleBackupFailed      = monitor.RuleBackupFailed
-	RuleBackupStale       = monitor.RuleBackupStale
-	RuleVerifyFailed      = monitor.RuleVerificationFailed
-	RuleStorageFull       = monitor.RuleStorageFull
-	RuleMonitorNotRunning = monitor.RuleMonitorNotRunning
-	RuleMediaMigration    = "media_migration_failed"
-	RuleEmailFailing      = "email_failing"
+	RuleBackupMissing       = recovery.RuleBackupMissing
+	RuleBackupUnproven      = recovery.RuleBackupUnproven
+	RuleBackupFailed        = recovery.RuleBackupFailed
+	RuleBackupStale         = recovery.RuleBackupStale
+	RuleDrillOverdue        = recovery.RuleDrillOverdue
+	RuleVerifyFailed        = recovery.RuleVerificationFailed
+	RuleStorageFull         = recovery.RuleStorageFull
+	RuleMonitorNotRunning   = recovery.RuleWorkerNotRunning
+	RuleSchedulerNotRunning = recovery.RuleSchedulerNotRunning
+	RuleMediaMigration      = recovery.RuleMediaMigration
+	RuleEmailFailing        = recovery.RuleEmail
 )
 
-// Silent reports whether a rule is shown on the dashboard but never e-mailed: e-mail delivery failing cannot
-// be announced by e-mail.
+// Silent reports whether a rule is shown on the dashboard but never e-mailed: a problem with e-mail delivery
+// cannot be announced by e-mail.
 func Silent(rule string) bool { return rule == RuleEmailFailing }
 
 // Condition is one problem that holds right now.
@@ -41,6 +47,8 @@ type Condition struct {
 	Message  string
 	// Recommendation tells staff what to do about it.
 	Recommendation string
+	// Link is the page of the backup or schedule the alert is about.
+	Link string
 	// Event identifies the occurrence (e.g. the failed backup's id): a new Event on an open alert counts one
 	// more occurrence but sends nothing.
 	Event string
@@ -50,14 +58,36 @@ type Condition struct {
 type Details struct {
 	Message        string `json:"message,omitempty"`
 	Recommendation string `json:"recommendation,omitempty"`
+	Link           string `json:"link,omitempty"`
 	Event          string `json:"event,omitempty"`
 }
 
-// ParseDetails reads an alert's details; a missing or foreign value gives the zero Details.
+// ParseDetails reads an alert's details; a missing or foreign value gives the zero Details. Rows written before
+// alerts carried links get the link their subject implies.
 func ParseDetails(raw json.RawMessage) Details {
 	var d Details
 	_ = json.Unmarshal(raw, &d)
 	return d
+}
+
+// LinkOf is the page an alert is about (a path such as /backups/25): the link it was raised with, else what
+// its subject names.
+func LinkOf(subject string, details json.RawMessage) string {
+	if d := ParseDetails(details); d.Link != "" {
+		return d.Link
+	}
+	kind, id, _ := strings.Cut(subject, ":")
+	switch kind {
+	case "schedule":
+		return "/schedules/" + id
+	case "backup":
+		return "/backups/" + id
+	case "kind":
+		return "/backups?kind=" + id
+	case "media_migration":
+		return "/media"
+	}
+	return "/health"
 }
 
 // Deliver enqueues delivery of a recorded emails row inside tx (the email_send job), so the row and its job
@@ -71,6 +101,8 @@ type Engine struct {
 	Log     *slog.Logger
 	Now     func() time.Time
 	Deliver Deliver
+	// InWorker is true when the engine runs in the worker: e-mail bodies then leave out "worker not running".
+	InWorker bool
 }
 
 // Scope says which open alerts an evaluation speaks for: an open alert in scope that is not firing has cleared.

@@ -88,7 +88,7 @@ func (e *Engine) fire(ctx context.Context, q *queries.Queries, c Condition, cur 
 	if c.Title == "" {
 		c.Title = Title(c.Rule, c.Subject, "")
 	}
-	details, _ := json.Marshal(Details{Message: c.Message, Recommendation: c.Recommendation, Event: c.Event})
+	details, _ := json.Marshal(Details{Message: c.Message, Recommendation: c.Recommendation, Link: c.Link, Event: c.Event})
 	if cur == nil {
 		a, err := q.AlertOpen(ctx, queries.AlertOpenParams{Rule: c.Rule, Subject: c.Subject, Severity: c.Severity,
 			Title: c.Title, Now: now, Details: details})
@@ -104,7 +104,7 @@ func (e *Engine) fire(ctx context.Context, q *queries.Queries, c Condition, cur 
 	prev := ParseDetails(cur.Details)
 	if c.Event == "" {
 		// The periodic monitor does not know events; keep the last one so the next hook compares correctly.
-		details, _ = json.Marshal(Details{Message: c.Message, Recommendation: c.Recommendation, Event: prev.Event})
+		details, _ = json.Marshal(Details{Message: c.Message, Recommendation: c.Recommendation, Link: c.Link, Event: prev.Event})
 	}
 	a, err := q.AlertSeen(ctx, queries.AlertSeenParams{ID: cur.ID, Now: now, Severity: c.Severity, Title: c.Title,
 		Details: details, NewEvent: c.Event != "" && c.Event != prev.Event})
@@ -115,7 +115,8 @@ func (e *Engine) fire(ctx context.Context, q *queries.Queries, c Condition, cur 
 	if a.LastNotifiedAt != nil {
 		last = *a.LastNotifiedAt
 	}
-	if Silent(c.Rule) || now.Sub(last) < e.Cfg.AlertRemindAfter {
+	// An acknowledged alert stays open (the problem is real) but staff asked not to be reminded.
+	if Silent(c.Rule) || a.AcknowledgedAt != nil || now.Sub(last) < e.Cfg.AlertRemindAfter {
 		return nil, nil
 	}
 	out.Reminded = append(out.Reminded, a)

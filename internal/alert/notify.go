@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/uscpis/pisbackup/internal/config"
 	"github.com/uscpis/pisbackup/internal/mail"
+	"github.com/uscpis/pisbackup/internal/recovery"
 	"github.com/uscpis/pisbackup/queries"
 	"github.com/uscpis/pisbackup/views/emails"
 )
@@ -25,7 +27,7 @@ func (e *Engine) notify(ctx context.Context, tx pgx.Tx, q *queries.Queries, noti
 	if err != nil {
 		return err
 	}
-	base, err := Base(ctx, q, e.Cfg, now)
+	base, err := Base(ctx, q, e.Cfg, now, e.InWorker)
 	if err != nil {
 		return err
 	}
@@ -96,11 +98,20 @@ func template(kind string) string {
 	return mail.TemplateAlertOpened
 }
 
-// Base fills everything an e-mail shows except what it is about: overall status, open issues, backup
-// statistics and links. The test e-mail uses it too, so a test shows real numbers.
-func Base(ctx context.Context, q *queries.Queries, cfg *config.Config, now time.Time) (emails.AlertVM, error) {
-	vm := emails.AlertVM{Status: "ok", DashboardURL: cfg.BaseURL.JoinPath("/").String(),
+// Base fills everything an e-mail shows except what it is about: the recoverability state (status and
+// headline, the same the dashboard shows), open issues, backup statistics and links. The test e-mail uses it
+// too, so a test shows real numbers.
+func Base(ctx context.Context, q *queries.Queries, cfg *config.Config, now time.Time, inWorker bool) (emails.AlertVM, error) {
+	vm := emails.AlertVM{DashboardURL: cfg.BaseURL.JoinPath("/").String(),
 		AlertsURL: cfg.BaseURL.JoinPath("alerts").String(), When: now.In(cfg.DisplayTZ).Format("2006-01-02 15:04 UTC-07:00")}
+	st, err := recovery.Evaluate(ctx, recovery.Inputs{Q: q, Cfg: cfg, Now: now})
+	if err != nil {
+		return vm, err
+	}
+	if inWorker {
+		st = st.Without(recovery.RuleWorkerNotRunning)
+	}
+	vm.Status, vm.Verdict = st.Status, st.Label+": "+st.Headline
 	open, err := q.AlertListOpen(ctx)
 	if err != nil {
 		return vm, err
@@ -108,39 +119,29 @@ func Base(ctx context.Context, q *queries.Queries, cfg *config.Config, now time.
 	sort.SliceStable(open, func(i, j int) bool { return rank(open[i].Severity) > rank(open[j].Severity) })
 	for _, a := range open {
 		vm.Open = append(vm.Open, IssueOf(a, cfg))
-		if rank(a.Severity) > rank(vm.Status) {
-			vm.Status = a.Severity
-		}
 	}
-	vm.Stats, err = Stats(ctx, q, now)
-	return vm, err
+	vm.Stats = Stats(st)
+	return vm, nil
 }
 
-// Stats are the success counts and the newest good database backup's age.
-func Stats(ctx context.Context, q *queries.Queries, now time.Time) (emails.Stats, error) {
-	var s emails.Stats
-	day, err := q.BackupOutcomesSince(ctx, now.Add(-24*time.Hour))
-	if err != nil {
-		return s, err
+// Stats are the state's success counts and the newest good and proven database backups' ages.
+func Stats(st recovery.State) emails.Stats {
+	s := emails.Stats{Good24h: st.Stats.Good24h, Total24h: st.Stats.Finished24h, Good7d: st.Stats.Good7d, Total7d: st.Stats.Finished7d}
+	db := st.Kinds["database"]
+	if db.NewestGood != nil {
+		s.LastGoodDatabase = age(max(0, time.Duration(db.NewestGood.AgeSeconds*float64(time.Second))))
 	}
-	week, err := q.BackupOutcomesSince(ctx, now.Add(-7*24*time.Hour))
-	if err != nil {
-		return s, err
+	if db.NewestProven != nil {
+		s.LastProvenDatabase = age(max(0, time.Duration(db.NewestProven.AgeSeconds*float64(time.Second))))
 	}
-	s.Good24h, s.Total24h, s.Good7d, s.Total7d = day.Good, day.Total, week.Good, week.Total
-	b, err := q.BackupLatestGood(ctx, "database")
-	if err == nil && b.FinishedAt != nil {
-		s.LastGoodDatabase = age(max(0, now.Sub(*b.FinishedAt)))
-	} else if err != nil && !errors.Is(err, pgx.ErrNoRows) {
-		return s, err
-	}
-	return s, nil
+	return s
 }
 
 // IssueOf shows an alert row as an e-mail issue.
 func IssueOf(a queries.Alert, cfg *config.Config) emails.Issue {
 	d := ParseDetails(a.Details)
 	return emails.Issue{AlertID: a.ID, Severity: a.Severity, Title: a.Title, Message: d.Message, Recommendation: d.Recommendation,
+		Link:  strings.TrimSuffix(cfg.BaseURL.String(), "/") + LinkOf(a.Subject, a.Details),
 		Since: a.OpenedAt.In(cfg.DisplayTZ).Format("2006-01-02 15:04 UTC-07:00"), Occurrences: a.Occurrences}
 }
 

@@ -14,7 +14,7 @@ import (
 // TestMessage is the test e-mail: the same template and real numbers as an alert, so a test proves what an
 // alert will look like. subject may be empty.
 func TestMessage(ctx context.Context, q *queries.Queries, cfg *config.Config, to, subject string, now time.Time) (mail.Message, error) {
-	vm, err := Base(ctx, q, cfg, now)
+	vm, err := Base(ctx, q, cfg, now, false)
 	if err != nil {
 		return mail.Message{}, err
 	}

@@ -82,9 +82,13 @@ func Ingest(ctx context.Context, r io.Reader, o IngestOptions) (*Result, error) 
 		return nil, &UploadError{Err: err}
 	}
 	m.BackupID, m.Trigger, m.Tool = o.BackupID, "upload", "pisbackup"
-	if m.StartedAt.IsZero() { // a pisbackup artifact keeps its own point in time; other files date from now
-		m.StartedAt = now().UTC()
+	// Nothing a file claims about itself is trusted: an upload is dated by its upload, whatever its manifest says
+	// (a manifest claiming finished_at 2099 must not look like a fresh backup). The claim is kept as a warning.
+	if !m.FinishedAt.IsZero() {
+		m.Warnings = append(m.Warnings, "the uploaded manifest claims the backup finished at "+
+			m.FinishedAt.UTC().Format(time.RFC3339)+" (unverified; pisbackup dates it from the upload)")
 	}
+	m.StartedAt, m.FinishedAt = now().UTC(), time.Time{}
 	m.ArtifactKey = storage.BackupKey("database", m.StartedAt, o.BackupID, ext)
 	w, err := o.Store.Create(ctx, m.ArtifactKey)
 	if err != nil {
@@ -146,6 +150,9 @@ func planIngest(o IngestOptions, head []byte) (*Manifest, string, error) {
 		}
 		cp := *src
 		cp.ParentID = 0 // the parent lives in another catalog
+		if len(cp.Tables) > 0 {
+			cp.TablesSource = TablesClaimed // the archive is sealed; its row counts are the file's own claim
+		}
 		cp.Warnings = append(append([]string{}, src.Warnings...), m.Warnings...)
 		return &cp, "dump.zst.age", nil
 	}
@@ -175,6 +182,7 @@ func ingestBody(ctx context.Context, r io.Reader, w io.Writer, o IngestOptions, 
 		var err error
 		if o.Type == UploadLegacy {
 			m.Tables, err = ParseLegacyGzip(pr)
+			m.TablesSource = TablesArchive
 		} else {
 			err = checkDump(ctx, pr, o.PGRestore)
 		}

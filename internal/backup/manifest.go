@@ -45,6 +45,9 @@ type Manifest struct {
 	// Tablespaces are the non-default tablespaces the source's tables use; restores map them to the
 	// target's default (pg_restore --no-tablespaces).
 	Tablespaces []string `json:"tablespaces,omitempty"`
+	// TablesSource says where Tables came from: "" pisbackup counted them in the dump's snapshot, "archive"
+	// they were read from the uploaded archive itself, TablesClaimed an uploaded manifest said so (unverified).
+	TablesSource string `json:"tables_source,omitempty"`
 	// Sequences are every sequence's value in the dump's snapshot; drills compare them after restore.
 	Sequences  []SequenceValue `json:"sequences,omitempty"`
 	Files      []MediaFile     `json:"files,omitempty"`
@@ -67,6 +70,12 @@ type DatabaseProperties struct {
 	Settings       []string `json:"settings,omitempty"` // ALTER DATABASE … SET, as "name=value"
 	Comment        string   `json:"comment,omitempty"`
 }
+
+// Sources of a manifest's table counts.
+const (
+	TablesArchive = "archive"
+	TablesClaimed = "claimed"
+)
 
 // TableCount is an exact row count taken in the dump's own snapshot, with the table's content digest
 // (CountTables; empty in manifests written before issue 22 or without digests).

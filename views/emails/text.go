@@ -15,6 +15,9 @@ func AlertText(vm AlertVM) templ.Component {
 	return templ.ComponentFunc(func(_ context.Context, w io.Writer) error {
 		var b strings.Builder
 		fmt.Fprintf(&b, "%s\n%s\n\n%s\n\nOverall status: %s\n", vm.Headline, strings.Repeat("=", len(vm.Headline)), vm.intro(), vm.Status)
+		if vm.Verdict != "" {
+			fmt.Fprintf(&b, "%s\n", vm.Verdict)
+		}
 		if vm.About != nil {
 			b.WriteString("\nThis alert\n----------\n")
 			textIssue(&b, *vm.About)
@@ -27,8 +30,8 @@ func AlertText(vm AlertVM) templ.Component {
 		for _, i := range vm.Open {
 			textIssue(&b, i)
 		}
-		fmt.Fprintf(&b, "\nBackups\n-------\nLast 24 hours: %s\nLast 7 days:   %s\nNewest good database backup: %s\n",
-			Rate(vm.Stats.Good24h, vm.Stats.Total24h), Rate(vm.Stats.Good7d, vm.Stats.Total7d), vm.Stats.LastGood())
+		fmt.Fprintf(&b, "\nBackups\n-------\nLast 24 hours: %s\nLast 7 days:   %s\nNewest good database backup: %s\nNewest drill-proven database backup: %s\n",
+			Rate(vm.Stats.Good24h, vm.Stats.Total24h), Rate(vm.Stats.Good7d, vm.Stats.Total7d), vm.Stats.LastGood(), vm.Stats.LastProven())
 		fmt.Fprintf(&b, "\nDashboard: %s\nAlerts and e-mail log: %s\n\nSent by pisbackup at %s.\n", vm.DashboardURL, vm.AlertsURL, vm.When)
 		_, err := io.WriteString(w, b.String())
 		return err
@@ -42,6 +45,9 @@ func textIssue(b *strings.Builder, i Issue) {
 	}
 	if i.Recommendation != "" {
 		fmt.Fprintf(b, "  Recommended: %s\n", i.Recommendation)
+	}
+	if i.Link != "" {
+		fmt.Fprintf(b, "  About: %s\n", i.Link)
 	}
 	if i.Since != "" {
 		fmt.Fprintf(b, "  Open since %s%s\n", i.Since, occurrences(i))

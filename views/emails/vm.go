@@ -16,8 +16,10 @@ const (
 type AlertVM struct {
 	Kind     string
 	Headline string // what this message is about, also the subject after the prefix
-	// Status is the overall state after this change: ok, warning or critical.
-	Status string
+	// Status is the recoverability state after this change (ok, warning or critical) and Verdict its label and
+	// headline: the same words the dashboard, /health and monitor-backups show.
+	Status  string
+	Verdict string
 	// About is the alert that changed (nil for a test message).
 	About *Issue
 	// Open lists the other issues still open (not About), worst first.
@@ -38,6 +40,8 @@ type Issue struct {
 	Recommendation string
 	Since          string // formatted opening time
 	Occurrences    int32
+	// Link is the absolute URL of the backup or schedule the alert is about.
+	Link string
 }
 
 // Stats are the numbers the earlier system's alert promised and never filled in.
@@ -46,6 +50,8 @@ type Stats struct {
 	Good7d, Total7d   int64
 	// LastGoodDatabase is the age of the newest good database backup ("5 h"), or "" when there is none.
 	LastGoodDatabase string
+	// LastProvenDatabase is the age of the newest drill-proven database backup, or "" when there is none.
+	LastProvenDatabase string
 }
 
 // Rate formats good/total as a percentage, or "no backups" when nothing finished in the window.
@@ -62,6 +68,14 @@ func (s Stats) LastGood() string {
 		return "none on record"
 	}
 	return s.LastGoodDatabase + " ago"
+}
+
+// LastProven says how old the newest drill-proven database backup is, loudly when there is none.
+func (s Stats) LastProven() string {
+	if s.LastProvenDatabase == "" {
+		return "none: no backup has been restored in a drill"
+	}
+	return s.LastProvenDatabase + " ago"
 }
 
 // openHeading titles the list of open issues, "other" ones when the message is about one of them.

@@ -1,4 +1,4 @@
-package alert
+package recovery
 
 import (
 	"context"
@@ -12,8 +12,8 @@ import (
 	"github.com/uscpis/pisbackup/queries"
 )
 
-// EmailStatus is the state of alert e-mail for the dashboard, the alerts page and GET /api/v1/email/status.
-// It names no addresses and no key, only whether they are set.
+// EmailStatus is the deliverability of alert e-mail, part of every State, and what the alerts page and
+// GET /api/v1/email/status show. It names no addresses and no key, only whether they are set.
 type EmailStatus struct {
 	// Configured is false while SENDGRID_API_KEY is unset: e-mail then goes to the development outbox and the
 	// dashboard must say that alerts reach nobody.
@@ -25,8 +25,11 @@ type EmailStatus struct {
 	// Recipients counts BACKUP_ALERT_EMAIL addresses plus opted-in admins; zero means alerts reach nobody.
 	Recipients int `json:"recipients"`
 	// Failing is true while the newest SendGrid e-mail failed (the "e-mail delivery failing" alert).
-	Failing    bool       `json:"failing"`
-	LastError  string     `json:"last_error,omitempty"`
+	Failing   bool   `json:"failing"`
+	LastError string `json:"last_error,omitempty"`
+	// LastFailedID is the failed e-mail's id while Failing (the alert's event).
+	LastFailedID int64 `json:"last_failed_id,omitempty"`
+	// LastSentAt is when SendGrid last accepted an e-mail; outbox messages never count.
 	LastSentAt *time.Time `json:"last_sent_at,omitempty"`
 	Sent24h    int64      `json:"sent_24h"`
 	Failed24h  int64      `json:"failed_24h"`
@@ -71,8 +74,10 @@ func Email(ctx context.Context, q *queries.Queries, cfg *config.Config, now time
 		return s, err
 	}
 	if last.Status == "failed" {
-		s.Failing, s.LastError = true, last.LastError
+		s.Failing, s.LastError, s.LastFailedID = true, last.LastError, last.ID
 	}
-	s.LastSentAt = last.SentAt
-	return s, nil
+	if s.LastSentAt, err = q.EmailLastSent(ctx); errors.Is(err, pgx.ErrNoRows) {
+		err = nil
+	}
+	return s, err
 }
