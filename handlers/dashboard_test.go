@@ -44,39 +44,65 @@ func seedDrill(t *testing.T, e *authEnv, id, rtoMs int64) {
 	require.NoError(t, err)
 }
 
-// The headline is right for each state a clinic can be in, as a signed-in viewer sees it on GET /.
+// quietInfra makes what is not about backups healthy: a completed scheduler pass, the worker's health metric,
+// SendGrid with a recipient, and a daily database schedule created five days ago (its deadline: the newest good
+// backup plus 25 h).
+func quietInfra(t *testing.T, e *authEnv) {
+	t.Helper()
+	ctx := context.Background()
+	for _, q := range []string{
+		`INSERT INTO river_job (kind, args, max_attempts, state, finalized_at) VALUES ('schedule_tick', '{}', 1, 'completed', now())`,
+		`INSERT INTO health_metrics (metric, value, unit) VALUES ('monitor_status', 0, 'level')`,
+		`INSERT INTO schedules (name, kind, cadence, time_of_day, active, created_at) VALUES ('Nightly', 'database', 'daily', '02:00', true, now() - interval '5 days')`,
+	} {
+		_, err := e.d.Pool.Exec(ctx, q)
+		require.NoError(t, err)
+	}
+	e.d.Cfg.SendGridAPIKey, e.d.Cfg.AlertEmails = "SG.test", []string{"ops@clinic.test"}
+}
+
+// The headline is right for each state a clinic can be in, as a signed-in viewer sees it on GET /: the heading
+// is the state's label and the sentence never speaks with another level's words.
 func TestDashboardVerdictStates(t *testing.T) {
 	t.Parallel()
 	states := []dashboardState{
 		{name: "never backed up", seed: func(*testing.T, *authEnv) {}, level: "red", label: "At risk",
-			text: []string{"Not recoverable: no backup of the clinic database has been taken yet."}, noProof: true},
+			text: []string{"No good backup of the clinic database exists yet."}, noProof: true},
 		{name: "backed up, never drilled", seed: func(t *testing.T, e *authEnv) { seedBackup(t, e, "succeeded", "2 hours") },
 			level: "amber", label: "Needs attention",
-			text: []string{"Unproven: the last backup (2 h ago) succeeded, but no backup has been restored in a drill yet."}, noProof: true},
+			text: []string{"(#1, 2 h ago) has not been restored in a drill"}, noProof: true},
 		{name: "drilled and fresh", seed: func(t *testing.T, e *authEnv) {
 			seedDrill(t, e, seedBackup(t, e, "succeeded", "3 hours"), 41000)
 		}, level: "green", label: "Recoverable",
-			text: []string{"Recoverable: last proven restore point 3 h ago (drill took 41 s)."}, rpo: "(3 h ago)", rto: "41 s"},
+			text: []string{"Last proven restore point 3 h ago (drill took 41 s)."}, rpo: "(3 h ago)", rto: "41 s"},
 		{name: "stale", seed: func(t *testing.T, e *authEnv) {
 			seedDrill(t, e, seedBackup(t, e, "succeeded", "3 days"), 41000)
-		}, level: "amber", label: "Needs attention",
-			text: []string{"Stale: the newest good backup is 3 d old, past its 26 h deadline."}, rpo: "(3 d ago)", rto: "41 s"},
+		}, level: "red", label: "At risk",
+			text: []string{`Schedule "Nightly" is overdue`, "Last proven restore point 3 d ago"}, rpo: "(3 d ago)", rto: "41 s"},
 		{name: "stale, never drilled", seed: func(t *testing.T, e *authEnv) { seedBackup(t, e, "succeeded", "3 days") },
 			level: "red", label: "At risk",
-			text: []string{"Stale: the newest good backup is 3 d old", "No backup has been proven by a drill."}, noProof: true},
+			text: []string{`Schedule "Nightly" is overdue`, "No backup has been proven by a restore drill yet."}, noProof: true},
 		{name: "last backup failed", seed: func(t *testing.T, e *authEnv) {
-			seedDrill(t, e, seedBackup(t, e, "succeeded", "25 hours"), 41000)
+			seedDrill(t, e, seedBackup(t, e, "succeeded", "20 hours"), 41000)
 			seedBackup(t, e, "failed", "1 hour")
-		}, level: "amber", label: "Needs attention",
-			text: []string{"At risk: the last database backup (1 h ago) failed.", "Last proven restore point 25 h ago (drill took 41 s)."},
-			rpo:  "(25 h ago)", rto: "41 s"},
+		}, level: "red", label: "At risk",
+			text: []string{"The newest database backup (#2) failed: pg_dump: connection refused", "Last proven restore point 20 h ago (drill took 41 s)."},
+			rpo:  "(20 h ago)", rto: "41 s"},
 		{name: "failed, nothing proven", seed: func(t *testing.T, e *authEnv) { seedBackup(t, e, "failed", "1 hour") },
-			level: "red", label: "At risk", text: []string{"At risk: the last database backup (1 h ago) failed."}, noProof: true},
+			level: "red", label: "At risk", text: []string{"The newest database backup (#1) failed"}, noProof: true},
+		{name: "drilled, then its checksum failed", seed: func(t *testing.T, e *authEnv) {
+			id := seedBackup(t, e, "succeeded", "3 hours")
+			seedDrill(t, e, id, 41000)
+			_, err := e.d.Pool.Exec(context.Background(), `INSERT INTO verifications (backup_id, level, status, finished_at, error)
+				VALUES ($1, 'checksum', 'failed', now(), 'SHA-256 mismatch')`, id)
+			require.NoError(t, err)
+		}, level: "red", label: "At risk", text: []string{"Database backup #1 failed its checksum verification: SHA-256 mismatch"}, noProof: true},
 	}
 	for _, s := range states {
 		t.Run(s.name, func(t *testing.T) {
 			t.Parallel()
 			e := newAuthEnv(t, false)
+			quietInfra(t, e)
 			s.seed(t, e)
 			c, resp := e.login(t, "viewer@clinic.test", testPassword)
 			require.Equal(t, http.StatusSeeOther, resp.StatusCode)
@@ -92,6 +118,9 @@ func TestDashboardVerdictStates(t *testing.T) {
 			// Status is told in words, not by colour alone.
 			require.Equal(t, s.label, strings.TrimSpace(v.Find(".verdict-label").Text()))
 			sentence := strings.TrimSpace(doc.Find("[data-testid=verdict-sentence]").Text())
+			for _, other := range []string{"At risk", "Needs attention", "Recoverable", "Not recoverable", "Unproven", "Stale"} {
+				require.False(t, strings.HasPrefix(sentence, other), "the sentence %q speaks with a level's word", sentence)
+			}
 			rest := sentence
 			for _, frag := range s.text {
 				i := strings.Index(rest, frag)

@@ -34,12 +34,15 @@ func TestMetricsEndpoint(t *testing.T) {
 		resp, text := e.req(t, nil, "GET", "/metrics", tok, "")
 		require.Equal(t, http.StatusOK, resp.StatusCode, text)
 		require.True(t, strings.HasPrefix(resp.Header.Get("Content-Type"), "text/plain"), resp.Header.Get("Content-Type"))
-		for _, name := range []string{"pisbackup_source_db_bytes", "pisbackup_storage_used_bytes", "pisbackup_backup_success_rate_24h",
-			"pisbackup_river_queue_depth", "pisbackup_worker_uptime_seconds", "pisbackup_monitor_status"} {
+		for _, name := range []string{"pisbackup_source_db_bytes", "pisbackup_storage_used_bytes",
+			"pisbackup_river_queue_depth", "pisbackup_worker_uptime_seconds", "pisbackup_monitor_status",
+			"pisbackup_recovery_status", "pisbackup_scheduler_alive", "pisbackup_worker_alive"} {
 			require.Contains(t, text, "\n"+name+" ", name)
 			require.Contains(t, text, "# TYPE "+name+" gauge", name)
 		}
 		require.NotContains(t, text, "scrape-secret")
+		require.NotContains(t, text, "pisbackup_backup_success_rate_24h", "no backup finished: no rate, not 100%")
+		require.Contains(t, text, "\npisbackup_recovery_status 2\n", "nothing backed up yet: critical, as on the dashboard")
 	}
 	// The token opens /metrics only.
 	resp, _ = e.req(t, nil, "GET", "/api/v1/schedules", "scrape-secret-123", "")

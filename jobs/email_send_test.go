@@ -24,6 +24,9 @@ func (b *testBundle) withSendGrid(t *testing.T, status func(n int) int) *mailtes
 	b.d.Cfg.SendGridAPIKey, b.d.Cfg.SendGridAPIURL, b.d.Cfg.DefaultFromEmail = testSendGridKey, f.URL, mailtest.VerifiedSender
 	b.d.Cfg.AlertEmails = []string{"oncall@clinic.example"}
 	b.d.EmailRetryDelay = func(int) time.Duration { return 10 * time.Millisecond }
+	// The worker's periodic alert evaluation would e-mail every problem of an empty catalog; these tests count
+	// the e-mails of the one thing they are about.
+	healthy(t, b)
 	return f
 }
 

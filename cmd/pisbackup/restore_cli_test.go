@@ -81,10 +81,10 @@ func TestVerifyRestoreRescanCLI(t *testing.T) {
 	require.NoError(t, err)
 	out, stderr, code = runCLI(t, env, "rescan-storage")
 	require.Equal(t, 0, code, stderr)
-	require.Contains(t, out, "1 backups added")
+	require.Contains(t, out, "1 backups added (0 NOT good)")
 	out, _, code = runCLI(t, env, "rescan-storage")
 	require.Equal(t, 0, code)
-	require.Contains(t, out, "0 backups added, 1 already in the catalog")
+	require.Contains(t, out, "0 backups added (0 NOT good), 1 already in the catalog")
 	out, _, _ = runCLI(t, env, "list-backups", "--json")
 	require.Contains(t, out, b.SHA256)
 }

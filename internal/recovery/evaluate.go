@@ -46,7 +46,7 @@ func (s *State) add(p Problem) { s.Problems = append(s.Problems, p) }
 
 func ref(b queries.Backup, now time.Time) *BackupRef {
 	at := Finished(b)
-	return &BackupRef{ID: b.ID, Status: b.Status, At: at, ScheduleID: b.ScheduleID, AgeSeconds: now.Sub(at).Seconds()}
+	return &BackupRef{ID: b.ID, Status: b.Status, At: at, ScheduleID: b.ScheduleID, AgeSeconds: max(0, now.Sub(at).Seconds())}
 }
 
 // Finished is a backup's restore point: when it finished (when it was queued, for rows that never did).
@@ -72,7 +72,13 @@ func kinds(ctx context.Context, in Inputs, s *State) error {
 		ks.Newest = ref(b, in.Now)
 		s.Kinds[b.Kind] = ks
 		if b.Status == "failed" {
-			s.add(BackupFailed(b, ""))
+			name := ""
+			if b.ScheduleID != nil {
+				if sc, err := in.Q.ScheduleGet(ctx, *b.ScheduleID); err == nil {
+					name = sc.Name
+				}
+			}
+			s.add(BackupFailed(b, name))
 		}
 	}
 	for _, k := range Kinds {
@@ -87,7 +93,7 @@ func kinds(ctx context.Context, in Inputs, s *State) error {
 			if p.BackupFinishedAt != nil {
 				at = *p.BackupFinishedAt
 			}
-			ks.NewestProven = &BackupRef{ID: p.BackupID, Status: "succeeded", At: at, AgeSeconds: in.Now.Sub(at).Seconds()}
+			ks.NewestProven = &BackupRef{ID: p.BackupID, Status: "succeeded", At: at, AgeSeconds: max(0, in.Now.Sub(at).Seconds())}
 			ks.RTOMillis = p.RtoMs
 		} else if !errors.Is(err, pgx.ErrNoRows) {
 			return err

@@ -54,8 +54,9 @@ const (
 	RuleMediaMigration = "media_migration_failed"
 )
 
-// Rules lists every rule Evaluate checks, in the order a State lists problems of equal severity.
-var Rules = []string{RuleBackupMissing, RuleBackupFailed, RuleVerificationFailed, RuleBackupStale,
+// Rules lists every rule Evaluate checks, in the order a State lists problems of equal severity: the specific
+// cause (a failed backup, a corrupt one) before its consequence (no good backup), so the headline names it.
+var Rules = []string{RuleBackupFailed, RuleVerificationFailed, RuleBackupMissing, RuleBackupStale,
 	RuleSchedulerNotRunning, RuleWorkerNotRunning, RuleStorageFull, RuleBackupUnproven, RuleDrillOverdue,
 	RuleMediaMigration, RuleEmail}
 
