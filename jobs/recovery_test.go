@@ -1,0 +1,212 @@
+package jobs
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/riverqueue/river"
+	"github.com/stretchr/testify/require"
+
+	"github.com/uscpis/pisbackup/internal/alert"
+	"github.com/uscpis/pisbackup/internal/recovery"
+	"github.com/uscpis/pisbackup/internal/schedule"
+	"github.com/uscpis/pisbackup/internal/storage"
+	"github.com/uscpis/pisbackup/queries"
+)
+
+// scheduledBackup runs the schedule's backup through the worker (as the scheduler does) and waits for it.
+func (b *testBundle) scheduledBackup(t *testing.T, client *river.Client[pgx.Tx], s queries.Schedule) queries.Backup {
+	t.Helper()
+	var row queries.Backup
+	require.Eventually(t, func() bool {
+		var err error
+		row, _, err = EnqueueBackup(context.Background(), b.d.Pool, client, b.d.Cfg, BackupRequest{Kind: "database", Trigger: "schedule", ScheduleID: &s.ID})
+		if errors.Is(err, ErrJobStillActive) {
+			return false
+		}
+		require.NoError(t, err)
+		return true
+	}, 30*time.Second, 50*time.Millisecond)
+	done := b.waitFinal(t, row.ID)
+	require.Equal(t, "succeeded", done.Status, done.Error)
+	return done
+}
+
+// flipByte damages one byte in the middle of a stored object.
+func (b *testBundle) flipByte(t *testing.T, key string) {
+	t.Helper()
+	path := filepath.Join(b.dir, key)
+	raw, err := os.ReadFile(path)
+	require.NoError(t, err)
+	raw[len(raw)/2] ^= 0xff
+	require.NoError(t, os.WriteFile(path, raw, 0o600))
+}
+
+// waitVerificationsOf waits until every verification of backup id has ended (the automatic checksum included).
+func (b *testBundle) waitVerificationsOf(t *testing.T, id int64) {
+	t.Helper()
+	require.Eventually(t, func() bool {
+		vs, err := b.d.Q.VerificationListByBackup(context.Background(), id)
+		require.NoError(t, err)
+		for _, v := range vs {
+			if v.Status == "queued" || v.Status == "running" {
+				return false
+			}
+		}
+		return len(vs) > 0
+	}, 60*time.Second, 50*time.Millisecond)
+}
+
+// waitOpen waits for the open alert (rule, subject): hooks run just after the row they follow is final.
+func (b *testBundle) waitOpen(t *testing.T, rule, subject string) queries.Alert {
+	t.Helper()
+	var a queries.Alert
+	require.Eventually(t, func() bool {
+		var err error
+		a, err = b.d.Q.AlertGetOpen(context.Background(), queries.AlertGetOpenParams{Rule: rule, Subject: subject})
+		return err == nil
+	}, 10*time.Second, 20*time.Millisecond, "alert %s %s never opened", rule, subject)
+	return a
+}
+
+// waitClosed waits until (rule, subject) has no open alert.
+func (b *testBundle) waitClosed(t *testing.T, rule, subject string) {
+	t.Helper()
+	require.Eventually(t, func() bool {
+		_, err := b.d.Q.AlertGetOpen(context.Background(), queries.AlertGetOpenParams{Rule: rule, Subject: subject})
+		return errors.Is(err, pgx.ErrNoRows)
+	}, 10*time.Second, 20*time.Millisecond, "alert %s %s stayed open", rule, subject)
+}
+
+// Issue 16, first input: keep_last 2; three runs; #3's artifact has a byte flipped and fails checksum; a fourth
+// run. Retention used to prune #2 (valid) and keep #3 (known corrupt). Now the corrupt backup is not good: it
+// counts toward nothing, is not newest good, and its alert stays open though every newer checksum passes.
+func TestCorruptBackupIsNotGoodAndNeverPushesOutAGoodOne(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	s := saveSchedule(t, b.d, schedule.Input{Name: "keep two", Kind: "database", Active: true,
+		Spec: schedule.Spec{Cadence: "daily", TimeOfDay: "02:00"}, Policy: schedule.Policy{KeepLast: 2}})
+	b.d.AfterBackup = append(b.d.AfterBackup, AlertOnBackup(b.d))
+	client := b.startWorker(t)
+
+	var runs []queries.Backup
+	for range 3 {
+		runs = append(runs, b.scheduledBackup(t, client, s))
+		b.waitVerificationsOf(t, runs[len(runs)-1].ID)
+	}
+	corrupt := runs[2]
+	b.flipByte(t, corrupt.StorageKey)
+	v := b.verifyNow(t, client, corrupt.ID, "checksum")
+	require.Equal(t, "failed", v.Status)
+	require.Contains(t, v.Error, "SHA-256 mismatch")
+	got, err := b.d.Q.BackupGet(ctx, corrupt.ID)
+	require.NoError(t, err)
+	require.Equal(t, "failed", got.VerifyState, "the list, the page and the API show it is not good")
+	require.Equal(t, "succeeded", got.Status, "the run itself succeeded; its artifact is what is bad")
+
+	runs = append(runs, b.scheduledBackup(t, client, s))
+	b.waitVerificationsOf(t, runs[3].ID) // its automatic checksum passes: the newest checksum overall is good
+	_, err = ApplyRetention(ctx, b.d, s.ID)
+	require.NoError(t, err)
+
+	state := map[int64]bool{} // pruned?
+	for _, r := range runs {
+		row, err := b.d.Q.BackupGet(ctx, r.ID)
+		require.NoError(t, err)
+		state[r.ID] = row.PrunedAt != nil
+	}
+	require.Equal(t, map[int64]bool{runs[0].ID: true, runs[1].ID: false, runs[2].ID: false, runs[3].ID: false}, state,
+		"keep_last 2 keeps the two newest GOOD backups (#4, #2); the corrupt #3 is neither counted nor pruned by policy")
+
+	st, err := recovery.Evaluate(ctx, recovery.Inputs{Q: b.d.Q, Now: time.Now()})
+	require.NoError(t, err)
+	require.Equal(t, runs[3].ID, st.Kinds["database"].NewestGood.ID)
+	require.Equal(t, []recovery.FailedVerification{{BackupID: corrupt.ID, VerificationID: v.ID, Level: "checksum",
+		Error: st.Kinds["database"].FailedVerifications[0].Error}}, st.Kinds["database"].FailedVerifications)
+
+	// The alert opened when the checksum failed and is still open after the newer backup's checksum passed and
+	// after the periodic evaluation.
+	_, _, err = EvaluateAlerts(ctx, b.d, client, true)
+	require.NoError(t, err)
+	a, err := b.d.Q.AlertGetOpen(ctx, queries.AlertGetOpenParams{Rule: alert.RuleVerifyFailed, Subject: "backup:" + itoa(corrupt.ID)})
+	require.NoError(t, err, "the corrupt backup's alert stays open")
+	require.Equal(t, "/backups/"+itoa(corrupt.ID), alert.LinkOf(a.Subject, a.Details))
+
+	// Deleted (its artifact pruned): the alert clears.
+	_, err = b.d.Q.BackupMarkPruned(ctx, corrupt.ID)
+	require.NoError(t, err)
+	_, _, err = EvaluateAlerts(ctx, b.d, client, true)
+	require.NoError(t, err)
+	_, err = b.d.Q.AlertGetOpen(ctx, queries.AlertGetOpenParams{Rule: alert.RuleVerifyFailed, Subject: "backup:" + itoa(corrupt.ID)})
+	require.ErrorIs(t, err, pgx.ErrNoRows)
+}
+
+// A backup re-verified good after a failure (the cause was temporary) is good again and its alert resolves.
+func TestReverifiedGoodClearsTheVerificationAlert(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	client := b.startWorker(t)
+	bk := b.backupNow(t, client)
+	b.waitVerificationsOf(t, bk.ID)
+	path := filepath.Join(b.dir, storage.ManifestKey(bk.StorageKey))
+	saved, err := os.ReadFile(path)
+	require.NoError(t, err)
+	require.NoError(t, os.Remove(path))
+	v := b.verifyNow(t, client, bk.ID, "checksum")
+	require.Equal(t, "failed", v.Status)
+	require.Contains(t, v.Error, "manifest", "a deleted manifest fails checksum")
+	b.waitOpen(t, alert.RuleVerifyFailed, "backup:"+itoa(bk.ID)) // the moment the verification failed
+	for _, level := range []string{"archive", "drill"} {
+		v := b.verifyNow(t, client, bk.ID, level)
+		require.Equal(t, "failed", v.Status, level)
+		require.Contains(t, v.Error, "manifest", "a deleted manifest fails %s too", level)
+	}
+
+	require.NoError(t, os.WriteFile(path, saved, 0o600))
+	for _, level := range []string{"checksum", "archive"} {
+		require.Equal(t, "succeeded", b.verifyNow(t, client, bk.ID, level).Status)
+	}
+	got, err := b.d.Q.BackupGet(ctx, bk.ID)
+	require.NoError(t, err)
+	require.Equal(t, "failed", got.VerifyState, "the drill's newest result still failed")
+	b.spreadIDs(t)
+	require.Equal(t, "succeeded", b.verifyNow(t, client, bk.ID, "drill").Status)
+	got, err = b.d.Q.BackupGet(ctx, bk.ID)
+	require.NoError(t, err)
+	require.Equal(t, "proven", got.VerifyState)
+	b.waitClosed(t, alert.RuleVerifyFailed, "backup:"+itoa(bk.ID)) // re-verified good: resolved
+}
+
+// A later good backup of the same kind clears a backup-failure alert whatever started either: a scheduled
+// failure is cleared by "Back up now" (the issue: two good manual backups left the schedule's alert open).
+func TestManualSuccessClearsScheduledFailure(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	s := saveSchedule(t, b.d, schedule.Input{Name: "nightly", Kind: "database", Active: true,
+		Spec: schedule.Spec{Cadence: "daily", TimeOfDay: "02:00"}, Policy: schedule.Policy{KeepLast: 7}})
+	b.d.AfterBackup = append(b.d.AfterBackup, AlertOnBackup(b.d))
+	client := b.startWorker(t)
+	good := b.d.Cfg.SourceDatabaseURL
+	b.d.Cfg.SourceDatabaseURL = "postgres://clinic:pw@127.0.0.1:1/pis?sslmode=disable"
+	row, _, err := EnqueueBackup(ctx, b.d.Pool, client, b.d.Cfg, BackupRequest{Kind: "database", Trigger: "schedule", ScheduleID: &s.ID})
+	require.NoError(t, err)
+	require.Equal(t, "failed", b.waitFinal(t, row.ID).Status)
+	a := b.waitOpen(t, alert.RuleBackupFailed, "kind:database")
+	require.Equal(t, "/backups/"+itoa(row.ID), alert.LinkOf(a.Subject, a.Details), "the alert links to the failed backup")
+
+	b.d.Cfg.SourceDatabaseURL = good
+	b.backupNow(t, client) // Trigger "manual": Back up now
+	b.waitClosed(t, alert.RuleBackupFailed, "kind:database")
+	_, _, err = EvaluateAlerts(ctx, b.d, client, true)
+	require.NoError(t, err)
+	_, err = b.d.Q.AlertGetOpen(ctx, queries.AlertGetOpenParams{Rule: alert.RuleBackupFailed, Subject: "kind:database"})
+	require.ErrorIs(t, err, pgx.ErrNoRows, "and the periodic evaluation does not reopen it")
+}
