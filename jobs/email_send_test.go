@@ -11,8 +11,8 @@ import (
 
 	"github.com/uscpis/pisbackup/internal/alert"
 	"github.com/uscpis/pisbackup/internal/mail"
-	"github.com/uscpis/pisbackup/internal/recovery"
 	"github.com/uscpis/pisbackup/internal/mail/mailtest"
+	"github.com/uscpis/pisbackup/internal/recovery"
 	"github.com/uscpis/pisbackup/queries"
 )
 

@@ -379,7 +379,7 @@ func email(ctx context.Context, in Inputs, s *State) error {
 	case st.Failing && strings.Contains(st.LastError, mail.SenderNotVerified):
 		// SendGrid's 403: a configuration problem that no retry fixes; the error names the sender.
 		p.Subject, p.Event, p.Severity = "sendgrid", strconv.FormatInt(st.LastFailedID, 10), StatusCritical
-		p.Message = "SendGrid refuses every alert e-mail because the sender is not verified: " + firstLine(st.LastError)
+		p.Message = "SendGrid refuses every alert e-mail because the sender is not verified: " + firstLineN(st.LastError, 600)
 		p.Recommendation = "Verify the sender named above as a Sender Identity in SendGrid (Settings → Sender Authentication), or set DEFAULT_FROM_EMAIL to an address verified there; then send a test e-mail."
 	case st.Failing:
 		p.Subject, p.Event = "sendgrid", strconv.FormatInt(st.LastFailedID, 10)
@@ -417,10 +417,13 @@ func MediaMigrationFailed(runID int64, failed int, errText string) Problem {
 		Recommendation: "See the media page for the failed files and re-run the migration; verified files are skipped."}
 }
 
-func firstLine(s string) string {
+func firstLine(s string) string { return firstLineN(s, 300) }
+
+// firstLineN is the first line of s, at most n bytes (cut on a rune boundary).
+func firstLineN(s string, n int) string {
 	s, _, _ = strings.Cut(strings.TrimSpace(s), "\n")
-	if len(s) > 300 {
-		s = s[:300] + "…"
+	if len(s) > n {
+		s = strings.ToValidUTF8(s[:n], "") + "…"
 	}
 	if s == "" {
 		return "no error text recorded"
