@@ -255,7 +255,7 @@ func requireAgree(t *testing.T, got map[string]observed, status string, rules ..
 // (ok/warning/critical, shown as Recoverable/Needs attention/At risk) and the same problems.
 func TestOneStateEverywhere(t *testing.T) {
 	t.Parallel()
-	mailEnv := map[string]string{"SENDGRID_API_KEY": "SG.test-key", "SENDGRID_API_URL": "http://127.0.0.1:9",
+	mailEnv := map[string]string{"SENDGRID_API_KEY": "SG.test-key", "SENDGRID_API_URL": "http://127.0.0.1:9", "DEFAULT_FROM_EMAIL": "backups@clinic.test",
 		"BACKUP_ALERT_EMAIL": "ops@clinic.test"}
 
 	t.Run("fresh install", func(t *testing.T) {
@@ -339,7 +339,7 @@ func TestOneStateEverywhere(t *testing.T) {
 
 	t.Run("no recipients", func(t *testing.T) {
 		t.Parallel()
-		o := newOutputsEnv(t, map[string]string{"SENDGRID_API_KEY": "SG.test-key", "SENDGRID_API_URL": "http://127.0.0.1:9"})
+		o := newOutputsEnv(t, map[string]string{"SENDGRID_API_KEY": "SG.test-key", "SENDGRID_API_URL": "http://127.0.0.1:9", "DEFAULT_FROM_EMAIL": "backups@clinic.test"})
 		o.alive(t, "10 seconds")
 		s := o.schedule(t, "Nightly", "database")
 		b := o.backup(t, "database", "succeeded", "schedule", "1 hour", &s)
