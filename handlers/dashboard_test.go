@@ -70,7 +70,7 @@ func TestDashboardVerdictStates(t *testing.T) {
 			text: []string{"No good backup of the clinic database exists yet."}, noProof: true},
 		{name: "backed up, never drilled", seed: func(t *testing.T, e *authEnv) { seedBackup(t, e, "succeeded", "2 hours") },
 			level: "amber", label: "Needs attention",
-			text: []string{"(#1, 2 h ago) has not been restored in a drill"}, noProof: true},
+			text: []string{"(#1, 2 h ago) succeeded, but neither it nor any other backup has been restored in a drill"}, noProof: true},
 		{name: "drilled and fresh", seed: func(t *testing.T, e *authEnv) {
 			seedDrill(t, e, seedBackup(t, e, "succeeded", "3 hours"), 41000)
 		}, level: "green", label: "Recoverable",

@@ -128,7 +128,7 @@ func kinds(ctx context.Context, in Inputs, s *State) error {
 		g := db.NewestGood
 		s.add(Problem{Rule: RuleBackupUnproven, Subject: "kind:database", Severity: StatusWarning,
 			Link: "/backups/" + strconv.FormatInt(g.ID, 10),
-			Message: fmt.Sprintf("The newest good database backup (#%d, %s ago) has not been restored in a drill, and no other backup has: recovery is unproven.",
+			Message: fmt.Sprintf("The newest good database backup (#%d, %s ago) succeeded, but neither it nor any other backup has been restored in a drill: recovery is unproven.",
 				g.ID, Dur(time.Duration(g.AgeSeconds*float64(time.Second)))),
 			Recommendation: "Open the backup and run a drill (Verify → drill), or add a drill schedule."})
 	}

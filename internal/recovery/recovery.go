@@ -56,9 +56,8 @@ const (
 
 // Rules lists every rule Evaluate checks, in the order a State lists problems of equal severity: the specific
 // cause (a failed backup, a corrupt one) before its consequence (no good backup), so the headline names it.
-var Rules = []string{RuleBackupFailed, RuleVerificationFailed, RuleBackupMissing, RuleBackupStale,
-	RuleSchedulerNotRunning, RuleWorkerNotRunning, RuleStorageFull, RuleBackupUnproven, RuleDrillOverdue,
-	RuleMediaMigration, RuleEmail}
+var Rules = []string{RuleBackupFailed, RuleVerificationFailed, RuleBackupMissing, RuleBackupUnproven, RuleBackupStale,
+	RuleSchedulerNotRunning, RuleWorkerNotRunning, RuleStorageFull, RuleDrillOverdue, RuleMediaMigration, RuleEmail}
 
 // Interval is how often the worker's health job runs and records the state; two missed intervals mean the
 // worker is down.
