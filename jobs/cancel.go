@@ -37,10 +37,11 @@ const (
 // CLI command); work that has not started, or whose process is gone, is ended here at once and its job taken
 // off the queue. A backup that is part of a full backup cancels the whole full backup (they share one job).
 func CancelWork(ctx context.Context, d *Deps, what string, id int64, by string) (CancelOutcome, error) {
-	status, jobID, err := workState(ctx, d.Q, what, id)
+	w, err := GetWork(ctx, d.Q, what, id)
 	if err != nil {
 		return "", err
 	}
+	status, jobID := w.Status, w.JobID
 	if status != "queued" && status != "running" {
 		return "", fmt.Errorf("%s #%d is %s: %w", what, id, status, ErrNotInFlight)
 	}
@@ -72,34 +73,41 @@ func CancelWork(ctx context.Context, d *Deps, what string, id int64, by string) 
 	return CancelDone, nil
 }
 
-func workState(ctx context.Context, q *queries.Queries, what string, id int64) (string, *int64, error) {
-	var status string
-	var job *int64
+// WorkRow is what CancelWork and its callers read of one piece of work: its status, its error and its job.
+type WorkRow struct {
+	Status, Error string
+	JobID         *int64
+}
+
+// GetWork reads one backup, verification, restore or media migration as a WorkRow (pgx.ErrNoRows, wrapped,
+// when it does not exist).
+func GetWork(ctx context.Context, q *queries.Queries, what string, id int64) (WorkRow, error) {
+	var w WorkRow
 	var err error
 	switch what {
 	case WorkBackup:
 		var b queries.Backup
 		b, err = q.BackupGet(ctx, id)
-		status, job = b.Status, b.JobID
+		w = WorkRow{b.Status, b.Error, b.JobID}
 	case WorkVerification:
 		var v queries.Verification
 		v, err = q.VerificationGet(ctx, id)
-		status, job = v.Status, v.JobID
+		w = WorkRow{v.Status, v.Error, v.JobID}
 	case WorkRestore:
 		var r queries.Restore
 		r, err = q.RestoreGet(ctx, id)
-		status, job = r.Status, r.JobID
+		w = WorkRow{r.Status, r.Error, r.JobID}
 	case WorkMediaMigration:
 		var m queries.MediaMigration
 		m, err = q.MediaMigrationGet(ctx, id)
-		status, job = m.Status, m.JobID
+		w = WorkRow{m.Status, m.Error, m.JobID}
 	default:
-		return "", nil, fmt.Errorf("cannot cancel a %q (want backup, verification, restore or media_migration)", what)
+		return w, fmt.Errorf("cannot cancel a %q (want backup, verification, restore or media_migration)", what)
 	}
 	if errors.Is(err, pgx.ErrNoRows) {
-		return "", nil, fmt.Errorf("%s #%d: %w", what, id, err)
+		return w, fmt.Errorf("%s #%d: %w", what, id, err)
 	}
-	return status, job, err
+	return w, err
 }
 
 func endCancelled(ctx context.Context, d *Deps, what string, id int64, reason string) error {

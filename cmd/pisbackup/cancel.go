@@ -67,10 +67,12 @@ func cmdCancel(ctx context.Context, e *env, args []string) error {
 	if !*noWait {
 		deadline := time.Now().Add(time.Minute)
 		for time.Now().Before(deadline) {
-			var st string
-			st, msg = rowStatus(ctx, q, what, id)
-			if st != "queued" && st != "running" {
-				status = st
+			w, err := jobs.GetWork(ctx, q, what, id)
+			if err != nil {
+				return err
+			}
+			if msg = w.Error; w.Status != "queued" && w.Status != "running" {
+				status = w.Status
 				break
 			}
 			time.Sleep(200 * time.Millisecond)
@@ -85,20 +87,4 @@ func cmdCancel(ctx context.Context, e *env, args []string) error {
 	}
 	fmt.Fprintln(e.stdout)
 	return nil
-}
-
-func rowStatus(ctx context.Context, q *queries.Queries, what string, id int64) (string, string) {
-	switch what {
-	case jobs.WorkBackup:
-		b, _ := q.BackupGet(ctx, id)
-		return b.Status, b.Error
-	case jobs.WorkVerification:
-		v, _ := q.VerificationGet(ctx, id)
-		return v.Status, v.Error
-	case jobs.WorkRestore:
-		r, _ := q.RestoreGet(ctx, id)
-		return r.Status, r.Error
-	}
-	m, _ := q.MediaMigrationGet(ctx, id)
-	return m.Status, m.Error
 }
