@@ -47,6 +47,9 @@ func TestSetupSchedulesIdempotentWithHerokuArgs(t *testing.T) {
 	out, stderr, code := runCLI(t, env, "setup-schedules", "--dry-run")
 	require.Equal(t, 0, code, stderr)
 	require.Equal(t, 3, strings.Count(out, "would create"), out)
+	// Next runs carry their UTC offset, never Go's zone abbreviation (which says "PST" for Asia/Manila).
+	require.Regexp(t, `\d{4}-\d{2}-\d{2} \d{2}:\d{2} UTC[+-]\d{2}:\d{2}`, out)
+	require.NotRegexp(t, `\d{2}:\d{2} [A-Z]{3,4}([\s;,.]|$)`, out)
 	rows, err := q.ScheduleList(context.Background())
 	require.NoError(t, err)
 	require.Empty(t, rows, "a dry run creates nothing")

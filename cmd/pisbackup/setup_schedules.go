@@ -193,5 +193,5 @@ func nextText(next *time.Time, c *schedule.Cadence) string {
 	if next == nil {
 		return "never (manual or paused)"
 	}
-	return next.In(c.Location()).Format("2006-01-02 15:04 MST")
+	return next.In(c.Location()).Format("2006-01-02 15:04 UTC-07:00") // not MST: Go prints "PST" for Asia/Manila
 }
