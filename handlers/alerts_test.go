@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -116,4 +117,44 @@ func TestTestEmailThroughSendGridAndAlertsPage(t *testing.T) {
 	require.Contains(t, doc.Find(`[data-testid="alerts"]`).Text(), "Backup storage nearly full")
 	require.Zero(t, doc.Find(`[data-testid="test-email"]`).Length(), "viewers cannot send test e-mail")
 	require.Zero(t, doc.Find(`[data-testid="email-problem"]`).Length(), doc.Find(`[data-testid="email-problem"]`).Text())
+}
+
+// Issue 16: with no recipients nothing is e-mailed, so /alerts must not say "Last e-mailed 18:14"; staff can
+// acknowledge an alert (audited), which stops reminders but leaves it open; every alert links to its subject.
+func TestAlertLastEmailedAckAndLink(t *testing.T) {
+	t.Parallel()
+	e := newAuthEnv(t, false)
+	ctx := context.Background()
+	out, err := e.d.Alerts(nil).Raise(ctx, alert.Condition{Rule: alert.RuleBackupStale, Subject: "schedule:7",
+		Severity: "critical", Title: "Backup overdue", Message: "late", Link: "/schedules/7"})
+	require.NoError(t, err)
+	require.Len(t, out.Opened, 1)
+	require.Empty(t, out.Emails, "no recipients: nothing sent")
+	a := out.Opened[0]
+
+	c, _ := e.login(t, "viewer@clinic.test", testPassword)
+	_, body := e.req(t, c, "GET", "/alerts", "", "")
+	doc, err := goquery.NewDocumentFromReader(strings.NewReader(body))
+	require.NoError(t, err)
+	row := doc.Find(`[data-testid="alert-` + strconv.FormatInt(a.ID, 10) + `"]`)
+	require.Contains(t, row.Find(`[data-testid="last-emailed"]`).Text(), "never", "nothing was e-mailed")
+	require.Equal(t, "/schedules/7", row.Find(`[data-testid="alert-link"]`).AttrOr("href", ""))
+	require.Zero(t, row.Find(`[data-testid="acknowledge"]`).Length(), "viewers cannot acknowledge")
+
+	path := "/api/v1/alerts/" + strconv.FormatInt(a.ID, 10) + "/acknowledge"
+	resp, body := e.req(t, nil, "POST", path, e.tokens[auth.Viewer], "")
+	require.Equal(t, http.StatusForbidden, resp.StatusCode, body)
+	resp, body = e.req(t, nil, "POST", path, e.tokens[auth.Operator], "")
+	require.Equal(t, http.StatusOK, resp.StatusCode, body)
+	require.Len(t, e.audit(t, "alert.acknowledge"), 1)
+	resp, body = e.req(t, nil, "GET", "/api/v1/alerts?state=open", e.tokens[auth.Viewer], "")
+	require.Equal(t, http.StatusOK, resp.StatusCode, body)
+	var list struct{ Alerts []AlertJSON }
+	require.NoError(t, jsonUnmarshal(body, &list))
+	require.Len(t, list.Alerts, 1, "still open")
+	require.NotNil(t, list.Alerts[0].AcknowledgedAt)
+	require.Nil(t, list.Alerts[0].LastEmailedAt)
+	require.Equal(t, "/schedules/7", list.Alerts[0].Link)
+	resp, _ = e.req(t, nil, "POST", "/api/v1/alerts/999999/acknowledge", e.tokens[auth.Operator], "")
+	require.Equal(t, http.StatusNotFound, resp.StatusCode)
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/uscpis/pisbackup/internal/alert"
+	"github.com/uscpis/pisbackup/internal/backup"
 	"github.com/uscpis/pisbackup/internal/recovery"
 	"github.com/uscpis/pisbackup/internal/schedule"
 	"github.com/uscpis/pisbackup/internal/storage"
@@ -208,4 +210,81 @@ func TestManualSuccessClearsScheduledFailure(t *testing.T) {
 	require.NoError(t, err)
 	_, err = b.d.Q.AlertGetOpen(ctx, queries.AlertGetOpenParams{Rule: alert.RuleBackupFailed, Subject: "kind:database"})
 	require.ErrorIs(t, err, pgx.ErrNoRows, "and the periodic evaluation does not reopen it")
+}
+
+// Issue 13 §2: an uploaded backup is not the clinic's recovery point. A manifest claiming finished_at 2099 is
+// dated by its upload instead, its table counts are shown as claimed, and even drilled it counts for nothing:
+// not newest good, not proven, not what a drill schedule drills.
+func TestUploadNeverCountsAndTrustsNothingItClaims(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	client := b.startWorker(t)
+	orig := b.backupNow(t, client)
+	b.waitVerificationsOf(t, orig.ID)
+	art, err := os.ReadFile(filepath.Join(b.dir, orig.StorageKey))
+	require.NoError(t, err)
+	m, err := backup.GetManifest(ctx, b.d.Store, orig.StorageKey)
+	require.NoError(t, err)
+	m.FinishedAt = time.Date(2099, 1, 1, 0, 0, 0, 0, time.UTC)
+	m.StartedAt = m.FinishedAt.Add(-time.Minute)
+	// The original is pruned: the upload is the only copy left.
+	_, err = b.d.Q.BackupMarkPruned(ctx, orig.ID)
+	require.NoError(t, err)
+
+	before := time.Now()
+	up, err := b.upload(t, "x.dump.zst.age", art, m, 1<<30)
+	require.NoError(t, err)
+	require.Equal(t, "upload", up.Origin)
+	require.WithinDuration(t, before, *up.FinishedAt, time.Minute, "times are the upload's, not the file's 2099")
+	require.WithinDuration(t, before, up.QueuedAt, time.Minute)
+	require.Contains(t, strings.Join(up.Warnings, "\n"), "claims the backup finished at 2099-01-01")
+	um, err := backup.ParseManifest(up.Manifest)
+	require.NoError(t, err)
+	require.Equal(t, backup.TablesClaimed, um.TablesSource, "counts from an uploaded manifest are its claim")
+	b.waitVerificationsOf(t, up.ID)
+	require.Equal(t, "succeeded", b.verifyNow(t, client, up.ID, "drill").Status, "an upload can be verified by hand")
+
+	st, err := recovery.Evaluate(ctx, recovery.Inputs{Q: b.d.Q, Now: time.Now()})
+	require.NoError(t, err)
+	require.Nil(t, st.Kinds["database"].NewestGood, "an upload is never newest good")
+	require.Nil(t, st.Kinds["database"].NewestProven, "nor proven, though drilled")
+	require.True(t, st.Has(recovery.RuleBackupMissing))
+	require.Equal(t, recovery.StatusCritical, st.Status)
+	_, err = b.d.Q.BackupLatestGood(ctx, "database")
+	require.ErrorIs(t, err, pgx.ErrNoRows, "a drill schedule's pick (BackupLatestGood) never returns an upload")
+}
+
+// rescan-storage hashes what it adds (a flipped byte is added as not good, with a failed checksum) and lists
+// an artifact whose manifest is gone instead of passing over it in silence.
+func TestRescanHashesAndListsSkips(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	client := b.startWorker(t)
+	good := b.backupNow(t, client)
+	bad := b.backupNow(t, client)
+	orphan := b.backupNow(t, client)
+	for _, id := range []int64{good.ID, bad.ID, orphan.ID} {
+		b.waitVerificationsOf(t, id)
+	}
+	b.flipByte(t, bad.StorageKey)
+	require.NoError(t, b.d.Store.Delete(ctx, storage.ManifestKey(orphan.StorageKey)))
+	_, err := b.d.Pool.Exec(ctx, "TRUNCATE backups CASCADE")
+	require.NoError(t, err)
+
+	rep, err := Rescan(ctx, b.d)
+	require.NoError(t, err)
+	require.ElementsMatch(t, []int64{good.ID, bad.ID}, rep.Added)
+	require.Len(t, rep.NotGood, 1)
+	require.Contains(t, rep.NotGood[0], "SHA-256 mismatch")
+	require.Len(t, rep.Skipped, 1)
+	require.Contains(t, rep.Skipped[0], orphan.StorageKey)
+	require.Contains(t, rep.Skipped[0], "no manifest")
+	g, err := b.d.Q.BackupGet(ctx, good.ID)
+	require.NoError(t, err)
+	require.Equal(t, "verified", g.VerifyState, "hashed on the way in")
+	x, err := b.d.Q.BackupGet(ctx, bad.ID)
+	require.NoError(t, err)
+	require.Equal(t, "failed", x.VerifyState, "added, but not good")
 }
