@@ -96,11 +96,17 @@ func runRestore(ctx context.Context, d *Deps, b queries.Backup, r queries.Restor
 	if err != nil {
 		return err
 	}
-	if st.Exists {
-		err = guard.ReplaceTarget(ctx, res.Database)
-	} else {
-		err = guard.CreateOwned(ctx, res.Database, "restore")
+	var props *backup.DatabaseProperties
+	if m, perr := backup.ParseManifest(b.Manifest); perr == nil && len(b.Manifest) > 0 {
+		props = m.Properties
 	}
+	var created []string
+	if st.Exists {
+		created, err = guard.ReplaceTarget(ctx, res.Database, props)
+	} else {
+		created, err = guard.CreateOwnedAs(ctx, res.Database, "restore", props)
+	}
+	res.Warnings = append(res.Warnings, created...)
 	if err != nil {
 		return err
 	}
@@ -145,7 +151,8 @@ func compareRestored(ctx context.Context, b queries.Backup, target string, res *
 	if err != nil {
 		return fmt.Errorf("restored, but %w", err)
 	}
-	res.Warnings, err = backup.TargetWarnings(ctx, conn, roles, spaces)
+	w, err := backup.TargetWarnings(ctx, conn, roles, spaces)
+	res.Warnings = append(res.Warnings, w...)
 	return err
 }
 

@@ -106,12 +106,13 @@ func drillDatabase(ctx context.Context, d *Deps, b queries.Backup, v queries.Ver
 	var expected []backup.TableCount
 	var seqs []backup.SequenceValue
 	var roles, spaces []string
+	var props *backup.DatabaseProperties
 	if len(b.Manifest) > 0 {
 		m, err := backup.ParseManifest(b.Manifest)
 		if err != nil {
 			return verifyOutcome{Err: fmt.Errorf("the backup's manifest is unreadable: %w", err)}
 		}
-		expected, seqs, roles, spaces = m.Tables, m.Sequences, m.Roles, m.Tablespaces
+		expected, seqs, roles, spaces, props = m.Tables, m.Sequences, m.Roles, m.Tablespaces, m.Properties
 	}
 	guard, admin, err := NewGuard(d.Cfg, d.Q)
 	if err != nil {
@@ -129,7 +130,7 @@ func drillDatabase(ctx context.Context, d *Deps, b queries.Backup, v queries.Ver
 		_ = d.Q.VerificationProgress(c, queries.VerificationProgressParams{ID: v.ID, ProgressBytes: done.Load(), ProgressTotal: b.BytesRead})
 	})
 	res, err := backup.Drill(ctx, backup.DrillOptions{Artifact: a, PGRestore: pgRestore.Path, AdminURL: admin, Guard: guard,
-		ID: v.ID, Expected: expected, Sequences: seqs, Roles: roles, Tablespaces: spaces, AfterRestore: d.DrillAfterRestore, Progress: func(n int64) { done.Store(n) }})
+		ID: v.ID, Expected: expected, Sequences: seqs, Roles: roles, Tablespaces: spaces, Properties: props, AfterRestore: d.DrillAfterRestore, Progress: func(n int64) { done.Store(n) }})
 	stop()
 	out := verifyOutcome{Details: res, Err: err}
 	if res != nil {

@@ -28,6 +28,8 @@ type DrillOptions struct {
 	Sequences []SequenceValue
 	// Roles and Tablespaces are the manifest's referenced roles and tablespaces, checked against the target.
 	Roles, Tablespaces []string
+	// Properties are the source database's (manifest); the scratch database is created with them.
+	Properties *DatabaseProperties
 	// AfterRestore, when set, runs between restore and comparison with the scratch database's URL. Tests use
 	// it to tamper with the restored data and prove the comparison notices.
 	AfterRestore func(ctx context.Context, scratchURL string) error
@@ -98,7 +100,9 @@ func Drill(ctx context.Context, o DrillOptions) (*DrillResult, error) {
 	if err := o.Guard.DropOwned(ctx, name, "drill"); err != nil {
 		return res, err
 	}
-	if err := o.Guard.CreateOwned(ctx, name, "drill"); err != nil {
+	created, err := o.Guard.CreateOwnedAs(ctx, name, "drill", o.Properties)
+	res.Warnings = append(res.Warnings, created...)
+	if err != nil {
 		return res, err
 	}
 	defer func() { _ = o.Guard.DropOwned(ctx, name, "drill") }()
@@ -127,7 +131,9 @@ func Drill(ctx context.Context, o DrillOptions) (*DrillResult, error) {
 	}
 	err = CompareRestored(ctx, conn, o.Expected, o.Sequences, res)
 	if err == nil {
-		res.Warnings, err = TargetWarnings(ctx, conn, o.Roles, o.Tablespaces)
+		var w []string
+		w, err = TargetWarnings(ctx, conn, o.Roles, o.Tablespaces)
+		res.Warnings = append(res.Warnings, w...)
 	}
 	conn.Close(context.WithoutCancel(ctx))
 	return res, err

@@ -220,3 +220,70 @@ func TestManifestRecordsDatabaseProperties(t *testing.T) {
 	require.NotEmpty(t, m.Properties.Collate)
 	require.NotEmpty(t, m.Properties.LocaleProvider)
 }
+
+// sourceCreatedAs is a fresh database created by the superuser with opts (ENCODING, LOCALE_PROVIDER …),
+// owned by the test role, dropped at the end; sql runs in it as that role.
+func sourceCreatedAs(t *testing.T, opts, sql string) string {
+	t.Helper()
+	base := testdb.Empty(t)
+	name := "i22_src_" + strconv.FormatInt(time.Now().UnixNano(), 36)
+	exec1(t, testdb.AdminURL, "CREATE DATABASE "+name+" TEMPLATE template0 "+opts+" OWNER "+testdb.UserName(t, base))
+	t.Cleanup(func() { testdb.DropDatabase(t, name) })
+	src, err := backup.WithDatabase(base, name)
+	require.NoError(t, err)
+	exec1(t, src, sql)
+	return src
+}
+
+// An ICU de-DE database sorts a,ä,B,Z; the drill's scratch database is created with the source's locale
+// provider and ICU locale, so it sorts the same (before issue 22 it sorted B,Z,a,ä under C), and the
+// source's ALTER DATABASE … SET settings come back.
+func TestDrillRecreatesICULocaleAndSettings(t *testing.T) {
+	t.Parallel()
+	src := sourceCreatedAs(t, "ENCODING 'UTF8' LOCALE_PROVIDER icu ICU_LOCALE 'de-DE' LC_COLLATE 'C' LC_CTYPE 'C'",
+		`CREATE TABLE w(x text); INSERT INTO w VALUES ('Z'),('ä'),('B'),('a');`)
+	exec1(t, testdb.AdminURL, "ALTER DATABASE "+testdb.DatabaseName(t, src)+" SET search_path = public, extra")
+	o, _ := drillOf(t, src)
+	require.Equal(t, "icu", o.Properties.LocaleProvider)
+	var order, searchPath string
+	o.AfterRestore = func(ctx context.Context, scratch string) error {
+		conn, err := pgx.Connect(ctx, scratch)
+		if err != nil {
+			return err
+		}
+		defer conn.Close(ctx)
+		if err := conn.QueryRow(ctx, "SELECT current_setting('search_path')").Scan(&searchPath); err != nil {
+			return err
+		}
+		return conn.QueryRow(ctx, "SELECT string_agg(x, ',' ORDER BY x) FROM w").Scan(&order)
+	}
+	res, err := backup.Drill(context.Background(), o)
+	require.NoError(t, err, res.Warnings)
+	require.Equal(t, "a,ä,B,Z", order)
+	require.Equal(t, "public, extra", searchPath)
+	require.Empty(t, res.Warnings)
+}
+
+// A SQL_ASCII database holding byte 0xE9 restores into a SQL_ASCII scratch database with the same content;
+// before issue 22 the scratch database was UTF8 and the row could not be restored as valid text.
+func TestDrillRecreatesSQLASCIIEncoding(t *testing.T) {
+	t.Parallel()
+	src := sourceCreatedAs(t, "ENCODING 'SQL_ASCII' LC_COLLATE 'C' LC_CTYPE 'C'",
+		`CREATE TABLE b(x text); INSERT INTO b VALUES (E'caf\xe9');`)
+	o, _ := drillOf(t, src)
+	require.Equal(t, "SQL_ASCII", o.Properties.Encoding)
+	var enc, hex string
+	o.AfterRestore = func(ctx context.Context, scratch string) error {
+		conn, err := pgx.Connect(ctx, scratch)
+		if err != nil {
+			return err
+		}
+		defer conn.Close(ctx)
+		return conn.QueryRow(ctx, "SELECT pg_encoding_to_char(encoding), (SELECT encode(x::bytea, 'hex') FROM b) FROM pg_database WHERE datname = current_database()").Scan(&enc, &hex)
+	}
+	res, err := backup.Drill(context.Background(), o)
+	require.NoError(t, err, res.Warnings)
+	require.Equal(t, "SQL_ASCII", enc)
+	require.Equal(t, "636166e9", hex)
+	require.Zero(t, res.Problems.Count())
+}

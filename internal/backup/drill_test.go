@@ -43,7 +43,7 @@ func drillOf(t *testing.T, src string) (backup.DrillOptions, string) {
 	require.NoError(t, err)
 	return backup.DrillOptions{
 		Artifact:  backup.Artifact{Store: st, Key: res.Key, Encrypted: true, Identities: keys.Identities},
-		PGRestore: pgRestore, AdminURL: admin, Guard: newGuard(t, admin, src), ID: time.Now().UnixNano(), Expected: res.Manifest.Tables, Sequences: res.Manifest.Sequences, Roles: res.Manifest.Roles, Tablespaces: res.Manifest.Tablespaces,
+		PGRestore: pgRestore, AdminURL: admin, Guard: newGuard(t, admin, src), ID: time.Now().UnixNano(), Expected: res.Manifest.Tables, Sequences: res.Manifest.Sequences, Roles: res.Manifest.Roles, Tablespaces: res.Manifest.Tablespaces, Properties: res.Manifest.Properties,
 	}, admin
 }
 

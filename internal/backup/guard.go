@@ -165,18 +165,40 @@ func databaseOID(ctx context.Context, conn *pgx.Conn, name string) (uint32, bool
 // installation's: a COMMENT ON DATABASE a person can read, and a catalog row (server, name, oid) that is the
 // mark pisbackup itself trusts. It fails when name already exists.
 func (g *Guard) CreateOwned(ctx context.Context, name, purpose string) error {
+	_, err := g.CreateOwnedAs(ctx, name, purpose, nil)
+	return err
+}
+
+// CreateOwnedAs is CreateOwned with the source database's properties (nil: the server's defaults): the
+// encoding, locale provider, collation/ctype and ICU locale go into CREATE DATABASE, then every database-level
+// setting is re-applied (ALTER DATABASE … SET … FROM CURRENT after set_config, so the stored value is never
+// pasted into SQL) and, for purpose "restore", the comment. What the target cannot take (a locale it lacks, a
+// setting only a superuser may set) is returned as a warning: the database is then created with the
+// server's defaults for that property, never left out.
+func (g *Guard) CreateOwnedAs(ctx context.Context, name, purpose string, p *DatabaseProperties) ([]string, error) {
+	var warnings []string
 	inst, err := g.Installation(ctx)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	conn, server, err := g.adminConn(ctx)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
 	id := pgx.Identifier{name}.Sanitize()
-	if _, err := conn.Exec(ctx, "CREATE DATABASE "+id+" TEMPLATE template0"); err != nil {
-		return fmt.Errorf("create database %s: %w", name, err)
+	created := false
+	if p != nil {
+		if _, err := conn.Exec(ctx, "CREATE DATABASE "+id+" TEMPLATE template0"+createOptions(p)); err != nil {
+			warnings = append(warnings, fmt.Sprintf("the target server cannot create a database with the source's encoding %s and locale (%s): %v; created with the server's defaults", p.Encoding, describeLocale(p), err))
+		} else {
+			created = true
+		}
+	}
+	if !created {
+		if _, err := conn.Exec(ctx, "CREATE DATABASE "+id+" TEMPLATE template0"); err != nil {
+			return warnings, fmt.Errorf("create database %s: %w", name, err)
+		}
 	}
 	oid, _, err := databaseOID(ctx, conn, name)
 	if err == nil {
@@ -187,11 +209,14 @@ func (g *Guard) CreateOwned(ctx context.Context, name, purpose string) error {
 		_ = g.Q.OwnedDatabaseForget(ctx, queries.OwnedDatabaseForgetParams{Server: server, Datname: name})
 		_, err = g.Q.OwnedDatabaseRecord(ctx, queries.OwnedDatabaseRecordParams{Server: server, Datname: name, Datoid: int64(oid), Purpose: purpose})
 	}
+	if err == nil && p != nil {
+		warnings = append(warnings, applySettings(ctx, conn, id, purpose, p)...)
+	}
 	if err != nil { // we created it a moment ago, so it is ours to remove
 		_, _ = conn.Exec(context.WithoutCancel(ctx), "DROP DATABASE IF EXISTS "+id+" WITH (FORCE)")
-		return fmt.Errorf("mark database %s as pisbackup's: %w", name, err)
+		return warnings, fmt.Errorf("mark database %s as pisbackup's: %w", name, err)
 	}
-	return nil
+	return warnings, nil
 }
 
 // Owned reports whether name exists on the restore server and, if so, whether this catalog recorded creating
@@ -331,21 +356,79 @@ func (g *Guard) CheckTarget(ctx context.Context, name string, replaceUnowned boo
 
 // ReplaceTarget drops the existing target name (after CheckTarget allowed it) and creates it again, marked
 // as pisbackup's restore database.
-func (g *Guard) ReplaceTarget(ctx context.Context, name string) error {
+func (g *Guard) ReplaceTarget(ctx context.Context, name string, p *DatabaseProperties) ([]string, error) {
 	conn, server, err := g.adminConn(ctx)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	_, err = conn.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)")
 	conn.Close(context.WithoutCancel(ctx))
 	if err != nil {
-		return fmt.Errorf("drop %s: %w", name, err)
+		return nil, fmt.Errorf("drop %s: %w", name, err)
 	}
 	_ = g.Q.OwnedDatabaseForget(ctx, queries.OwnedDatabaseForgetParams{Server: server, Datname: name})
-	return g.CreateOwned(ctx, name, "restore")
+	return g.CreateOwnedAs(ctx, name, "restore", p)
 }
 
 // cleanupTimeout bounds a drop that runs after its job's context was cancelled.
 const cleanupTimeout = time.Minute
 
 func quoteLiteral(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+
+// createOptions is the CREATE DATABASE clause for p: ENCODING, LOCALE_PROVIDER (PostgreSQL 15+, only when not
+// libc), ICU_LOCALE, LC_COLLATE and LC_CTYPE, every value a quoted literal.
+func createOptions(p *DatabaseProperties) string {
+	var b strings.Builder
+	if p.Encoding != "" {
+		b.WriteString(" ENCODING " + quoteLiteral(p.Encoding))
+	}
+	if p.LocaleProvider != "" && p.LocaleProvider != "libc" {
+		b.WriteString(" LOCALE_PROVIDER " + pgx.Identifier{p.LocaleProvider}.Sanitize())
+		if p.ICULocale != "" && p.LocaleProvider == "icu" {
+			b.WriteString(" ICU_LOCALE " + quoteLiteral(p.ICULocale))
+		}
+	}
+	if p.Collate != "" {
+		b.WriteString(" LC_COLLATE " + quoteLiteral(p.Collate))
+	}
+	if p.Ctype != "" {
+		b.WriteString(" LC_CTYPE " + quoteLiteral(p.Ctype))
+	}
+	return b.String()
+}
+
+func describeLocale(p *DatabaseProperties) string {
+	d := "provider " + p.LocaleProvider + ", collate " + p.Collate + ", ctype " + p.Ctype
+	if p.ICULocale != "" {
+		d += ", ICU locale " + p.ICULocale
+	}
+	return d
+}
+
+// applySettings re-applies the source's ALTER DATABASE … SET settings and, for a restore, its comment; each
+// one the target refuses becomes a warning.
+func applySettings(ctx context.Context, conn *pgx.Conn, id, purpose string, p *DatabaseProperties) []string {
+	var warnings []string
+	for _, kv := range p.Settings {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok {
+			continue
+		}
+		err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+			if _, err := tx.Exec(ctx, "SELECT set_config($1, $2, true)", k, v); err != nil {
+				return err
+			}
+			_, err := tx.Exec(ctx, "ALTER DATABASE "+id+" SET "+pgx.Identifier{k}.Sanitize()+" FROM CURRENT")
+			return err
+		})
+		if err != nil {
+			warnings = append(warnings, fmt.Sprintf("database setting %s was not re-applied: %v", kv, err))
+		}
+	}
+	if purpose == "restore" && p.Comment != "" {
+		if _, err := conn.Exec(ctx, "COMMENT ON DATABASE "+id+" IS "+quoteLiteral(p.Comment)); err != nil {
+			warnings = append(warnings, fmt.Sprintf("the database comment was not re-applied: %v", err))
+		}
+	}
+	return warnings
+}
