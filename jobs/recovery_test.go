@@ -24,19 +24,7 @@ import (
 // scheduledBackup runs the schedule's backup through the worker (as the scheduler does) and waits for it.
 func (b *testBundle) scheduledBackup(t *testing.T, client *river.Client[pgx.Tx], s queries.Schedule) queries.Backup {
 	t.Helper()
-	var row queries.Backup
-	require.Eventually(t, func() bool {
-		var err error
-		row, _, err = EnqueueBackup(context.Background(), b.d.Pool, client, b.d.Cfg, BackupRequest{Kind: "database", Trigger: "schedule", ScheduleID: &s.ID})
-		if errors.Is(err, ErrJobStillActive) {
-			return false
-		}
-		require.NoError(t, err)
-		return true
-	}, 30*time.Second, 50*time.Millisecond)
-	done := b.waitFinal(t, row.ID)
-	require.Equal(t, "succeeded", done.Status, done.Error)
-	return done
+	return b.runBackup(t, client, BackupRequest{Kind: "database", Trigger: "schedule", ScheduleID: &s.ID})
 }
 
 // flipByte damages one byte in the middle of a stored object.

@@ -22,10 +22,16 @@ import (
 // backupNow takes a real database backup through the worker and waits for it.
 func (b *testBundle) backupNow(t *testing.T, client *river.Client[pgx.Tx]) queries.Backup {
 	t.Helper()
+	return b.runBackup(t, client, BackupRequest{Kind: "database", Trigger: "manual"})
+}
+
+// runBackup enqueues req (again while the previous backup's job still completes) and waits for its success.
+func (b *testBundle) runBackup(t *testing.T, client *river.Client[pgx.Tx], req BackupRequest) queries.Backup {
+	t.Helper()
 	var row queries.Backup
 	require.Eventually(t, func() bool { // the previous backup's job may still be completing in River
 		var err error
-		row, _, err = EnqueueBackup(context.Background(), b.d.Pool, client, b.d.Cfg, BackupRequest{Kind: "database", Trigger: "manual"})
+		row, _, err = EnqueueBackup(context.Background(), b.d.Pool, client, b.d.Cfg, req)
 		if errors.Is(err, ErrJobStillActive) {
 			return false
 		}
