@@ -75,7 +75,7 @@ func PreviewRetention(ctx context.Context, d *Deps, scheduleID int64, in *schedu
 		if r.FinishedAt != nil {
 			at = *r.FinishedAt
 		}
-		items = append(items, schedule.Item{ID: r.ID, At: at, Origin: origin(r.Trigger, r.CreatedBy),
+		items = append(items, schedule.Item{ID: r.ID, At: at, Origin: origin(r.Origin, r.Trigger, r.CreatedBy),
 			Good:   (r.Status == "succeeded" || r.Status == "warning") && r.PrunedAt == nil && !r.VerifyFailed,
 			Proven: r.Drilled, InUse: r.InUse, Pinned: pinned[r.ID]})
 		plan.Rows[r.ID] = r
@@ -84,11 +84,12 @@ func PreviewRetention(ctx context.Context, d *Deps, scheduleID int64, in *schedu
 	return plan, nil
 }
 
-// origin reads how a schedule's backup came to be from its trigger: the scheduler writes "schedule" without a
-// user; "Run now" writes "manual" or "api" (older rows: "schedule" with the pressing user).
-func origin(trigger string, createdBy *int64) schedule.Origin {
+// origin reads how a schedule's backup came to be: the catalog's origin column says upload (issue 16's one
+// definition); of pisbackup's own, the scheduler writes trigger "schedule" without a user, "Run now" writes
+// "manual" or "api" (older rows: "schedule" with the pressing user).
+func origin(catalogOrigin, trigger string, createdBy *int64) schedule.Origin {
 	switch {
-	case trigger == "upload":
+	case catalogOrigin == "upload":
 		return schedule.Upload
 	case trigger == "schedule" && createdBy == nil:
 		return schedule.Scheduled
