@@ -3,6 +3,7 @@ package handlers
 import (
 	"context"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -74,4 +75,36 @@ func TestAPIRecoveriesByRole(t *testing.T) {
 	require.Contains(t, body, "treatment", "the changed column is named")
 	require.NotContains(t, body, treatment, "no column values in the catalog record")
 	require.NotEmpty(t, e.audit(t, "recovery.apply"))
+
+	// The page flow: pick, diff, confirm, done.
+	_, body = e.req(t, nil, "GET", "/backups/"+idText(b.ID), e.tokens[auth.Operator], "")
+	require.Contains(t, body, `data-testid="recover-link"`)
+	page := "/backups/" + idText(b.ID) + "/recover"
+	resp, body = e.req(t, nil, "GET", page, e.tokens[auth.Viewer], "")
+	require.Equal(t, http.StatusForbidden, resp.StatusCode)
+	resp, body = e.req(t, nil, "GET", page, e.tokens[auth.Operator], "")
+	require.Equal(t, http.StatusOK, resp.StatusCode, body)
+	require.Contains(t, body, `<option value="public.patients_medicalrecord"`)
+	_, err = live.Exec(ctx, `UPDATE patients_medicalrecord SET treatment = 'overwritten again' WHERE id = $1`, mid)
+	require.NoError(t, err)
+	form := url.Values{"table": {"public.patients_medicalrecord"}, "keys": {"id=" + idText(mid)}, "mode": {"dry_run"}}
+	resp, body = e.req(t, nil, "POST", page, e.tokens[auth.Operator], form.Encode())
+	require.Equal(t, http.StatusOK, resp.StatusCode, body)
+	require.Contains(t, body, `data-testid="recover-diff"`)
+	require.Contains(t, body, "changed public.patients_medicalrecord")
+	require.NotContains(t, body, `data-testid="recover-apply"`, "operators cannot apply")
+	form.Set("mode", "apply")
+	form.Set("overwrite", "1")
+	resp, _ = e.req(t, nil, "POST", page, e.tokens[auth.Operator], form.Encode())
+	require.Equal(t, http.StatusForbidden, resp.StatusCode)
+	form.Set("confirm", "wrong")
+	_, body = e.req(t, nil, "POST", page, e.tokens[auth.Admin], form.Encode())
+	require.Contains(t, body, "nothing was written")
+	require.NoError(t, live.QueryRow(ctx, `SELECT treatment FROM patients_medicalrecord WHERE id = $1`, mid).Scan(&treatment))
+	require.Equal(t, "overwritten again", treatment)
+	form.Set("confirm", "public.patients_medicalrecord")
+	_, body = e.req(t, nil, "POST", page, e.tokens[auth.Admin], form.Encode())
+	require.Contains(t, body, `data-testid="recover-done"`, body)
+	require.NoError(t, live.QueryRow(ctx, `SELECT treatment FROM patients_medicalrecord WHERE id = $1`, mid).Scan(&treatment))
+	require.NotEqual(t, "overwritten again", treatment)
 }

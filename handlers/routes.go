@@ -49,6 +49,8 @@ func (h *Handlers) Routes() []Route {
 		// Verification, restore and upload (issue 4).
 		{Pattern: "GET /backups/{id}/activity", Role: auth.Viewer, Handle: h.backupActivity, Page: "/backups/{id}"},
 		{Pattern: "POST /backups/{id}/verify", Role: auth.Operator, Handle: h.backupVerify},
+		{Pattern: "GET /backups/{id}/recover", Role: auth.Operator, Handle: h.recoverPage},
+		{Pattern: "POST /backups/{id}/recover", Role: auth.Operator, Handle: h.recoverPage},
 		{Pattern: "GET /backups/{id}/restore", Role: auth.Admin, Handle: h.backupRestoreConfirm},
 		{Pattern: "POST /backups/{id}/restore", Role: auth.Admin, Handle: h.backupRestore},
 		// Cancel running work (issue 17): the row says who cancelled; audited.
