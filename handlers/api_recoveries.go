@@ -53,7 +53,7 @@ func (h *Handlers) apiRecoveryCreate(w http.ResponseWriter, r *http.Request) err
 		return Errorf(CodeForbidden, "applying a recovery needs an administrator; operators may use dry_run or sql")
 	case req.Mode == jobs.RecoverApply && req.Confirm != req.Table:
 		return FieldError("confirm", "type the table name %q exactly to confirm writing into the clinic database", req.Table)
-	case req.Mode == jobs.RecoverApply && h.Cfg.SourceWriteDatabaseURL == "":
+	case req.Mode == jobs.RecoverApply && h.Cfg.SourceWrite == nil:
 		return Errorf(CodeConflict, "%s", jobs.ErrNoWriteURL.Error())
 	}
 	var keys []recordrecovery.Key

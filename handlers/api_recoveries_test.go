@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
 	"github.com/uscpis/pisbackup/internal/auth"
@@ -34,7 +33,7 @@ func TestAPIRecoveriesByRole(t *testing.T) {
 	}, 90*time.Second, 200*time.Millisecond)
 	require.Equal(t, "succeeded", b.Status, b.Error)
 
-	live, err := pgx.Connect(ctx, e.d.Cfg.SourceDatabaseURL)
+	live, err := e.d.Cfg.Source.Connect(ctx)
 	require.NoError(t, err)
 	defer live.Close(ctx)
 	var mid int64
@@ -60,7 +59,7 @@ func TestAPIRecoveriesByRole(t *testing.T) {
 	require.Equal(t, http.StatusConflict, resp.StatusCode, body)
 	require.Contains(t, body, "SOURCE_WRITE_DATABASE_URL")
 
-	e.d.Cfg.SourceWriteDatabaseURL = e.d.Cfg.SourceDatabaseURL
+	e.d.Cfg.SourceWrite = e.d.Cfg.Source
 	resp, body = e.req(t, nil, "POST", path, e.tokens[auth.Admin], `{`+one+`,"mode":"apply","overwrite":true,"confirm":"patients_medicalrecord"}`)
 	require.Equal(t, http.StatusOK, resp.StatusCode, body)
 	var treatment string

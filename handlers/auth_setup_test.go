@@ -37,6 +37,7 @@ type authEnv struct {
 	d      *jobs.Deps
 	users  map[auth.Role]queries.User
 	tokens map[auth.Role]string
+	source string // SOURCE_DATABASE_URL as given, for helpers that take a connection string
 }
 
 // newAuthEnv starts the whole handler. With runBackups, a worker on the backups queue really runs pg_dump
@@ -97,7 +98,7 @@ func newAuthEnvOpts(t testing.TB, runBackups bool, extra map[string]string, now 
 		client, err = jobs.NewClient(d, jobs.InsertOnly, "")
 		require.NoError(t, err)
 	}
-	e := &authEnv{d: d, users: map[auth.Role]queries.User{}, tokens: map[auth.Role]string{}}
+	e := &authEnv{d: d, users: map[auth.Role]queries.User{}, tokens: map[auth.Role]string{}, source: vars["SOURCE_DATABASE_URL"]}
 	// The admin is created first (user #1) so the route walk's "/admin/users/1/…" hits the last-admin guard.
 	for _, role := range []auth.Role{auth.Admin, auth.Operator, auth.Viewer} {
 		u, err := auth.CreateUser(ctx, d.Q, role.String()+"@clinic.test", role.String(), role, testPassword)

@@ -98,7 +98,7 @@ func TestVerifyAndRestoreThroughAPIAndPage(t *testing.T) {
 	require.Equal(t, 0, doc.Find("[data-testid=verify-buttons]").Length())
 
 	catalog := e.d.Pool.Config().ConnConfig.Database
-	source := testdb.DatabaseName(t, e.d.Cfg.SourceDatabaseURL)
+	source := e.d.Cfg.Source.Database()
 	resp, _ = e.req(t, nil, "POST", "/api/v1/backups/"+id+"/restore", e.tokens[auth.Operator], `{"target_db":"x1","confirm":"x1"}`)
 	require.Equal(t, http.StatusForbidden, resp.StatusCode)
 	for _, name := range []string{catalog, source} {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/uscpis/pisbackup/internal/auth"
 	"github.com/uscpis/pisbackup/internal/cloudinary/cloudinarytest"
+	"github.com/uscpis/pisbackup/internal/dbconn"
 	"github.com/uscpis/pisbackup/internal/demo"
 	"github.com/uscpis/pisbackup/internal/testdb"
 	"github.com/uscpis/pisbackup/jobs"
@@ -23,7 +24,7 @@ func TestMediaPageAndAPI(t *testing.T) {
 	t.Parallel()
 	e := newAuthEnv(t, false)
 	e.d.Cfg.MediaRoot = t.TempDir()
-	e.d.Cfg.SourceDatabaseURL = testdb.Source(t)
+	e.d.Cfg.Source = dbconn.MustParse(testdb.Source(t))
 	_, err := demo.SeedMedia(e.d.Cfg.MediaRoot, 1)
 	require.NoError(t, err)
 	op, view := e.tokens[auth.Operator], e.tokens[auth.Viewer]

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/uscpis/pisbackup/internal/auth"
+	"github.com/uscpis/pisbackup/internal/dbconn"
 	"github.com/uscpis/pisbackup/internal/preflight"
 	"github.com/uscpis/pisbackup/internal/testdb"
 )
@@ -23,7 +24,7 @@ import (
 func TestPreflightOnDashboardAndHealth(t *testing.T) {
 	t.Parallel()
 	env := newAuthEnv(t, true)
-	env.d.Cfg.RestoreDatabaseURL = testdb.LoginRole(t, env.d.Cfg.SourceDatabaseURL, "SUPERUSER")
+	env.d.Cfg.RestoreDB = dbconn.MustParse(testdb.LoginRole(t, env.source, "SUPERUSER"))
 	m := preflight.NewMonitor(preflight.Env{Cfg: env.d.Cfg, Catalog: env.d.Pool, Store: env.d.Store,
 		DevIdentity: env.d.Keys.IdentityFile}, time.Minute)
 	e := *env

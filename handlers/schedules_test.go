@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/uscpis/pisbackup/internal/auth"
+	"github.com/uscpis/pisbackup/internal/dbconn"
 	"github.com/uscpis/pisbackup/internal/testdb"
 	"github.com/uscpis/pisbackup/jobs"
 )
@@ -23,7 +24,7 @@ func TestAPIScheduleFiresThroughWorker(t *testing.T) {
 	t.Parallel()
 	// Our worker must be the only started River client: periodic jobs are enqueued by the elected leader.
 	env := newAuthEnv(t, false)
-	env.d.Cfg.SourceDatabaseURL = testdb.Source(t)
+	env.d.Cfg.Source = dbconn.MustParse(testdb.Source(t))
 	ctx := context.Background()
 	insertOnly, err := jobs.NewClient(env.d, jobs.InsertOnly, "")
 	require.NoError(t, err)

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/uscpis/pisbackup/internal/alert"
+	"github.com/uscpis/pisbackup/internal/dbconn"
 	"github.com/uscpis/pisbackup/internal/mail"
 )
 
@@ -52,8 +53,8 @@ func TestAlertBackupFailureLifecycle(t *testing.T) {
 	clock := &testClock{t: time.Now()}
 	b.d.Now = clock.Now
 	b.d.AfterBackup = append(b.d.AfterBackup, AlertOnBackup(b.d))
-	goodSource := b.d.Cfg.SourceDatabaseURL
-	b.d.Cfg.SourceDatabaseURL = "postgres://clinic:hunter2@127.0.0.1:1/pis?sslmode=disable"
+	goodSource := b.source
+	b.d.Cfg.Source = dbconn.MustParse("postgres://clinic:hunter2@127.0.0.1:1/pis?sslmode=disable")
 	var schedID int64
 	require.NoError(t, b.d.Pool.QueryRow(ctx,
 		"INSERT INTO schedules (name, kind, cadence) VALUES ('Nightly database', 'database', 'manual') RETURNING id").Scan(&schedID))
@@ -119,7 +120,7 @@ func TestAlertBackupFailureLifecycle(t *testing.T) {
 
 	// Back to real time: the reconciler shares this clock and would take a day-old heartbeat for a dead worker.
 	clock.Set(time.Now())
-	b.d.Cfg.SourceDatabaseURL = goodSource
+	b.d.Cfg.Source = dbconn.MustParse(goodSource)
 	backupOnce("succeeded")
 	settle(3)
 	recovered := f.Delivered()[2]

@@ -59,7 +59,7 @@ func (w *BackupDatabaseWorker) Work(ctx context.Context, job *river.Job[BackupDa
 	}
 	hb := startHeartbeat(ctx, d, b.ID)
 	res, err := backup.DumpDatabase(ctx, backup.DumpOptions{NoDigests: !d.Cfg.ContentDigests,
-		BackupID: b.ID, Trigger: b.Trigger, SourceURL: d.Cfg.SourceDatabaseURL, Clients: d.Cfg.PGClients,
+		BackupID: b.ID, Trigger: b.Trigger, Source: d.Cfg.Source, Clients: d.Cfg.PGClients,
 		Store: d.Store, Keys: d.Keys, Progress: hb.set, Now: d.now, Waiting: func(w string) { setWaiting(ctx, w) },
 	})
 	hb.stop()
@@ -69,7 +69,7 @@ func (w *BackupDatabaseWorker) Work(ctx context.Context, job *river.Job[BackupDa
 	}
 	d.afterBackup(context.WithoutCancel(ctx), final)
 	if err != nil {
-		return river.JobCancel(err)
+		return river.JobCancel(err) // scrubErrors scrubs the text River keeps
 	}
 	return nil
 }
@@ -86,9 +86,10 @@ func finishBackup(ctx context.Context, d *Deps, b queries.Backup, res *backup.Re
 		} else if errors.Is(runErr, context.Canceled) {
 			runErr = fmt.Errorf("worker stopped during the backup")
 		}
-		d.Log.Warn("backup ended without an artifact", "backup_id", b.ID, "status", status, "error", runErr)
+		msg := d.Cfg.ScrubErr(runErr) // pgx, pg_dump and storage errors may echo any configured secret
+		d.Log.Warn("backup ended without an artifact", "backup_id", b.ID, "status", status, "error", msg)
 		return finalWrite(ctx, d, func(c context.Context) (queries.Backup, error) {
-			return d.Q.BackupFail(c, queries.BackupFailParams{ID: b.ID, Status: status, Error: runErr.Error()})
+			return d.Q.BackupFail(c, queries.BackupFailParams{ID: b.ID, Status: status, Error: msg})
 		})
 	}
 	m := res.Manifest

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/uscpis/pisbackup/internal/backup"
+	"github.com/uscpis/pisbackup/internal/dbconn"
 	"github.com/uscpis/pisbackup/queries"
 )
 
@@ -58,7 +59,7 @@ func TestBackupRequestWhileQueuedReturnsFirst(t *testing.T) {
 func TestBackupDatabaseJobFailsCleanly(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	b.d.Cfg.SourceDatabaseURL = "postgres://clinic:hunter2-secret@127.0.0.1:1/pis"
+	b.d.Cfg.Source = dbconn.MustParse("postgres://clinic:hunter2-secret@127.0.0.1:1/pis")
 	client := b.startWorker(t)
 	row, _, err := EnqueueBackup(context.Background(), b.d.Pool, client, b.d.Cfg, BackupRequest{Kind: "database", Trigger: "manual"})
 	require.NoError(t, err)

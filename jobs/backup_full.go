@@ -12,7 +12,6 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/uscpis/pisbackup/internal/backup"
-	"github.com/uscpis/pisbackup/internal/config"
 	"github.com/uscpis/pisbackup/queries"
 )
 
@@ -53,9 +52,9 @@ func (w *BackupFullWorker) Work(ctx context.Context, job *river.Job[BackupFullAr
 	var warnings []string
 	var refs []string
 	var alias func(string) []string
-	fc, refErr := backup.ReadFileColumns(ctx, d.Cfg.SourceDatabaseURL, d.Cfg.FileColumns)
+	fc, refErr := backup.ReadFileColumns(ctx, d.Cfg.Source, d.Cfg.FileColumns)
 	if refErr != nil {
-		warnings = append(warnings, "media references not checked: "+refErr.Error())
+		warnings = append(warnings, "media references not checked: "+d.Cfg.ScrubErr(refErr))
 	} else {
 		refs, alias = fc.Paths(d.Cfg.FileColumns), remoteAlias(d.Cfg, fc)
 		if len(fc.Missing) > 0 {
@@ -78,7 +77,7 @@ func (w *BackupFullWorker) Work(ctx context.Context, job *river.Job[BackupFullAr
 		hb := startHeartbeat(ctx, d, dbRow.ID)
 		defer hb.stop()
 		dbRes, dbErr = backup.DumpDatabase(ctx, backup.DumpOptions{NoDigests: !d.Cfg.ContentDigests, BackupID: dbRow.ID, ParentID: b.ID, Trigger: b.Trigger,
-			SourceURL: d.Cfg.SourceDatabaseURL, Clients: d.Cfg.PGClients, Store: d.Store, Keys: d.Keys, Progress: hb.set, Now: d.now,
+			Source: d.Cfg.Source, Clients: d.Cfg.PGClients, Store: d.Store, Keys: d.Keys, Progress: hb.set, Now: d.now,
 			Waiting: func(w string) { setWaiting(ctx, w) }})
 	}()
 	go func() {
@@ -132,7 +131,7 @@ func sourceOf(d *Deps, kind string) string {
 	if kind == "media" {
 		return d.Cfg.MediaRoot
 	}
-	return config.RedactURL(d.Cfg.SourceDatabaseURL)
+	return d.Cfg.Source.String()
 }
 
 // fullResult sums the children into the parent's manifest: failed when either child failed, warning when

@@ -74,8 +74,7 @@ func TestCancelRunningDrillAndRestoreWithProgress(t *testing.T) {
 
 	v, err := EnqueueVerification(ctx, b.d.Pool, client, VerifyRequest{BackupID: good.ID, Level: "drill"})
 	require.NoError(t, err)
-	g, _, err := NewGuard(b.d.Cfg, b.d.Q)
-	require.NoError(t, err)
+	g := NewGuard(b.d.Cfg, b.d.Q)
 	inst, err := g.Installation(ctx)
 	require.NoError(t, err)
 	scratch := backup.ScratchName(inst, v.ID)

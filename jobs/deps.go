@@ -10,6 +10,7 @@ import (
 
 	"github.com/uscpis/pisbackup/internal/config"
 	"github.com/uscpis/pisbackup/internal/crypt"
+	"github.com/uscpis/pisbackup/internal/dbconn"
 	"github.com/uscpis/pisbackup/internal/storage"
 	"github.com/uscpis/pisbackup/queries"
 )
@@ -28,7 +29,7 @@ type Deps struct {
 	AfterBackup []func(ctx context.Context, b queries.Backup)
 	// DrillAfterRestore, when set, runs between a drill's restore and its comparison; tests tamper with the
 	// scratch database through it to prove the comparison notices. Nil in production.
-	DrillAfterRestore func(ctx context.Context, scratchURL string) error
+	DrillAfterRestore func(ctx context.Context, scratch *dbconn.Settings) error
 	// Started is when this process's workers started, for the uptime metric.
 	Started time.Time
 	// TickEvery and MetricsEvery override how often the scheduler (30 s) and the health metrics job (15 min)

@@ -87,12 +87,12 @@ func (w *EmailSendWorker) Work(ctx context.Context, job *river.Job[EmailSendArgs
 	retry := !errors.As(err, &se) || se.Retryable
 	if !retry || job.Attempt >= job.MaxAttempts {
 		d.Log.Warn("e-mail failed", "email_id", row.ID, "attempts", row.Attempts, "error", err)
-		if ferr := d.Q.EmailFailed(wctx, queries.EmailFailedParams{ID: row.ID, LastError: err.Error()}); ferr != nil {
+		if ferr := d.Q.EmailFailed(wctx, queries.EmailFailedParams{ID: row.ID, LastError: d.Cfg.ScrubErr(err)}); ferr != nil {
 			return ferr
 		}
 		return river.JobCancel(err)
 	}
-	if rerr := d.Q.EmailRetrying(wctx, queries.EmailRetryingParams{ID: row.ID, LastError: err.Error()}); rerr != nil {
+	if rerr := d.Q.EmailRetrying(wctx, queries.EmailRetryingParams{ID: row.ID, LastError: d.Cfg.ScrubErr(err)}); rerr != nil {
 		return rerr
 	}
 	return fmt.Errorf("attempt %d of %d: %w", job.Attempt, job.MaxAttempts, err)

@@ -82,7 +82,7 @@ func enqueueBackupOnce(ctx context.Context, pool DB, client *river.Client[pgx.Tx
 		}
 		b, err = q.BackupInsert(ctx, queries.BackupInsertParams{
 			Kind: req.Kind, Trigger: req.Trigger, ScheduleID: req.ScheduleID, CreatedBy: req.CreatedBy,
-			Encrypted: !cfg.Unencrypted, SourceRedacted: config.RedactURL(cfg.SourceDatabaseURL), Format: formatOf(req.Kind),
+			Encrypted: !cfg.Unencrypted, SourceRedacted: cfg.Source.String(), Format: formatOf(req.Kind),
 		})
 		if err != nil {
 			return err

@@ -8,10 +8,9 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
 
-	"github.com/uscpis/pisbackup/internal/backup"
+	"github.com/uscpis/pisbackup/internal/dbconn"
 	"github.com/uscpis/pisbackup/internal/recovery"
 	"github.com/uscpis/pisbackup/queries"
 )
@@ -75,8 +74,8 @@ func CollectHealth(ctx context.Context, d *Deps) (recovery.State, error) {
 			d.Log.Warn("health metric not recorded", "metric", metric, "error", err)
 		}
 	}
-	if n, err := sourceDBSize(ctx, d.Cfg.SourceDatabaseURL); err != nil {
-		d.Log.Warn("source database size not measured", "error", backup.RedactError(err, d.Cfg.SourceDatabaseURL))
+	if n, err := sourceDBSize(ctx, d.Cfg.Source); err != nil {
+		d.Log.Warn("source database size not measured", "error", d.Cfg.ScrubErr(err))
 	} else {
 		rec("source_db_bytes", float64(n), "bytes", nil)
 	}
@@ -123,10 +122,10 @@ func CollectHealth(ctx context.Context, d *Deps) (recovery.State, error) {
 	return rep, nil
 }
 
-func sourceDBSize(ctx context.Context, url string) (int64, error) {
+func sourceDBSize(ctx context.Context, source *dbconn.Settings) (int64, error) {
 	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
-	conn, err := pgx.Connect(ctx, url)
+	conn, err := source.Connect(ctx)
 	if err != nil {
 		return 0, err
 	}

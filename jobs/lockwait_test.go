@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
 	"github.com/uscpis/pisbackup/queries"
@@ -21,7 +20,7 @@ func TestBackupWaitingOnLockIsShownAndKept(t *testing.T) {
 	b := setup(t)
 	ctx := context.Background()
 	b.d.Cfg.HeartbeatTimeout = 2 * time.Second
-	holder, err := pgx.Connect(ctx, b.d.Cfg.SourceDatabaseURL)
+	holder, err := b.d.Cfg.Source.Connect(ctx)
 	require.NoError(t, err)
 	defer holder.Close(ctx)
 	tx, err := holder.Begin(ctx)

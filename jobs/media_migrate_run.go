@@ -41,10 +41,8 @@ func RunMediaMigration(ctx context.Context, d *Deps, id int64, concurrency int, 
 	det := &MigrationDetails{}
 	finish := func(status string, runErr error) (queries.MediaMigration, error) {
 		raw, _ := json.Marshal(det)
-		msg := ""
-		if runErr != nil {
-			msg = runErr.Error()
-		}
+		raw = []byte(d.Cfg.Scrub(string(raw))) // Cloudinary's answers are quoted in the details
+		msg := d.Cfg.ScrubErr(runErr)
 		if !run.DryRun { // before the row is final, so whoever sees the result also sees the alert
 			failed := 0
 			if det.Outcome != nil {
@@ -62,7 +60,7 @@ func RunMediaMigration(ctx context.Context, d *Deps, id int64, concurrency int, 
 		if run.DeleteLocal {
 			return finish("failed", fmt.Errorf("--delete-local refused: %w; without it nothing proves the app will find the files", err))
 		}
-		det.Notes = append(det.Notes, "storage types guessed from extensions: "+err.Error())
+		det.Notes = append(det.Notes, "storage types guessed from extensions: "+d.Cfg.ScrubErr(err))
 	}
 	det.Resolvability = rep
 	if run.DeleteLocal && !rep.OK() {

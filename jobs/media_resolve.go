@@ -21,7 +21,7 @@ func MediaNaming(cfg *config.Config) mediamigration.Naming {
 // which stored values would not resolve under the app's Cloudinary storage. It also returns the resource
 // type of every referenced path, which a migration plan needs. The page, the CLI and the API all call it.
 func MediaResolvability(ctx context.Context, cfg *config.Config, q *queries.Queries) (*mediamigration.Resolvability, map[string]string, error) {
-	fc, err := backup.ReadFileColumns(ctx, cfg.SourceDatabaseURL, cfg.FileColumns)
+	fc, err := backup.ReadFileColumns(ctx, cfg.Source, cfg.FileColumns)
 	if err != nil {
 		return nil, nil, fmt.Errorf("read the clinic's FileField columns: %w", err)
 	}

@@ -9,7 +9,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
 	"github.com/uscpis/pisbackup/internal/backup"
@@ -36,7 +35,7 @@ func TestEveryStoredFileFieldValueResolvesAfterMigration(t *testing.T) {
 	srv := cloudinarytest.New(t)
 	b.withMedia(t, srv)
 	ctx := context.Background()
-	src, err := pgx.Connect(ctx, b.d.Cfg.SourceDatabaseURL)
+	src, err := b.d.Cfg.Source.Connect(ctx)
 	require.NoError(t, err)
 	defer src.Close(ctx)
 	// The three rows, with their files in MEDIA_ROOT.
@@ -90,7 +89,7 @@ func TestEveryStoredFileFieldValueResolvesAfterMigration(t *testing.T) {
 	require.Equal(t, "succeeded", run.Status, run.Error)
 	require.Positive(t, run.Deleted)
 
-	fc, err := backup.ReadFileColumns(ctx, b.d.Cfg.SourceDatabaseURL, b.d.Cfg.FileColumns)
+	fc, err := backup.ReadFileColumns(ctx, b.d.Cfg.Source, b.d.Cfg.FileColumns)
 	require.NoError(t, err)
 	require.Empty(t, fc.Missing, "the demo has every FileField column of the clinic app")
 	n, checked := MediaNaming(b.d.Cfg), 0
@@ -141,7 +140,7 @@ func TestEveryStoredFileFieldValueResolvesAfterMigration(t *testing.T) {
 func clearMissingRefs(t *testing.T, b *testBundle) {
 	t.Helper()
 	ctx := context.Background()
-	src, err := pgx.Connect(ctx, b.d.Cfg.SourceDatabaseURL)
+	src, err := b.d.Cfg.Source.Connect(ctx)
 	require.NoError(t, err)
 	defer src.Close(ctx)
 	for _, q := range []string{

@@ -32,7 +32,7 @@ func reconcileChecks(ctx context.Context, d *Deps) ([]Fixed, error) {
 		}
 		d.Log.Warn("reconciler failed an abandoned verification", "verification_id", v.ID, "reason", reason)
 		if v.Level == "drill" && d.Cfg != nil {
-			if g, _, err := NewGuard(d.Cfg, d.Q); err == nil {
+			if g := NewGuard(d.Cfg, d.Q); g != nil {
 				if inst, err := g.Installation(ctx); err == nil {
 					name := backup.ScratchName(inst, v.ID)
 					if err := g.DropOwned(ctx, name, "drill"); err != nil {
@@ -77,10 +77,7 @@ func dropPartialTarget(ctx context.Context, d *Deps, r queries.RestoreOrphanedRo
 	if plan.Replace {
 		return "; the target database " + plan.Database + " holds a partial restore (it replaced an existing database, so it was kept)"
 	}
-	g, _, err := NewGuard(d.Cfg, d.Q)
-	if err != nil {
-		return ""
-	}
+	g := NewGuard(d.Cfg, d.Q)
 	exists, owned, err := g.Owned(ctx, plan.Database, "restore")
 	if err == nil && exists && owned {
 		err = g.DropOwned(ctx, plan.Database, "restore")
@@ -88,7 +85,7 @@ func dropPartialTarget(ctx context.Context, d *Deps, r queries.RestoreOrphanedRo
 	switch {
 	case err != nil:
 		d.Log.Warn("could not drop an abandoned restore's partial database", "database", plan.Database, "error", err)
-		return "; the target database " + plan.Database + " may hold a partial restore (could not drop it: " + err.Error() + ")"
+		return "; the target database " + plan.Database + " may hold a partial restore (could not drop it: " + d.Cfg.ScrubErr(err) + ")"
 	case exists && owned:
 		return "; the partial database " + plan.Database + " it had created was dropped"
 	}

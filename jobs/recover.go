@@ -10,7 +10,6 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/uscpis/pisbackup/internal/backup"
-	"github.com/uscpis/pisbackup/internal/dbconn"
 	"github.com/uscpis/pisbackup/internal/recordrecovery"
 	"github.com/uscpis/pisbackup/internal/storage"
 	"github.com/uscpis/pisbackup/queries"
@@ -89,7 +88,7 @@ func Recover(ctx context.Context, d *Deps, req RecoverRequest) (*RecoverResult, 
 	default:
 		return nil, fmt.Errorf("unknown recovery mode %q", req.Mode)
 	}
-	if req.Mode == RecoverApply && d.Cfg.SourceWriteDatabaseURL == "" {
+	if req.Mode == RecoverApply && d.Cfg.SourceWrite == nil {
 		return nil, ErrNoWriteURL
 	}
 	b, err := d.Q.BackupGet(ctx, req.BackupID)
@@ -134,15 +133,12 @@ func Recover(ctx context.Context, d *Deps, req RecoverRequest) (*RecoverResult, 
 func ptr[T any](v T) *T { return &v }
 
 func recoverRun(ctx context.Context, d *Deps, req RecoverRequest, b queries.Backup, id int64, res *RecoverResult) (recoverySummary, error) {
-	guard, admin, err := NewGuard(d.Cfg, d.Q)
+	guard := NewGuard(d.Cfg, d.Q)
+	pgRestore, err := backup.ClientFor(ctx, d.Cfg.PGClients, "pg_restore", guard.Admin)
 	if err != nil {
 		return recoverySummary{}, err
 	}
-	pgRestore, err := backup.ClientFor(ctx, d.Cfg.PGClients, "pg_restore", admin)
-	if err != nil {
-		return recoverySummary{}, err
-	}
-	diff, err := recordrecovery.Compare(ctx, recordrecovery.Options{Artifact: artifactOf(d, b), PGRestore: pgRestore.Path, AdminURL: admin,
+	diff, err := recordrecovery.Compare(ctx, recordrecovery.Options{Artifact: artifactOf(d, b), PGRestore: pgRestore.Path,
 		Guard: guard, ID: id, Live: guard.Source, Table: req.Table, Keys: req.Keys, Where: req.Where, WithRelated: req.WithRelated})
 	res.Diff = diff
 	sum := summarize(diff)
@@ -162,10 +158,7 @@ func recoverRun(ctx context.Context, d *Deps, req RecoverRequest, b queries.Back
 	if req.Mode == RecoverSQL {
 		return sum, nil
 	}
-	write, err := dbconn.Parse(d.Cfg.SourceWriteDatabaseURL)
-	if err != nil {
-		return sum, fmt.Errorf("SOURCE_WRITE_DATABASE_URL: %w", err)
-	}
+	write := d.Cfg.SourceWrite
 	if err := recordrecovery.SameDatabase(ctx, write, guard.Source); err != nil {
 		return sum, err
 	}
@@ -196,7 +189,7 @@ func recoverRun(ctx context.Context, d *Deps, req RecoverRequest, b queries.Back
 // UndoRecovery reverses an applied recovery from its undo artifact (recordrecovery.Reverse): only when every
 // row it wrote is still exactly as it left it, all or nothing.
 func UndoRecovery(ctx context.Context, d *Deps, id int64, actor string) (int, error) {
-	if d.Cfg.SourceWriteDatabaseURL == "" {
+	if d.Cfg.SourceWrite == nil {
 		return 0, ErrNoWriteURL
 	}
 	rec, err := d.Q.RecoveryGet(ctx, id)
@@ -234,14 +227,7 @@ func UndoRecovery(ctx context.Context, d *Deps, id int64, actor string) (int, er
 	for _, t := range sum.Written {
 		after[t.Table+" "+t.Key] = t.AfterSHA256
 	}
-	write, err := dbconn.Parse(d.Cfg.SourceWriteDatabaseURL)
-	if err != nil {
-		return 0, fmt.Errorf("SOURCE_WRITE_DATABASE_URL: %w", err)
-	}
-	live, err := dbconn.Parse(d.Cfg.SourceDatabaseURL)
-	if err != nil {
-		return 0, fmt.Errorf("SOURCE_DATABASE_URL: %w", err)
-	}
+	write, live := d.Cfg.SourceWrite, d.Cfg.Source
 	if err := recordrecovery.SameDatabase(ctx, write, live); err != nil {
 		return 0, err
 	}

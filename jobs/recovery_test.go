@@ -15,6 +15,7 @@ import (
 
 	"github.com/uscpis/pisbackup/internal/alert"
 	"github.com/uscpis/pisbackup/internal/backup"
+	"github.com/uscpis/pisbackup/internal/dbconn"
 	"github.com/uscpis/pisbackup/internal/recovery"
 	"github.com/uscpis/pisbackup/internal/schedule"
 	"github.com/uscpis/pisbackup/internal/storage"
@@ -183,15 +184,15 @@ func TestManualSuccessClearsScheduledFailure(t *testing.T) {
 		Spec: schedule.Spec{Cadence: "daily", TimeOfDay: "02:00"}, Policy: schedule.Policy{KeepLast: 7}})
 	b.d.AfterBackup = append(b.d.AfterBackup, AlertOnBackup(b.d))
 	client := b.startWorker(t)
-	good := b.d.Cfg.SourceDatabaseURL
-	b.d.Cfg.SourceDatabaseURL = "postgres://clinic:pw@127.0.0.1:1/pis?sslmode=disable"
+	good := b.d.Cfg.Source
+	b.d.Cfg.Source = dbconn.MustParse("postgres://clinic:pw@127.0.0.1:1/pis?sslmode=disable")
 	row, _, err := EnqueueBackup(ctx, b.d.Pool, client, b.d.Cfg, BackupRequest{Kind: "database", Trigger: "schedule", ScheduleID: &s.ID})
 	require.NoError(t, err)
 	require.Equal(t, "failed", b.waitFinal(t, row.ID).Status)
 	a := b.waitOpen(t, alert.RuleBackupFailed, "kind:database")
 	require.Equal(t, "/backups/"+itoa(row.ID), alert.LinkOf(a.Subject, a.Details), "the alert links to the failed backup")
 
-	b.d.Cfg.SourceDatabaseURL = good
+	b.d.Cfg.Source = good
 	b.backupNow(t, client) // Trigger "manual": Back up now
 	b.waitClosed(t, alert.RuleBackupFailed, "kind:database")
 	_, _, err = EvaluateAlerts(ctx, b.d, client, true)

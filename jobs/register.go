@@ -52,8 +52,9 @@ func NewClient(d *Deps, mode Mode, queue string) (*river.Client[pgx.Tx], error) 
 		Logger:  d.Log,
 		Workers: Workers(d),
 		// Every job holds a lease while it runs (lease.go): the reconciler ends a dead process's work within
-		// a few minutes. River's own rescuer stays as a backstop only.
-		Middleware:           []rivertype.Middleware{&leaseMiddleware{d: d}},
+		// a few minutes. River's own rescuer stays as a backstop only. scrubErrors, outermost, keeps
+		// configured secrets out of the error text River stores and logs.
+		Middleware:           []rivertype.Middleware{&scrubErrors{d: d}, &leaseMiddleware{d: d}},
 		RescueStuckJobsAfter: RescueAfter,
 		JobTimeout:           DefaultJobTimeout,
 		FetchCooldown:        50 * time.Millisecond,
@@ -86,6 +87,17 @@ func NewClient(d *Deps, mode Mode, queue string) (*river.Client[pgx.Tx], error) 
 		cfg.LeaderElectionDisabled = err == nil && alive
 	}
 	return river.NewClient(riverpgxv5.New(d.Pool), cfg)
+}
+
+// scrubErrors removes configured secrets from every error a worker returns: River stores its text in the job
+// row (River UI shows it) and logs it.
+type scrubErrors struct {
+	river.MiddlewareDefaults
+	d *Deps
+}
+
+func (m *scrubErrors) Work(ctx context.Context, _ *rivertype.JobRow, doInner func(context.Context) error) error {
+	return m.d.Cfg.ScrubWrap(doInner(ctx))
 }
 
 func periodicJobs(d *Deps) []*river.PeriodicJob {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/uscpis/pisbackup/internal/backup"
 	"github.com/uscpis/pisbackup/internal/config"
+	"github.com/uscpis/pisbackup/internal/dbconn"
 	"github.com/uscpis/pisbackup/queries"
 )
 
@@ -87,34 +88,28 @@ var ErrConfirmTarget = errors.New("confirmation required")
 
 // PlanRestore checks a request without changing anything: the backup can be restored, the restore role is
 // fit to run a dump's SQL, the target is allowed (asked of the servers, see backup.Guard.CheckTarget), and an
-// existing target was confirmed by name. It returns the target's URL and whether it exists.
-func PlanRestore(ctx context.Context, q *queries.Queries, cfg *config.Config, req RestoreRequest) (queries.Backup, string, bool, error) {
+// existing target was confirmed by name. It returns the target's settings and whether it exists.
+func PlanRestore(ctx context.Context, q *queries.Queries, cfg *config.Config, req RestoreRequest) (queries.Backup, *dbconn.Settings, bool, error) {
 	b, err := q.BackupGet(ctx, req.BackupID)
 	if err != nil {
-		return b, "", false, err
+		return b, nil, false, err
 	}
 	if err := restorable(b); err != nil {
-		return b, "", false, &NotRestorableError{Err: err}
+		return b, nil, false, &NotRestorableError{Err: err}
 	}
-	target, err := backup.WithDatabase(cfg.RestoreServer(), req.TargetDB)
-	if err != nil {
-		return b, "", false, fmt.Errorf("%s: %w", cfg.RestoreServerVar(), err)
-	}
-	guard, _, err := NewGuard(cfg, q)
-	if err != nil {
-		return b, "", false, err
-	}
+	guard := NewGuard(cfg, q)
+	target := guard.Admin.WithDatabase(req.TargetDB)
 	if !req.DryRun {
 		if _, err := guard.CheckRole(ctx); err != nil {
-			return b, "", false, err
+			return b, nil, false, err
 		}
 	}
 	st, err := guard.CheckTarget(ctx, req.TargetDB, req.ReplaceUnowned)
 	if err != nil {
 		if errors.Is(err, backup.ErrProtectedTarget) || errors.Is(err, backup.ErrBadTargetName) {
-			return b, "", false, &TargetError{Err: err}
+			return b, nil, false, &TargetError{Err: err}
 		}
-		return b, "", false, err
+		return b, nil, false, err
 	}
 	if st.Exists && req.Confirm != req.TargetDB && !req.DryRun {
 		what := "pisbackup created it for an earlier restore"
@@ -154,7 +149,7 @@ func EnqueueRestore(ctx context.Context, pool *pgxpool.Pool, client *river.Clien
 	}
 	plan, _ := json.Marshal(restorePlan{Database: req.TargetDB, Replace: exists, ReplaceUnowned: req.ReplaceUnowned})
 	return insertRestore(ctx, pool, client, req, queries.RestoreInsertParams{BackupID: req.BackupID, TargetKind: "database",
-		Target: config.RedactURL(target), DryRun: req.DryRun, RequestedBy: req.RequestedBy, Details: plan})
+		Target: target.String(), DryRun: req.DryRun, RequestedBy: req.RequestedBy, Details: plan})
 }
 
 // insertRestore records a restore row and its job in one transaction (both or neither), for database and

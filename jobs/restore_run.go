@@ -13,6 +13,7 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/uscpis/pisbackup/internal/backup"
+	"github.com/uscpis/pisbackup/internal/dbconn"
 	"github.com/uscpis/pisbackup/queries"
 )
 
@@ -70,14 +71,8 @@ func runRestore(ctx context.Context, d *Deps, b queries.Backup, r queries.Restor
 		}
 		return err
 	}
-	target, err := backup.WithDatabase(d.Cfg.RestoreServer(), res.Database)
-	if err != nil {
-		return err
-	}
-	guard, admin, err := NewGuard(d.Cfg, d.Q)
-	if err != nil {
-		return err
-	}
+	guard := NewGuard(d.Cfg, d.Q)
+	admin, target := guard.Admin, guard.Admin.WithDatabase(res.Database)
 	// Checked again here, whatever the enqueuer checked: the worker is the last line before data is written.
 	if _, err := guard.CheckRole(ctx); err != nil {
 		return err
@@ -133,10 +128,10 @@ func runRestore(ctx context.Context, d *Deps, b queries.Backup, r queries.Restor
 
 // compareRestored compares the restored database with the manifest (counts, content digests, sequences),
 // like a drill does.
-func compareRestored(ctx context.Context, b queries.Backup, target string, res *restoreResult) error {
-	conn, err := pgx.Connect(ctx, target)
+func compareRestored(ctx context.Context, b queries.Backup, target *dbconn.Settings, res *restoreResult) error {
+	conn, err := target.Connect(ctx)
 	if err != nil {
-		return fmt.Errorf("connect to the restored database: %s", backup.RedactError(err, target))
+		return fmt.Errorf("connect to the restored database: %w", err)
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
 	var expected []backup.TableCount
@@ -187,7 +182,7 @@ func finishRestore(ctx context.Context, d *Deps, r queries.Restore, res restoreR
 		if p := problemsText(res.Problems); p != "" {
 			runErr = fmt.Errorf("%w; %s", runErr, p)
 		}
-		status, msg = "failed", runErr.Error()
+		status, msg = "failed", d.Cfg.ScrubErr(runErr)
 		if why, ok := cancelReason(ctx); ok {
 			status, msg = "cancelled", why
 		}

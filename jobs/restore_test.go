@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
 	"github.com/uscpis/pisbackup/internal/backup"
@@ -61,14 +60,13 @@ func TestRestoreIntoNewDatabaseMatchesSource(t *testing.T) {
 	r = b.waitRestore(t, r.ID)
 	require.Equal(t, "succeeded", r.Status, r.Error)
 	require.Positive(t, r.ProgressBytes)
-	target, err := backup.WithDatabase(b.d.Cfg.SourceDatabaseURL, name)
-	require.NoError(t, err)
-	require.Equal(t, testdb.TableDigests(t, b.d.Cfg.SourceDatabaseURL), testdb.TableDigests(t, target))
+	target := b.d.Cfg.Source.WithDatabase(name)
+	require.Equal(t, testdb.TableDigests(t, b.d.Cfg.Source), testdb.TableDigests(t, target))
 
 	// The target now exists: restoring again needs its name typed as confirmation, and then replaces it.
 	_, err = EnqueueRestore(context.Background(), b.d.Pool, client, b.d.Cfg, RestoreRequest{BackupID: bk.ID, TargetDB: name})
 	require.ErrorIs(t, err, ErrConfirmTarget)
-	conn, err := pgx.Connect(context.Background(), target)
+	conn, err := target.Connect(context.Background())
 	require.NoError(t, err)
 	_, err = conn.Exec(context.Background(), "CREATE TABLE stray (x int)")
 	require.NoError(t, err)
@@ -77,7 +75,7 @@ func TestRestoreIntoNewDatabaseMatchesSource(t *testing.T) {
 	require.NoError(t, err)
 	r = b.waitRestore(t, r.ID)
 	require.Equal(t, "succeeded", r.Status, r.Error)
-	require.Equal(t, testdb.TableDigests(t, b.d.Cfg.SourceDatabaseURL), testdb.TableDigests(t, target),
+	require.Equal(t, testdb.TableDigests(t, b.d.Cfg.Source), testdb.TableDigests(t, target),
 		"a confirmed replace leaves exactly the backup's content (the stray table is gone)")
 }
 
@@ -88,8 +86,8 @@ func TestRestoreIntoCatalogOrSourceIsRefused(t *testing.T) {
 	b := setup(t)
 	client := b.startWorker(t)
 	bk := b.backupNow(t, client)
-	before := testdb.TableDigests(t, b.d.Cfg.SourceDatabaseURL)
-	for _, url := range []string{b.catalog, b.d.Cfg.SourceDatabaseURL} {
+	before := testdb.TableDigests(t, b.d.Cfg.Source)
+	for _, url := range []string{b.catalog, b.source} {
 		name := dbName(t, url)
 		for _, dry := range []bool{false, true} {
 			_, err := EnqueueRestore(context.Background(), b.d.Pool, client, b.d.Cfg,
@@ -104,10 +102,10 @@ func TestRestoreIntoCatalogOrSourceIsRefused(t *testing.T) {
 	rows, err := b.d.Q.RestoreListByBackup(context.Background(), bk.ID)
 	require.NoError(t, err)
 	require.Empty(t, rows, "a refused restore records nothing and queues nothing")
-	require.Equal(t, before, testdb.TableDigests(t, b.d.Cfg.SourceDatabaseURL))
+	require.Equal(t, before, testdb.TableDigests(t, b.d.Cfg.Source))
 
 	// The worker checks again: a row forged to point at the source is refused at run time too.
-	plan, _ := json.Marshal(restorePlan{Database: dbName(t, b.d.Cfg.SourceDatabaseURL), Replace: true})
+	plan, _ := json.Marshal(restorePlan{Database: dbName(t, b.source), Replace: true})
 	row, err := b.d.Q.RestoreInsert(context.Background(), queries.RestoreInsertParams{BackupID: bk.ID, TargetKind: "database", Target: "forged", Details: plan})
 	require.NoError(t, err)
 	_, err = client.Insert(context.Background(), RestoreArgs{RestoreID: row.ID}, nil)
@@ -115,7 +113,7 @@ func TestRestoreIntoCatalogOrSourceIsRefused(t *testing.T) {
 	row = b.waitRestore(t, row.ID)
 	require.Equal(t, "failed", row.Status)
 	require.Contains(t, row.Error, "clinic (source) database")
-	require.Equal(t, before, testdb.TableDigests(t, b.d.Cfg.SourceDatabaseURL))
+	require.Equal(t, before, testdb.TableDigests(t, b.d.Cfg.Source))
 }
 
 func dbName(t *testing.T, url string) string {
@@ -172,7 +170,7 @@ func TestRescanStorageRebuildsCatalog(t *testing.T) {
 func TestRestoreWithProblemsKeepsTarget(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	conn, err := pgx.Connect(context.Background(), b.d.Cfg.SourceDatabaseURL)
+	conn, err := b.d.Cfg.Source.Connect(context.Background())
 	require.NoError(t, err)
 	_, err = conn.Exec(context.Background(), `
 		CREATE TABLE visits(id int, patient text); INSERT INTO visits VALUES (1,'p1');
@@ -193,8 +191,7 @@ func TestRestoreWithProblemsKeepsTarget(t *testing.T) {
 	var res restoreResult
 	require.NoError(t, json.Unmarshal(r.Details, &res))
 	require.Len(t, res.Problems.List, 1)
-	target, err := backup.WithDatabase(b.d.Cfg.SourceDatabaseURL, name)
-	require.NoError(t, err)
-	src, dst := testdb.TableDigests(t, b.d.Cfg.SourceDatabaseURL), testdb.TableDigests(t, target)
+	target := b.d.Cfg.Source.WithDatabase(name)
+	src, dst := testdb.TableDigests(t, b.d.Cfg.Source), testdb.TableDigests(t, target)
 	require.Equal(t, src, dst, "every table is restored")
 }

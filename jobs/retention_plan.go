@@ -131,7 +131,7 @@ func ApplyRetention(ctx context.Context, d *Deps, scheduleID int64) ([]queries.B
 		}
 		if err := deleteArtifacts(ctx, d.Store, keys); err != nil {
 			d.Log.Warn("retention could not delete a backup's objects; will retry", "backup_id", dec.ID, "error", err)
-			details["error"] = err.Error()
+			details["error"] = d.Cfg.ScrubErr(err) // the audit log is shown to admins
 			if aerr := auditRetention(ctx, d, "retention.prune_failed", dec.ID, details); aerr != nil {
 				d.Log.Error("audit event NOT recorded", "action", "retention.prune_failed", "backup_id", dec.ID, "error", aerr)
 			}

@@ -25,6 +25,7 @@ type testBundle struct {
 	d       *Deps
 	dir     string
 	catalog string
+	source  string // the demo source's connection string, for test helpers that take one
 }
 
 func setup(t *testing.T) *testBundle {
@@ -42,7 +43,7 @@ func setup(t *testing.T) *testBundle {
 	require.NoError(t, err)
 	d := &Deps{Pool: pool, Q: queries.New(pool), Cfg: cfg, Store: st, Keys: keys,
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Started: time.Now()}
-	return &testBundle{d: d, dir: dir, catalog: url}
+	return &testBundle{d: d, dir: dir, catalog: url, source: src}
 }
 
 // startWorker runs a full worker client until the test ends.

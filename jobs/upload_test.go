@@ -62,7 +62,7 @@ func legacyExport(t *testing.T, patients, users int) []byte {
 func TestUploadTruncatedIsRefused(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	dump, err := exec.Command("pg_dump", "--format=custom", "--compress=0", "--dbname="+b.d.Cfg.SourceDatabaseURL).Output()
+	dump, err := exec.Command("pg_dump", "--format=custom", "--compress=0", "--dbname="+b.source).Output()
 	require.NoError(t, err)
 
 	_, err = b.upload(t, "clinic.dump", dump[:len(dump)*2/3], nil, 1<<30)

@@ -78,9 +78,9 @@ type verifyOutcome struct {
 func finishVerification(ctx context.Context, d *Deps, v queries.Verification, out verifyOutcome) (queries.Verification, error) {
 	status, msg := "succeeded", out.Note
 	if out.Err != nil {
-		status, msg = "failed", out.Err.Error()
+		status, msg = "failed", d.Cfg.ScrubErr(out.Err)
 		if out.Note != "" {
-			msg += "\n" + out.Note
+			msg += "\n" + d.Cfg.Scrub(out.Note)
 		}
 		why, cancelled := cancelReason(ctx)
 		switch {

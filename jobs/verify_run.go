@@ -114,11 +114,8 @@ func drillDatabase(ctx context.Context, d *Deps, b queries.Backup, v queries.Ver
 		}
 		expected, seqs, roles, spaces, props = m.Tables, m.Sequences, m.Roles, m.Tablespaces, m.Properties
 	}
-	guard, admin, err := NewGuard(d.Cfg, d.Q)
-	if err != nil {
-		return verifyOutcome{Err: err}
-	}
-	pgRestore, err := backup.ClientFor(ctx, d.Cfg.PGClients, "pg_restore", admin)
+	guard := NewGuard(d.Cfg, d.Q)
+	pgRestore, err := backup.ClientFor(ctx, d.Cfg.PGClients, "pg_restore", guard.Admin)
 	if err != nil {
 		return verifyOutcome{Err: err}
 	}
@@ -129,7 +126,7 @@ func drillDatabase(ctx context.Context, d *Deps, b queries.Backup, v queries.Ver
 	stop := progressLoop(ctx, func(c context.Context) {
 		_ = d.Q.VerificationProgress(c, queries.VerificationProgressParams{ID: v.ID, ProgressBytes: done.Load(), ProgressTotal: b.BytesRead})
 	})
-	res, err := backup.Drill(ctx, backup.DrillOptions{Artifact: a, PGRestore: pgRestore.Path, AdminURL: admin, Guard: guard,
+	res, err := backup.Drill(ctx, backup.DrillOptions{Artifact: a, PGRestore: pgRestore.Path, Guard: guard,
 		ID: v.ID, Expected: expected, Sequences: seqs, Roles: roles, Tablespaces: spaces, Properties: props, AfterRestore: d.DrillAfterRestore, Progress: func(n int64) { done.Store(n) }})
 	stop()
 	out := verifyOutcome{Details: res, Err: err}

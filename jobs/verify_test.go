@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/uscpis/pisbackup/internal/backup"
+	"github.com/uscpis/pisbackup/internal/dbconn"
 	"github.com/uscpis/pisbackup/internal/testdb"
 	"github.com/uscpis/pisbackup/queries"
 )
@@ -131,8 +132,8 @@ func TestDrillDetectsDeletedRows(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	var scratch string
-	b.d.DrillAfterRestore = func(ctx context.Context, url string) error {
-		conn, err := pgx.Connect(ctx, url)
+	b.d.DrillAfterRestore = func(ctx context.Context, db *dbconn.Settings) error {
+		conn, err := db.Connect(ctx)
 		if err != nil {
 			return err
 		}
@@ -189,8 +190,7 @@ func TestReconcileEndsAbandonedVerificationsAndRestores(t *testing.T) {
 	require.NoError(t, b.d.Q.VerificationSetJob(ctx, queries.VerificationSetJobParams{ID: v.ID, JobID: &gone}))
 	_, err = b.d.Q.VerificationStart(ctx, v.ID)
 	require.NoError(t, err)
-	g, _, err := NewGuard(b.d.Cfg, b.d.Q)
-	require.NoError(t, err)
+	g := NewGuard(b.d.Cfg, b.d.Q)
 	// A restore that created its target and died mid-way: the partial database (the catalog recorded creating
 	// it) is dropped. One that replaced an existing database keeps it and says so.
 	target := "pis_partial_" + itoa(bk.ID)

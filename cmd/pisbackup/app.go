@@ -12,9 +12,9 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/uscpis/pisbackup/internal/backup"
 	"github.com/uscpis/pisbackup/internal/config"
 	"github.com/uscpis/pisbackup/internal/crypt"
+	"github.com/uscpis/pisbackup/internal/secret"
 	"github.com/uscpis/pisbackup/internal/storage"
 	"github.com/uscpis/pisbackup/jobs"
 	"github.com/uscpis/pisbackup/migrations"
@@ -53,7 +53,7 @@ func loadCatalog(ctx context.Context, e *env) (*app, error) {
 		return nil, err
 	}
 	a := &app{cfg: cfg, log: newLogger(cfg, e.stderr), getenv: e.getenv}
-	a.pool, err = connect(ctx, cfg.DatabaseURL)
+	a.pool, err = connect(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -83,10 +83,10 @@ func (a *app) close() {
 
 // connect opens a pool and proves the database answers, with an error that names the variable and never
 // the password.
-func connect(ctx context.Context, url string) (*pgxpool.Pool, error) {
-	pc, err := pgxpool.ParseConfig(url)
+func connect(ctx context.Context, cfg *config.Config) (*pgxpool.Pool, error) {
+	pc, err := cfg.Catalog.PoolConfig()
 	if err != nil {
-		return nil, fmt.Errorf("DATABASE_URL: cannot parse connection string")
+		return nil, fmt.Errorf("DATABASE_URL: %w", err)
 	}
 	pc.MaxConns = 20
 	pool, err := pgxpool.NewWithConfig(ctx, pc)
@@ -99,8 +99,7 @@ func connect(ctx context.Context, url string) (*pgxpool.Pool, error) {
 		}
 	}
 	if err != nil {
-		return nil, fmt.Errorf("DATABASE_URL: cannot reach pisbackup's database %s: %s",
-			config.RedactURL(url), backup.RedactError(err, url))
+		return nil, fmt.Errorf("DATABASE_URL: cannot reach pisbackup's database %s: %s", cfg.Catalog, cfg.ScrubErr(err))
 	}
 	return pool, nil
 }
@@ -163,10 +162,11 @@ func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
 			format = "text"
 		}
 	}
+	var h slog.Handler = slog.NewJSONHandler(w, opts)
 	if format == "text" {
-		return slog.New(slog.NewTextHandler(w, opts))
+		h = slog.NewTextHandler(w, opts)
 	}
-	return slog.New(slog.NewJSONHandler(w, opts))
+	return slog.New(secret.Handler(h, cfg.Secrets())) // no log line carries a configured secret
 }
 
 func isTerminal(w io.Writer) bool {

@@ -227,10 +227,10 @@ func printDryRun(ctx context.Context, e *env, cfg *config.Config, d *jobs.Deps, 
 	if len(d.Keys.Recipients) == 0 {
 		enc = "NONE (BACKUP_UNENCRYPTED=true)"
 	}
-	p := dryRunPlan{Kind: kind, Source: config.RedactURL(cfg.SourceDatabaseURL), MediaRoot: cfg.MediaRoot,
+	p := dryRunPlan{Kind: kind, Source: cfg.Source.String(), MediaRoot: cfg.MediaRoot,
 		Destination: d.Store.String(), Encryption: enc, Compatible: true}
 	if kind != "media" {
-		c, err := backup.ClientFor(ctx, cfg.PGClients, "pg_dump", cfg.SourceDatabaseURL)
+		c, err := backup.ClientFor(ctx, cfg.PGClients, "pg_dump", cfg.Source)
 		p.PgDump, p.PgDumpVersion, p.ServerVersion, p.Compatible, p.major = c.Path, c.Version, c.Server, err == nil, c.Major()
 		for _, f := range c.Found {
 			p.Found = append(p.Found, f.Version+" "+f.Path)

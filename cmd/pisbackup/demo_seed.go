@@ -26,10 +26,10 @@ func cmdDemoSeed(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer a.close()
-	src := a.cfg.SourceDatabaseURL
+	src := a.cfg.Source
 	name, err := demo.EnsureDatabaseFor(ctx, src)
 	if err != nil {
-		return fmt.Errorf("SOURCE_DATABASE_URL: %w", err)
+		return fmt.Errorf("SOURCE_DATABASE_URL: %s", a.cfg.ScrubErr(err))
 	}
 	// Nothing is written unless both targets are empty or demo-seed's own: check both before writing either.
 	if *ifMissing && demo.HasData(ctx, src) {

@@ -25,12 +25,18 @@ var servingLine = regexp.MustCompile(`serving on (http://localhost:\d+)`)
 
 func startServer(t *testing.T, env map[string]string) *server {
 	t.Helper()
+	return startServerLogging(t, env, io.Discard)
+}
+
+// startServerLogging is startServer with the server's log (its stderr) written to logw.
+func startServerLogging(t *testing.T, env map[string]string, logw io.Writer) *server {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
 	go func() {
 		done <- run(ctx, []string{"serve", "--addr", "127.0.0.1:0"}, func(k string) string { return env[k] },
-			strings.NewReader(""), pw, io.Discard)
+			strings.NewReader(""), pw, logw)
 		pw.Close()
 	}()
 	t.Cleanup(func() {

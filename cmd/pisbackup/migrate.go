@@ -49,8 +49,8 @@ func createCatalogDB(ctx context.Context, e *env) error {
 	if err != nil {
 		return err
 	}
-	if _, err := demo.EnsureDatabaseFor(ctx, cfg.DatabaseURL); err != nil {
-		return fmt.Errorf("DATABASE_URL: cannot create pisbackup's database: %w", err)
+	if _, err := demo.EnsureDatabaseFor(ctx, cfg.Catalog); err != nil {
+		return fmt.Errorf("DATABASE_URL: cannot create pisbackup's database: %s", cfg.ScrubErr(err))
 	}
 	return nil
 }

@@ -44,8 +44,8 @@ func printMigration(e *env, m queries.MediaMigration, asJSON bool, jsonPath, csv
 func migrateDryRun(ctx context.Context, e *env, cfg *config.Config, asJSON bool) error {
 	var refs map[string]string
 	note := ""
-	if fc, err := backup.ReadFileColumns(ctx, cfg.SourceDatabaseURL, cfg.FileColumns); err != nil {
-		note = "storage types guessed from extensions: " + err.Error()
+	if fc, err := backup.ReadFileColumns(ctx, cfg.Source, cfg.FileColumns); err != nil {
+		note = "storage types guessed from extensions: " + cfg.ScrubErr(err)
 	} else {
 		refs = mediamigration.References(fc, jobs.MediaNaming(cfg), cfg.FileColumns)
 	}

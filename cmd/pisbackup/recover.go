@@ -83,7 +83,7 @@ func cmdRecover(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer a.close()
-	if mode == jobs.RecoverApply && a.cfg.SourceWriteDatabaseURL == "" {
+	if mode == jobs.RecoverApply && a.cfg.SourceWrite == nil {
 		return fmt.Errorf("%w", jobs.ErrNoWriteURL)
 	}
 	actor := "cli"

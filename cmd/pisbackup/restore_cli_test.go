@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/uscpis/pisbackup/internal/backup"
+	"github.com/uscpis/pisbackup/internal/dbconn"
 	"github.com/uscpis/pisbackup/internal/testdb"
 	"github.com/uscpis/pisbackup/queries"
 )
@@ -55,8 +56,7 @@ func TestVerifyRestoreRescanCLI(t *testing.T) {
 	}
 
 	target := fmt.Sprintf("pisbackup_cli_restore_%d", time.Now().UnixNano())
-	admin, err := backup.WithDatabase(env["SOURCE_DATABASE_URL"], "postgres")
-	require.NoError(t, err)
+	admin := dbconn.MustParse(env["SOURCE_DATABASE_URL"]).WithDatabase("postgres")
 	t.Cleanup(func() { testdb.DropDatabase(t, target) })
 	out, stderr, code = runCLI(t, env, "restore", id, "--target-db", target, "--dry-run")
 	require.Equal(t, 0, code, stderr)
@@ -69,8 +69,8 @@ func TestVerifyRestoreRescanCLI(t *testing.T) {
 	out, stderr, code = runCLI(t, env, "restore", id, "--target-db", target)
 	require.Equal(t, 0, code, stderr+out)
 	require.Contains(t, out, "succeeded")
-	restored, _ := backup.WithDatabase(env["SOURCE_DATABASE_URL"], target)
-	require.Equal(t, testdb.TableDigests(t, env["SOURCE_DATABASE_URL"]), testdb.TableDigests(t, restored))
+	restored := dbconn.MustParse(env["SOURCE_DATABASE_URL"]).WithDatabase(target)
+	require.Equal(t, testdb.TableDigests(t, dbconn.MustParse(env["SOURCE_DATABASE_URL"])), testdb.TableDigests(t, restored))
 	// Existing now: without --yes and without typing the name (stdin is empty) nothing happens.
 	_, stderr, code = runCLI(t, env, "restore", id, "--target-db", target)
 	require.Equal(t, 1, code)
@@ -104,7 +104,7 @@ func TestRunbookStockToolsRecipe(t *testing.T) {
 		shellQuote(env["BACKUP_AGE_IDENTITY_FILE"]), shellQuote(file), shellQuote(target))
 	out, err := exec.Command("bash", "-c", recipe).CombinedOutput()
 	require.NoError(t, err, string(out))
-	require.Equal(t, testdb.TableDigests(t, env["SOURCE_DATABASE_URL"]), testdb.TableDigests(t, target))
+	require.Equal(t, testdb.TableDigests(t, dbconn.MustParse(env["SOURCE_DATABASE_URL"])), testdb.TableDigests(t, dbconn.MustParse(target)))
 }
 
 func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }

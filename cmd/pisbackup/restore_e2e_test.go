@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/uscpis/pisbackup/internal/backup"
+	"github.com/uscpis/pisbackup/internal/dbconn"
 	"github.com/uscpis/pisbackup/internal/testdb"
 )
 
@@ -40,8 +41,7 @@ func TestE2EDrillAndRestoreFromBackupPage(t *testing.T) {
 	require.Zero(t, bad, "every table matches the manifest")
 
 	target := fmt.Sprintf("pisbackup_e2e_restore_%d", time.Now().UnixNano())
-	admin, err := backup.WithDatabase(env["SOURCE_DATABASE_URL"], "postgres")
-	require.NoError(t, err)
+	admin := dbconn.MustParse(env["SOURCE_DATABASE_URL"]).WithDatabase("postgres")
 	t.Cleanup(func() { testdb.DropDatabase(t, target) })
 	// Restore is destructive: it opens a dialog that asks for the target name to be typed again.
 	require.NoError(t, chromedp.Do(ctx,
@@ -67,6 +67,6 @@ func TestE2EDrillAndRestoreFromBackupPage(t *testing.T) {
 		chromedp.Click(chromedp.CSS(`[data-testid=restore-form] button[type=submit]`)),
 	))
 	waitFor(t, ctx, `!!document.querySelector('[data-testid=restore] .st-succeeded')`, 90*time.Second)
-	restored, _ := backup.WithDatabase(env["SOURCE_DATABASE_URL"], target)
-	require.Equal(t, testdb.TableDigests(t, env["SOURCE_DATABASE_URL"]), testdb.TableDigests(t, restored))
+	restored := dbconn.MustParse(env["SOURCE_DATABASE_URL"]).WithDatabase(target)
+	require.Equal(t, testdb.TableDigests(t, dbconn.MustParse(env["SOURCE_DATABASE_URL"])), testdb.TableDigests(t, restored))
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
+	"github.com/uscpis/pisbackup/internal/dbconn"
 	"github.com/uscpis/pisbackup/internal/demo"
 	"github.com/uscpis/pisbackup/internal/testdb"
 )
@@ -31,7 +32,7 @@ func clinicNamedAfterRole(t *testing.T) (name, noDB, live string) {
 	noDB = u.String()
 	u.Path = "/" + name
 	live = u.String()
-	_, err = demo.Seed(context.Background(), live, demo.Options{Patients: 20})
+	_, err = demo.Seed(context.Background(), dbconn.MustParse(live), demo.Options{Patients: 20})
 	require.NoError(t, err)
 	return name, noDB, live
 }
@@ -52,17 +53,17 @@ func TestRestoreRefusesSourceNamedOnlyByServerDefaults(t *testing.T) {
 	_, err = conn.Exec(context.Background(), "CREATE TABLE registered_after_backup (x int); INSERT INTO registered_after_backup VALUES (1)")
 	require.NoError(t, err)
 	conn.Close(context.Background())
-	before := testdb.TableDigests(t, live)
+	before := testdb.TableDigests(t, dbconn.MustParse(live))
 
 	_, stderr, code := runCLI(t, env, "restore", strconv.FormatInt(b.ID, 10), "--target-db", clinic, "--yes")
 	require.Equal(t, 1, code, stderr)
 	require.Contains(t, stderr, "clinic (source) database")
-	require.Equal(t, before, testdb.TableDigests(t, live), "the live clinic database is untouched")
+	require.Equal(t, before, testdb.TableDigests(t, dbconn.MustParse(live)), "the live clinic database is untouched")
 	// Not even the administrator's flag plus the typed name replaces the source.
 	_, stderr, code = runCLI(t, env, "restore", strconv.FormatInt(b.ID, 10), "--target-db", clinic, "--replace-unowned", "--confirm", clinic)
 	require.Equal(t, 1, code, stderr)
 	require.Contains(t, stderr, "clinic (source) database")
-	require.Equal(t, before, testdb.TableDigests(t, live))
+	require.Equal(t, before, testdb.TableDigests(t, dbconn.MustParse(live)))
 }
 
 // An existing database pisbackup did not create is replaced only with the administrator's --replace-unowned and
@@ -79,7 +80,7 @@ func TestRestoreIntoUnownedDatabaseNeedsFlagAndTypedName(t *testing.T) {
 	_, err = conn.Exec(context.Background(), "CREATE TABLE keep (x int); INSERT INTO keep VALUES (42)")
 	require.NoError(t, err)
 	conn.Close(context.Background())
-	before := testdb.TableDigests(t, other)
+	before := testdb.TableDigests(t, dbconn.MustParse(other))
 
 	_, stderr, code := runCLI(t, env, "restore", id, "--target-db", name, "--yes")
 	require.Equal(t, 1, code, stderr)
@@ -87,11 +88,11 @@ func TestRestoreIntoUnownedDatabaseNeedsFlagAndTypedName(t *testing.T) {
 	_, stderr, code = runCLI(t, env, "restore", id, "--target-db", name, "--replace-unowned", "--yes")
 	require.Equal(t, 1, code, stderr)
 	require.Contains(t, stderr, "left untouched")
-	require.Equal(t, before, testdb.TableDigests(t, other))
+	require.Equal(t, before, testdb.TableDigests(t, dbconn.MustParse(other)))
 
 	out, stderr, code := runCLI(t, env, "restore", id, "--target-db", name, "--replace-unowned", "--confirm", name)
 	require.Equal(t, 0, code, stderr+out)
-	require.Equal(t, testdb.TableDigests(t, env["SOURCE_DATABASE_URL"]), testdb.TableDigests(t, other))
+	require.Equal(t, testdb.TableDigests(t, dbconn.MustParse(env["SOURCE_DATABASE_URL"])), testdb.TableDigests(t, dbconn.MustParse(other)))
 
 	_, otherCatalog := testdb.Catalog(t)
 	catName := testdb.DatabaseName(t, otherCatalog)
@@ -145,11 +146,11 @@ func TestDemoSeedLeavesRealDataAlone(t *testing.T) {
 	require.NoError(t, err)
 	conn.Close(context.Background())
 	env["SOURCE_DATABASE_URL"] = clinic
-	before := testdb.TableDigests(t, clinic)
+	before := testdb.TableDigests(t, dbconn.MustParse(clinic))
 	_, stderr, code = runCLI(t, env, "demo-seed")
 	require.Equal(t, 1, code, stderr)
 	require.Contains(t, stderr, "refuses to write into database")
-	require.Equal(t, before, testdb.TableDigests(t, clinic))
+	require.Equal(t, before, testdb.TableDigests(t, dbconn.MustParse(clinic)))
 
 	env["SOURCE_DATABASE_URL"] = testdb.Empty(t)
 	_, stderr, code = runCLI(t, env, "demo-seed")

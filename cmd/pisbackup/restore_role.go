@@ -14,10 +14,7 @@ import (
 // loud warning. A missing CREATEDB or an unreachable restore server only warns here (backups still run; each
 // drill and restore checks again and fails with the reason).
 func (a *app) checkRestoreRole(ctx context.Context) error {
-	g, _, err := jobs.NewGuard(a.cfg, nil)
-	if err != nil {
-		return err
-	}
+	g := jobs.NewGuard(a.cfg, nil)
 	r, err := g.CheckRole(ctx)
 	var re *backup.RestoreRoleError
 	switch {

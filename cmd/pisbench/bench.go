@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/uscpis/pisbackup/internal/dbconn"
 	"github.com/uscpis/pisbackup/internal/demo"
 )
 
@@ -44,12 +45,12 @@ func newBench(ctx context.Context, o options) (*bench, error) {
 	b.srcName = fmt.Sprintf("pis_bench_%d", patients)
 	b.srcURL = fmt.Sprintf("postgres://postgres@/%s?host=%s", b.srcName, pgSocket)
 	b.catURL = "postgres://postgres@/pisbackup_bench?host=" + pgSocket
-	if err := demo.EnsureDatabase(ctx, admin, b.srcName); err != nil {
+	if err := demo.EnsureDatabase(ctx, dbconn.MustParse(admin), b.srcName); err != nil {
 		return nil, err
 	}
 	if !hasPatients(ctx, b.srcURL, patients) {
 		fmt.Fprintf(os.Stderr, "pisbench: building %s (%d patients, ~%.2f GB)…\n", b.srcName, patients, o.gb)
-		if _, err := demo.Seed(ctx, b.srcURL, demo.Options{Patients: patients, Seed: 1}); err != nil {
+		if _, err := demo.Seed(ctx, dbconn.MustParse(b.srcURL), demo.Options{Patients: patients, Seed: 1}); err != nil {
 			return nil, err
 		}
 	}
@@ -57,7 +58,7 @@ func newBench(ctx context.Context, o options) (*bench, error) {
 	if err := dropDB(ctx, admin, "pisbackup_bench"); err != nil {
 		return nil, err
 	}
-	if err := demo.EnsureDatabase(ctx, admin, "pisbackup_bench"); err != nil {
+	if err := demo.EnsureDatabase(ctx, dbconn.MustParse(admin), "pisbackup_bench"); err != nil {
 		return nil, err
 	}
 	// Drills run a dump's SQL, so they connect as a CREATEDB-only role, as in production (and make run).

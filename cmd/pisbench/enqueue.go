@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/uscpis/pisbackup/internal/dbconn"
 	"github.com/uscpis/pisbackup/internal/demo"
 )
 
@@ -17,10 +18,10 @@ func (b *bench) enqueueGroup(ctx context.Context) error {
 	small := "pis_bench_small"
 	admin := "postgres://postgres@/postgres?host=" + pgSocket
 	smallURL := fmt.Sprintf("postgres://postgres@/%s?host=%s", small, pgSocket)
-	if err := demo.EnsureDatabase(ctx, admin, small); err != nil {
+	if err := demo.EnsureDatabase(ctx, dbconn.MustParse(admin), small); err != nil {
 		return err
 	}
-	if _, err := demo.Seed(ctx, smallURL, demo.Options{Patients: 200, Seed: 1}); err != nil {
+	if _, err := demo.Seed(ctx, dbconn.MustParse(smallURL), demo.Options{Patients: 200, Seed: 1}); err != nil {
 		return err
 	}
 	saved := b.env

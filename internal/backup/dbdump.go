@@ -6,24 +6,23 @@ import (
 
 	"fmt"
 	"io"
-	"net/url"
-	"os"
-	"os/exec"
 	"time"
 
 	"golang.org/x/sync/errgroup"
 
 	"github.com/uscpis/pisbackup/internal/crypt"
+	"github.com/uscpis/pisbackup/internal/dbconn"
 	"github.com/uscpis/pisbackup/internal/pgclient"
 	"github.com/uscpis/pisbackup/internal/storage"
 )
 
 // DumpOptions describe one database backup.
 type DumpOptions struct {
-	BackupID  int64
-	ParentID  int64 // the full backup this dump is part of, if any
-	Trigger   string
-	SourceURL string
+	BackupID int64
+	ParentID int64 // the full backup this dump is part of, if any
+	Trigger  string
+	// Source is the clinic database; pg_dump gets it through its environment, never its command line.
+	Source *dbconn.Settings
 	// Clients picks pg_dump for the source's server version once the snapshot says what it is.
 	Clients pgclient.Finder
 	Store   storage.Store
@@ -61,7 +60,7 @@ func DumpDatabase(ctx context.Context, o DumpOptions) (*Result, error) {
 	if o.Keys != nil && len(o.Keys.Recipients) == 0 {
 		o.Keys = nil // identities only (kept for restoring old backups): this run is the unencrypted opt-out
 	}
-	snap, err := OpenSnapshot(ctx, o.SourceURL)
+	snap, err := OpenSnapshot(ctx, o.Source)
 	if err != nil {
 		return nil, err
 	}
@@ -75,7 +74,7 @@ func DumpDatabase(ctx context.Context, o DumpOptions) (*Result, error) {
 	m := &Manifest{FormatVersion: FormatVersion, Tool: "pisbackup", BackupID: o.BackupID, ParentID: o.ParentID, Kind: "database",
 		Trigger: o.Trigger, Format: FormatDatabase, ArtifactKey: key, StartedAt: started, Compression: "zstd",
 		PgDumpVersion: pgDump.Version, PgDumpPath: pgDump.Path, ServerVersion: snap.ServerVersion, Database: snap.Database,
-		Source: redactURL(o.SourceURL)}
+		Source: o.Source.String()}
 	if o.Keys != nil {
 		m.Encrypted, m.Recipients, m.RecipientsFingerprint = true, o.Keys.Public, o.Keys.Fingerprint()
 	} else {
@@ -117,16 +116,16 @@ func runDump(ctx context.Context, o DumpOptions, pgDump string, snap *Snapshot, 
 	}
 	dctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	dsn, password := splitPassword(o.SourceURL)
-	cmd := exec.CommandContext(dctx, pgDump, "--format=custom", "--compress=0", "--no-password",
-		"--snapshot="+snap.ID, "--dbname="+dsn)
-	cmd.WaitDelay = StopWithin
-	cmd.Env = os.Environ()
-	if password != "" {
-		// The password goes through the environment, never the command line that ps shows.
-		cmd.Env = append(cmd.Env, "PGPASSWORD="+password)
+	// The connection, password included, travels in the environment and a 0600 pass file: the command line
+	// is readable by every local user (ps, /proc/PID/cmdline).
+	cmd, cleanup, err := o.Source.Command(dctx, pgDump, "--format=custom", "--compress=0", "--no-password",
+		"--snapshot="+snap.ID)
+	if err != nil {
+		return nil, err
 	}
-	// Named so its lock waits can be found in pg_stat_activity (watchLockWaits).
+	defer cleanup()
+	cmd.WaitDelay = StopWithin
+	// Named so its lock waits can be found in pg_stat_activity (watchLockWaits); the last PGAPPNAME wins.
 	appName := fmt.Sprintf("pisbackup_backup_%d", o.BackupID)
 	cmd.Env = append(cmd.Env, "PGAPPNAME="+appName)
 	stderr := newTail(4096)
@@ -140,7 +139,7 @@ func runDump(ctx context.Context, o DumpOptions, pgDump string, snap *Snapshot, 
 	}
 	wctx, stopWatch := context.WithCancel(dctx)
 	watched := make(chan struct{})
-	go func() { defer close(watched); watchLockWaits(wctx, o.SourceURL, appName, LockCheckEvery, o.Waiting) }()
+	go func() { defer close(watched); watchLockWaits(wctx, o.Source, appName, LockCheckEvery, o.Waiting) }()
 	defer func() { stopWatch(); <-watched }()
 
 	var g errgroup.Group
@@ -176,7 +175,7 @@ func runDump(ctx context.Context, o DumpOptions, pgDump string, snap *Snapshot, 
 		denied.Role = snap.conn.Config().User
 		return nil, denied
 	case waitErr != nil:
-		msg := RedactText(stderr.String(), o.SourceURL)
+		msg := o.Source.Scrub(stderr.String())
 		if msg == "" {
 			msg = waitErr.Error()
 		}
@@ -212,26 +211,4 @@ func (p *progressReader) Read(b []byte) (int, error) {
 		p.fn(p.n, p.total)
 	}
 	return n, err
-}
-
-// splitPassword removes the password from a postgres URL and returns it separately.
-func splitPassword(raw string) (string, string) {
-	u, err := url.Parse(raw)
-	if err != nil || u.User == nil {
-		return raw, ""
-	}
-	pw, _ := u.User.Password()
-	u.User = url.User(u.User.Username())
-	return u.String(), pw
-}
-
-func redactURL(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "(unparseable)"
-	}
-	if _, ok := u.User.Password(); ok {
-		u.User = url.UserPassword(u.User.Username(), "xxxxx")
-	}
-	return u.String()
 }

@@ -19,6 +19,7 @@ import (
 
 	"github.com/uscpis/pisbackup/internal/backup"
 	"github.com/uscpis/pisbackup/internal/crypt"
+	"github.com/uscpis/pisbackup/internal/dbconn"
 	"github.com/uscpis/pisbackup/internal/pgclient"
 	"github.com/uscpis/pisbackup/internal/pgclient/pgclienttest"
 	"github.com/uscpis/pisbackup/internal/storage"
@@ -41,7 +42,7 @@ func setup(t *testing.T) *fixture {
 	require.NoError(t, err)
 	f.keys, err = crypt.Load(nil, "", filepath.Join(t.TempDir(), "identity.txt"))
 	require.NoError(t, err)
-	f.opts = backup.DumpOptions{BackupID: 7, Trigger: "cli", SourceURL: f.src, Store: f.store, Keys: f.keys,
+	f.opts = backup.DumpOptions{BackupID: 7, Trigger: "cli", Source: dbconn.MustParse(f.src), Store: f.store, Keys: f.keys,
 		Clients: pgclient.Finder{Roots: []string{pgclient.DefaultRoot}}}
 	return f
 }
@@ -65,7 +66,7 @@ func TestDumpRestoresWithStockToolsAndMatchesSource(t *testing.T) {
 	require.Equal(t, f.keys.Fingerprint(), m.RecipientsFingerprint)
 
 	// Manifest row counts come from the dump's snapshot and must equal the source's.
-	src := testdb.TableDigests(t, f.src)
+	src := testdb.TableDigests(t, dbconn.MustParse(f.src))
 	require.Len(t, m.Tables, len(src))
 	for _, tc := range m.Tables {
 		require.Contains(t, src, tc.Schema+"."+tc.Name)
@@ -86,7 +87,7 @@ func TestDumpRestoresWithStockToolsAndMatchesSource(t *testing.T) {
 	out, err := cmd.CombinedOutput()
 	require.NoError(t, err, string(out))
 
-	require.Equal(t, src, testdb.TableDigests(t, target), "restored content differs from the source")
+	require.Equal(t, src, testdb.TableDigests(t, dbconn.MustParse(target)), "restored content differs from the source")
 }
 
 // A pg_dump that dies mid-stream must publish nothing and leave no temporary object.
@@ -115,7 +116,7 @@ func TestDumpUnreachableSourceRedactsPassword(t *testing.T) {
 	t.Parallel()
 	f := setup(t)
 	u := &url.URL{Scheme: "postgres", User: url.UserPassword("clinic", "s3cret-pa55"), Host: "127.0.0.1:1", Path: "/pis"}
-	f.opts.SourceURL = u.String()
+	f.opts.Source = dbconn.MustParse(u.String())
 	_, err := backup.DumpDatabase(context.Background(), f.opts)
 	require.Error(t, err)
 	require.NotContains(t, err.Error(), "s3cret-pa55")
@@ -127,7 +128,7 @@ func TestDumpUnreachableSourceRedactsPassword(t *testing.T) {
 func TestDumpMissingDatabaseFails(t *testing.T) {
 	t.Parallel()
 	f := setup(t)
-	f.opts.SourceURL = "postgres://postgres@/no_such_clinic_db?host=/var/run/postgresql"
+	f.opts.Source = dbconn.MustParse("postgres://postgres@/no_such_clinic_db?host=/var/run/postgresql")
 	_, err := backup.DumpDatabase(context.Background(), f.opts)
 	require.ErrorContains(t, err, "no_such_clinic_db")
 	assertNothingStored(t, f)
@@ -225,7 +226,7 @@ func TestDigestCost(t *testing.T) {
 	var with, without []time.Duration
 	for i := 0; i < 10; i++ {
 		start := time.Now()
-		_, err := backup.DumpDatabase(ctx, backup.DumpOptions{BackupID: int64(i), SourceURL: src, NoDigests: i%2 == 1,
+		_, err := backup.DumpDatabase(ctx, backup.DumpOptions{BackupID: int64(i), Source: dbconn.MustParse(src), NoDigests: i%2 == 1,
 			Clients: pgclient.Finder{Roots: []string{pgclient.DefaultRoot}}, Store: st, Keys: keys})
 		require.NoError(t, err)
 		if i%2 == 1 {

@@ -8,16 +8,16 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/uscpis/pisbackup/internal/dbconn"
 )
 
 // DrillOptions describe one restore drill.
 type DrillOptions struct {
 	Artifact  Artifact
 	PGRestore string
-	// AdminURL connects to the server the scratch database is created on (the source's server, database
-	// "postgres"), as a user allowed to create databases.
-	AdminURL string
-	// Guard checks the restore role and creates, marks and drops the scratch database; it names it
+	// Guard checks the restore role and creates, marks and drops the scratch database (on the server
+	// Guard.Admin connects to); it names it
 	// pisbackup_drill_<installation>_<ID> (see ScratchName).
 	Guard *Guard
 	// ID is the verification id in the scratch database's name.
@@ -30,9 +30,9 @@ type DrillOptions struct {
 	Roles, Tablespaces []string
 	// Properties are the source database's (manifest); the scratch database is created with them.
 	Properties *DatabaseProperties
-	// AfterRestore, when set, runs between restore and comparison with the scratch database's URL. Tests use
-	// it to tamper with the restored data and prove the comparison notices.
-	AfterRestore func(ctx context.Context, scratchURL string) error
+	// AfterRestore, when set, runs between restore and comparison with the scratch database's settings. Tests
+	// use it to tamper with the restored data and prove the comparison notices.
+	AfterRestore func(ctx context.Context, scratch *dbconn.Settings) error
 	// Progress, when set, is told the plain bytes restored so far; the caller throttles writes.
 	Progress func(done int64)
 }
@@ -91,10 +91,7 @@ func Drill(ctx context.Context, o DrillOptions) (*DrillResult, error) {
 	}
 	name := ScratchName(inst, o.ID)
 	res.Scratch = name
-	scratch, err := WithDatabase(o.AdminURL, name)
-	if err != nil {
-		return res, err
-	}
+	scratch := o.Guard.Admin.WithDatabase(name)
 	// A scratch database of this name left by a crashed worker of this installation is stale by definition;
 	// DropOwned removes it only if this catalog recorded creating it.
 	if err := o.Guard.DropOwned(ctx, name, "drill"); err != nil {
@@ -125,9 +122,9 @@ func Drill(ctx context.Context, o DrillOptions) (*DrillResult, error) {
 	if err := ctx.Err(); err != nil {
 		return res, err
 	}
-	conn, err := pgx.Connect(ctx, scratch)
+	conn, err := scratch.Connect(ctx)
 	if err != nil {
-		return res, fmt.Errorf("connect to scratch database: %s", RedactError(err, scratch))
+		return res, fmt.Errorf("connect to scratch database: %w", err)
 	}
 	err = CompareRestored(ctx, conn, o.Expected, o.Sequences, res)
 	if err == nil {

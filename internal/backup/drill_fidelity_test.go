@@ -2,6 +2,7 @@ package backup_test
 
 import (
 	"context"
+	neturl "net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -12,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/uscpis/pisbackup/internal/backup"
+	"github.com/uscpis/pisbackup/internal/dbconn"
 	"github.com/uscpis/pisbackup/internal/pgclient"
 	"github.com/uscpis/pisbackup/internal/storage"
 	"github.com/uscpis/pisbackup/internal/testdb"
@@ -44,8 +46,8 @@ func TestDrillToleratesUnrefreshableMaterializedView(t *testing.T) {
 	o, _ := drillOf(t, src)
 	var populated bool
 	var visits int64
-	o.AfterRestore = func(ctx context.Context, scratch string) error {
-		conn, err := pgx.Connect(ctx, scratch)
+	o.AfterRestore = func(ctx context.Context, scratch *dbconn.Settings) error {
+		conn, err := scratch.Connect(ctx)
 		if err != nil {
 			return err
 		}
@@ -116,8 +118,8 @@ func TestDrillComparesSequenceValues(t *testing.T) {
 	src := sourceWith(t, `CREATE TABLE s(id serial PRIMARY KEY); INSERT INTO s DEFAULT VALUES; INSERT INTO s DEFAULT VALUES;`)
 	o, _ := drillOf(t, src)
 	require.NotEmpty(t, o.Sequences, "the manifest records sequence values")
-	o.AfterRestore = func(ctx context.Context, scratch string) error {
-		conn, err := pgx.Connect(ctx, scratch)
+	o.AfterRestore = func(ctx context.Context, scratch *dbconn.Settings) error {
+		conn, err := scratch.Connect(ctx)
 		if err != nil {
 			return err
 		}
@@ -180,8 +182,8 @@ func TestDrillKeepsGrantsAndNamesMissingRoles(t *testing.T) {
 	exec1(t, src, `DROP POLICY p ON t2; REVOKE ALL ON t2 FROM `+gone)
 	exec1(t, testdb.AdminURL, `DROP ROLE `+gone)
 	var canRead bool
-	o.AfterRestore = func(ctx context.Context, scratch string) error {
-		conn, err := pgx.Connect(ctx, scratch)
+	o.AfterRestore = func(ctx context.Context, scratch *dbconn.Settings) error {
+		conn, err := scratch.Connect(ctx)
 		if err != nil {
 			return err
 		}
@@ -209,7 +211,7 @@ func TestManifestRecordsDatabaseProperties(t *testing.T) {
 		COMMENT ON DATABASE `+db+` IS 'clinic records'`)
 	st, err := storage.Open(context.Background(), "file://"+t.TempDir(), os.Getenv)
 	require.NoError(t, err)
-	res, err := backup.DumpDatabase(context.Background(), backup.DumpOptions{BackupID: 1, SourceURL: src,
+	res, err := backup.DumpDatabase(context.Background(), backup.DumpOptions{BackupID: 1, Source: dbconn.MustParse(src),
 		Clients: pgclient.Finder{Roots: []string{pgclient.DefaultRoot}}, Store: st})
 	require.NoError(t, err)
 	m := res.Manifest
@@ -229,8 +231,10 @@ func sourceCreatedAs(t *testing.T, opts, sql string) string {
 	name := "i22_src_" + strconv.FormatInt(time.Now().UnixNano(), 36)
 	exec1(t, testdb.AdminURL, "CREATE DATABASE "+name+" TEMPLATE template0 "+opts+" OWNER "+testdb.UserName(t, base))
 	t.Cleanup(func() { testdb.DropDatabase(t, name) })
-	src, err := backup.WithDatabase(base, name)
+	u, err := neturl.Parse(base)
 	require.NoError(t, err)
+	u.Path = "/" + name
+	src := u.String()
 	exec1(t, src, sql)
 	return src
 }
@@ -246,8 +250,8 @@ func TestDrillRecreatesICULocaleAndSettings(t *testing.T) {
 	o, _ := drillOf(t, src)
 	require.Equal(t, "icu", o.Properties.LocaleProvider)
 	var order, searchPath string
-	o.AfterRestore = func(ctx context.Context, scratch string) error {
-		conn, err := pgx.Connect(ctx, scratch)
+	o.AfterRestore = func(ctx context.Context, scratch *dbconn.Settings) error {
+		conn, err := scratch.Connect(ctx)
 		if err != nil {
 			return err
 		}
@@ -273,8 +277,8 @@ func TestDrillRecreatesSQLASCIIEncoding(t *testing.T) {
 	o, _ := drillOf(t, src)
 	require.Equal(t, "SQL_ASCII", o.Properties.Encoding)
 	var enc, hex string
-	o.AfterRestore = func(ctx context.Context, scratch string) error {
-		conn, err := pgx.Connect(ctx, scratch)
+	o.AfterRestore = func(ctx context.Context, scratch *dbconn.Settings) error {
+		conn, err := scratch.Connect(ctx)
 		if err != nil {
 			return err
 		}

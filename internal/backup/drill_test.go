@@ -22,13 +22,13 @@ import (
 )
 
 // drillFixture is one real backup of the demo clinic database and a drill of it.
-func drillFixture(t *testing.T) (backup.DrillOptions, string) {
+func drillFixture(t *testing.T) (backup.DrillOptions, *dbconn.Settings) {
 	t.Helper()
 	return drillOf(t, testdb.Source(t))
 }
 
 // drillOf backs up the database at src and returns a drill of that backup.
-func drillOf(t *testing.T, src string) (backup.DrillOptions, string) {
+func drillOf(t *testing.T, src string) (backup.DrillOptions, *dbconn.Settings) {
 	t.Helper()
 	ctx := context.Background()
 	st, err := storage.Open(ctx, "file://"+t.TempDir(), os.Getenv)
@@ -37,25 +37,22 @@ func drillOf(t *testing.T, src string) (backup.DrillOptions, string) {
 	require.NoError(t, err)
 	pgRestore, err := exec.LookPath("pg_restore")
 	require.NoError(t, err)
-	res, err := backup.DumpDatabase(ctx, backup.DumpOptions{BackupID: 1, Trigger: "cli", SourceURL: src, Clients: pgclient.Finder{Roots: []string{pgclient.DefaultRoot}}, Store: st, Keys: keys})
+	res, err := backup.DumpDatabase(ctx, backup.DumpOptions{BackupID: 1, Trigger: "cli", Source: dbconn.MustParse(src), Clients: pgclient.Finder{Roots: []string{pgclient.DefaultRoot}}, Store: st, Keys: keys})
 	require.NoError(t, err)
-	admin, err := backup.WithDatabase(src, "postgres")
-	require.NoError(t, err)
+	admin := dbconn.MustParse(src).WithDatabase("postgres")
 	return backup.DrillOptions{
 		Artifact:  backup.Artifact{Store: st, Key: res.Key, Encrypted: true, Identities: keys.Identities},
-		PGRestore: pgRestore, AdminURL: admin, Guard: newGuard(t, admin, src), ID: time.Now().UnixNano(), Expected: res.Manifest.Tables, Sequences: res.Manifest.Sequences, Roles: res.Manifest.Roles, Tablespaces: res.Manifest.Tablespaces, Properties: res.Manifest.Properties,
+		PGRestore: pgRestore, Guard: newGuard(t, admin, src), ID: time.Now().UnixNano(), Expected: res.Manifest.Tables, Sequences: res.Manifest.Sequences, Roles: res.Manifest.Roles, Tablespaces: res.Manifest.Tablespaces, Properties: res.Manifest.Properties,
 	}, admin
 }
 
 // newGuard is a Guard with its own catalog, the restore role reached through admin and src as the clinic
 // database, as jobs.NewGuard builds it in production.
-func newGuard(t *testing.T, admin, src string) *backup.Guard {
+func newGuard(t *testing.T, admin *dbconn.Settings, src string) *backup.Guard {
 	t.Helper()
 	pool, catalog := testdb.Catalog(t)
-	g := &backup.Guard{AdminVar: "RESTORE_DATABASE_URL", Q: queries.New(pool)}
+	g := &backup.Guard{Admin: admin, AdminVar: "RESTORE_DATABASE_URL", Q: queries.New(pool)}
 	var err error
-	g.Admin, err = dbconn.Parse(admin)
-	require.NoError(t, err)
 	g.Catalog, err = dbconn.Parse(catalog)
 	require.NoError(t, err)
 	g.Source, err = dbconn.Parse(src)
@@ -69,7 +66,7 @@ func TestDrillDropsScratchWhenCancelled(t *testing.T) {
 	o, admin := drillFixture(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	var scratchSeen bool
-	o.AfterRestore = func(hctx context.Context, _ string) error {
+	o.AfterRestore = func(hctx context.Context, _ *dbconn.Settings) error {
 		var err error
 		inst, err := o.Guard.Installation(hctx)
 		if err != nil {
@@ -141,7 +138,7 @@ func TestDrillTimeNextToRawRestore(t *testing.T) {
 	raw := time.Since(start)
 	require.NoError(t, err, string(out))
 	t.Logf("drill RTO (decrypt+decompress+pg_restore streamed): %s; raw pg_restore of the plain dump file: %s", res.RTO.Round(time.Millisecond), raw.Round(time.Millisecond))
-	restored := testdb.TableDigests(t, target)
+	restored := testdb.TableDigests(t, dbconn.MustParse(target))
 	for _, tc := range res.Tables {
 		require.Contains(t, restored, tc.Table)
 		require.True(t, strings.HasPrefix(restored[tc.Table], itoa(tc.Actual)+":"), tc.Table)

@@ -3,6 +3,7 @@ package backup_test
 import (
 	"context"
 	"errors"
+	neturl "net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -26,9 +27,10 @@ import (
 // asSuperuser is url's database reached as the harness superuser.
 func asSuperuser(t *testing.T, url string) string {
 	t.Helper()
-	u, err := backup.WithDatabase(testdb.AdminURL, testdb.DatabaseName(t, url))
+	u, err := neturl.Parse(testdb.AdminURL)
 	require.NoError(t, err)
-	return u
+	u.Path = "/" + testdb.DatabaseName(t, url)
+	return u.String()
 }
 
 func exec1(t *testing.T, url, sql string) {
@@ -71,18 +73,17 @@ BEGIN COPY (SELECT current_user) TO PROGRAM 'id > `+pwned+`'; RETURN 1; END $$;`
 	require.NoError(t, err)
 	pgRestore, err := exec.LookPath("pg_restore")
 	require.NoError(t, err)
-	res, err := backup.DumpDatabase(ctx, backup.DumpOptions{BackupID: 1, Trigger: "cli", SourceURL: asSuperuser(t, src), Clients: pgclient.Finder{Roots: []string{pgclient.DefaultRoot}}, Store: st, Keys: keys})
+	res, err := backup.DumpDatabase(ctx, backup.DumpOptions{BackupID: 1, Trigger: "cli", Source: dbconn.MustParse(asSuperuser(t, src)), Clients: pgclient.Finder{Roots: []string{pgclient.DefaultRoot}}, Store: st, Keys: keys})
 	require.NoError(t, err)
 	artifact := backup.Artifact{Store: st, Key: res.Key, Encrypted: true, Identities: keys.Identities}
 
-	drill := func(adminURL string, allow bool) (*backup.DrillResult, error) {
-		g := newGuard(t, adminURL, src)
+	drill := func(admin *dbconn.Settings, allow bool) (*backup.DrillResult, error) {
+		g := newGuard(t, admin, src)
 		g.AllowPowerful = allow
-		return backup.Drill(ctx, backup.DrillOptions{Artifact: artifact, PGRestore: pgRestore, AdminURL: adminURL, Guard: g,
+		return backup.Drill(ctx, backup.DrillOptions{Artifact: artifact, PGRestore: pgRestore, Guard: g,
 			ID: time.Now().UnixNano(), Expected: res.Manifest.Tables})
 	}
-	restoreRole, err := backup.WithDatabase(src, "postgres")
-	require.NoError(t, err)
+	restoreRole := dbconn.MustParse(src).WithDatabase("postgres")
 
 	// The CREATEDB-only role (what tests and production use): no program runs.
 	// Since issue 22 the restore is tolerant: the refused refresh is one "object not created" problem (the view
@@ -99,7 +100,7 @@ BEGIN COPY (SELECT current_user) TO PROGRAM 'id > `+pwned+`'; RETURN 1; END $$;`
 	require.False(t, exists, "the scratch database is dropped")
 
 	// A superuser restore role is refused before anything is created, with one line naming the variable.
-	r, err = drill(testdb.AdminURL, false)
+	r, err = drill(dbconn.MustParse(testdb.AdminURL), false)
 	var re *backup.RestoreRoleError
 	require.ErrorAs(t, err, &re)
 	require.Contains(t, err.Error(), "RESTORE_DATABASE_URL")
@@ -111,7 +112,7 @@ BEGIN COPY (SELECT current_user) TO PROGRAM 'id > `+pwned+`'; RETURN 1; END $$;`
 
 	// Control: with the explicit opt-out the superuser runs the dump's program. This is what every drill did
 	// before the restore role was checked, and it proves the assertions above can fail.
-	_, _ = drill(testdb.AdminURL, true)
+	_, _ = drill(dbconn.MustParse(testdb.AdminURL), true)
 	out, err := os.ReadFile(pwned)
 	require.NoError(t, err, "as superuser the dump's COPY TO PROGRAM ran on the server")
 	require.Contains(t, string(out), "uid=")
@@ -197,8 +198,8 @@ func TestTwoInstallationsDrillAtOnce(t *testing.T) {
 	// to drop it: refused, because the other catalog created it.
 	var wg sync.WaitGroup
 	both := make(chan struct{}, 2)
-	hook := func(self, other *backup.Guard, otherInst string) func(context.Context, string) error {
-		return func(ctx context.Context, _ string) error {
+	hook := func(self, other *backup.Guard, otherInst string) func(context.Context, *dbconn.Settings) error {
+		return func(ctx context.Context, _ *dbconn.Settings) error {
 			both <- struct{}{}
 			deadline := time.Now().Add(60 * time.Second)
 			for len(both) < 2 && time.Now().Before(deadline) {
@@ -269,7 +270,7 @@ func TestDropOwnedDropsOnlyWhatThisCatalogCreated(t *testing.T) {
 // mint stands, so scratch names computed by any of them match.
 func TestInstallationIDIsMintedOnce(t *testing.T) {
 	t.Parallel()
-	g := newGuard(t, testdb.AdminURL, testdb.AdminURL)
+	g := newGuard(t, dbconn.MustParse(testdb.AdminURL), testdb.AdminURL)
 	ctx := context.Background()
 	ids := make([]string, 8)
 	errs := make([]error, 8)

@@ -8,11 +8,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"os/exec"
 	"strings"
 	"time"
 
 	"github.com/uscpis/pisbackup/internal/crypt"
+	"github.com/uscpis/pisbackup/internal/dbconn"
 	"github.com/uscpis/pisbackup/internal/storage"
 )
 
@@ -209,7 +211,8 @@ func ingestBody(ctx context.Context, r io.Reader, w io.Writer, o IngestOptions, 
 // truncated dump fails here rather than at 2 a.m.
 func checkDump(ctx context.Context, r io.Reader, pgRestore string) error {
 	cmd := exec.CommandContext(ctx, pgRestore, "--file=/dev/null")
-	if err := feed(ctx, cmd, r, true, ""); err != nil {
+	cmd.Env = dbconn.BaseEnv(os.Environ())
+	if err := feed(ctx, cmd, r, true, nil); err != nil {
 		return fmt.Errorf("the .dump is incomplete or damaged (truncated?): %v", err)
 	}
 	return nil

@@ -4,7 +4,7 @@ import (
 	"context"
 	"time"
 
-	"github.com/jackc/pgx/v5"
+	"github.com/uscpis/pisbackup/internal/dbconn"
 )
 
 // StopWithin bounds how long a cancelled or timed-out pg_dump/pg_restore may keep its pipes open after it was
@@ -21,13 +21,13 @@ const lockWaitQuery = `SELECT COALESCE((
 	WHERE a.application_name = $1 AND a.wait_event_type = 'Lock' LIMIT 1), '')`
 
 // watchLockWaits reports, every interval until ctx ends, what the sessions named appName wait for: "a lock on
-// <table>" while one waits, "" once none does. It connects to sourceURL once and gives up quietly if it
+// <table>" while one waits, "" once none does. It connects to source once and gives up quietly if it
 // cannot (it only informs).
-func watchLockWaits(ctx context.Context, sourceURL, appName string, interval time.Duration, report func(string)) {
+func watchLockWaits(ctx context.Context, source *dbconn.Settings, appName string, interval time.Duration, report func(string)) {
 	if report == nil {
 		return
 	}
-	conn, err := pgx.Connect(ctx, sourceURL)
+	conn, err := source.Connect(ctx)
 	if err != nil {
 		return
 	}

@@ -3,6 +3,7 @@ package backup_test
 import (
 	"context"
 	"fmt"
+	neturl "net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/uscpis/pisbackup/internal/backup"
 	"github.com/uscpis/pisbackup/internal/crypt"
+	"github.com/uscpis/pisbackup/internal/dbconn"
 	"github.com/uscpis/pisbackup/internal/pgclient"
 	"github.com/uscpis/pisbackup/internal/storage"
 	"github.com/uscpis/pisbackup/internal/testdb"
@@ -109,14 +111,19 @@ func compareOnSecondServer(t *testing.T, admin, dumpURL, cmpURL, name string, do
 	require.NoError(t, err)
 	keys, err := crypt.Load(nil, "", filepath.Join(t.TempDir(), "identity.txt"))
 	require.NoError(t, err)
-	res, err := backup.DumpDatabase(ctx, backup.DumpOptions{BackupID: 1, SourceURL: src, Clients: pgclient.Finder{Roots: []string{pgclient.DefaultRoot}}, Store: st, Keys: keys})
+	res, err := backup.DumpDatabase(ctx, backup.DumpOptions{BackupID: 1, Source: dbconn.MustParse(src), Clients: pgclient.Finder{Roots: []string{pgclient.DefaultRoot}}, Store: st, Keys: keys})
 	require.NoError(t, err)
 	exec1(t, admin, "CREATE DATABASE "+name+" TEMPLATE template0")
-	target, err := backup.WithDatabase(admin, name)
+	tu, err := neturl.Parse(admin)
+	target := ""
+	if err == nil {
+		tu.Path = "/" + name
+		target = tu.String()
+	}
 	require.NoError(t, err)
 	pgRestore, err := exec.LookPath("pg_restore")
 	require.NoError(t, err)
-	_, probs, err := backup.RestoreInto(ctx, backup.Artifact{Store: st, Key: res.Key, Encrypted: true, Identities: keys.Identities}, pgRestore, target, nil)
+	_, probs, err := backup.RestoreInto(ctx, backup.Artifact{Store: st, Key: res.Key, Encrypted: true, Identities: keys.Identities}, pgRestore, dbconn.MustParse(target), nil)
 	require.NoError(t, err)
 	require.Zero(t, probs.DataLost, probs.List)
 
@@ -155,5 +162,5 @@ func compareOnSecondServer(t *testing.T, admin, dumpURL, cmpURL, name string, do
 	slices.Sort(sd)
 	slices.Sort(td)
 	require.Empty(t, diff(sd, td), "data differs")
-	require.Equal(t, testdb.TableDigests(t, src), testdb.TableDigests(t, target))
+	require.Equal(t, testdb.TableDigests(t, dbconn.MustParse(src)), testdb.TableDigests(t, dbconn.MustParse(target)))
 }

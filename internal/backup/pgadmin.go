@@ -4,27 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/url"
 	"regexp"
-	"strings"
 
-	"github.com/jackc/pgx/v5"
+	"github.com/uscpis/pisbackup/internal/dbconn"
 )
-
-// WithDatabase returns the connection string raw pointing at database name on the same server, with the
-// same user, password and options. Both postgres:// URLs and libpq keyword/value strings are accepted.
-func WithDatabase(raw, name string) (string, error) {
-	if strings.HasPrefix(raw, "postgres://") || strings.HasPrefix(raw, "postgresql://") {
-		u, err := url.Parse(raw)
-		if err != nil {
-			return "", errors.New("not a valid postgres:// URL")
-		}
-		u.Path, u.RawPath = "/"+name, ""
-		return u.String(), nil
-	}
-	// libpq takes the last occurrence of a keyword, so appending overrides any dbname already given.
-	return raw + " dbname='" + strings.ReplaceAll(name, "'", `\'`) + "'", nil
-}
 
 var dbNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,62}$`)
 
@@ -36,11 +19,11 @@ var ErrProtectedTarget = errors.New("refused")
 // ScratchName); no restore may target a name with it.
 const DrillPrefix = "pisbackup_drill_"
 
-// DatabaseExists reports whether name exists on the server adminURL connects to.
-func DatabaseExists(ctx context.Context, adminURL, name string) (bool, error) {
-	conn, err := pgx.Connect(ctx, adminURL)
+// DatabaseExists reports whether name exists on the server admin connects to.
+func DatabaseExists(ctx context.Context, admin *dbconn.Settings, name string) (bool, error) {
+	conn, err := admin.Connect(ctx)
 	if err != nil {
-		return false, fmt.Errorf("connect to the database server: %s", RedactError(err, adminURL))
+		return false, fmt.Errorf("connect to the database server: %w", err)
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
 	var ok bool

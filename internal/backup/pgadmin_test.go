@@ -7,16 +7,19 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/uscpis/pisbackup/internal/backup"
+	"github.com/uscpis/pisbackup/internal/dbconn"
 )
 
+// WithDatabase keeps server, user, password and options, whatever form the setting was written in.
 func TestWithDatabase(t *testing.T) {
 	t.Parallel()
-	u, err := backup.WithDatabase("postgres://a:p%40ss@h:5433/pis?sslmode=require", "pis_restored")
-	require.NoError(t, err)
-	require.Equal(t, "postgres://a:p%40ss@h:5433/pis_restored?sslmode=require", u)
-	kv, err := backup.WithDatabase("host=/var/run/postgresql dbname=pis user=postgres", "scratch")
-	require.NoError(t, err)
-	require.Contains(t, kv, "dbname='scratch'")
+	u := dbconn.MustParse("postgres://a:p%40ss@h:5433/pis?sslmode=require").WithDatabase("pis_restored")
+	require.Equal(t, "pis_restored", u.Database())
+	require.Equal(t, "postgres://a:xxxxx@h:5433/pis_restored?sslmode=require", u.String())
+	require.Equal(t, "p@ss", u.ConnConfig().Password)
+	kv := dbconn.MustParse("host=/var/run/postgresql dbname=pis user=postgres").WithDatabase("scratch")
+	require.Equal(t, "scratch", kv.Database())
+	require.Equal(t, "/var/run/postgresql", kv.Host())
 }
 
 func TestCompareCounts(t *testing.T) {

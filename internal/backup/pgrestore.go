@@ -9,6 +9,8 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+
+	"github.com/uscpis/pisbackup/internal/dbconn"
 )
 
 // Listing is what `pg_restore --list` printed for an archive.
@@ -30,8 +32,9 @@ func ListArchive(ctx context.Context, a Artifact, pgRestore string) (*Listing, e
 	var out strings.Builder
 	cmd := exec.CommandContext(ctx, pgRestore, "--list")
 	cmd.WaitDelay = StopWithin
+	cmd.Env = dbconn.BaseEnv(os.Environ()) // no connection, and none of pisbackup's secrets
 	cmd.Stdout = &out
-	if err := feed(ctx, cmd, p, true, ""); err != nil {
+	if err := feed(ctx, cmd, p, true, nil); err != nil {
 		return nil, err
 	}
 	l := &Listing{Text: out.String(), PlainBytes: p.n}
@@ -47,7 +50,7 @@ func ListArchive(ctx context.Context, a Artifact, pgRestore string) (*Listing, e
 	return l, nil
 }
 
-// RestoreInto streams the artifact into the existing database at targetURL with
+// RestoreInto streams the artifact into the existing database target with
 // `pg_restore --no-owner --no-tablespaces --verbose` and reports plaintext bytes read to progress.
 //
 // pg_restore runs tolerantly, as the stock recipe does (no --exit-on-error): an error in one archive entry
@@ -57,29 +60,34 @@ func ListArchive(ctx context.Context, a Artifact, pgRestore string) (*Listing, e
 // starting or exiting non-zero without having reported any error, cancellation). Grants are kept (no
 // --no-acl): a grant to a role the target lacks is one "object not created" problem. Tablespaces are not
 // restored (--no-tablespaces): every table lands in the target database's default tablespace.
-func RestoreInto(ctx context.Context, a Artifact, pgRestore, targetURL string, progress func(int64)) (int64, RestoreProblems, error) {
-	return RestoreSome(ctx, a, pgRestore, targetURL, nil, progress)
+// pg_restore gets the connection through its environment and a 0600 pass file, never its command line.
+func RestoreInto(ctx context.Context, a Artifact, pgRestore string, target *dbconn.Settings, progress func(int64)) (int64, RestoreProblems, error) {
+	return RestoreSome(ctx, a, pgRestore, target, nil, progress)
 }
 
 // RestoreSome is RestoreInto with extra pg_restore arguments that narrow what is restored (for example
 // "--use-list=FILE" with a filtered `pg_restore --list`, or "--data-only"); nil restores everything. The
 // artifact is still read whole: pg_restore skips the entries it was told to leave out and may exit before
 // the end of its input, after which the rest is read and discarded (damage anywhere still fails).
-func RestoreSome(ctx context.Context, a Artifact, pgRestore, targetURL string, extra []string, progress func(int64)) (int64, RestoreProblems, error) {
+func RestoreSome(ctx context.Context, a Artifact, pgRestore string, target *dbconn.Settings, extra []string, progress func(int64)) (int64, RestoreProblems, error) {
 	p, err := a.open(ctx, progress)
 	if err != nil {
 		return 0, RestoreProblems{}, err
 	}
 	defer p.Close()
-	dsn, password := splitPassword(targetURL)
-	args := append([]string{"--no-owner", "--no-tablespaces", "--verbose", "--no-password"}, extra...)
-	cmd := exec.CommandContext(ctx, pgRestore, append(args, "--dbname="+dsn)...)
-	cmd.WaitDelay = StopWithin
-	if password != "" {
-		cmd.Env = append(os.Environ(), "PGPASSWORD="+password) // never on the command line ps shows
+	if db := target.Database(); strings.Contains(db, "=") || strings.HasPrefix(db, "postgres") && strings.Contains(db, "://") {
+		return 0, RestoreProblems{}, fmt.Errorf("database name %q would be read as a connection string by pg_restore", db)
 	}
+	// --dbname names the database only (no connection string), which pg_restore needs to restore at all.
+	args := append([]string{"--no-owner", "--no-tablespaces", "--verbose", "--no-password"}, extra...)
+	cmd, cleanup, err := target.Command(ctx, pgRestore, append(args, "--dbname="+target.Database())...)
+	if err != nil {
+		return 0, RestoreProblems{}, err
+	}
+	defer cleanup()
+	cmd.WaitDelay = StopWithin
 	col := newProblemCollector()
-	err = feed(ctx, cmd, p, len(extra) > 0, targetURL, col)
+	err = feed(ctx, cmd, p, len(extra) > 0, target, col)
 	probs := col.finish()
 	var exit *exec.ExitError
 	if errors.As(err, &exit) && probs.Ignored > 0 && ctx.Err() == nil {
@@ -93,7 +101,7 @@ func RestoreSome(ctx context.Context, a Artifact, pgRestore, targetURL string, e
 // feed runs cmd with r as its stdin. A read error from r (a damaged artifact) wins over whatever the command
 // then says about its short input. With drain, reading continues after the command exits (it may stop early)
 // so the whole artifact is still proven.
-func feed(ctx context.Context, cmd *exec.Cmd, r io.Reader, drain bool, secretURL string, also ...io.Writer) error {
+func feed(ctx context.Context, cmd *exec.Cmd, r io.Reader, drain bool, target *dbconn.Settings, also ...io.Writer) error {
 	stderr := newTail(4096)
 	cmd.Stderr = io.MultiWriter(append([]io.Writer{stderr}, also...)...)
 	stdin, err := cmd.StdinPipe()
@@ -116,7 +124,10 @@ func feed(ctx context.Context, cmd *exec.Cmd, r io.Reader, drain bool, secretURL
 	case copyErr != nil && !errors.Is(copyErr, errStopped):
 		return copyErr
 	case waitErr != nil:
-		msg := RedactText(stderr.String(), secretURL)
+		msg := stderr.String()
+		if target != nil {
+			msg = target.Scrub(msg)
+		}
 		if msg == "" {
 			msg = waitErr.Error()
 		}

@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/uscpis/pisbackup/internal/dbconn"
 )
 
 // FileColumnValues is what the clinic database stores in its FileField columns.
@@ -21,10 +23,10 @@ type FileColumnValues struct {
 // clinic database. A column that does not exist is listed in Missing (asked of the server through
 // to_regclass and pg_attribute, in the connection's search_path), never guessed from a name; any other
 // failure is an error.
-func ReadFileColumns(ctx context.Context, sourceURL string, columns []string) (*FileColumnValues, error) {
-	conn, err := pgx.Connect(ctx, sourceURL)
+func ReadFileColumns(ctx context.Context, source *dbconn.Settings, columns []string) (*FileColumnValues, error) {
+	conn, err := source.Connect(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("connect to the source database: %s", RedactError(err, sourceURL))
+		return nil, fmt.Errorf("connect to the source database: %w", err)
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
 	out := &FileColumnValues{Values: map[string][]string{}}

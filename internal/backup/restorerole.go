@@ -126,18 +126,14 @@ func (r RestoreRole) Verdict(from string, allowPowerful bool) error {
 	return nil
 }
 
-// CheckRestoreRole asks the server adminURL connects to whether its role is fit to run a dump's SQL (see
+// CheckRestoreRole asks the server admin connects to whether its role is fit to run a dump's SQL (see
 // InspectRestoreRole and Verdict, no opt-out): not a superuser, no CREATEROLE, cannot become such a role or a
 // database's owner, not a member of pg_execute_server_program, pg_read_server_files, pg_write_server_files or
 // pg_signal_backend, no EXECUTE on
 // server-file functions, and CREATEDB. It returns *RestoreRoleError for an unfit role. Guard.CheckRole is the
 // same check with the configured opt-out.
-func CheckRestoreRole(ctx context.Context, adminURL string) error {
-	s, err := dbconn.Parse(adminURL)
-	if err != nil {
-		return fmt.Errorf("RESTORE_DATABASE_URL: %w", err)
-	}
-	r, err := InspectRestoreRole(ctx, s)
+func CheckRestoreRole(ctx context.Context, admin *dbconn.Settings) error {
+	r, err := InspectRestoreRole(ctx, admin)
 	if err != nil {
 		return err
 	}

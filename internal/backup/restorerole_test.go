@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/uscpis/pisbackup/internal/backup"
+	"github.com/uscpis/pisbackup/internal/dbconn"
 	"github.com/uscpis/pisbackup/internal/testdb"
 )
 
@@ -20,12 +21,12 @@ func TestCheckRestoreRole(t *testing.T) {
 	ctx := context.Background()
 	var re *backup.RestoreRoleError
 
-	err := backup.CheckRestoreRole(ctx, testdb.LoginRole(t, db, "SUPERUSER"))
+	err := backup.CheckRestoreRole(ctx, dbconn.MustParse(testdb.LoginRole(t, db, "SUPERUSER")))
 	require.True(t, errors.As(err, &re), "%v", err)
 	require.ErrorContains(t, err, "is a superuser")
 	require.ErrorContains(t, err, "RESTORE_DATABASE_URL")
 
-	err = backup.CheckRestoreRole(ctx, testdb.LoginRole(t, db, "NOCREATEDB"))
+	err = backup.CheckRestoreRole(ctx, dbconn.MustParse(testdb.LoginRole(t, db, "NOCREATEDB")))
 	require.ErrorContains(t, err, "may not create databases")
 	require.ErrorContains(t, err, "CREATEDB")
 
@@ -34,10 +35,10 @@ func TestCheckRestoreRole(t *testing.T) {
 	admin := testdb.Pool(t, testdb.AdminURL)
 	_, err = admin.Exec(ctx, "GRANT pg_read_server_files TO "+name)
 	require.NoError(t, err)
-	err = backup.CheckRestoreRole(ctx, files)
+	err = backup.CheckRestoreRole(ctx, dbconn.MustParse(files))
 	require.ErrorContains(t, err, "member of pg_read_server_files")
 
-	require.NoError(t, backup.CheckRestoreRole(ctx, testdb.LoginRole(t, db, "CREATEDB")))
+	require.NoError(t, backup.CheckRestoreRole(ctx, dbconn.MustParse(testdb.LoginRole(t, db, "CREATEDB"))))
 }
 
 func roleOf(t *testing.T, raw string) string {
@@ -67,13 +68,13 @@ func TestCheckRestoreRoleRefusesBorrowedOwnership(t *testing.T) {
 	member := testdb.LoginRole(t, db, "CREATEDB")
 	_, err = admin.Exec(ctx, "GRANT "+ownerName+" TO "+roleOf(t, member))
 	require.NoError(t, err)
-	err = backup.CheckRestoreRole(ctx, member)
+	err = backup.CheckRestoreRole(ctx, dbconn.MustParse(member))
 	require.ErrorContains(t, err, "can SET ROLE to "+ownerName)
 	require.ErrorContains(t, err, dbName)
 
 	signal := testdb.LoginRole(t, db, "CREATEDB")
 	_, err = admin.Exec(ctx, "GRANT pg_signal_backend TO "+roleOf(t, signal))
 	require.NoError(t, err)
-	err = backup.CheckRestoreRole(ctx, signal)
+	err = backup.CheckRestoreRole(ctx, dbconn.MustParse(signal))
 	require.ErrorContains(t, err, "member of pg_signal_backend")
 }

@@ -9,6 +9,8 @@ import (
 	"github.com/jackc/pgerrcode"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/uscpis/pisbackup/internal/dbconn"
 )
 
 // Snapshot is an open REPEATABLE READ transaction on the source whose snapshot pg_dump imports, so the row
@@ -24,10 +26,10 @@ type Snapshot struct {
 
 // OpenSnapshot connects to the source and exports a snapshot. The connection must stay open until pg_dump
 // has started, so the caller closes it after the dump.
-func OpenSnapshot(ctx context.Context, sourceURL string) (*Snapshot, error) {
-	conn, err := pgx.Connect(ctx, sourceURL)
+func OpenSnapshot(ctx context.Context, source *dbconn.Settings) (*Snapshot, error) {
+	conn, err := source.Connect(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("connect to source database: %s", RedactError(err, sourceURL))
+		return nil, fmt.Errorf("connect to source database: %w", err)
 	}
 	s := &Snapshot{conn: conn}
 	s.tx, err = conn.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})

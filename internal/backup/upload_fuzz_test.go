@@ -18,6 +18,7 @@ import (
 
 	"github.com/uscpis/pisbackup/internal/backup"
 	"github.com/uscpis/pisbackup/internal/crypt"
+	"github.com/uscpis/pisbackup/internal/dbconn"
 	"github.com/uscpis/pisbackup/internal/pgclient"
 	"github.com/uscpis/pisbackup/internal/storage"
 	"github.com/uscpis/pisbackup/internal/testdb"
@@ -104,7 +105,7 @@ func sealedUpload(f *testing.F, keys *crypt.Keys) ([]byte, []byte) {
 	st, err := storage.Open(context.Background(), "file://"+dir, os.Getenv)
 	require.NoError(f, err)
 	res, err := backup.DumpDatabase(context.Background(), backup.DumpOptions{BackupID: 1, Trigger: "manual",
-		SourceURL: testdb.Empty(f), Clients: pgclient.Finder{Roots: []string{pgclient.DefaultRoot}}, Store: st, Keys: keys})
+		Source: dbconn.MustParse(testdb.Empty(f)), Clients: pgclient.Finder{Roots: []string{pgclient.DefaultRoot}}, Store: st, Keys: keys})
 	require.NoError(f, err)
 	rc, err := st.Open(context.Background(), res.Key)
 	require.NoError(f, err)

@@ -11,18 +11,22 @@ import (
 	"strings"
 	"time"
 
+	"github.com/uscpis/pisbackup/internal/dbconn"
 	"github.com/uscpis/pisbackup/internal/pgclient"
+	"github.com/uscpis/pisbackup/internal/secret"
 )
 
 // Config is every setting of SPEC section 9, parsed and checked. It is built once in run and passed down;
 // nothing reads the environment after that.
 type Config struct {
-	DatabaseURL       string
-	SourceDatabaseURL string
-	MediaRoot         string
-	BackupStorage     string
-	AgeRecipients     []string
-	AgeIdentityFile   string
+	// Catalog is pisbackup's own database (DATABASE_URL), Source the clinic database it backs up
+	// (SOURCE_DATABASE_URL). Each is parsed once by internal/dbconn and prints without its password.
+	Catalog         *dbconn.Settings
+	Source          *dbconn.Settings
+	MediaRoot       string
+	BackupStorage   string
+	AgeRecipients   []string
+	AgeIdentityFile string
 	// Unencrypted is the explicit opt-out (BACKUP_UNENCRYPTED=true); every page shows a warning while it is on.
 	Unencrypted    bool
 	SendGridAPIKey string
@@ -60,13 +64,13 @@ type Config struct {
 	HeartbeatTimeout time.Duration
 	// UploadMaxBytes bounds an uploaded backup file (UPLOAD_MAX_BYTES: bytes, or with a K/M/G binary suffix).
 	UploadMaxBytes int64
-	// SourceWriteDatabaseURL (SOURCE_WRITE_DATABASE_URL) connects to the clinic database as a role allowed to
-	// INSERT and UPDATE its tables; only `pisbackup recover --apply` and its undo use it, so the backup role of
-	// SOURCE_DATABASE_URL stays read-only. Empty: recoveries can be compared and scripted, never applied.
-	SourceWriteDatabaseURL string
-	// RestoreDatabaseURL connects, as a role allowed to CREATE DATABASE, to the server drills and restores
-	// create databases on; empty means the clinic database's own server (see RestoreServer).
-	RestoreDatabaseURL string
+	// SourceWrite (SOURCE_WRITE_DATABASE_URL) connects to the clinic database as a role allowed to INSERT and
+	// UPDATE its tables; only `pisbackup recover --apply` and its undo use it, so the backup role of
+	// SOURCE_DATABASE_URL stays read-only. Nil: recoveries can be compared and scripted, never applied.
+	SourceWrite *dbconn.Settings
+	// RestoreDB connects, as a role allowed to CREATE DATABASE, to the server drills and restores create
+	// databases on (RESTORE_DATABASE_URL); nil means the clinic database's own server (see RestoreServer).
+	RestoreDB *dbconn.Settings
 	// RestoreAllowSuperuser (RESTORE_ALLOW_SUPERUSER=true) lets drills and restores run a dump's SQL as a role
 	// with more than CREATEDB (a superuser, say) on a single-user laptop; every start and every drill warns.
 	RestoreAllowSuperuser bool
@@ -76,6 +80,8 @@ type Config struct {
 	// TrustedProxies are the reverse proxies whose X-Forwarded-For is believed (TRUSTED_PROXIES: CIDRs, or
 	// "heroku"); unset, the client is the TCP peer.
 	TrustedProxies TrustedProxies
+	// otherSecrets are values read only to be scrubbed (AWS keys that storage reads itself, seed aliases).
+	otherSecrets []string
 }
 
 // Error is a configuration problem: one variable, one line.
@@ -89,33 +95,36 @@ func (e *Error) Error() string { return fmt.Sprintf("config: %s: %s", e.Var, e.M
 func Load(getenv func(string) string) (*Config, error) {
 	l := loader{getenv: getenv}
 	c := &Config{
-		DatabaseURL:       l.pgURL("DATABASE_URL", "postgres://postgres@/pisbackup?host=/var/run/postgresql"),
-		SourceDatabaseURL: l.pgURL("SOURCE_DATABASE_URL", "postgres://postgres@/pis_demo?host=/var/run/postgresql"),
-		MediaRoot:         l.str("MEDIA_ROOT", "./var/media"),
-		BackupStorage:     l.storageURL("BACKUP_STORAGE", "file://./var/backups"),
-		AgeRecipients:     l.recipients("BACKUP_AGE_RECIPIENTS"),
-		AgeIdentityFile:   l.str("BACKUP_AGE_IDENTITY_FILE", ""),
-		Unencrypted:       l.boolean("BACKUP_UNENCRYPTED", false),
-		SendGridAPIURL:    l.httpURL("SENDGRID_API_URL", "https://api.sendgrid.com"),
-		DefaultFromEmail:  l.email("DEFAULT_FROM_EMAIL", "noreply@usc-pis.herokuapp.com"),
-		AlertEmails:       l.emails("BACKUP_ALERT_EMAIL"),
-		AlertRemindAfter:  l.duration("ALERT_REMIND_AFTER", 24*time.Hour),
-		CloudinaryURL:     l.cloudinary(),
-		Port:              l.port("PORT", 8080),
-		DisplayTZ:         l.location("TZ_DISPLAY", "Asia/Manila"),
+		Catalog:          l.pg("DATABASE_URL", "postgres://postgres@/pisbackup?host=/var/run/postgresql"),
+		Source:           l.pg("SOURCE_DATABASE_URL", "postgres://postgres@/pis_demo?host=/var/run/postgresql"),
+		MediaRoot:        l.str("MEDIA_ROOT", "./var/media"),
+		BackupStorage:    l.storageURL("BACKUP_STORAGE", "file://./var/backups"),
+		AgeRecipients:    l.recipients("BACKUP_AGE_RECIPIENTS"),
+		AgeIdentityFile:  l.str("BACKUP_AGE_IDENTITY_FILE", ""),
+		Unencrypted:      l.boolean("BACKUP_UNENCRYPTED", false),
+		SendGridAPIURL:   l.httpURL("SENDGRID_API_URL", "https://api.sendgrid.com"),
+		DefaultFromEmail: l.email("DEFAULT_FROM_EMAIL", "noreply@usc-pis.herokuapp.com"),
+		AlertEmails:      l.emails("BACKUP_ALERT_EMAIL"),
+		AlertRemindAfter: l.duration("ALERT_REMIND_AFTER", 24*time.Hour),
+		CloudinaryURL:    l.cloudinary(),
+		Port:             l.port("PORT", 8080),
+		DisplayTZ:        l.location("TZ_DISPLAY", "Asia/Manila"),
 		PGClients: pgclient.Finder{BinDir: l.str("PG_BIN_DIR", ""),
 			Roots: filepath.SplitList(l.str("PG_CLIENT_SEARCH_ROOT", defaultClientRoots(getenv("HOME")))), Path: getenv("PATH")},
-		LogLevel:               l.level("LOG_LEVEL"),
-		LogFormat:              l.oneOf("LOG_FORMAT", "auto", "auto", "json", "text"),
-		MetricsToken:           l.str("METRICS_TOKEN", ""),
-		FileColumns:            l.columns("MEDIA_REFERENCE_COLUMNS", DefaultFileColumns),
-		RawFileColumns:         l.columns("MEDIA_RAW_COLUMNS", DefaultRawFileColumns),
-		CloudinaryMediaPrefix:  l.mediaPrefix("CLOUDINARY_MEDIA_PREFIX"),
-		CloudinaryMediaTag:     l.str("CLOUDINARY_MEDIA_TAG", DefaultCloudinaryMediaTag),
-		HeartbeatTimeout:       l.duration("BACKUP_HEARTBEAT_TIMEOUT", 2*time.Minute),
-		UploadMaxBytes:         l.size("UPLOAD_MAX_BYTES", 2<<30),
-		RestoreDatabaseURL:     l.optionalPgURL("RESTORE_DATABASE_URL"),
-		SourceWriteDatabaseURL: l.optionalPgURL("SOURCE_WRITE_DATABASE_URL"),
+		LogLevel:              l.level("LOG_LEVEL"),
+		LogFormat:             l.oneOf("LOG_FORMAT", "auto", "auto", "json", "text"),
+		MetricsToken:          l.str("METRICS_TOKEN", ""),
+		FileColumns:           l.columns("MEDIA_REFERENCE_COLUMNS", DefaultFileColumns),
+		RawFileColumns:        l.columns("MEDIA_RAW_COLUMNS", DefaultRawFileColumns),
+		CloudinaryMediaPrefix: l.mediaPrefix("CLOUDINARY_MEDIA_PREFIX"),
+		CloudinaryMediaTag:    l.str("CLOUDINARY_MEDIA_TAG", DefaultCloudinaryMediaTag),
+		HeartbeatTimeout:      l.duration("BACKUP_HEARTBEAT_TIMEOUT", 2*time.Minute),
+		UploadMaxBytes:        l.size("UPLOAD_MAX_BYTES", 2<<30),
+		RestoreDB:             l.optionalPg("RESTORE_DATABASE_URL"),
+		SourceWrite:           l.optionalPg("SOURCE_WRITE_DATABASE_URL"),
+	}
+	for _, k := range []string{"AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "EMAIL_HOST_PASSWORD", "CLOUDINARY_API_SECRET", "SENDGRID_API_KEY"} {
+		c.otherSecrets = append(c.otherSecrets, strings.TrimSpace(getenv(k)), getenv(k))
 	}
 	for _, rc := range c.RawFileColumns {
 		if l.err == nil && !slices.Contains(c.FileColumns, rc) {
@@ -149,17 +158,17 @@ func defaultClientRoots(home string) string {
 // RestoreServer is the connection drills and restores create their databases through: RESTORE_DATABASE_URL
 // when set (the clinic's own role is often read-only, and managed hosts like Heroku forbid CREATE DATABASE),
 // else SOURCE_DATABASE_URL.
-func (c *Config) RestoreServer() string {
-	if c.RestoreDatabaseURL != "" {
-		return c.RestoreDatabaseURL
+func (c *Config) RestoreServer() *dbconn.Settings {
+	if c.RestoreDB != nil {
+		return c.RestoreDB
 	}
-	return c.SourceDatabaseURL
+	return c.Source
 }
 
 // RestoreServerVar names where RestoreServer came from, for messages: "RESTORE_DATABASE_URL", or
 // "SOURCE_DATABASE_URL (RESTORE_DATABASE_URL is not set)".
 func (c *Config) RestoreServerVar() string {
-	if c.RestoreDatabaseURL != "" {
+	if c.RestoreDB != nil {
 		return "RESTORE_DATABASE_URL"
 	}
 	return "SOURCE_DATABASE_URL (RESTORE_DATABASE_URL is not set)"
@@ -174,39 +183,53 @@ func (c *Config) CloudinaryConfigured() bool { return c.CloudinaryURL != "" }
 // SecureCookies is true when the site is served over https, so session cookies get the Secure flag.
 func (c *Config) SecureCookies() bool { return c.BaseURL.Scheme == "https" }
 
-// String is safe to log: every URL is redacted and keys are reduced to whether they are set.
+// Secrets is every secret this configuration holds: the passwords of each database setting (as resolved and
+// as written), the SendGrid key, the metrics token, the Cloudinary secret and the AWS keys. Every error text
+// bound for a row, a page, an e-mail, the API or a log line is scrubbed with it (see package secret).
+func (c *Config) Secrets() *secret.Set {
+	if c == nil {
+		return nil
+	}
+	s := secret.NewSet(c.SendGridAPIKey, c.MetricsToken)
+	for _, db := range []*dbconn.Settings{c.Catalog, c.Source, c.RestoreDB, c.SourceWrite} {
+		if db != nil {
+			s.Add(db.Secrets()...)
+		}
+	}
+	if u, err := url.Parse(c.CloudinaryURL); err == nil && u.User != nil {
+		if pw, ok := u.User.Password(); ok {
+			s.Add(pw)
+		}
+	}
+	s.Add(c.otherSecrets...)
+	return s
+}
+
+// Scrub is c.Secrets().Scrub(text): the one redaction every outgoing text passes through.
+func (c *Config) Scrub(text string) string { return c.Secrets().Scrub(text) }
+
+// ScrubErr is the scrubbed text of err ("" for nil).
+func (c *Config) ScrubErr(err error) string { return c.Secrets().Error(err) }
+
+// ScrubWrap is err with its text scrubbed, still matching errors.Is/As (nil stays nil).
+func (c *Config) ScrubWrap(err error) error { return c.Secrets().Wrap(err) }
+
+// String is safe to log: database settings print without passwords, and keys are reduced to whether they
+// are set.
 func (c *Config) String() string {
-	return fmt.Sprintf("database=%s source=%s storage=%s media=%s sendgrid=%t cloudinary=%t port=%d base=%s",
-		RedactURL(c.DatabaseURL), RedactURL(c.SourceDatabaseURL), RedactURL(c.BackupStorage), c.MediaRoot,
-		c.EmailConfigured(), c.CloudinaryConfigured(), c.Port, c.BaseURL)
+	return c.Scrub(fmt.Sprintf("database=%s source=%s storage=%s media=%s sendgrid=%t cloudinary=%t port=%d base=%s",
+		c.Catalog, c.Source, storageDisplay(c.BackupStorage), c.MediaRoot,
+		c.EmailConfigured(), c.CloudinaryConfigured(), c.Port, c.BaseURL))
+}
+
+// storageDisplay is BACKUP_STORAGE with any user info password hidden (s3 URLs refuse credentials anyway).
+func storageDisplay(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparseable)"
+	}
+	return u.Redacted()
 }
 
 // LogValue keeps secrets out of structured logs even when a Config is logged by mistake.
 func (c *Config) LogValue() slog.Value { return slog.StringValue(c.String()) }
-
-// RedactURL hides the password (and any secret-looking query value) of a URL or libpq connection string.
-func RedactURL(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil || u.Scheme == "" {
-		// A keyword/value conninfo: blank out password=...
-		fields := strings.Fields(raw)
-		for i, f := range fields {
-			if strings.HasPrefix(strings.ToLower(f), "password=") {
-				fields[i] = "password=xxxxx"
-			}
-		}
-		return strings.Join(fields, " ")
-	}
-	if _, has := u.User.Password(); has {
-		u.User = url.UserPassword(u.User.Username(), "xxxxx")
-	}
-	q := u.Query()
-	for k := range q {
-		lk := strings.ToLower(k)
-		if strings.Contains(lk, "password") || strings.Contains(lk, "secret") || strings.Contains(lk, "key") {
-			q.Set(k, "xxxxx")
-		}
-	}
-	u.RawQuery = q.Encode()
-	return u.String()
-}

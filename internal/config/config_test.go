@@ -58,11 +58,27 @@ func TestInvalidValuesNameTheVariable(t *testing.T) {
 	}
 }
 
-func TestRedactURL(t *testing.T) {
+// Every database setting form prints without its password, and every configured secret is scrubbed.
+func TestStringAndSecrets(t *testing.T) {
 	t.Parallel()
-	require.Equal(t, "postgres://u:xxxxx@h/db", RedactURL("postgres://u:pw@h/db"))
-	require.Equal(t, "host=h password=xxxxx dbname=x", RedactURL("host=h password=pw dbname=x"))
-	require.NotContains(t, RedactURL("s3://b/p?secret_key=abc"), "abc")
+	c, err := Load(env(map[string]string{
+		"DATABASE_URL":         "postgres://u:CatalogPW1@h/db",
+		"SOURCE_DATABASE_URL":  "host=127.0.0.1 port=5432 user=ro dbname=pis password=KvSecret42",
+		"RESTORE_DATABASE_URL": "postgres://admin@h/postgres?password=S3cretQueryPW",
+		"SENDGRID_API_KEY":     "SG.sendgridkey", "METRICS_TOKEN": "metricstoken",
+		"CLOUDINARY_URL":        "cloudinary://123:cloudsecret@usc",
+		"AWS_SECRET_ACCESS_KEY": "awssecretkey",
+	}))
+	require.NoError(t, err)
+	require.Equal(t, "database=postgres://u:xxxxx@h:5432/db source=postgres://ro:xxxxx@127.0.0.1:5432/pis "+
+		"storage=file://./var/backups media=./var/media sendgrid=true cloudinary=true port=8080 base=http://localhost:8080", c.String())
+	all := "CatalogPW1 KvSecret42 S3cretQueryPW SG.sendgridkey metricstoken cloudsecret awssecretkey"
+	require.Equal(t, "xxxxx xxxxx xxxxx xxxxx xxxxx xxxxx xxxxx", c.Scrub(all))
+	require.Equal(t, "admin", c.RestoreServer().User())
+
+	_, err = Load(env(map[string]string{"SOURCE_DATABASE_URL": "postgres://ro:abc@TopSecretTail99@host/pis"}))
+	require.ErrorContains(t, err, "SOURCE_DATABASE_URL")
+	require.NotContains(t, err.Error(), "TopSecretTail99")
 }
 
 // Client search roots: the apt buildpack's folder under HOME first, then the Debian layout; the variable

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"filippo.io/age"
+
+	"github.com/uscpis/pisbackup/internal/dbconn"
 )
 
 // loader keeps the first error only: the program stops on one clear line, not a wall of them.
@@ -52,27 +54,22 @@ func (l *loader) sendgridKey() (key, source string) {
 	return "", "EMAIL_HOST_PASSWORD not used: EMAIL_HOST_USER is not apikey and the value is not a SendGrid key (SG.), so it belongs to another SMTP provider; set SENDGRID_API_KEY to send through SendGrid"
 }
 
-func (l *loader) pgURL(name, def string) string {
-	v := l.str(name, def)
-	if strings.HasPrefix(v, "postgres://") || strings.HasPrefix(v, "postgresql://") {
-		if _, err := url.Parse(v); err != nil {
-			// url's error text would echo the password; say only what is wrong.
-			l.fail(name, "not a valid postgres:// URL")
-		}
-		return v
+// pg parses a PostgreSQL connection setting with dbconn (URL or keyword/value, completed from PG* variables,
+// service and pass files); its error never echoes the value.
+func (l *loader) pg(name, def string) *dbconn.Settings {
+	s, err := dbconn.Parse(l.str(name, def))
+	if err != nil {
+		l.fail(name, "%s", err)
+		return nil
 	}
-	if strings.Contains(v, "=") { // libpq keyword/value form
-		return v
-	}
-	l.fail(name, "must be a postgres:// URL or a libpq connection string")
-	return v
+	return s
 }
 
 func (l *loader) storageURL(name, def string) string {
 	v := l.str(name, def)
 	u, err := url.Parse(v)
 	if err != nil || (u.Scheme != "file" && u.Scheme != "s3") {
-		l.fail(name, "must be file://DIR or s3://bucket/prefix, got %q", RedactURL(v))
+		l.fail(name, "must be file://DIR or s3://bucket/prefix, got %q", storageDisplay(v))
 	}
 	return v
 }
@@ -161,12 +158,12 @@ func (l *loader) duration(name string, def time.Duration) time.Duration {
 	return d
 }
 
-// optionalPgURL is pgURL for a variable that may be left unset.
-func (l *loader) optionalPgURL(name string) string {
+// optionalPg is pg for a variable that may be left unset (nil).
+func (l *loader) optionalPg(name string) *dbconn.Settings {
 	if strings.TrimSpace(l.getenv(name)) == "" {
-		return ""
+		return nil
 	}
-	return l.pgURL(name, "")
+	return l.pg(name, "")
 }
 
 // size reads a byte count: digits with an optional K, M or G (binary) suffix, e.g. 2G or 500M.

@@ -66,6 +66,10 @@ func Parse(raw string) (*Settings, error) {
 			return nil, &ParseError{Reason: "the host part contains '@': a password with '@' must be percent-encoded as %40 (postgres://user:pa%40ss@host/db)"}
 		}
 	}
+	if key := childlessKey(raw, cfg); key != "" {
+		return nil, &ParseError{Reason: fmt.Sprintf("%s in the connection string cannot be handed to pg_dump and pg_restore; set %s instead",
+			key, "PG"+strings.ToUpper(key))}
+	}
 	for k, v := range cfg.RuntimeParams {
 		if strings.HasPrefix(k, "pool_") {
 			s.pool[k] = v
@@ -73,6 +77,36 @@ func Parse(raw string) (*Settings, error) {
 		}
 	}
 	return s, nil
+}
+
+// fileKeys are TLS settings pgx turns into loaded certificates, so their file names cannot be read back and
+// passed on to libpq programs; libpq and pgx both also read them from PGSSLROOTCERT, PGSSLCERT, PGSSLKEY …,
+// which the programs inherit (see BaseEnv).
+var fileKeys = []string{"sslrootcert", "sslcert", "sslkey", "sslcrl", "sslcrldir"}
+
+// libpqKeys are the keywords pgconn knows (besides run-time parameters, which it keeps).
+var libpqKeys = []string{"host", "port", "dbname", "user", "password", "passfile", "connect_timeout", "sslmode", "ssl",
+	"sslcertmode", "sslpassword", "sslsni", "sslnegotiation", "krbspn", "krbsrvname", "target_session_attrs", "service",
+	"servicefile", "min_protocol_version", "max_protocol_version", "channel_binding", "require_auth",
+	"statement_cache_capacity", "description_cache_capacity", "default_query_exec_mode"}
+
+// childlessKey names a TLS file setting written in raw itself (not in the environment), or "". pgconn answers:
+// raw is parsed again allowing every key it holds except those.
+func childlessKey(raw string, cfg *pgx.ConnConfig) string {
+	allowed := append([]string(nil), libpqKeys...)
+	for k := range cfg.RuntimeParams {
+		allowed = append(allowed, k)
+	}
+	_, err := pgconn.ParseConfigWithOptions(raw, pgconn.ParseConfigOptions{ConnStringAllowedKeys: allowed})
+	if err == nil {
+		return ""
+	}
+	for _, k := range fileKeys {
+		if strings.Contains(err.Error(), `key "`+k+`"`) {
+			return k
+		}
+	}
+	return ""
 }
 
 // parseReason is pgconn's short reason ("failed to parse as URL", "invalid port", …) without the connection
@@ -310,20 +344,7 @@ func (s *Settings) Connect(ctx context.Context) (*pgx.Conn, error) {
 }
 
 // Err wraps err so its text is scrubbed of this setting's secrets; errors.Is/As still see the original.
-func (s *Settings) Err(err error) error {
-	if err == nil {
-		return nil
-	}
-	return &scrubbedError{err: err, text: s.Scrub(err.Error())}
-}
-
-type scrubbedError struct {
-	err  error
-	text string
-}
-
-func (e *scrubbedError) Error() string { return e.text }
-func (e *scrubbedError) Unwrap() error { return e.err }
+func (s *Settings) Err(err error) error { return secret.NewSet(s.Secrets()...).Wrap(err) }
 
 // Addr is host:port of the first host for messages ("/var/run/postgresql:5432" for a socket).
 func (s *Settings) Addr() string {
@@ -333,4 +354,14 @@ func (s *Settings) Addr() string {
 // Describe is a short "database X as user Y on Z" for messages.
 func (s *Settings) Describe() string {
 	return fmt.Sprintf("database %q as %q on %s", s.Database(), s.User(), s.Addr())
+}
+
+// MustParse is Parse for settings known to be valid (tests, constants); it panics with the ParseError,
+// which never holds the setting.
+func MustParse(raw string) *Settings {
+	s, err := Parse(raw)
+	if err != nil {
+		panic(err)
+	}
+	return s
 }

@@ -228,3 +228,20 @@ func envMap(env []string) map[string]string {
 	}
 	return m
 }
+
+// TLS file names pgx loads cannot be passed on to pg_dump; in the string they are refused with the variable
+// that works for both, and from the environment they pass through.
+func TestTLSFilesComeFromTheEnvironment(t *testing.T) {
+	_, err := Parse("host=/var/run/postgresql dbname=pis sslrootcert=/etc/ssl/ca.pem password=TLSFilePW")
+	require.ErrorContains(t, err, "sslrootcert in the connection string")
+	require.ErrorContains(t, err, "PGSSLROOTCERT")
+	require.NotContains(t, err.Error(), "TLSFilePW")
+	_, err = Parse("postgres://u@/pis?host=/var/run/postgresql&sslkey=/k.pem&sslcert=/c.pem")
+	require.ErrorContains(t, err, "in the connection string")
+	s, err := Parse("postgres://u@/pis?host=/var/run/postgresql&search_path=clinic&application_name=x")
+	require.NoError(t, err, "run-time parameters are not TLS files")
+	env, cleanup, err := s.Env([]string{"PGSSLROOTCERT=/etc/ssl/ca.pem"})
+	require.NoError(t, err)
+	defer cleanup()
+	require.Equal(t, "/etc/ssl/ca.pem", envMap(env)["PGSSLROOTCERT"])
+}

@@ -16,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/jackc/pgx/v5/pgconn"
+
 	"github.com/uscpis/pisbackup/internal/dbconn"
 )
 
@@ -62,29 +63,20 @@ const (
 	missingPubmat   = "campaigns/pubmats/missing_pubmat.png"
 )
 
-// EnsureDatabase creates database name on the server reached by
-// adminConnString unless it already exists. It always connects to the
-// "postgres" maintenance database, because the connection string may well
-// point at the very database that does not exist yet.
-func EnsureDatabase(ctx context.Context, adminConnString, name string) error {
+// EnsureDatabase creates database name on the server s reaches unless it already exists. It always connects
+// to the "postgres" maintenance database, because s may well point at the very database that does not exist
+// yet.
+func EnsureDatabase(ctx context.Context, s *dbconn.Settings, name string) error {
 	if name == "" {
 		return errors.New("demo: empty database name")
-	}
-	s, err := dbconn.Parse(adminConnString)
-	if err != nil {
-		return fmt.Errorf("demo: admin connection string: %w", err)
 	}
 	return s.Err(ensureDatabase(ctx, s, name))
 }
 
-// EnsureDatabaseFor creates the database connString names (resolved as libpq resolves it: dbname, PGDATABASE,
-// service file, else the user name) when it does not exist, connecting to "postgres" on the same server with
-// the same credentials. Any form pgx accepts works: URL, keyword/value, query parameters.
-func EnsureDatabaseFor(ctx context.Context, connString string) (name string, err error) {
-	s, err := dbconn.Parse(connString)
-	if err != nil {
-		return "", err
-	}
+// EnsureDatabaseFor creates the database s names (resolved as libpq resolves it: dbname, PGDATABASE, service
+// file, else the user name) when it does not exist, connecting to "postgres" on the same server with the same
+// credentials.
+func EnsureDatabaseFor(ctx context.Context, s *dbconn.Settings) (name string, err error) {
 	name = s.Database()
 	if name == "" {
 		return "", errors.New("no database name (set dbname or the user)")

@@ -13,6 +13,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
+
+	"github.com/uscpis/pisbackup/internal/dbconn"
 )
 
 // adminConn reaches the local PostgreSQL 15 over its Unix socket with trust
@@ -30,8 +32,8 @@ func newTestDB(t *testing.T) string {
 	t.Helper()
 	ctx := context.Background()
 	name := fmt.Sprintf("demo_test_%d_%d", os.Getpid(), rand.Uint32())
-	require.NoError(t, EnsureDatabase(ctx, adminConn(), name))
-	require.NoError(t, EnsureDatabase(ctx, adminConn(), name), "second call must be a no-op")
+	require.NoError(t, EnsureDatabase(ctx, dbconn.MustParse(adminConn()), name))
+	require.NoError(t, EnsureDatabase(ctx, dbconn.MustParse(adminConn()), name), "second call must be a no-op")
 	t.Cleanup(func() {
 		conn, err := pgx.Connect(context.Background(), adminConn())
 		require.NoError(t, err)
@@ -66,7 +68,7 @@ func TestSeed(t *testing.T) {
 	dsn := newTestDB(t)
 
 	start := time.Now()
-	first, err := Seed(ctx, dsn, Options{})
+	first, err := Seed(ctx, dbconn.MustParse(dsn), Options{})
 	require.NoError(t, err)
 	t.Logf("seeded 200 patients in %v: %v", time.Since(start), first)
 
@@ -75,7 +77,7 @@ func TestSeed(t *testing.T) {
 	defer conn.Close(ctx)
 	fp := fingerprint(t, conn)
 
-	second, err := Seed(ctx, dsn, Options{Patients: 200, Seed: 1})
+	second, err := Seed(ctx, dbconn.MustParse(dsn), Options{Patients: 200, Seed: 1})
 	require.NoError(t, err)
 	require.Equal(t, first, second)
 	require.Equal(t, fp, fingerprint(t, conn), "same seed must give identical data")
@@ -104,6 +106,6 @@ func TestSeed(t *testing.T) {
 
 	checkMediaReferences(t, conn)
 
-	_, err = Seed(ctx, dsn, Options{Patients: -1})
+	_, err = Seed(ctx, dbconn.MustParse(dsn), Options{Patients: -1})
 	require.Error(t, err)
 }

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/uscpis/pisbackup/internal/dbconn"
 )
 
 // DatabaseMark is the COMMENT ON DATABASE Seed leaves on a database it filled. Seed writes only into a
@@ -80,8 +82,8 @@ func checkMediaDir(dir string) error {
 
 // CheckDatabase reports, without changing anything, whether Seed would write into the database at connString
 // (empty or marked as demo); the error wraps ErrNotDemo when it would refuse.
-func CheckDatabase(ctx context.Context, connString string) error {
-	conn, err := pgx.Connect(ctx, connString)
+func CheckDatabase(ctx context.Context, db *dbconn.Settings) error {
+	conn, err := db.Connect(ctx)
 	if err != nil {
 		return fmt.Errorf("demo: connect: %w", err)
 	}

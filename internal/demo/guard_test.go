@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
+	"github.com/uscpis/pisbackup/internal/dbconn"
 	"github.com/uscpis/pisbackup/internal/demo"
 	"github.com/uscpis/pisbackup/internal/testdb"
 )
@@ -26,7 +27,7 @@ func TestSeedWritesOnlyIntoEmptyOrDemoDatabase(t *testing.T) {
 	_, err = conn.Exec(ctx, `CREATE TABLE patients_patient (id int PRIMARY KEY, name text); INSERT INTO patients_patient VALUES (1, 'Real Patient')`)
 	require.NoError(t, err)
 
-	_, err = demo.Seed(ctx, real, demo.Options{Patients: 5})
+	_, err = demo.Seed(ctx, dbconn.MustParse(real), demo.Options{Patients: 5})
 	require.ErrorIs(t, err, demo.ErrNotDemo)
 	require.ErrorContains(t, err, "is not marked as demo data")
 	var name string
@@ -40,11 +41,11 @@ func TestSeedWritesOnlyIntoEmptyOrDemoDatabase(t *testing.T) {
 	defer c2.Close(ctx)
 	_, err = c2.Exec(ctx, `CREATE FUNCTION keep() RETURNS int LANGUAGE sql AS 'SELECT 1'`)
 	require.NoError(t, err)
-	_, err = demo.Seed(ctx, fn, demo.Options{Patients: 5})
+	_, err = demo.Seed(ctx, dbconn.MustParse(fn), demo.Options{Patients: 5})
 	require.ErrorIs(t, err, demo.ErrNotDemo)
 
 	empty := testdb.Empty(t)
-	_, err = demo.Seed(ctx, empty, demo.Options{Patients: 5})
+	_, err = demo.Seed(ctx, dbconn.MustParse(empty), demo.Options{Patients: 5})
 	require.NoError(t, err)
 	var mark string
 	c3, err := pgx.Connect(ctx, empty)
@@ -52,7 +53,7 @@ func TestSeedWritesOnlyIntoEmptyOrDemoDatabase(t *testing.T) {
 	defer c3.Close(ctx)
 	require.NoError(t, c3.QueryRow(ctx, `SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = current_database()`).Scan(&mark))
 	require.Equal(t, demo.DatabaseMark, mark)
-	_, err = demo.Seed(ctx, empty, demo.Options{Patients: 7})
+	_, err = demo.Seed(ctx, dbconn.MustParse(empty), demo.Options{Patients: 7})
 	require.NoError(t, err, "a database demo-seed marked may be rebuilt")
 }
 

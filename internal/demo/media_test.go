@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/uscpis/pisbackup/internal/config"
+	"github.com/uscpis/pisbackup/internal/dbconn"
 )
 
 func TestSeedMedia(t *testing.T) {
@@ -116,7 +117,7 @@ func TestSeedLarge(t *testing.T) {
 	ctx := context.Background()
 	dsn := newTestDB(t)
 	start := time.Now()
-	counts, err := Seed(ctx, dsn, Options{Patients: n})
+	counts, err := Seed(ctx, dbconn.MustParse(dsn), Options{Patients: n})
 	require.NoError(t, err)
 	conn, err := pgx.Connect(ctx, dsn)
 	require.NoError(t, err)

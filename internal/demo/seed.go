@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/uscpis/pisbackup/internal/dbconn"
 )
 
 // epoch anchors every generated timestamp, so output never depends on the
@@ -57,12 +59,12 @@ func newPlan(o Options) plan {
 // Rows are streamed with COPY and constraints/indexes are added afterwards,
 // so the default 200 patients take well under a second and 200,000 patients
 // (a few hundred MB) remain practical for benchmarks.
-func Seed(ctx context.Context, connString string, opts Options) (map[string]int64, error) {
+func Seed(ctx context.Context, db *dbconn.Settings, opts Options) (map[string]int64, error) {
 	opts, err := opts.withDefaults()
 	if err != nil {
 		return nil, err
 	}
-	conn, err := pgx.Connect(ctx, connString)
+	conn, err := db.Connect(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("demo: connect: %w", err)
 	}

@@ -3,16 +3,16 @@ package demo
 import (
 	"context"
 
-	"github.com/jackc/pgx/v5"
+	"github.com/uscpis/pisbackup/internal/dbconn"
 )
 
 // Version names the shape of the demo data; test templates are rebuilt when it changes.
 const Version = "2" // 2: the clinic app's real FileField tables (file_uploads_*, health_info_healthcampaign, reports_generatedreport)
 
-// HasData reports whether the database at connString already holds demo patients, so `make run` can keep a
-// demo database (and its backups' meaning) across restarts.
-func HasData(ctx context.Context, connString string) bool {
-	conn, err := pgx.Connect(ctx, connString)
+// HasData reports whether the database db already holds demo patients, so `make run` can keep a demo
+// database (and its backups' meaning) across restarts.
+func HasData(ctx context.Context, db *dbconn.Settings) bool {
+	conn, err := db.Connect(ctx)
 	if err != nil {
 		return false
 	}

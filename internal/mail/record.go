@@ -31,6 +31,8 @@ func Record(ctx context.Context, q *queries.Queries, cfg *config.Config, m Messa
 	if !strings.HasPrefix(m.Subject, SubjectPrefix) {
 		m.Subject = SubjectPrefix + m.Subject
 	}
+	// An alert quotes errors; whatever a caller forgot, no configured secret leaves in an e-mail.
+	m.Subject, m.Text, m.HTML = cfg.Scrub(m.Subject), cfg.Scrub(m.Text), cfg.Scrub(m.HTML)
 	p := queries.EmailInsertParams{ToAddrs: m.To, Subject: m.Subject, Template: template, HtmlBody: m.HTML,
 		TextBody: m.Text, Provider: "sendgrid", Status: "queued", AlertID: alertID, CreatedAt: now}
 	if !cfg.EmailConfigured() {

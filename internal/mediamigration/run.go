@@ -31,6 +31,8 @@ type Options struct {
 	// Progress gets the running totals after every file; the caller throttles what it persists or draws.
 	Progress func(Counts)
 	Log      *slog.Logger
+	// Scrub removes configured secrets from a per-file failure before it is stored or reported (nil: as is).
+	Scrub func(string) string
 }
 
 // Counts are a run's running totals.
@@ -69,6 +71,9 @@ func Run(ctx context.Context, o Options, items []Item) (*Outcome, error) {
 	}
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
+	}
+	if o.Scrub == nil {
+		o.Scrub = func(s string) string { return s }
 	}
 	out := &Outcome{}
 	for _, it := range items {
@@ -156,6 +161,7 @@ func migrateOne(ctx context.Context, o Options, it Item) (fileResult, error) {
 		return fileResult{}, err
 	}
 	fail := func(msg string) (fileResult, error) {
+		msg = o.Scrub(msg)
 		err := o.Q.MediaAssetFail(context.WithoutCancel(ctx), queries.MediaAssetFailParams{RelPath: it.Rel, Error: msg, RunID: &runID})
 		return fileResult{failure: msg}, err
 	}

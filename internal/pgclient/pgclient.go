@@ -19,6 +19,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/uscpis/pisbackup/internal/dbconn"
 )
 
 // DefaultRoot is where Debian and Ubuntu install each client major: /usr/lib/postgresql/<major>/bin.
@@ -218,7 +220,9 @@ func version(ctx context.Context, path string) (string, error) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	out, err := exec.CommandContext(ctx, path, "--version").Output()
+	cmd := exec.CommandContext(ctx, path, "--version")
+	cmd.Env = dbconn.BaseEnv(os.Environ()) // nothing of pisbackup's secrets, even to print a version
+	out, err := cmd.Output()
 	if err != nil {
 		return "", fmt.Errorf("%s --version: %w", path, err)
 	}

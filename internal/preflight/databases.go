@@ -10,7 +10,6 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/uscpis/pisbackup/internal/backup"
-	"github.com/uscpis/pisbackup/internal/config"
 	"github.com/uscpis/pisbackup/internal/pgclient"
 	"github.com/uscpis/pisbackup/migrations"
 )
@@ -20,16 +19,20 @@ func catalogChecks(ctx context.Context, e Env) []Check {
 	const name, title = "catalog", "Catalog database"
 	pool := e.Catalog
 	if pool == nil {
-		p, err := pgxpool.New(ctx, e.Cfg.DatabaseURL)
+		pc, err := e.Cfg.Catalog.PoolConfig()
 		if err != nil {
-			return []Check{fail(name, title, "DATABASE_URL cannot be parsed", "set DATABASE_URL to a postgres:// URL")}
+			return []Check{fail(name, title, "DATABASE_URL: "+err.Error(), "set DATABASE_URL to a postgres:// URL")}
+		}
+		p, err := pgxpool.NewWithConfig(ctx, pc)
+		if err != nil {
+			return []Check{fail(name, title, "DATABASE_URL: "+e.Cfg.ScrubErr(err), "set DATABASE_URL to a postgres:// URL")}
 		}
 		defer p.Close()
 		pool = p
 	}
 	if err := pool.Ping(ctx); err != nil {
 		return []Check{fail(name, title, fmt.Sprintf("cannot reach pisbackup's database %s: %s",
-			config.RedactURL(e.Cfg.DatabaseURL), backup.RedactError(err, e.Cfg.DatabaseURL)),
+			e.Cfg.Catalog, e.Cfg.ScrubErr(err)),
 			"check DATABASE_URL and that the server accepts connections")}
 	}
 	pending, err := migrations.Pending(ctx, pool)
@@ -47,10 +50,9 @@ func catalogChecks(ctx context.Context, e Env) []Check {
 // installed pg_dump fits its server version.
 func sourceChecks(ctx context.Context, e Env) []Check {
 	const title = "Source database"
-	url := e.Cfg.SourceDatabaseURL
-	conn, err := pgx.Connect(ctx, url)
+	conn, err := e.Cfg.Source.Connect(ctx)
 	if err != nil {
-		c := fail("source", title, fmt.Sprintf("cannot reach the clinic database %s: %s", config.RedactURL(url), backup.RedactError(err, url)),
+		c := fail("source", title, fmt.Sprintf("cannot reach the clinic database %s: %s", e.Cfg.Source, e.Cfg.ScrubErr(err)),
 			"check SOURCE_DATABASE_URL (host, credentials, database name, sslmode)")
 		return []Check{c, notChecked("source_tables", "Backup role's read access", "source"), notChecked("pg_dump", "pg_dump", "source")}
 	}
@@ -67,14 +69,10 @@ func sourceChecks(ctx context.Context, e Env) []Check {
 func restoreChecks(ctx context.Context, e Env) []Check {
 	const title = "Restore server"
 	which := "RESTORE_DATABASE_URL"
-	if e.Cfg.RestoreDatabaseURL == "" {
+	if e.Cfg.RestoreDB == nil {
 		which = "SOURCE_DATABASE_URL (RESTORE_DATABASE_URL is not set)"
 	}
-	admin, err := backup.WithDatabase(e.Cfg.RestoreServer(), "postgres")
-	if err != nil {
-		return []Check{fail("restore_server", title, which+": "+err.Error(), "set RESTORE_DATABASE_URL to a postgres:// URL"),
-			notChecked("restore_role", "Restore role", "restore_server"), notChecked("pg_restore", "pg_restore", "restore_server")}
-	}
+	admin := e.Cfg.RestoreServer().WithDatabase("postgres")
 	server, err := backup.ServerVersion(ctx, admin)
 	if err != nil {
 		return []Check{fail("restore_server", title, fmt.Sprintf("cannot reach the restore server through %s: %s", which, err),

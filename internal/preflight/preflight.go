@@ -92,6 +92,9 @@ func Run(ctx context.Context, env Env) Report {
 	r := Report{OK: true, CheckedAt: time.Now().UTC()}
 	for _, cs := range results {
 		for _, c := range cs {
+			// The checks quote what PostgreSQL, S3, SendGrid and Cloudinary answered; none may carry a secret
+			// to the dashboard, the API or the deploy log.
+			c.Detail, c.Problem, c.Fix = env.Cfg.Scrub(c.Detail), env.Cfg.Scrub(c.Problem), env.Cfg.Scrub(c.Fix)
 			r.OK = r.OK && c.OK
 			r.Checks = append(r.Checks, c)
 		}

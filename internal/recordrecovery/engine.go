@@ -25,9 +25,6 @@ const DefaultMaxRows = 5000
 type Options struct {
 	Artifact  backup.Artifact
 	PGRestore string
-	// AdminURL connects to the restore server's maintenance database as the restore role; the scratch
-	// database's URL is derived from it.
-	AdminURL string
 	// Guard checks the restore role and creates, marks and drops the scratch database
 	// (backup.RecoveryScratchName, purpose "recovery"), exactly as for drills.
 	Guard *backup.Guard
@@ -120,10 +117,7 @@ func Compare(ctx context.Context, o Options) (*Diff, error) {
 	}
 	name := backup.RecoveryScratchName(inst, o.ID)
 	d.Scratch = name
-	scratch, err := backup.WithDatabase(o.AdminURL, name)
-	if err != nil {
-		return d, err
-	}
+	scratch := o.Guard.Admin.WithDatabase(name)
 	if err := o.Guard.DropOwned(ctx, name, "recovery"); err != nil {
 		return d, err
 	}
@@ -152,9 +146,9 @@ func Compare(ctx context.Context, o Options) (*Diff, error) {
 	for _, p := range probs.List {
 		d.Problems = append(d.Problems, p.String())
 	}
-	conn, err := pgx.Connect(ctx, scratch)
+	conn, err := scratch.Connect(ctx)
 	if err != nil {
-		return d, fmt.Errorf("connect to the scratch database: %s", backup.RedactError(err, scratch))
+		return d, fmt.Errorf("connect to the scratch database: %w", err)
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
 	sch, err := readSchema(ctx, conn)

@@ -54,15 +54,11 @@ func newFixture(t *testing.T, before ...string) *fixture {
 	require.NoError(t, err)
 	pgRestore, err := exec.LookPath("pg_restore")
 	require.NoError(t, err)
-	res, err := backup.DumpDatabase(ctx, backup.DumpOptions{BackupID: 1, Trigger: "cli", SourceURL: src,
+	res, err := backup.DumpDatabase(ctx, backup.DumpOptions{BackupID: 1, Trigger: "cli", Source: dbconn.MustParse(src),
 		Clients: pgclient.Finder{Roots: []string{pgclient.DefaultRoot}}, Store: st, Keys: keys})
 	require.NoError(t, err)
-	admin, err := backup.WithDatabase(src, "postgres")
-	require.NoError(t, err)
 	pool, catalog := testdb.Catalog(t)
-	g := &backup.Guard{AdminVar: "RESTORE_DATABASE_URL", Q: queries.New(pool)}
-	g.Admin, err = dbconn.Parse(admin)
-	require.NoError(t, err)
+	g := &backup.Guard{Admin: dbconn.MustParse(src).WithDatabase("postgres"), AdminVar: "RESTORE_DATABASE_URL", Q: queries.New(pool)}
 	g.Catalog, err = dbconn.Parse(catalog)
 	require.NoError(t, err)
 	g.Source, err = dbconn.Parse(src)
@@ -72,7 +68,7 @@ func newFixture(t *testing.T, before ...string) *fixture {
 	t.Cleanup(func() { live.Close(context.Background()) })
 	return &fixture{src: src, live: live, keys: keys, st: st, q: queries.New(pool), opts: recordrecovery.Options{
 		Artifact:  backup.Artifact{Store: st, Key: res.Key, Encrypted: true, Identities: keys.Identities},
-		PGRestore: pgRestore, AdminURL: admin, Guard: g, ID: time.Now().UnixNano()%1e9 + nextID.Add(1), Live: g.Source,
+		PGRestore: pgRestore, Guard: g, ID: time.Now().UnixNano()%1e9 + nextID.Add(1), Live: g.Source,
 	}}
 }
 
@@ -130,7 +126,7 @@ func TestCompareFindsDeletedPatientWithRelatedRows(t *testing.T) {
 	require.Equal(t, "parent", byTable["public.authentication_user"].Role)
 	require.Zero(t, byTable["public.authentication_user"].Missing, "the patient's user was not deleted")
 	require.NotContains(t, byTable, "public.notifications_notification", "children of parents are not followed")
-	exists, err := backup.DatabaseExists(ctx, o.AdminURL, d.Scratch)
+	exists, err := backup.DatabaseExists(ctx, o.Guard.Admin, d.Scratch)
 	require.NoError(t, err)
 	require.False(t, exists, "the scratch database is dropped")
 }

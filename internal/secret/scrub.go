@@ -103,13 +103,29 @@ func (s *Set) Scrub(text string) string {
 	return Scrub(text, s.values...)
 }
 
-// Error is err's text scrubbed; a nil err gives "".
+// Error is err's text scrubbed; a nil err gives "". Safe on a nil Set.
 func (s *Set) Error(err error) string {
 	if err == nil {
 		return ""
 	}
 	return s.Scrub(err.Error())
 }
+
+// Wrap is err with its text scrubbed; errors.Is and errors.As still see err. Nil stays nil.
+func (s *Set) Wrap(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &scrubbed{err: err, text: s.Error(err)}
+}
+
+type scrubbed struct {
+	err  error
+	text string
+}
+
+func (e *scrubbed) Error() string { return e.text }
+func (e *scrubbed) Unwrap() error { return e.err }
 
 // Values returns a copy of the secrets, for tests that assert none of them leaked.
 func (s *Set) Values() []string {

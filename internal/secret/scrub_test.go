@@ -2,6 +2,8 @@ package secret
 
 import (
 	"errors"
+	"log/slog"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -26,4 +28,16 @@ func TestSet(t *testing.T) {
 	var nilSet *Set
 	require.Equal(t, "x", nilSet.Scrub("x"))
 	require.Len(t, s.Values(), 3)
+}
+
+func TestHandlerScrubsEveryAttribute(t *testing.T) {
+	var buf strings.Builder
+	set := NewSet("KvSecret42")
+	log := slog.New(Handler(slog.NewJSONHandler(&buf, nil), set)).With("src", "password=KvSecret42")
+	log.Warn("failed with KvSecret42", "error", errors.New("pg: KvSecret42"), "n", 3,
+		slog.Group("g", "x", "KvSecret42"), "s", struct{ A string }{"KvSecret42"}, "ok", struct{ B int }{1})
+	require.NotContains(t, buf.String(), "KvSecret42")
+	require.Contains(t, buf.String(), `"n":3`)
+	require.Contains(t, buf.String(), `"ok":{"B":1}`)
+	require.Equal(t, 5, strings.Count(buf.String(), "xxxxx"), buf.String()) // msg, src, error, g.x, s
 }

@@ -6,14 +6,16 @@ import (
 	"testing"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/uscpis/pisbackup/internal/dbconn"
 )
 
-// TableDigests returns, for every user table of the database at url, "rows:md5" where md5 covers every row's
-// text form in a stable order: two databases with equal digests hold the same content, table by table.
-func TableDigests(t testing.TB, url string) map[string]string {
+// TableDigests returns, for every user table of database db, "rows:md5" where md5 covers every row's text form
+// in a stable order: two databases with equal digests hold the same content, table by table.
+func TableDigests(t testing.TB, db *dbconn.Settings) map[string]string {
 	t.Helper()
 	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, url)
+	conn, err := db.Connect(ctx)
 	if err != nil {
 		t.Fatalf("testdb: connect: %v", err)
 	}

@@ -23,6 +23,7 @@ import (
 	"github.com/peterldowns/pgtestdb"
 
 	"github.com/uscpis/pisbackup/internal/auth"
+	"github.com/uscpis/pisbackup/internal/dbconn"
 	"github.com/uscpis/pisbackup/internal/demo"
 	"github.com/uscpis/pisbackup/migrations"
 )
@@ -248,7 +249,7 @@ type sourceMigrator struct{}
 func (sourceMigrator) Hash() (string, error) { return "pis-demo-" + demo.Version, nil }
 
 func (sourceMigrator) Migrate(ctx context.Context, _ *sql.DB, c pgtestdb.Config) error {
-	_, err := demo.Seed(ctx, c.URL(), demo.Options{Patients: 200, Seed: 1})
+	_, err := demo.Seed(ctx, dbconn.MustParse(c.URL()), demo.Options{Patients: 200, Seed: 1})
 	return err
 }
 
