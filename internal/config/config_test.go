@@ -65,7 +65,7 @@ func TestStringAndSecrets(t *testing.T) {
 		"DATABASE_URL":         "postgres://u:CatalogPW1@h/db",
 		"SOURCE_DATABASE_URL":  "host=127.0.0.1 port=5432 user=ro dbname=pis password=KvSecret42",
 		"RESTORE_DATABASE_URL": "postgres://admin@h/postgres?password=S3cretQueryPW",
-		"SENDGRID_API_KEY":     "SG.sendgridkey", "METRICS_TOKEN": "metricstoken",
+		"SENDGRID_API_KEY":     "SG.sendgridkey", "METRICS_TOKEN": "metricstoken", "DEFAULT_FROM_EMAIL": "ops@clinic.test",
 		"CLOUDINARY_URL":        "cloudinary://123:cloudsecret@usc",
 		"AWS_SECRET_ACCESS_KEY": "awssecretkey",
 	}))

@@ -19,13 +19,16 @@ func LoginRole(t testing.TB, dbURL, attrs string) string {
 	b := make([]byte, 6)
 	_, _ = rand.Read(b)
 	name := "pisbackup_t_" + hex.EncodeToString(b)
+	// Not the name: pisbackup scrubs every configured password from what it shows, and a password equal to
+	// the role name would hide the name in every message too.
+	password := "pw_" + hex.EncodeToString(b)
 	admin := AdminURL
 	conn, err := pgx.Connect(ctx, admin)
 	if err != nil {
 		t.Fatalf("testdb: %v", err)
 	}
 	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, "CREATE ROLE "+name+" LOGIN PASSWORD '"+name+"' "+attrs); err != nil {
+	if _, err := conn.Exec(ctx, "CREATE ROLE "+name+" LOGIN PASSWORD '"+password+"' "+attrs); err != nil {
 		t.Fatalf("testdb: create role: %v", err)
 	}
 	t.Cleanup(func() {
@@ -52,6 +55,6 @@ func LoginRole(t testing.TB, dbURL, attrs string) string {
 	if err != nil {
 		t.Fatalf("testdb: %v", err)
 	}
-	u.User = url.UserPassword(name, name)
+	u.User = url.UserPassword(name, password)
 	return u.String()
 }
