@@ -54,7 +54,7 @@ func TestSecretsNeverLeave(t *testing.T) {
 			require.NoError(t, err)
 			// A role whose real password is the form's: where PostgreSQL checks passwords (CI's scram on TCP) the
 			// password must really travel to pg_dump and pg_restore, not merely stay out of sight.
-			role := leakRole(t, form.secret)
+			role := leakRole(t, env["SOURCE_DATABASE_URL"], form.secret)
 			env["SOURCE_DATABASE_URL"] = fmt.Sprintf(form.conn, role, src.Database)
 			bin := wrapPGTools(t)
 			env["PG_BIN_DIR"] = bin
@@ -192,22 +192,31 @@ func TestSecretsNeverLeave(t *testing.T) {
 	}
 }
 
-// leakRole creates a login role whose password is secret, as weak as production's restore role must be
-// (NOSUPERUSER CREATEDB, see backup.CheckRestoreRole) and a member of the test role that owns the source's
-// tables, so it can dump them and drill. It is dropped when the test ends.
-func leakRole(t *testing.T, secret string) string {
+// leakRole creates a login role whose password is secret, as weak as production's roles must be: CREATEDB (for
+// drills) and SELECT on the source's tables and sequences (granted by the superuser), nothing else. It is
+// dropped, with its grants, when the test ends.
+func leakRole(t *testing.T, srcURL, secret string) string {
 	t.Helper()
 	ctx := context.Background()
-	admin, err := pgx.Connect(ctx, testdb.AdminURL)
-	require.NoError(t, err)
-	defer admin.Close(ctx)
 	var r [6]byte
 	_, _ = rand.Read(r[:])
 	name := "pisbackup_leak_" + hex.EncodeToString(r[:])
-	_, err = admin.Exec(ctx, "CREATE ROLE "+name+" LOGIN NOSUPERUSER NOCREATEROLE CREATEDB INHERIT PASSWORD '"+
-		strings.ReplaceAll(secret, "'", "''")+"' IN ROLE "+pgx.Identifier{testdb.Role}.Sanitize())
+	admin, err := pgx.Connect(ctx, testdb.AdminURL)
 	require.NoError(t, err)
+	defer admin.Close(ctx)
+	_, err = admin.Exec(ctx, "CREATE ROLE "+name+" LOGIN NOSUPERUSER NOCREATEROLE CREATEDB PASSWORD '"+
+		strings.ReplaceAll(secret, "'", "''")+"'")
+	require.NoError(t, err)
+	srcAdmin, err := url.Parse(testdb.AdminURL)
+	require.NoError(t, err)
+	src, err := pgx.ParseConfig(srcURL)
+	require.NoError(t, err)
+	srcAdmin.Path = "/" + src.Database
 	t.Cleanup(func() {
+		if c, err := pgx.Connect(ctx, srcAdmin.String()); err == nil {
+			_, _ = c.Exec(ctx, "DROP OWNED BY "+name)
+			c.Close(ctx)
+		}
 		c, err := pgx.Connect(ctx, testdb.AdminURL)
 		if err != nil {
 			t.Errorf("drop role %s: %v", name, err)
@@ -215,10 +224,21 @@ func leakRole(t *testing.T, secret string) string {
 		}
 		defer c.Close(ctx)
 		_, _ = c.Exec(ctx, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1", name)
+		_, _ = c.Exec(ctx, "DROP OWNED BY "+name)
 		if _, err := c.Exec(ctx, "DROP ROLE IF EXISTS "+name); err != nil {
 			t.Errorf("drop role %s: %v", name, err)
 		}
 	})
+	sc, err := pgx.Connect(ctx, srcAdmin.String())
+	require.NoError(t, err)
+	defer sc.Close(ctx)
+	_, err = sc.Exec(ctx, `DO $$ DECLARE s text; BEGIN
+		FOR s IN SELECT nspname FROM pg_namespace WHERE nspname NOT LIKE 'pg\_%' AND nspname <> 'information_schema' LOOP
+			EXECUTE format('GRANT USAGE ON SCHEMA %I TO `+name+`', s);
+			EXECUTE format('GRANT SELECT ON ALL TABLES IN SCHEMA %I TO `+name+`', s);
+			EXECUTE format('GRANT SELECT ON ALL SEQUENCES IN SCHEMA %I TO `+name+`', s);
+		END LOOP; END $$`)
+	require.NoError(t, err)
 	return name
 }
 
