@@ -43,10 +43,10 @@ func TestSecretsNeverLeave(t *testing.T) {
 		t.Setenv(k, v)
 	}
 	for _, form := range []struct{ name, secret, conn string }{
-		{"keyword/value", "KvSecret42", "host=127.0.0.1 port=5432 user=%[1]s dbname=%[2]s password=KvSecret42"},
-		{"query parameter", "S3cretQueryPW", "postgres://%[1]s@127.0.0.1:5432/%[2]s?password=S3cretQueryPW"},
-		{"user info", "UserInfoPW77", "postgres://%[1]s:UserInfoPW77@127.0.0.1:5432/%[2]s?sslmode=disable"},
-		{"unencoded @ in user info", "TopSecretTail99", "postgres://%[1]s:abc@TopSecretTail99@127.0.0.1:5432/%[2]s"},
+		{"keyword/value", "KvSecret42", "host=%[3]s port=%[4]d user=%[1]s dbname=%[2]s password=KvSecret42"},
+		{"query parameter", "S3cretQueryPW", "postgres://%[1]s@%[3]s:%[4]d/%[2]s?password=S3cretQueryPW"},
+		{"user info", "UserInfoPW77", "postgres://%[1]s:UserInfoPW77@%[3]s:%[4]d/%[2]s?sslmode=disable"},
+		{"unencoded @ in user info", "TopSecretTail99", "postgres://%[1]s:abc@TopSecretTail99@%[3]s:%[4]d/%[2]s"},
 	} {
 		t.Run(form.name, func(t *testing.T) {
 			env := cliEnv(t)
@@ -55,7 +55,8 @@ func TestSecretsNeverLeave(t *testing.T) {
 			// A role whose real password is the form's: where PostgreSQL checks passwords (CI's scram on TCP) the
 			// password must really travel to pg_dump and pg_restore, not merely stay out of sight.
 			role := leakRole(t, env["SOURCE_DATABASE_URL"], form.secret)
-			env["SOURCE_DATABASE_URL"] = fmt.Sprintf(form.conn, role, src.Database)
+			// The test server's host and port (TESTDB_HOST/TESTDB_PORT), never a fixed 127.0.0.1:5432.
+			env["SOURCE_DATABASE_URL"] = fmt.Sprintf(form.conn, role, src.Database, src.Host, src.Port)
 			bin := wrapPGTools(t)
 			env["PG_BIN_DIR"] = bin
 			env["BACKUP_ALERT_EMAIL"] = "ops@leak.test" // failures are e-mailed (to the outbox: no SendGrid key)
