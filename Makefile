@@ -2,8 +2,10 @@
 SHELL := /bin/bash
 GO ?= go
 # go.mod's toolchain line names the Go patch release to build with (the standard library's security fixes);
-# auto lets the go command fetch it through the module proxy when the installed go is older.
-export GOTOOLCHAIN ?= auto
+# auto lets the go command fetch it through the module proxy when the installed go is older. Set with := so a
+# machine-wide GOTOOLCHAIN=local (this workplace's environment has one) cannot silently build with an older,
+# vulnerable standard library; `make GOTOOLCHAIN=local …` on the command line still opts out.
+export GOTOOLCHAIN := auto
 BIN := bin/pisbackup
 export PATH := $(CURDIR)/bin:$(PATH)
 
