@@ -2,9 +2,10 @@
 SHELL := /bin/bash
 GO ?= go
 # go.mod's toolchain line names the Go patch release to build with (the standard library's security fixes);
-# auto lets the go command fetch it through the module proxy when the installed go is older. Set with := so a
-# machine-wide GOTOOLCHAIN=local (this workplace's environment has one) cannot silently build with an older,
-# vulnerable standard library; `make GOTOOLCHAIN=local …` on the command line still opts out.
+# auto lets the go command fetch it through the module proxy when the installed go is older. It beats the go env
+# files (this machine's go.env and ~/.config/go/env say local); set with := so that a GOTOOLCHAIN=local in the
+# environment cannot silently build with an older, vulnerable standard library either (correcting 70a0747's
+# message: here "local" comes from those files, not the environment). `make GOTOOLCHAIN=local …` still opts out.
 export GOTOOLCHAIN := auto
 BIN := bin/pisbackup
 export PATH := $(CURDIR)/bin:$(PATH)
