@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"maps"
 	"net"
 	"net/url"
 	"os"
@@ -43,13 +44,8 @@ func TestCLIRefusesWhatItWouldIgnore(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			e := map[string]string{}
-			for k, v := range env {
-				e[k] = v
-			}
-			for k, v := range c.env {
-				e[k] = v
-			}
+			e := maps.Clone(env)
+			maps.Copy(e, c.env)
 			var out, errb bytes.Buffer
 			err := run(context.Background(), c.args, func(k string) string { return e[k] }, strings.NewReader(""), &out, &errb)
 			require.Error(t, err)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -131,13 +132,8 @@ func TestBadInputIsRefusedClearly(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			e := map[string]string{}
-			for k, v := range env {
-				e[k] = v
-			}
-			for k, v := range c.env {
-				e[k] = v
-			}
+			e := maps.Clone(env)
+			maps.Copy(e, c.env)
 			_, stderr, code := runCLI(t, e, c.args...)
 			require.Equal(t, c.code, code, stderr)
 			require.Contains(t, stderr, c.want)
