@@ -20,5 +20,7 @@ pg_ctlcluster "$VERSION" "$NAME" start
 su postgres -c "psql -q -p $PORT -c \"ALTER USER postgres PASSWORD 'postgres'\""
 echo "fault tests on throwaway cluster $VERSION/$NAME (port $PORT)"
 
-PATH="$BIN:$PATH" TESTDB_PORT="$PORT" FAULTS_PG_VERSION="$VERSION" FAULTS_PG_CLUSTER="$NAME" \
+# The cluster listens on localhost (pg_createcluster's default), so both host and port are set: a TESTDB_HOST
+# pointing the other tests elsewhere must not follow the fault tests to a server that is not theirs.
+PATH="$BIN:$PATH" TESTDB_HOST=127.0.0.1 TESTDB_PORT="$PORT" FAULTS_PG_VERSION="$VERSION" FAULTS_PG_CLUSTER="$NAME" \
 	go test -tags faults -count=1 -p 1 -timeout 30m -v ./internal/faults/ "$@"

@@ -9,6 +9,7 @@ package pgclient
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -18,6 +19,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/uscpis/pisbackup/internal/dbconn"
@@ -220,9 +222,19 @@ func version(ctx context.Context, path string) (string, error) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, path, "--version")
-	cmd.Env = dbconn.BaseEnv(os.Environ()) // nothing of pisbackup's secrets, even to print a version
-	out, err := cmd.Output()
+	var out []byte
+	for try := 0; ; try++ {
+		cmd := exec.CommandContext(ctx, path, "--version")
+		cmd.Env = dbconn.BaseEnv(os.Environ()) // nothing of pisbackup's secrets, even to print a version
+		out, err = cmd.Output()
+		// ETXTBSY: the file was just written and a process forked meanwhile (by any goroutine) still holds a
+		// writable copy of its descriptor until it execs; a moment later the program runs (Go's own os/exec
+		// tests retry the same way). Seen with freshly installed clients and with the tests' fake layouts.
+		if !errors.Is(err, syscall.ETXTBSY) || try == 20 {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 	if err != nil {
 		return "", fmt.Errorf("%s --version: %w", path, err)
 	}
