@@ -61,6 +61,18 @@ func Parse(raw string) (*Settings, error) {
 	s := &Settings{cfg: cfg, pool: map[string]string{}}
 	s.secrets = append(s.secrets, cfg.Password, cfg.RuntimeParams["sslpassword"])
 	s.secrets = append(s.secrets, writtenPasswords(raw)...)
+	if rest, ok := cutScheme(raw); ok && userInfoPassword(rest) != "" {
+		// A password holding an unencoded '/', '?' or '#' ends the URL's authority early: the text before it
+		// becomes the host and port and the rest of the password the database name (or a query or fragment),
+		// which the dry run, preflight and connect errors print.
+		if u, err := url.Parse(raw); err == nil && u.User != nil {
+			if _, has := u.User.Password(); !has {
+				return nil, &ParseError{Reason: passwordEncodingHint}
+			}
+		} else {
+			return nil, &ParseError{Reason: passwordEncodingHint}
+		}
+	}
 	for _, h := range s.hosts() {
 		if strings.Contains(h.host, "@") {
 			return nil, &ParseError{Reason: "the host part contains '@': a password with '@' must be percent-encoded as %40 (postgres://user:pa%40ss@host/db)"}
@@ -129,16 +141,10 @@ func parseReason(err error) string {
 func writtenPasswords(raw string) []string {
 	var out []string
 	if rest, ok := cutScheme(raw); ok {
-		auth := rest
-		if i := strings.Index(auth, "?"); i >= 0 {
-			auth = auth[:i]
-		}
-		if at := strings.LastIndex(auth, "@"); at >= 0 {
-			if _, pw, ok := strings.Cut(auth[:at], ":"); ok {
-				out = append(out, pw)
-				if u, err := url.PathUnescape(pw); err == nil {
-					out = append(out, u)
-				}
+		if pw := userInfoPassword(rest); pw != "" {
+			out = append(out, pw)
+			if u, err := url.PathUnescape(pw); err == nil {
+				out = append(out, u)
 			}
 		}
 		if _, q, ok := strings.Cut(rest, "?"); ok {
@@ -178,6 +184,23 @@ func writtenPasswords(raw string) []string {
 		}
 	}
 	return out
+}
+
+const passwordEncodingHint = "the password in the URL must be percent-encoded: '/' as %2F, '?' as %3F, '#' as %23, '@' as %40 (postgres://user:pa%2Fss@host/db)"
+
+// userInfoPassword is the URL's user-info password as the operator wrote it (rest follows the scheme): the
+// text between the first ':' and the last '@' before any '?', or "".
+func userInfoPassword(rest string) string {
+	auth := rest
+	if i := strings.Index(auth, "?"); i >= 0 {
+		auth = auth[:i]
+	}
+	if at := strings.LastIndex(auth, "@"); at >= 0 {
+		if _, pw, ok := strings.Cut(auth[:at], ":"); ok {
+			return pw
+		}
+	}
+	return ""
 }
 
 func cutScheme(raw string) (string, bool) {

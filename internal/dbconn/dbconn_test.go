@@ -245,3 +245,27 @@ func TestTLSFilesComeFromTheEnvironment(t *testing.T) {
 	defer cleanup()
 	require.Equal(t, "/etc/ssl/ca.pem", envMap(env)["PGSSLROOTCERT"])
 }
+
+// A password whose text before an unencoded '/' is all digits parses as host:port, the rest of the password
+// becoming the database name, which the dry run, preflight and pgx's connect errors all print. It is refused.
+func TestParseRefusesPasswordEndingAuthorityEarly(t *testing.T) {
+	for _, raw := range []string{
+		"postgres://pis:2024/ClinicTail77@db.example:5432/pis",
+		"postgres://pis:2024/ClinicTail77@db.example:5432/pis?sslmode=require",
+		"postgresql://pis:/ClinicTail77@db.example/pis",
+	} {
+		s, err := Parse(raw)
+		require.Error(t, err, "parsed as %v", s)
+		var pe *ParseError
+		require.ErrorAs(t, err, &pe)
+		require.NotContains(t, err.Error(), "ClinicTail77", raw)
+		require.Contains(t, err.Error(), "%2F", raw)
+	}
+	// Encoded, it is an ordinary password; '@' in a database name after a real password still parses.
+	s, err := Parse("postgres://pis:2024%2FClinicTail77@db.example:5432/pis")
+	require.NoError(t, err)
+	require.Equal(t, "pis", s.Database())
+	require.NotContains(t, s.String(), "ClinicTail77")
+	_, err = Parse("postgres://pis:pw@db.example:5432/pis@x")
+	require.NoError(t, err)
+}
