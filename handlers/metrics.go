@@ -25,11 +25,22 @@ func (h *Handlers) metricsPrometheus(w http.ResponseWriter, r *http.Request) err
 	if err != nil {
 		return err
 	}
+	st, err := h.recoveryState(r.Context(), nil)
+	if err != nil {
+		return err
+	}
+	live := liveSnapshots(st)
 	reg := prometheus.NewRegistry()
 	collected := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "pisbackup_metric_recorded_timestamp_seconds",
 		Help: "When the worker last recorded each health metric (Unix time)."}, []string{"metric"})
 	reg.MustRegister(collected)
 	for _, m := range rows {
+		v := m.Value
+		if now, isSnapshot := live[m.Metric]; isSnapshot && now == nil {
+			continue // the live state has no such backup any more (pruned, failed verification)
+		} else if isSnapshot {
+			v = *now
+		}
 		name := "pisbackup_" + promName.ReplaceAllString(m.Metric, "_")
 		help := "pisbackup health metric " + m.Metric
 		if m.Unit != "" {
@@ -39,16 +50,31 @@ func (h *Handlers) metricsPrometheus(w http.ResponseWriter, r *http.Request) err
 		if err := reg.Register(g); err != nil {
 			continue // two stored names that map to one Prometheus name: keep the first
 		}
-		g.Set(m.Value)
+		g.Set(v)
 		collected.WithLabelValues(m.Metric).Set(float64(m.RecordedAt.Unix()))
-	}
-	st, err := h.recoveryState(r.Context(), nil)
-	if err != nil {
-		return err
 	}
 	registerState(reg, st)
 	promhttp.HandlerFor(reg, promhttp.HandlerOpts{}).ServeHTTP(w, r)
 	return nil
+}
+
+// liveSnapshots are the health job's recorded copies of the recoverability state (its verdict, the newest
+// good and proven backup ages), keyed by metric name with the value the state has now (nil: absent now).
+// /metrics serves these values, not the up-to-15-minute-old recordings, so a rule on pisbackup_monitor_status
+// agrees with pisbackup_recovery_status, /readyz and the dashboard.
+func liveSnapshots(st recovery.State) map[string]*float64 {
+	code := float64(st.Code())
+	out := map[string]*float64{recovery.MetricName: &code, "drill_proven_age_seconds": nil}
+	for _, k := range recovery.Kinds {
+		out["last_good_backup_age_seconds_"+k] = nil
+		if g := st.Kinds[k].NewestGood; g != nil {
+			out["last_good_backup_age_seconds_"+k] = &g.AgeSeconds
+		}
+	}
+	if p := st.Kinds["database"].NewestProven; p != nil {
+		out["drill_proven_age_seconds"] = &p.AgeSeconds
+	}
+	return out
 }
 
 // registerState exports the recoverability state as computed at scrape time: the same result the dashboard,

@@ -21,6 +21,11 @@ func TestMetricsEndpoint(t *testing.T) {
 	e.d.Cfg.MetricsToken = "scrape-secret-123"
 	_, err := jobs.CollectHealth(context.Background(), e.d)
 	require.NoError(t, err)
+	// A stale recording from a time things were fine (the health job runs every 15 minutes): /metrics still
+	// serves the state as it is now.
+	_, err = e.d.Pool.Exec(context.Background(), `INSERT INTO health_metrics (metric, value, unit, recorded_at) VALUES
+		('monitor_status', 0, 'level', now() + interval '1 hour'), ('last_good_backup_age_seconds_database', 60, 'seconds', now() + interval '1 hour')`)
+	require.NoError(t, err)
 
 	resp, _ := e.req(t, nil, "GET", "/metrics", "", "")
 	require.Equal(t, http.StatusSeeOther, resp.StatusCode, "anonymous: sign in first")
@@ -43,6 +48,8 @@ func TestMetricsEndpoint(t *testing.T) {
 		require.NotContains(t, text, "scrape-secret")
 		require.NotContains(t, text, "pisbackup_backup_success_rate_24h", "no backup finished: no rate, not 100%")
 		require.Contains(t, text, "\npisbackup_recovery_status 2\n", "nothing backed up yet: critical, as on the dashboard")
+		require.Contains(t, text, "\npisbackup_monitor_status 2\n", "the worker's verdict is the live one")
+		require.NotContains(t, text, "pisbackup_last_good_backup_age_seconds_database", "no good backup exists now")
 	}
 	// The token opens /metrics only.
 	resp, _ = e.req(t, nil, "GET", "/api/v1/schedules", "scrape-secret-123", "")
