@@ -27,8 +27,19 @@ func (h *Handlers) healthPage(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	vm := views.HealthVM{Chrome: h.chrome(r, "Health", "health"), Range: rng, State: st, CheckGroups: testableGroups}
-	if vm.Latest, err = h.Q.HealthMetricLatest(r.Context()); err != nil {
+	latest, err := h.Q.HealthMetricLatest(r.Context())
+	if err != nil {
 		return err
+	}
+	// The recorded copies of the state (the verdict, backup ages) are shown as the state is now, beside it.
+	live := liveSnapshots(st)
+	for _, m := range latest {
+		if now, isSnapshot := live[m.Metric]; isSnapshot && now == nil {
+			continue
+		} else if isSnapshot {
+			m.Value, m.RecordedAt = *now, st.CheckedAt
+		}
+		vm.Latest = append(vm.Latest, m)
 	}
 	backups, err := h.Q.BackupFinishedSince(r.Context(), &from)
 	if err != nil {

@@ -75,6 +75,10 @@ func TestMetricsEndpoint(t *testing.T) {
 	require.Equal(t, http.StatusOK, resp.StatusCode, text)
 	require.Contains(t, text, `data-testid="chart-dbsize"`)
 	require.Contains(t, text, "<svg")
+	latest := parseHTML(t, text).Find(`[data-testid=health-latest]`).Text()
+	require.Contains(t, latest, "Critical", "the page's own verdict, not the stale recording")
+	require.NotContains(t, latest, "OK")
+	require.NotContains(t, latest, "Newest good backup age (database)", "no good backup exists now")
 }
 
 // /readyz renders the recoverability state: 503 exactly while it is critical (here: nothing backed up, no
