@@ -74,6 +74,9 @@ func newAuthEnvOpts(t testing.TB, runBackups bool, extra map[string]string, now 
 	}
 	if runBackups {
 		vars["SOURCE_DATABASE_URL"] = testdb.Source(t)
+		if _, set := vars["RESTORE_DATABASE_URL"]; !set {
+			vars["RESTORE_DATABASE_URL"] = testdb.RestoreURL(t, vars["SOURCE_DATABASE_URL"])
+		}
 	}
 	cfg, err := config.Load(func(k string) string { return vars[k] })
 	require.NoError(t, err)

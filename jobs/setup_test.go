@@ -33,7 +33,7 @@ func setup(t *testing.T) *testBundle {
 	pool, url := testdb.Catalog(t)
 	src := testdb.Source(t)
 	cfg, err := config.Load(func(k string) string {
-		return map[string]string{"DATABASE_URL": url, "SOURCE_DATABASE_URL": src}[k]
+		return map[string]string{"DATABASE_URL": url, "SOURCE_DATABASE_URL": src, "RESTORE_DATABASE_URL": testdb.RestoreURL(t, src)}[k]
 	})
 	require.NoError(t, err)
 	dir := t.TempDir()

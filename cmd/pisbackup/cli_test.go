@@ -26,8 +26,9 @@ func cliEnv(t *testing.T) map[string]string {
 	require.NoError(t, err)
 	key := filepath.Join(dir, "identity.txt")
 	require.NoError(t, os.WriteFile(key, []byte(id.String()+"\n"), 0o600))
+	src := testdb.Source(t)
 	return map[string]string{
-		"DATABASE_URL": catalog, "SOURCE_DATABASE_URL": testdb.Source(t),
+		"DATABASE_URL": catalog, "SOURCE_DATABASE_URL": src, "RESTORE_DATABASE_URL": testdb.RestoreURL(t, src),
 		"BACKUP_STORAGE": "file://" + filepath.Join(dir, "backups"), "BACKUP_AGE_IDENTITY_FILE": key,
 		"MEDIA_ROOT": filepath.Join(dir, "media"), "LOG_FORMAT": "json",
 	}

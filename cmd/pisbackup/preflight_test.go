@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -140,6 +141,29 @@ func TestPreflightSuperuserRestoreRole(t *testing.T) {
 	require.Contains(t, lines["restore_role"], "Fix: ")
 	require.Contains(t, lines["restore_role"], "CREATEDB")
 	require.Contains(t, all, "preflight: 1 of 11 checks failed")
+}
+
+// Issue 13 §1: with RESTORE_DATABASE_URL unset, drills would run a dump's SQL as the clinic's own role, which
+// owns the clinic database. Preflight and every command that drills refuse it, naming where the role came from
+// and the database it owns.
+func TestClinicOwnerNeverDrills(t *testing.T) {
+	t.Parallel()
+	env := cliEnv(t)
+	b := cliBackup(t, env)
+	delete(env, "RESTORE_DATABASE_URL")
+	clinic := testdb.DatabaseName(t, env["SOURCE_DATABASE_URL"])
+	code, lines, all := preflightLines(t, env)
+	require.Equal(t, 1, code, all)
+	require.Contains(t, lines["restore_role"], "from SOURCE_DATABASE_URL (RESTORE_DATABASE_URL is not set)")
+	require.Contains(t, lines["restore_role"], "owns database "+clinic+" (the clinic database, SOURCE_DATABASE_URL)")
+	for _, args := range [][]string{{"verify-backup", "--latest", "--level", "drill"},
+		{"restore", strconv.FormatInt(b.ID, 10), "--target-db", "pisbackup_i13_owner_never"}} {
+		_, stderr, code := runCLI(t, env, args...)
+		require.Equal(t, 1, code, "%v: %s", args, stderr)
+		last := strings.TrimSpace(stderr[strings.LastIndex(strings.TrimSpace(stderr), "\n")+1:])
+		require.True(t, strings.HasPrefix(last, "RESTORE_DATABASE_URL: "), "%v: %s", args, stderr)
+		require.Contains(t, last, "owns database "+clinic)
+	}
 }
 
 // Storage the credentials may read but not write (an S3 bucket behind a read-only key) fails the probe.

@@ -56,7 +56,7 @@ func TestVerifyRestoreRescanCLI(t *testing.T) {
 	}
 
 	target := fmt.Sprintf("pisbackup_cli_restore_%d", time.Now().UnixNano())
-	admin := dbconn.MustParse(env["SOURCE_DATABASE_URL"]).WithDatabase("postgres")
+	admin := dbconn.MustParse(env["RESTORE_DATABASE_URL"]).WithDatabase("postgres")
 	t.Cleanup(func() { testdb.DropDatabase(t, target) })
 	out, stderr, code = runCLI(t, env, "restore", id, "--target-db", target, "--dry-run")
 	require.Equal(t, 0, code, stderr)

@@ -41,7 +41,7 @@ func TestE2EDrillAndRestoreFromBackupPage(t *testing.T) {
 	require.Zero(t, bad, "every table matches the manifest")
 
 	target := fmt.Sprintf("pisbackup_e2e_restore_%d", time.Now().UnixNano())
-	admin := dbconn.MustParse(env["SOURCE_DATABASE_URL"]).WithDatabase("postgres")
+	admin := dbconn.MustParse(env["RESTORE_DATABASE_URL"]).WithDatabase("postgres")
 	t.Cleanup(func() { testdb.DropDatabase(t, target) })
 	// Restore is destructive: it opens a dialog that asks for the target name to be typed again.
 	require.NoError(t, chromedp.Do(ctx,

@@ -39,7 +39,7 @@ func drillOf(t *testing.T, src string) (backup.DrillOptions, *dbconn.Settings) {
 	require.NoError(t, err)
 	res, err := backup.DumpDatabase(ctx, backup.DumpOptions{BackupID: 1, Trigger: "cli", Source: dbconn.MustParse(src), Clients: pgclient.Finder{Roots: []string{pgclient.DefaultRoot}}, Store: st, Keys: keys})
 	require.NoError(t, err)
-	admin := dbconn.MustParse(src).WithDatabase("postgres")
+	admin := dbconn.MustParse(testdb.RestoreURL(t, src)).WithDatabase("postgres")
 	return backup.DrillOptions{
 		Artifact:  backup.Artifact{Store: st, Key: res.Key, Encrypted: true, Identities: keys.Identities},
 		PGRestore: pgRestore, Guard: newGuard(t, admin, src), ID: time.Now().UnixNano(), Expected: res.Manifest.Tables, Sequences: res.Manifest.Sequences, Roles: res.Manifest.Roles, Tablespaces: res.Manifest.Tablespaces, Properties: res.Manifest.Properties,

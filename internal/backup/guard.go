@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -81,12 +82,52 @@ type Guard struct {
 // CheckRole asks the server whether the restore role may run a dump's SQL (InspectRestoreRole, then Verdict
 // with the RESTORE_ALLOW_SUPERUSER opt-out). Every
 // drill and restore calls it before creating anything.
+//
+// Beyond InspectRestoreRole it asks the servers which databases the clinic (Source) and the catalog really are
+// and refuses a restore role that owns either on the same server, even one pisbackup restored and marked (a
+// restored database the clinic was switched to): their owner could ALTER or rename them from a dump's SQL. A
+// source or catalog that cannot be identified now is left to the checks that need it (backups, targets).
 func (g *Guard) CheckRole(ctx context.Context) (RestoreRole, error) {
 	r, err := InspectRestoreRole(ctx, g.Admin)
 	if err != nil {
 		return r, err
 	}
+	if !r.Superuser {
+		r.Owns = g.ownsProtected(ctx, r.Owns)
+	}
 	return r, r.Verdict(g.AdminVar, g.AllowPowerful)
+}
+
+// ownsProtected puts in front of owns the source and catalog databases when the restore role owns them on its own
+// server, described so the refusal says which database it is and where it was configured.
+func (g *Guard) ownsProtected(ctx context.Context, owns []string) []string {
+	conn, server, err := g.adminConn(ctx)
+	if err != nil {
+		return owns
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	var protected []string
+	for _, p := range []struct {
+		db       *dbconn.Settings
+		variable string
+		what     string
+	}{{g.Source, "SOURCE_DATABASE_URL", "the clinic database"}, {g.Catalog, "DATABASE_URL", "pisbackup's catalog"}} {
+		if p.db == nil {
+			continue
+		}
+		id, err := Identify(ctx, p.db)
+		if err != nil || !SameServer(id.Server, server) {
+			continue
+		}
+		var mine bool
+		if conn.QueryRow(ctx, `SELECT datdba = (SELECT oid FROM pg_roles WHERE rolname = current_user) FROM pg_database WHERE oid = $1 AND datname = $2`,
+			id.OID, id.Database).Scan(&mine) != nil || !mine {
+			continue
+		}
+		owns = slices.DeleteFunc(owns, func(n string) bool { return n == id.Database })
+		protected = append(protected, fmt.Sprintf("%s (%s, %s)", id.Database, p.what, p.variable))
+	}
+	return append(protected, owns...) // named first: they are why the refusal matters most
 }
 
 // Installation returns this catalog's installation id (12 lower-case letters and digits), minting one the
@@ -161,6 +202,11 @@ func databaseOID(ctx context.Context, conn *pgx.Conn, name string) (uint32, bool
 	return oid, err == nil, err
 }
 
+// ownedMark begins the COMMENT ON DATABASE of every database pisbackup creates. The catalog's record (server,
+// name, oid) is what pisbackup trusts before dropping; the comment tells people, and tells the restore-role
+// check which databases the role owns only because pisbackup made them (see InspectRestoreRole).
+const ownedMark = "created by pisbackup installation "
+
 // CreateOwned creates the empty database name (from template0) on the restore server and marks it as this
 // installation's: a COMMENT ON DATABASE a person can read, and a catalog row (server, name, oid) that is the
 // mark pisbackup itself trusts. It fails when name already exists.
@@ -203,7 +249,7 @@ func (g *Guard) CreateOwnedAs(ctx context.Context, name, purpose string, p *Data
 	oid, _, err := databaseOID(ctx, conn, name)
 	if err == nil {
 		_, err = conn.Exec(ctx, "COMMENT ON DATABASE "+id+" IS "+quoteLiteral(fmt.Sprintf(
-			"created by pisbackup installation %s as a %s database; pisbackup drops or replaces it", inst, purpose)))
+			ownedMark+"%s as a %s database; pisbackup drops or replaces it", inst, purpose)))
 	}
 	if err == nil {
 		_ = g.Q.OwnedDatabaseForget(ctx, queries.OwnedDatabaseForgetParams{Server: server, Datname: name})

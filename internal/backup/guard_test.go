@@ -83,7 +83,7 @@ BEGIN COPY (SELECT current_user) TO PROGRAM 'id > `+pwned+`'; RETURN 1; END $$;`
 		return backup.Drill(ctx, backup.DrillOptions{Artifact: artifact, PGRestore: pgRestore, Guard: g,
 			ID: time.Now().UnixNano(), Expected: res.Manifest.Tables})
 	}
-	restoreRole := dbconn.MustParse(src).WithDatabase("postgres")
+	restoreRole := dbconn.MustParse(testdb.RestoreURL(t, src)).WithDatabase("postgres")
 
 	// The CREATEDB-only role (what tests and production use): no program runs.
 	// Since issue 22 the restore is tolerant: the refused refresh is one "object not created" problem (the view

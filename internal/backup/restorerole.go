@@ -23,6 +23,11 @@ type RestoreRole struct {
 	// to SQL that runs "SET ROLE", and a database's owner may ALTER it (CONNECTION LIMIT 0,
 	// default_transaction_read_only) from inside a CHECK constraint evaluated while pg_restore loads data.
 	Becomes []string
+	// Owns are databases this role owns itself that pisbackup did not create for drills, restores or record
+	// recoveries (no "created by pisbackup installation" comment), and the clinic (source) or catalog database
+	// whenever the role owns them, marked or not ("clinic (the clinic database, SOURCE_DATABASE_URL)"). A
+	// database's owner may ALTER, rename or reconfigure it, so SQL in a backup could do that to each of them.
+	Owns []string
 	// ServerRoles are the predefined roles that reach the server's programs and files
 	// (pg_execute_server_program, pg_read_server_files, pg_write_server_files) or other sessions
 	// (pg_signal_backend: terminate the clinic app's connections) this role is a member of.
@@ -45,6 +50,9 @@ func (r RestoreRole) Powers() []string {
 	if len(r.Becomes) > 0 {
 		out = append(out, "can SET ROLE to "+strings.Join(r.Becomes, ", "))
 	}
+	if len(r.Owns) > 0 {
+		out = append(out, "owns database "+listSome(r.Owns, 5))
+	}
 	if len(r.ServerRoles) > 0 {
 		out = append(out, "is a member of "+strings.Join(r.ServerRoles, ", "))
 	}
@@ -52,6 +60,15 @@ func (r RestoreRole) Powers() []string {
 		out = append(out, "may execute "+strings.Join(r.ServerFunctions, ", "))
 	}
 	return out
+}
+
+// listSome joins the first n of names and says how many more there are, so a role owning hundreds of
+// databases still gets a one-line refusal.
+func listSome(names []string, n int) string {
+	if len(names) <= n {
+		return strings.Join(names, ", ")
+	}
+	return fmt.Sprintf("%s and %d more", strings.Join(names[:n], ", "), len(names)-n)
 }
 
 // serverFunctions are pg_catalog functions that read, write or list files on the database server or change
@@ -82,14 +99,16 @@ SELECT r.rolname, r.rolsuper, r.rolcreaterole, r.rolcreatedb,
                AND pg_has_role(r.oid, o.oid, 'MEMBER') ORDER BY 1),
        ARRAY(SELECT DISTINCT p.proname::text FROM pg_proc p
              WHERE p.pronamespace = 'pg_catalog'::regnamespace AND p.proname = ANY($1)
-               AND has_function_privilege(r.oid, p.oid, 'EXECUTE') ORDER BY 1)
-FROM pg_roles r WHERE r.rolname = current_user`, serverFunctions).
-		Scan(&r.Name, &r.Superuser, &r.CreateRole, &r.CreateDB, &r.Becomes, &r.ServerRoles, &r.ServerFunctions)
+               AND has_function_privilege(r.oid, p.oid, 'EXECUTE') ORDER BY 1),
+       ARRAY(SELECT d.datname::text FROM pg_database d
+             WHERE d.datdba = r.oid AND COALESCE(shobj_description(d.oid, 'pg_database'), '') NOT LIKE $2 || '%' ORDER BY 1)
+FROM pg_roles r WHERE r.rolname = current_user`, serverFunctions, ownedMark).
+		Scan(&r.Name, &r.Superuser, &r.CreateRole, &r.CreateDB, &r.Becomes, &r.ServerRoles, &r.ServerFunctions, &r.Owns)
 	if err != nil {
 		return r, fmt.Errorf("ask the server about the restore role: %w", err)
 	}
 	if r.Superuser { // a superuser passes every pg_has_role/has_function_privilege test; say it once
-		r.CreateRole, r.Becomes, r.ServerRoles, r.ServerFunctions = false, nil, nil, nil
+		r.CreateRole, r.Becomes, r.ServerRoles, r.ServerFunctions, r.Owns = false, nil, nil, nil, nil
 	}
 	return r, nil
 }
@@ -127,8 +146,8 @@ func (r RestoreRole) Verdict(from string, allowPowerful bool) error {
 }
 
 // CheckRestoreRole asks the server admin connects to whether its role is fit to run a dump's SQL (see
-// InspectRestoreRole and Verdict, no opt-out): not a superuser, no CREATEROLE, cannot become such a role or a
-// database's owner, not a member of pg_execute_server_program, pg_read_server_files, pg_write_server_files or
+// InspectRestoreRole and Verdict, no opt-out): not a superuser, no CREATEROLE, owns no database pisbackup did
+// not create, cannot become such a role or a database's owner, not a member of pg_execute_server_program, pg_read_server_files, pg_write_server_files or
 // pg_signal_backend, no EXECUTE on
 // server-file functions, and CREATEDB. It returns *RestoreRoleError for an unfit role. Guard.CheckRole is the
 // same check with the configured opt-out.

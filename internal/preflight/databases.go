@@ -11,6 +11,7 @@ import (
 
 	"github.com/uscpis/pisbackup/internal/backup"
 	"github.com/uscpis/pisbackup/internal/pgclient"
+	"github.com/uscpis/pisbackup/jobs"
 	"github.com/uscpis/pisbackup/migrations"
 )
 
@@ -82,7 +83,7 @@ func restoreChecks(ctx context.Context, e Env) []Check {
 	checks := []Check{pass("restore_server", title, fmt.Sprintf("PostgreSQL %s via %s", server, which))}
 	role := pass("restore_role", "Restore role", "not a superuser, may create databases")
 	var re *backup.RestoreRoleError
-	if err := backup.CheckRestoreRole(ctx, admin); errors.As(err, &re) {
+	if _, err := jobs.NewGuard(e.Cfg, nil).CheckRole(ctx); errors.As(err, &re) {
 		role = fail("restore_role", "Restore role", re.Problem, re.Fix)
 	} else if err != nil {
 		role = fail("restore_role", "Restore role", err.Error(), "check RESTORE_DATABASE_URL")

@@ -16,7 +16,8 @@ import (
 func TestMonitorAnswersWithoutWaitingAndReuses(t *testing.T) {
 	t.Parallel()
 	_, catalog := testdb.Catalog(t)
-	vars := map[string]string{"DATABASE_URL": catalog, "SOURCE_DATABASE_URL": testdb.Source(t),
+	src := testdb.Source(t)
+	vars := map[string]string{"DATABASE_URL": catalog, "SOURCE_DATABASE_URL": src, "RESTORE_DATABASE_URL": testdb.RestoreURL(t, src),
 		"BACKUP_STORAGE": "file://" + t.TempDir()}
 	cfg, err := config.Load(func(k string) string { return vars[k] })
 	require.NoError(t, err)

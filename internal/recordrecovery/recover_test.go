@@ -58,7 +58,7 @@ func newFixture(t *testing.T, before ...string) *fixture {
 		Clients: pgclient.Finder{Roots: []string{pgclient.DefaultRoot}}, Store: st, Keys: keys})
 	require.NoError(t, err)
 	pool, catalog := testdb.Catalog(t)
-	g := &backup.Guard{Admin: dbconn.MustParse(src).WithDatabase("postgres"), AdminVar: "RESTORE_DATABASE_URL", Q: queries.New(pool)}
+	g := &backup.Guard{Admin: dbconn.MustParse(testdb.RestoreURL(t, src)).WithDatabase("postgres"), AdminVar: "RESTORE_DATABASE_URL", Q: queries.New(pool)}
 	g.Catalog, err = dbconn.Parse(catalog)
 	require.NoError(t, err)
 	g.Source, err = dbconn.Parse(src)

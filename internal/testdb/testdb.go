@@ -8,8 +8,10 @@ import (
 	"crypto/sha256"
 	"database/sql"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io/fs"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -18,6 +20,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver pgtestdb opens
 	"github.com/peterldowns/pgtestdb"
@@ -28,16 +31,23 @@ import (
 	"github.com/uscpis/pisbackup/migrations"
 )
 
-// Role is the login every test database belongs to and every test connects as. It is deliberately what
-// production asks of RESTORE_DATABASE_URL (see backup.CheckRestoreRole): NOSUPERUSER, CREATEDB, no CREATEROLE and
-// none of pg_execute_server_program / pg_read_server_files / pg_write_server_files, so drills and restores in
-// tests run a dump's SQL with exactly the power they have in production. Its password is random per machine
-// (see rolePassword), so the login the server keeps between runs is neither a superuser nor guessable. The
-// superuser is used only by the harness itself, to create the role, the templates and the per-test databases
-// and to drop them again.
+// Role is the login tests drill and restore as (their RESTORE_DATABASE_URL, see RestoreURL). It is deliberately
+// what production asks of RESTORE_DATABASE_URL (see backup.CheckRestoreRole): NOSUPERUSER, CREATEDB, no
+// CREATEROLE, none of pg_execute_server_program / pg_read_server_files / pg_write_server_files, and owner of
+// no database pisbackup did not create, so drills and restores in tests run a dump's SQL with exactly the power
+// they have in production. The test databases themselves (clinic sources and catalogs) belong to OwnerRole, as
+// the clinic database belongs to the clinic app's role and not to the restore role. Both passwords are random
+// per machine (see rolePassword), so the logins the server keeps between runs are neither superusers nor
+// guessable. The superuser is used only by the harness itself, to create the roles, the templates and the
+// per-test databases and to drop them again.
 const Role = "pisbackup_test_restore"
 
-// RoleCapabilities are the attributes the test role is created with.
+// OwnerRole owns every test database (Catalog, Source, Empty) and is the login their URLs carry, as the clinic
+// app's role owns the clinic database. pisbackup refuses a restore role that owns, or can become the owner of,
+// a database it did not create, so tests never drill as this role.
+const OwnerRole = "pisbackup_test_owner"
+
+// RoleCapabilities are the attributes both test roles are created with.
 const RoleCapabilities = "NOSUPERUSER NOCREATEROLE CREATEDB NOREPLICATION NOBYPASSRLS INHERIT"
 
 // AdminURL connects to the test server's maintenance database as the superuser the harness uses to create and
@@ -74,7 +84,7 @@ func config(t testing.TB) pgtestdb.Config {
 	return pgtestdb.Config{
 		DriverName: "pgx", Host: host, Port: port, User: "postgres", Password: "postgres",
 		Database: "postgres", Options: "sslmode=disable", ForceTerminateConnections: true,
-		TestRole: &pgtestdb.Role{Username: Role, Password: rolePW, Capabilities: RoleCapabilities},
+		TestRole: &pgtestdb.Role{Username: OwnerRole, Password: rolePW, Capabilities: RoleCapabilities},
 	}
 }
 
@@ -84,10 +94,10 @@ var (
 	roleSetupErr error
 )
 
-// setUpRole reads (or creates) this machine's password for Role and, when the role already exists, sets it
-// again as the superuser: every test process on the machine reads the same file, so they agree, and a role
-// left with another password (a lost cache file) is brought back in line. pgtestdb creates the role itself
-// when it is missing.
+// setUpRole reads (or creates) this machine's password for the test roles, creates Role when it is missing and
+// sets the password of both roles again as the superuser: every test process on the machine reads the same
+// file, so they agree, and a role left with another password (a lost cache file) is brought back in line.
+// pgtestdb creates OwnerRole itself when it is missing.
 func setUpRole() (string, error) {
 	pw, err := rolePassword()
 	if err != nil {
@@ -99,16 +109,40 @@ func setUpRole() (string, error) {
 		return "", fmt.Errorf("connect as admin: %w", err)
 	}
 	defer conn.Close(ctx)
-	var exists bool
-	if err := conn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)`, Role).Scan(&exists); err != nil {
-		return "", err
-	}
-	if exists {
-		if _, err := conn.Exec(ctx, "ALTER ROLE "+Role+" PASSWORD '"+pw+"'"); err != nil {
-			return "", fmt.Errorf("set the password of %s: %w", Role, err)
+	for _, role := range []string{Role, OwnerRole} {
+		var exists bool
+		if err := conn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)`, role).Scan(&exists); err != nil {
+			return "", err
+		}
+		switch {
+		case exists:
+			_, err = conn.Exec(ctx, "ALTER ROLE "+role+" PASSWORD '"+pw+"'")
+		case role == Role:
+			_, err = conn.Exec(ctx, "CREATE ROLE "+role+" LOGIN PASSWORD '"+pw+"' "+RoleCapabilities)
+			var pgErr *pgconn.PgError
+			if errors.As(err, &pgErr) && (pgErr.Code == "42710" || pgErr.Code == "23505") {
+				err = nil // another test process created it a moment ago, with the same password
+			}
+		}
+		if err != nil {
+			return "", fmt.Errorf("set up test role %s: %w", role, err)
 		}
 	}
 	return pw, nil
+}
+
+// RestoreURL is dbURL logging in as Role (the test restore role) instead of the database's owner: what tests
+// put in RESTORE_DATABASE_URL or a backup.Guard's Admin. The database name is kept; the role may connect to
+// every test database (PUBLIC has CONNECT) but owns none of them.
+func RestoreURL(t testing.TB, dbURL string) string {
+	t.Helper()
+	config(t) // the role exists and rolePW is set
+	u, err := url.Parse(dbURL)
+	if err != nil || u.Scheme == "" {
+		t.Fatalf("testdb: RestoreURL needs a postgres:// URL")
+	}
+	u.User = url.UserPassword(Role, rolePW)
+	return u.String()
 }
 
 // rolePassword is 32 random hex digits kept in the user's cache directory (…/pisbackup/test-role-password,
@@ -155,7 +189,7 @@ func rolePassword() (string, error) {
 func custom(t testing.TB, m pgtestdb.Migrator) string {
 	t.Helper()
 	url := pgtestdb.Custom(t, config(t), m).URL()
-	roleChecked.Do(func() { roleErr = checkRole(url) })
+	roleChecked.Do(func() { roleErr = checkRole(RestoreURL(t, url)) })
 	if roleErr != nil {
 		t.Fatalf("testdb: %v", roleErr)
 	}
