@@ -5,10 +5,9 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
-	"strings"
 	"time"
-	"unicode/utf8"
 
+	"github.com/uscpis/pisbackup/internal/spreadsheet"
 	"github.com/uscpis/pisbackup/queries"
 	"github.com/uscpis/pisbackup/views"
 )
@@ -55,7 +54,7 @@ func (h *Handlers) adminAuditCSV(w http.ResponseWriter, r *http.Request) error {
 	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 	w.Header().Set("Content-Disposition", `attachment; filename="pisbackup-audit-`+h.Now().UTC().Format("20060102-150405")+`.csv"`)
 	cw := csv.NewWriter(w)
-	_ = cw.Write([]string{"id", "time_utc", "actor", "actor_user_id", "actor_token_id", "action", "target", "ip", "user_agent", "details"})
+	_ = cw.Write([]string{"id", "time_utc", "actor", "actor_user_id", "actor_token_id", "action", "outcome", "target", "ip", "user_agent", "details"})
 	for {
 		rows, err := h.Q.AuditSearch(r.Context(), p)
 		if err != nil {
@@ -63,11 +62,8 @@ func (h *Handlers) adminAuditCSV(w http.ResponseWriter, r *http.Request) error {
 		}
 		for _, e := range rows {
 			rec := []string{strconv.FormatInt(e.ID, 10), e.CreatedAt.UTC().Format(time.RFC3339), e.Actor,
-				idStr(e.ActorUserID), idStr(e.ActorTokenID), e.Action, e.Target, e.Ip, e.UserAgent, string(e.Details)}
-			for i := range rec { // every column: rows written before sanitizing, or by other code, are escaped too
-				rec[i] = csvSafe(rec[i])
-			}
-			_ = cw.Write(rec)
+				idStr(e.ActorUserID), idStr(e.ActorTokenID), e.Action, e.Outcome, e.Target, e.Ip, e.UserAgent, string(e.Details)}
+			_ = cw.Write(spreadsheet.Row(rec)) // every column: rows written before sanitizing, or by other code, too
 		}
 		cw.Flush()
 		if len(rows) < int(p.Lim) {
@@ -117,18 +113,3 @@ func idStr(id *int64) string {
 	return strconv.FormatInt(*id, 10)
 }
 
-// csvSafe stops a spreadsheet from executing a cell (CSV or formula injection, OWASP's rule): a cell that
-// starts with =, +, -, @, a tab or a carriage return (or their full-width forms, which some spreadsheets
-// also read as formulas), after any leading spaces, gets a leading apostrophe, which spreadsheets show as
-// text. User agents, typed e-mails and forwarded addresses are attacker-controlled text.
-func csvSafe(s string) string {
-	t := strings.TrimLeft(s, " ")
-	if t == "" {
-		return s
-	}
-	switch r, _ := utf8.DecodeRuneInString(t); r {
-	case '=', '+', '-', '@', '\t', '\r', '\n', '＝', '＋', '－', '＠':
-		return "'" + s
-	}
-	return s
-}

@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/uscpis/pisbackup/internal/spreadsheet"
 	"github.com/uscpis/pisbackup/queries"
 )
 
@@ -75,13 +76,15 @@ func WriteJSON(w io.Writer, entries []Entry) error {
 	return enc.Encode(entries)
 }
 
-// WriteCSV writes the mapping with a header row.
+// WriteCSV writes the mapping with a header row, every cell spreadsheet-safe (spreadsheet.Cell): media names
+// come from whoever uploaded a file, so one named "=HYPERLINK(…).png" gets a leading apostrophe here. The JSON
+// mapping holds the names exactly.
 func WriteCSV(w io.Writer, entries []Entry) error {
 	cw := csv.NewWriter(w)
 	_ = cw.Write([]string{"path", "public_id", "secure_url", "resource_type", "bytes", "local_deleted"})
 	for _, e := range entries {
-		_ = cw.Write([]string{e.Path, e.PublicID, e.SecureURL, e.ResourceType, strconv.FormatInt(e.Bytes, 10),
-			strconv.FormatBool(e.LocalDeleted)})
+		_ = cw.Write(spreadsheet.Row([]string{e.Path, e.PublicID, e.SecureURL, e.ResourceType, strconv.FormatInt(e.Bytes, 10),
+			strconv.FormatBool(e.LocalDeleted)}))
 	}
 	cw.Flush()
 	return cw.Error()
