@@ -2,7 +2,9 @@ package handlers
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strings"
 	"unicode"
@@ -22,10 +24,21 @@ const (
 var errNotAudited = &Error{Code: CodeUnavailable, Message: "the audit log could not record this action, so it was not done; try again"}
 
 // audit records who did what to which target, from where, and returns an error when the row could not be
-// written. Actions that hand data out (downloads, exports) call it first and stop on an error; every text is
-// sanitized and bounded (see auditText, auditDetails) so nothing a client sends can make the insert fail or
-// the row large.
+// written. In a state-changing request it completes the row auditStart wrote before the handler ran (so the
+// action was on record before it happened, whatever happens to this call); elsewhere (downloads, exports,
+// refusals) it inserts a row, and actions that hand data out call it first and stop on an error. Every text is
+// sanitized and bounded (see auditText, auditDetails) so nothing a client sends can make the write fail or the
+// row large.
 func (h *Handlers) audit(r *http.Request, action, target string, details any) error {
+	if row, ok := r.Context().Value(keyAuditRow).(*auditRow); ok && !row.recorded {
+		n, err := h.Q.AuditRecord(context.WithoutCancel(r.Context()), queries.AuditRecordParams{ID: row.id, Action: action,
+			Target: auditText(target, maxAuditText), Details: auditDetails(details)})
+		if err == nil && n == 1 {
+			row.recorded = true
+			return nil
+		}
+		// the started row stays as the record that the request came; try a row of its own for the details
+	}
 	p := principalFrom(r.Context())
 	_, err := h.Q.AuditInsert(r.Context(), queries.AuditInsertParams{
 		ActorUserID: p.UserID, ActorTokenID: p.TokenID, Actor: auditText(p.actor(), maxAuditText), Action: action,
@@ -37,6 +50,61 @@ func (h *Handlers) audit(r *http.Request, action, target string, details any) er
 		return errNotAudited
 	}
 	return nil
+}
+
+// auditRow is the write-ahead audit row of one state-changing request (see auditStart).
+type auditRow struct {
+	id       int64
+	recorded bool // the handler's audit call completed it
+}
+
+// changesState reports whether a request with this method may change state: everything but GET, HEAD and
+// OPTIONS (the route table gives GET routes no side effects beyond their own audited downloads).
+func changesState(method string) bool {
+	return method != http.MethodGet && method != http.MethodHead && method != http.MethodOptions
+}
+
+// auditStart writes the audit row of a state-changing request before its handler runs: who (the principal,
+// or "anonymous" for a sign-in), the route and the path, from where, with outcome "started". When the row
+// cannot be written the request is refused with errNotAudited and the handler never runs: an action that
+// cannot be put on record does not happen, whichever handler it is and whether or not that handler
+// remembers to audit. auditEnd closes the row when the handler did not record it.
+func (h *Handlers) auditStart(r *http.Request, route string) (*http.Request, *auditRow, error) {
+	p := principalFrom(r.Context())
+	id, err := h.Q.AuditStart(r.Context(), queries.AuditStartParams{
+		ActorUserID: p.UserID, ActorTokenID: p.TokenID, Actor: auditText(p.actor(), maxAuditText), Action: auditText(route, maxAuditText),
+		Target: auditText(r.URL.Path, maxAuditText), Ip: h.clientIP(r), UserAgent: auditText(r.UserAgent(), maxAuditText),
+	})
+	if err != nil {
+		h.Log.Error("audit event NOT recorded; request refused", "route", route, "error", err)
+		return r, nil, errNotAudited
+	}
+	row := &auditRow{id: id}
+	return r.WithContext(context.WithValue(r.Context(), keyAuditRow, row)), row, nil
+}
+
+// auditEnd closes a started row its handler did not record: "failed" with the error's public message when
+// the handler returned one, else "no_change" (a form shown again with field errors, a preview).
+func (h *Handlers) auditEnd(r *http.Request, row *auditRow, err error) {
+	if row.recorded {
+		return
+	}
+	outcome, details := "no_change", json.RawMessage(nil)
+	if err != nil {
+		outcome, details = "failed", auditDetails(map[string]string{"error": publicMessage(err)})
+	}
+	if e := h.Q.AuditEnd(context.WithoutCancel(r.Context()), queries.AuditEndParams{ID: row.id, Outcome: outcome, Details: details}); e != nil {
+		h.Log.Error("audit event left as started", "id", row.id, "error", e)
+	}
+}
+
+// publicMessage is what a refusal told the caller: an *Error's message, never an internal error's text.
+func publicMessage(err error) string {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Message
+	}
+	return "internal error (see the server log)"
 }
 
 // clientIP is the request's client address per TRUSTED_PROXIES (see config.TrustedProxies.ClientIP): the TCP

@@ -150,6 +150,7 @@ type ctxKey int
 const (
 	keyRequestID ctxKey = iota
 	keyPrincipal
+	keyAuditRow
 )
 
 func withRequestID(next http.Handler) http.Handler {

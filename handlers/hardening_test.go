@@ -3,6 +3,7 @@ package handlers
 import (
 	"context"
 	"encoding/csv"
+	"encoding/json"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -231,6 +232,11 @@ func TestAuditCSVEscapesEveryColumn(t *testing.T) {
 		}
 	}
 	require.Contains(t, body, `'=HYPERLINK`)
+	// A NO-BREAK SPACE (or any invisible character) in front no longer hides the formula.
+	_, _ = e.req(t, nil, "POST", "/login", "", url.Values{"email": {"x@clinic.test"}, "password": {"wrong password"}}.Encode(),
+		"User-Agent", "\u00a0\u200b=HYPERLINK(\"http://evil.example\")")
+	_, body = e.req(t, nil, "GET", "/admin/audit.csv", e.tokens[auth.Admin], "")
+	require.Contains(t, body, "'\u00a0\u200b=HYPERLINK")
 }
 
 // Every answer carries the security headers; data is never cached; HSTS only when BASE_URL is https.
@@ -292,4 +298,55 @@ func TestLoginThrottleCountsAnIPv6SlashSixtyFourAsOneAddress(t *testing.T) {
 	require.True(t, l.blocked("2001:db8:1:2:ffff::1", "other@clinic.test", now), "the next address of the same /64 is the same guesser")
 	require.False(t, l.blocked("2001:db8:1:3::1", "other@clinic.test", now), "another /64 is another client")
 	require.False(t, l.blocked("203.0.113.9", "other@clinic.test", now))
+}
+
+// Issue 15: an action whose audit row cannot be written does not happen, for state changes too. Before, a
+// backup, a schedule or a deletion went ahead and only the audit row after it was lost. Now the row is written
+// before the handler runs (outcome "started"), the handler's record completes it ("done"), a refusal ends it
+// as "failed" with the reason, and when the row cannot be written the request is refused and nothing changes.
+func TestStateChangesAreAuditedBeforeTheyHappen(t *testing.T) {
+	t.Parallel()
+	e := newAuthEnv(t, false)
+	ctx := context.Background()
+	count := func(table string) (n int) {
+		require.NoError(t, e.d.Pool.QueryRow(ctx, "SELECT count(*) FROM "+table).Scan(&n))
+		return n
+	}
+	schedule, err := json.Marshal(scheduleExample)
+	require.NoError(t, err)
+
+	// Audited: the handler's record fills the started row; a refused request ends it as failed.
+	resp, body := e.req(t, nil, "POST", "/api/v1/schedules", e.tokens[auth.Operator], string(schedule))
+	require.Equal(t, http.StatusCreated, resp.StatusCode, body)
+	var sched struct{ ID int64 }
+	require.NoError(t, jsonUnmarshal(body, &sched))
+	require.NotZero(t, sched.ID)
+	created := e.audit(t, "schedule.create")
+	require.Len(t, created, 1)
+	require.Equal(t, "done", created[0].Outcome)
+	resp, body = e.req(t, nil, "POST", "/api/v1/schedules", e.tokens[auth.Operator], `{"name":""}`)
+	require.Equal(t, http.StatusUnprocessableEntity, resp.StatusCode, body)
+	failed := e.audit(t, "POST /api/v1/schedules")
+	require.Len(t, failed, 1)
+	require.Equal(t, "failed", failed[0].Outcome)
+	require.Contains(t, string(failed[0].Details), "error")
+
+	// The audit log refuses writes: no backup, no schedule, no deletion, and the caller is told why.
+	backups, schedules := count("backups"), count("schedules")
+	_, err = e.d.Pool.Exec(ctx, `CREATE FUNCTION refuse_audit() RETURNS trigger LANGUAGE plpgsql AS $$
+		BEGIN RAISE EXCEPTION 'audit log unavailable'; END $$;
+		CREATE TRIGGER refuse_audit BEFORE INSERT ON audit_events FOR EACH ROW EXECUTE FUNCTION refuse_audit();`)
+	require.NoError(t, err)
+	for _, c := range []struct{ method, path, token, body string }{
+		{"POST", "/api/v1/backups", e.tokens[auth.Operator], `{"kind":"database"}`},
+		{"POST", "/api/v1/schedules", e.tokens[auth.Operator], string(schedule)},
+		{"DELETE", "/api/v1/schedules/" + idText(sched.ID), e.tokens[auth.Admin], ""},
+		{"POST", "/backups", e.tokens[auth.Operator], "kind=database"},
+	} {
+		resp, body := e.req(t, nil, c.method, c.path, c.token, c.body)
+		require.Equal(t, http.StatusServiceUnavailable, resp.StatusCode, "%s %s: %s", c.method, c.path, body)
+		require.Contains(t, body, "audit log could not record")
+	}
+	require.Equal(t, backups, count("backups"), "no backup was queued")
+	require.Equal(t, schedules, count("schedules"), "no schedule was created or deleted")
 }

@@ -184,7 +184,8 @@ func (h *Handlers) Routes() []Route {
 	}
 }
 
-// guard wraps a route with its session, its role check and the error renderer.
+// guard wraps a route with its session, its role check, the write-ahead audit row of a state-changing request
+// (auditStart) and the error renderer.
 func (h *Handlers) guard(rt Route) http.Handler {
 	if rt.Probe {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -199,8 +200,15 @@ func (h *Handlers) guard(rt Route) http.Handler {
 			r.Body = http.MaxBytesReader(w, r.Body, maxBody)
 		}
 		r, err := h.authorize(w, r, rt.Role)
+		var row *auditRow
+		if err == nil && changesState(r.Method) {
+			r, row, err = h.auditStart(r, rt.Pattern)
+		}
 		if err == nil {
 			err = rt.Handle(w, r)
+		}
+		if row != nil {
+			h.auditEnd(r, row, err)
 		}
 		if err != nil {
 			h.renderError(w, r, err)

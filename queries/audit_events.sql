@@ -16,3 +16,19 @@ WHERE (sqlc.narg(actor)::text IS NULL OR actor ILIKE '%' || sqlc.narg(actor) || 
   AND (sqlc.narg(before_id)::bigint IS NULL OR id < sqlc.narg(before_id))
 ORDER BY id DESC
 LIMIT @lim;
+
+-- name: AuditStart :one
+-- The write-ahead row of a state-changing request (handlers.auditStart): written before the handler acts.
+INSERT INTO audit_events (actor_user_id, actor_token_id, actor, action, target, ip, user_agent, outcome)
+VALUES (sqlc.narg(actor_user_id), sqlc.narg(actor_token_id), @actor, @action, @target, @ip, @user_agent, 'started')
+RETURNING id;
+
+-- name: AuditRecord :execrows
+-- The handler's own record of what it did, written into the request's started row.
+UPDATE audit_events SET action = @action, target = @target, details = @details, outcome = 'done'
+WHERE id = @id AND outcome = 'started';
+
+-- name: AuditEnd :exec
+-- A started row the handler did not record: the request failed or changed nothing.
+UPDATE audit_events SET outcome = @outcome, details = @details
+WHERE id = @id AND outcome = 'started';

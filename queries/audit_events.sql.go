@@ -11,10 +11,27 @@ import (
 	"time"
 )
 
+const auditEnd = `-- name: AuditEnd :exec
+UPDATE audit_events SET outcome = $1, details = $2
+WHERE id = $3 AND outcome = 'started'
+`
+
+type AuditEndParams struct {
+	Outcome string          `json:"outcome"`
+	Details json.RawMessage `json:"details"`
+	ID      int64           `json:"id"`
+}
+
+// A started row the handler did not record: the request failed or changed nothing.
+func (q *Queries) AuditEnd(ctx context.Context, arg AuditEndParams) error {
+	_, err := q.db.Exec(ctx, auditEnd, arg.Outcome, arg.Details, arg.ID)
+	return err
+}
+
 const auditInsert = `-- name: AuditInsert :one
 INSERT INTO audit_events (actor_user_id, actor_token_id, actor, action, target, ip, user_agent, details)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-RETURNING id, actor_user_id, actor_token_id, actor, action, target, ip, user_agent, details, created_at
+RETURNING id, actor_user_id, actor_token_id, actor, action, target, ip, user_agent, details, created_at, outcome
 `
 
 type AuditInsertParams struct {
@@ -51,12 +68,13 @@ func (q *Queries) AuditInsert(ctx context.Context, arg AuditInsertParams) (Audit
 		&i.UserAgent,
 		&i.Details,
 		&i.CreatedAt,
+		&i.Outcome,
 	)
 	return i, err
 }
 
 const auditList = `-- name: AuditList :many
-SELECT id, actor_user_id, actor_token_id, actor, action, target, ip, user_agent, details, created_at FROM audit_events ORDER BY created_at DESC, id DESC LIMIT $1
+SELECT id, actor_user_id, actor_token_id, actor, action, target, ip, user_agent, details, created_at, outcome FROM audit_events ORDER BY created_at DESC, id DESC LIMIT $1
 `
 
 func (q *Queries) AuditList(ctx context.Context, lim int32) ([]AuditEvent, error) {
@@ -79,6 +97,7 @@ func (q *Queries) AuditList(ctx context.Context, lim int32) ([]AuditEvent, error
 			&i.UserAgent,
 			&i.Details,
 			&i.CreatedAt,
+			&i.Outcome,
 		); err != nil {
 			return nil, err
 		}
@@ -90,8 +109,34 @@ func (q *Queries) AuditList(ctx context.Context, lim int32) ([]AuditEvent, error
 	return items, nil
 }
 
+const auditRecord = `-- name: AuditRecord :execrows
+UPDATE audit_events SET action = $1, target = $2, details = $3, outcome = 'done'
+WHERE id = $4 AND outcome = 'started'
+`
+
+type AuditRecordParams struct {
+	Action  string          `json:"action"`
+	Target  string          `json:"target"`
+	Details json.RawMessage `json:"details"`
+	ID      int64           `json:"id"`
+}
+
+// The handler's own record of what it did, written into the request's started row.
+func (q *Queries) AuditRecord(ctx context.Context, arg AuditRecordParams) (int64, error) {
+	result, err := q.db.Exec(ctx, auditRecord,
+		arg.Action,
+		arg.Target,
+		arg.Details,
+		arg.ID,
+	)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
 const auditSearch = `-- name: AuditSearch :many
-SELECT id, actor_user_id, actor_token_id, actor, action, target, ip, user_agent, details, created_at FROM audit_events
+SELECT id, actor_user_id, actor_token_id, actor, action, target, ip, user_agent, details, created_at, outcome FROM audit_events
 WHERE ($1::text IS NULL OR actor ILIKE '%' || $1 || '%')
   AND ($2::text IS NULL OR action LIKE $2 || '%')
   AND ($3::timestamptz IS NULL OR created_at >= $3)
@@ -138,6 +183,7 @@ func (q *Queries) AuditSearch(ctx context.Context, arg AuditSearchParams) ([]Aud
 			&i.UserAgent,
 			&i.Details,
 			&i.CreatedAt,
+			&i.Outcome,
 		); err != nil {
 			return nil, err
 		}
@@ -147,4 +193,36 @@ func (q *Queries) AuditSearch(ctx context.Context, arg AuditSearchParams) ([]Aud
 		return nil, err
 	}
 	return items, nil
+}
+
+const auditStart = `-- name: AuditStart :one
+INSERT INTO audit_events (actor_user_id, actor_token_id, actor, action, target, ip, user_agent, outcome)
+VALUES ($1, $2, $3, $4, $5, $6, $7, 'started')
+RETURNING id
+`
+
+type AuditStartParams struct {
+	ActorUserID  *int64 `json:"actor_user_id"`
+	ActorTokenID *int64 `json:"actor_token_id"`
+	Actor        string `json:"actor"`
+	Action       string `json:"action"`
+	Target       string `json:"target"`
+	Ip           string `json:"ip"`
+	UserAgent    string `json:"user_agent"`
+}
+
+// The write-ahead row of a state-changing request (handlers.auditStart): written before the handler acts.
+func (q *Queries) AuditStart(ctx context.Context, arg AuditStartParams) (int64, error) {
+	row := q.db.QueryRow(ctx, auditStart,
+		arg.ActorUserID,
+		arg.ActorTokenID,
+		arg.Actor,
+		arg.Action,
+		arg.Target,
+		arg.Ip,
+		arg.UserAgent,
+	)
+	var id int64
+	err := row.Scan(&id)
+	return id, err
 }

@@ -100,6 +100,7 @@ type AuditEvent struct {
 	UserAgent    string          `json:"user_agent"`
 	Details      json.RawMessage `json:"details"`
 	CreatedAt    time.Time       `json:"created_at"`
+	Outcome      string          `json:"outcome"`
 }
 
 type Backup struct {
