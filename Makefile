@@ -71,15 +71,16 @@ s3-server:
 	@test -x "$(S3_SERVER_CACHE)/bin/versitygw" || { echo "building versitygw into $(S3_SERVER_CACHE)/bin"; \
 	  cd /tmp && GOFLAGS=-mod=mod GOBIN="$(S3_SERVER_CACHE)/bin" $(GO) install github.com/versity/versitygw/cmd/versitygw@v1.8.0; }
 
-## test-clean: drop everything `make test` keeps on the server: every database owned by the test role (the cached
-## templates testdb_tpl_*, databases of failed tests kept for inspection, their drill scratch databases), then the
-## role itself, and the superuser login pisbackup_test older versions of the harness created
+## test-clean: drop everything `make test` keeps on the server: every database owned by the test roles (the cached
+## templates testdb_tpl_* and databases of failed tests kept for inspection, owned by pisbackup_test_owner; drill
+## scratch and restored databases, owned by pisbackup_test_restore), then the roles themselves, and the superuser
+## login pisbackup_test older versions of the harness created
 TEST_ADMIN_URL ?= postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable
 test-clean:
 	psql "$(TEST_ADMIN_URL)" -v ON_ERROR_STOP=1 -Atc "SELECT format('ALTER DATABASE %I IS_TEMPLATE false; DROP DATABASE %I WITH (FORCE);', d.datname, d.datname) \
-	  FROM pg_database d JOIN pg_roles r ON r.oid = d.datdba WHERE r.rolname IN ('pisbackup_test_restore', 'pisbackup_test')" \
+	  FROM pg_database d JOIN pg_roles r ON r.oid = d.datdba WHERE r.rolname IN ('pisbackup_test_owner', 'pisbackup_test_restore', 'pisbackup_test')" \
 	  | psql "$(TEST_ADMIN_URL)" -v ON_ERROR_STOP=1 -q
-	psql "$(TEST_ADMIN_URL)" -v ON_ERROR_STOP=1 -qc "DROP ROLE IF EXISTS pisbackup_test_restore" -c "DROP ROLE IF EXISTS pisbackup_test"
+	psql "$(TEST_ADMIN_URL)" -v ON_ERROR_STOP=1 -qc "DROP ROLE IF EXISTS pisbackup_test_owner" -c "DROP ROLE IF EXISTS pisbackup_test_restore" -c "DROP ROLE IF EXISTS pisbackup_test"
 
 ## vulncheck: govulncheck on every package against a database built from the golang.org/x/vulndb module
 ## (cached in var/vulndb/<version>); fails when our code reaches a known vulnerability

@@ -30,16 +30,17 @@ var errNotAudited = &Error{Code: CodeUnavailable, Message: "the audit log could 
 // sanitized and bounded (see auditText, auditDetails) so nothing a client sends can make the write fail or the
 // row large.
 func (h *Handlers) audit(r *http.Request, action, target string, details any) error {
+	p := principalFrom(r.Context())
 	if row, ok := r.Context().Value(keyAuditRow).(*auditRow); ok && !row.recorded {
 		n, err := h.Q.AuditRecord(context.WithoutCancel(r.Context()), queries.AuditRecordParams{ID: row.id, Action: action,
-			Target: auditText(target, maxAuditText), Details: auditDetails(details)})
+			Target: auditText(target, maxAuditText), Details: auditDetails(details),
+			Actor: auditText(p.actor(), maxAuditText), ActorUserID: p.UserID, ActorTokenID: p.TokenID})
 		if err == nil && n == 1 {
 			row.recorded = true
 			return nil
 		}
 		// the started row stays as the record that the request came; try a row of its own for the details
 	}
-	p := principalFrom(r.Context())
 	_, err := h.Q.AuditInsert(r.Context(), queries.AuditInsertParams{
 		ActorUserID: p.UserID, ActorTokenID: p.TokenID, Actor: auditText(p.actor(), maxAuditText), Action: action,
 		Target: auditText(target, maxAuditText), Ip: h.clientIP(r), UserAgent: auditText(r.UserAgent(), maxAuditText),

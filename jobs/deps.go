@@ -37,6 +37,20 @@ type Deps struct {
 	TickEvery, MetricsEvery time.Duration
 	// EmailRetryDelay overrides the e-mail job's backoff (EmailBackoff) after failed attempt n; tests shorten it.
 	EmailRetryDelay func(attempt int) time.Duration
+	// RestartGrace is how long after a database server (re)start the reconciler waits before judging any
+	// lease: every worker needs a moment to reconnect and renew. Zero means the stale period itself; tests on
+	// a server that started minutes ago set a negative value (no wait) to judge leases they back-dated.
+	RestartGrace time.Duration
+}
+
+func (d *Deps) restartGrace(stale time.Duration) time.Duration {
+	switch {
+	case d.RestartGrace < 0:
+		return 0
+	case d.RestartGrace > 0:
+		return d.RestartGrace
+	}
+	return stale
 }
 
 func (d *Deps) now() time.Time {

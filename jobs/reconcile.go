@@ -56,7 +56,7 @@ type Fixed struct {
 // retention pass again, and removes temporary storage objects whose owner is not working. It returns what it
 // ended.
 func Reconcile(ctx context.Context, d *Deps, stale time.Duration) ([]Fixed, error) {
-	dead, err := d.Q.JobsAbandoned(ctx, stale.Seconds())
+	dead, err := d.Q.JobsAbandoned(ctx, queries.JobsAbandonedParams{StaleSeconds: stale.Seconds(), RestartGraceSeconds: d.restartGrace(stale).Seconds()})
 	if err != nil {
 		return nil, err
 	}
@@ -87,7 +87,7 @@ func Reconcile(ctx context.Context, d *Deps, stale time.Duration) ([]Fixed, erro
 // FindStuck lists what Reconcile would end, and why, without changing anything (cleanup-stuck-backups
 // --dry-run).
 func FindStuck(ctx context.Context, d *Deps, stale time.Duration) ([]Fixed, error) {
-	dead, err := d.Q.JobsAbandoned(ctx, stale.Seconds())
+	dead, err := d.Q.JobsAbandoned(ctx, queries.JobsAbandonedParams{StaleSeconds: stale.Seconds(), RestartGraceSeconds: d.restartGrace(stale).Seconds()})
 	if err != nil {
 		return nil, err
 	}

@@ -98,6 +98,9 @@ func PlanRestore(ctx context.Context, q *queries.Queries, cfg *config.Config, re
 		return b, nil, false, &NotRestorableError{Err: err}
 	}
 	guard := NewGuard(cfg, q)
+	if req.ReplaceUnowned {
+		guard.Replacing = req.TargetDB
+	}
 	target := guard.Admin.WithDatabase(req.TargetDB)
 	if !req.DryRun {
 		if _, err := guard.CheckRole(ctx); err != nil {

@@ -72,6 +72,9 @@ func runRestore(ctx context.Context, d *Deps, b queries.Backup, r queries.Restor
 		return err
 	}
 	guard := NewGuard(d.Cfg, d.Q)
+	if res.ReplaceUnowned {
+		guard.Replacing = res.Database
+	}
 	admin, target := guard.Admin, guard.Admin.WithDatabase(res.Database)
 	// Checked again here, whatever the enqueuer checked: the worker is the last line before data is written.
 	if _, err := guard.CheckRole(ctx); err != nil {

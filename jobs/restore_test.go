@@ -60,7 +60,7 @@ func TestRestoreIntoNewDatabaseMatchesSource(t *testing.T) {
 	r = b.waitRestore(t, r.ID)
 	require.Equal(t, "succeeded", r.Status, r.Error)
 	require.Positive(t, r.ProgressBytes)
-	target := b.d.Cfg.Source.WithDatabase(name)
+	target := b.d.Cfg.RestoreServer().WithDatabase(name) // the restore role owns what it restored
 	require.Equal(t, testdb.TableDigests(t, b.d.Cfg.Source), testdb.TableDigests(t, target))
 
 	// The target now exists: restoring again needs its name typed as confirmation, and then replaces it.
@@ -191,7 +191,7 @@ func TestRestoreWithProblemsKeepsTarget(t *testing.T) {
 	var res restoreResult
 	require.NoError(t, json.Unmarshal(r.Details, &res))
 	require.Len(t, res.Problems.List, 1)
-	target := b.d.Cfg.Source.WithDatabase(name)
+	target := b.d.Cfg.RestoreServer().WithDatabase(name) // the restore role owns what it restored
 	src, dst := testdb.TableDigests(t, b.d.Cfg.Source), testdb.TableDigests(t, target)
 	require.Equal(t, src, dst, "every table is restored")
 }

@@ -211,6 +211,13 @@ func TestReconcileTimeoutWithoutHeartbeat(t *testing.T) {
 	stuck, err := FindStuck(ctx, b.d, time.Hour)
 	require.NoError(t, err)
 	require.Empty(t, stuck, "40 minutes of silence is within a one-hour timeout")
+	// Until the server has been up for the grace period nothing is judged: its workers may still be
+	// reconnecting after a restart. (The test server started minutes ago; the default grace is the stale period.)
+	b.d.RestartGrace = 1000 * time.Hour
+	stuck, err = FindStuck(ctx, b.d, 30*time.Minute)
+	require.NoError(t, err)
+	require.Empty(t, stuck, "a server up for less than the grace period judges no lease")
+	b.d.RestartGrace = -1
 	fixed, err := Reconcile(ctx, b.d, 30*time.Minute)
 	require.NoError(t, err)
 	require.Len(t, fixed, 1)

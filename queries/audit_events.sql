@@ -25,7 +25,9 @@ RETURNING id;
 
 -- name: AuditRecord :execrows
 -- The handler's own record of what it did, written into the request's started row.
-UPDATE audit_events SET action = @action, target = @target, details = @details, outcome = 'done'
+-- The actor is set again: a sign-in starts anonymous and is recorded as the account that signed in.
+UPDATE audit_events SET action = @action, target = @target, details = @details, outcome = 'done',
+       actor = @actor, actor_user_id = sqlc.narg(actor_user_id), actor_token_id = sqlc.narg(actor_token_id)
 WHERE id = @id AND outcome = 'started';
 
 -- name: AuditEnd :exec

@@ -110,23 +110,31 @@ func (q *Queries) AuditList(ctx context.Context, lim int32) ([]AuditEvent, error
 }
 
 const auditRecord = `-- name: AuditRecord :execrows
-UPDATE audit_events SET action = $1, target = $2, details = $3, outcome = 'done'
-WHERE id = $4 AND outcome = 'started'
+UPDATE audit_events SET action = $1, target = $2, details = $3, outcome = 'done',
+       actor = $4, actor_user_id = $5, actor_token_id = $6
+WHERE id = $7 AND outcome = 'started'
 `
 
 type AuditRecordParams struct {
-	Action  string          `json:"action"`
-	Target  string          `json:"target"`
-	Details json.RawMessage `json:"details"`
-	ID      int64           `json:"id"`
+	Action       string          `json:"action"`
+	Target       string          `json:"target"`
+	Details      json.RawMessage `json:"details"`
+	Actor        string          `json:"actor"`
+	ActorUserID  *int64          `json:"actor_user_id"`
+	ActorTokenID *int64          `json:"actor_token_id"`
+	ID           int64           `json:"id"`
 }
 
 // The handler's own record of what it did, written into the request's started row.
+// The actor is set again: a sign-in starts anonymous and is recorded as the account that signed in.
 func (q *Queries) AuditRecord(ctx context.Context, arg AuditRecordParams) (int64, error) {
 	result, err := q.db.Exec(ctx, auditRecord,
 		arg.Action,
 		arg.Target,
 		arg.Details,
+		arg.Actor,
+		arg.ActorUserID,
+		arg.ActorTokenID,
 		arg.ID,
 	)
 	if err != nil {

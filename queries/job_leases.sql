@@ -49,8 +49,8 @@ WHERE ((j.state = 'running'
     OR (j.state IN ('available', 'scheduled', 'retryable', 'pending') AND j.queue LIKE 'cli\_%'
         AND COALESCE(q.heartbeat_at, j.created_at) < now() - make_interval(secs => @stale_seconds::double precision)))
   -- After a server restart every holder needs a moment to reconnect and renew: no lease is judged until the
-  -- server has been up for the stale period itself.
-  AND pg_postmaster_start_time() < now() - make_interval(secs => @stale_seconds::double precision)
+  -- server has been up for @restart_grace_seconds (the stale period itself, see jobs.Deps.RestartGrace).
+  AND pg_postmaster_start_time() < now() - make_interval(secs => @restart_grace_seconds::double precision)
 ORDER BY j.id;
 
 -- name: JobAbandon :execrows

@@ -68,10 +68,15 @@ WHERE ((j.state = 'running'
     OR (j.state IN ('available', 'scheduled', 'retryable', 'pending') AND j.queue LIKE 'cli\_%'
         AND COALESCE(q.heartbeat_at, j.created_at) < now() - make_interval(secs => $1::double precision)))
   -- After a server restart every holder needs a moment to reconnect and renew: no lease is judged until the
-  -- server has been up for the stale period itself.
-  AND pg_postmaster_start_time() < now() - make_interval(secs => $1::double precision)
+  -- server has been up for @restart_grace_seconds (the stale period itself, see jobs.Deps.RestartGrace).
+  AND pg_postmaster_start_time() < now() - make_interval(secs => $2::double precision)
 ORDER BY j.id
 `
+
+type JobsAbandonedParams struct {
+	StaleSeconds        float64 `json:"stale_seconds"`
+	RestartGraceSeconds float64 `json:"restart_grace_seconds"`
+}
 
 type JobsAbandonedRow struct {
 	ID       int64           `json:"id"`
@@ -88,8 +93,8 @@ type JobsAbandonedRow struct {
 //     that long without ever taking one): that process died;
 //   - waiting on a CLI process's private queue (named cli_…) whose lease is stale or gone: nothing else works
 //     that queue, so the job would wait forever.
-func (q *Queries) JobsAbandoned(ctx context.Context, staleSeconds float64) ([]JobsAbandonedRow, error) {
-	rows, err := q.db.Query(ctx, jobsAbandoned, staleSeconds)
+func (q *Queries) JobsAbandoned(ctx context.Context, arg JobsAbandonedParams) ([]JobsAbandonedRow, error) {
+	rows, err := q.db.Query(ctx, jobsAbandoned, arg.StaleSeconds, arg.RestartGraceSeconds)
 	if err != nil {
 		return nil, err
 	}

@@ -118,11 +118,11 @@ func TestPreflightUnreadableTable(t *testing.T) {
 	adminExec(t, env["SOURCE_DATABASE_URL"], `CREATE TABLE public.secret_notes (id int)`)
 	code, lines, all := preflightLines(t, env)
 	require.Equal(t, 1, code, all)
-	require.Contains(t, lines["source_tables"], `FAIL source_tables: backup role "`+testdb.Role+`" cannot read 1 of`)
+	require.Contains(t, lines["source_tables"], `FAIL source_tables: backup role "`+testdb.OwnerRole+`" cannot read 1 of`)
 	require.Contains(t, lines["source_tables"], "public.secret_notes (no SELECT)")
-	require.Contains(t, lines["source_tables"], `GRANT SELECT ON "public"."secret_notes" TO "`+testdb.Role+`";`)
+	require.Contains(t, lines["source_tables"], `GRANT SELECT ON "public"."secret_notes" TO "`+testdb.OwnerRole+`";`)
 
-	adminExec(t, env["SOURCE_DATABASE_URL"], `GRANT SELECT ON public.secret_notes TO `+testdb.Role)
+	adminExec(t, env["SOURCE_DATABASE_URL"], `GRANT SELECT ON public.secret_notes TO `+testdb.OwnerRole)
 	code, _, all = preflightLines(t, env)
 	require.Equal(t, 0, code, all)
 }

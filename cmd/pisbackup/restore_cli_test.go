@@ -69,7 +69,7 @@ func TestVerifyRestoreRescanCLI(t *testing.T) {
 	out, stderr, code = runCLI(t, env, "restore", id, "--target-db", target)
 	require.Equal(t, 0, code, stderr+out)
 	require.Contains(t, out, "succeeded")
-	restored := dbconn.MustParse(env["SOURCE_DATABASE_URL"]).WithDatabase(target)
+	restored := dbconn.MustParse(env["RESTORE_DATABASE_URL"]).WithDatabase(target)
 	require.Equal(t, testdb.TableDigests(t, dbconn.MustParse(env["SOURCE_DATABASE_URL"])), testdb.TableDigests(t, restored))
 	// Existing now: without --yes and without typing the name (stdin is empty) nothing happens.
 	_, stderr, code = runCLI(t, env, "restore", id, "--target-db", target)

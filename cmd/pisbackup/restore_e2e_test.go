@@ -67,6 +67,6 @@ func TestE2EDrillAndRestoreFromBackupPage(t *testing.T) {
 		chromedp.Click(chromedp.CSS(`[data-testid=restore-form] button[type=submit]`)),
 	))
 	waitFor(t, ctx, `!!document.querySelector('[data-testid=restore] .st-succeeded')`, 90*time.Second)
-	restored := dbconn.MustParse(env["SOURCE_DATABASE_URL"]).WithDatabase(target)
+	restored := dbconn.MustParse(env["RESTORE_DATABASE_URL"]).WithDatabase(target)
 	require.Equal(t, testdb.TableDigests(t, dbconn.MustParse(env["SOURCE_DATABASE_URL"])), testdb.TableDigests(t, restored))
 }

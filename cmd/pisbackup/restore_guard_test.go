@@ -73,8 +73,17 @@ func TestRestoreIntoUnownedDatabaseNeedsFlagAndTypedName(t *testing.T) {
 	env := cliEnv(t)
 	b := cliBackup(t, env)
 	id := strconv.FormatInt(b.ID, 10)
-	other := testdb.Empty(t)
-	name := testdb.DatabaseName(t, other)
+	// The restore role must own a database to drop it, and owning one pisbackup did not create makes it unfit
+	// for drills; so this test has a restore role of its own, owning the one database it is told to replace.
+	restoreRole := testdb.LoginRole(t, env["SOURCE_DATABASE_URL"], "CREATEDB")
+	env["RESTORE_DATABASE_URL"] = restoreRole
+	name := testdb.UserName(t, restoreRole) + "_other"
+	adminExec(t, testdb.AdminURL, "CREATE DATABASE "+name+" OWNER "+testdb.UserName(t, restoreRole))
+	t.Cleanup(func() { testdb.DropDatabase(t, name) })
+	ou, err := url.Parse(restoreRole)
+	require.NoError(t, err)
+	ou.Path = "/" + name
+	other := ou.String()
 	conn, err := pgx.Connect(context.Background(), other)
 	require.NoError(t, err)
 	_, err = conn.Exec(context.Background(), "CREATE TABLE keep (x int); INSERT INTO keep VALUES (42)")
@@ -82,9 +91,10 @@ func TestRestoreIntoUnownedDatabaseNeedsFlagAndTypedName(t *testing.T) {
 	conn.Close(context.Background())
 	before := testdb.TableDigests(t, dbconn.MustParse(other))
 
+	// Without the flag the restore role is refused outright: it owns a database pisbackup did not create.
 	_, stderr, code := runCLI(t, env, "restore", id, "--target-db", name, "--yes")
 	require.Equal(t, 1, code, stderr)
-	require.Contains(t, stderr, "pisbackup did not create it")
+	require.Contains(t, stderr, "owns database "+name)
 	_, stderr, code = runCLI(t, env, "restore", id, "--target-db", name, "--replace-unowned", "--yes")
 	require.Equal(t, 1, code, stderr)
 	require.Contains(t, stderr, "left untouched")

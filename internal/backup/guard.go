@@ -77,6 +77,10 @@ type Guard struct {
 	Catalog, Source *dbconn.Settings
 	// Q reads and writes the catalog's installation id and ownership records.
 	Q *queries.Queries
+	// Replacing is the existing database an administrator explicitly allowed this restore to replace
+	// (--replace-unowned and the typed name). The restore role must own it to drop it, so CheckRole does not
+	// count that one database against the role; it still refuses the source and the catalog.
+	Replacing string
 }
 
 // CheckRole asks the server whether the restore role may run a dump's SQL (InspectRestoreRole, then Verdict
@@ -93,7 +97,7 @@ func (g *Guard) CheckRole(ctx context.Context) (RestoreRole, error) {
 		return r, err
 	}
 	if !r.Superuser {
-		r.Owns = g.ownsProtected(ctx, r.Owns)
+		r.Owns = g.ownsProtected(ctx, slices.DeleteFunc(r.Owns, func(n string) bool { return g.Replacing != "" && n == g.Replacing }))
 	}
 	return r, r.Verdict(g.AdminVar, g.AllowPowerful)
 }

@@ -3,7 +3,9 @@ package backup
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -71,6 +73,9 @@ func listSome(names []string, n int) string {
 	return fmt.Sprintf("%s and %d more", strings.Join(names[:n], ", "), len(names)-n)
 }
 
+// markSettle is how long InspectRestoreRole waits before asking again about databases the role owns unmarked.
+const markSettle = time.Second
+
 // serverFunctions are pg_catalog functions that read, write or list files on the database server or change
 // its state; PUBLIC has no EXECUTE on any of them unless an administrator granted it.
 var serverFunctions = []string{"pg_read_file", "pg_read_binary_file", "pg_ls_dir", "pg_stat_file", "lo_import",
@@ -106,6 +111,23 @@ FROM pg_roles r WHERE r.rolname = current_user`, serverFunctions, ownedMark).
 		Scan(&r.Name, &r.Superuser, &r.CreateRole, &r.CreateDB, &r.Becomes, &r.ServerRoles, &r.ServerFunctions, &r.Owns)
 	if err != nil {
 		return r, fmt.Errorf("ask the server about the restore role: %w", err)
+	}
+	if len(r.Owns) > 0 && !r.Superuser {
+		// pisbackup creates a database and marks it a moment later (CREATE DATABASE cannot take a comment), so a
+		// drill or restore of this or another installation may be between the two right now: only a database
+		// still unmarked a second later counts.
+		select {
+		case <-ctx.Done():
+			return r, ctx.Err()
+		case <-time.After(markSettle):
+		}
+		var again []string
+		if err := conn.QueryRow(ctx, `SELECT ARRAY(SELECT d.datname::text FROM pg_database d
+			WHERE d.datdba = (SELECT oid FROM pg_roles WHERE rolname = current_user)
+			  AND COALESCE(shobj_description(d.oid, 'pg_database'), '') NOT LIKE $1 || '%' ORDER BY 1)`, ownedMark).Scan(&again); err != nil {
+			return r, fmt.Errorf("ask the server about the restore role: %w", err)
+		}
+		r.Owns = slices.DeleteFunc(r.Owns, func(n string) bool { return !slices.Contains(again, n) })
 	}
 	if r.Superuser { // a superuser passes every pg_has_role/has_function_privilege test; say it once
 		r.CreateRole, r.Becomes, r.ServerRoles, r.ServerFunctions, r.Owns = false, nil, nil, nil, nil

@@ -128,6 +128,22 @@ func setUpRole() (string, error) {
 			return "", fmt.Errorf("set up test role %s: %w", role, err)
 		}
 	}
+	// Harnesses before issue 13's owner rule made Role own every test database and template; pisbackup now
+	// refuses a restore role owning databases it did not create, so those left on the server go to OwnerRole.
+	rows, err := conn.Query(ctx, `SELECT d.datname FROM pg_database d JOIN pg_roles r ON r.oid = d.datdba
+		WHERE r.rolname = $1 AND d.datname LIKE 'testdb\_%'`, Role)
+	if err != nil {
+		return "", err
+	}
+	old, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return "", err
+	}
+	for _, name := range old {
+		if _, err := conn.Exec(ctx, "ALTER DATABASE "+pgx.Identifier{name}.Sanitize()+" OWNER TO "+OwnerRole); err != nil {
+			return "", fmt.Errorf("give the old test database %s to %s: %w", name, OwnerRole, err)
+		}
+	}
 	return pw, nil
 }
 
