@@ -112,4 +112,3 @@ func idStr(id *int64) string {
 	}
 	return strconv.FormatInt(*id, 10)
 }
-

@@ -68,16 +68,24 @@ func (h *Handlers) startVerification(r *http.Request, level string) (queries.Ver
 		return queries.Verification{}, Errorf(CodeConflict, "backup #%d has no stored artifact to verify (status %s)", b.ID, b.Status)
 	}
 	p := principalFrom(r.Context())
+	var v queries.Verification
+	req := jobs.VerifyRequest{BackupID: b.ID, Level: level, CreatedBy: p.UserID}
 	if level == "drill" && !p.Role.Allows(auth.Admin) {
-		n, err := h.Q.VerificationCountLiveDrillsByPeople(r.Context())
-		if err != nil {
-			return queries.Verification{}, err
-		}
-		if n >= MaxLiveDrillsBelowAdmin {
-			return queries.Verification{}, Errorf(CodeRateLimited, "%d drills asked for by people are already queued or running; an operator may add one when one finishes (admins are not limited)", n)
-		}
+		// Count and queue under one lock: concurrent requests would each see room under the cap.
+		err = h.serialized(r.Context(), "drill-cap", func(tx pgx.Tx, q *queries.Queries) error {
+			n, err := q.VerificationCountLiveDrillsByPeople(r.Context())
+			if err != nil {
+				return err
+			}
+			if n >= MaxLiveDrillsBelowAdmin {
+				return Errorf(CodeRateLimited, "%d drills asked for by people are already queued or running; an operator may add one when one finishes (admins are not limited)", n)
+			}
+			v, err = jobs.EnqueueVerificationTx(r.Context(), tx, h.River, req)
+			return err
+		})
+	} else {
+		v, err = jobs.EnqueueVerification(r.Context(), h.Pool, h.River, req)
 	}
-	v, err := jobs.EnqueueVerification(r.Context(), h.Pool, h.River, jobs.VerifyRequest{BackupID: b.ID, Level: level, CreatedBy: p.UserID})
 	var inFlight *jobs.DrillInFlightError
 	if errors.As(err, &inFlight) {
 		return v, Errorf(CodeConflict, "%s", inFlight.Error())

@@ -203,3 +203,54 @@ func legacyUploadBody(t *testing.T, gz []byte) (*bytes.Buffer, string) {
 	require.NoError(t, mw.Close())
 	return &body, mw.FormDataContentType()
 }
+
+// Issue 15: the operator drill cap and the schedule cap are checked and acted on under one lock. Before, the
+// count and the insert were separate statements, so requests arriving together each saw room: ten operators'
+// drills at once queued more than MaxLiveDrillsBelowAdmin, twenty creations at MaxSchedules-1 made several.
+func TestCapsHoldUnderConcurrentRequests(t *testing.T) {
+	t.Parallel()
+	e := newAuthEnv(t, false)
+	ctx := context.Background()
+	var ids []int64
+	for range 10 {
+		id := seedBackup(t, e, "succeeded", "1 hour")
+		_, err := e.d.Pool.Exec(ctx, "UPDATE backups SET storage_key = 'database/x' || id WHERE id = $1", id)
+		require.NoError(t, err)
+		ids = append(ids, id)
+	}
+	race := func(n int, do func(i int) int) map[int]int {
+		var mu sync.Mutex
+		codes := map[int]int{}
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		for i := range n {
+			wg.Go(func() {
+				<-start
+				c := do(i)
+				mu.Lock()
+				codes[c]++
+				mu.Unlock()
+			})
+		}
+		close(start)
+		wg.Wait()
+		return codes
+	}
+	codes := race(len(ids), func(i int) int {
+		resp, _ := e.req(t, nil, "POST", "/api/v1/backups/"+idText(ids[i])+"/verify", e.tokens[auth.Operator], `{"level":"drill"}`)
+		return resp.StatusCode
+	})
+	require.Equal(t, map[int]int{http.StatusAccepted: MaxLiveDrillsBelowAdmin, http.StatusTooManyRequests: len(ids) - MaxLiveDrillsBelowAdmin}, codes)
+
+	_, err := e.d.Pool.Exec(ctx, `INSERT INTO schedules (name, kind, cadence) SELECT 'bulk ' || i, 'database', 'manual' FROM generate_series(1, $1) i`, MaxSchedules-1)
+	require.NoError(t, err)
+	codes = race(20, func(i int) int {
+		resp, _ := e.req(t, nil, "POST", "/api/v1/schedules", e.tokens[auth.Operator],
+			`{"name":"Racer `+idText(int64(i))+`","kind":"database","cadence":"manual","keep_last":1}`)
+		return resp.StatusCode
+	})
+	require.Equal(t, map[int]int{http.StatusCreated: 1, http.StatusConflict: 19}, codes)
+	var n int
+	require.NoError(t, e.d.Pool.QueryRow(ctx, "SELECT count(*) FROM schedules").Scan(&n))
+	require.Equal(t, MaxSchedules, n)
+}

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/uscpis/pisbackup/internal/schedule"
@@ -42,14 +43,18 @@ func (h *Handlers) saveSchedule(ctx context.Context, id int64, in schedule.Input
 	next := schedule.NextRun(c, in.Active, h.Now())
 	var s queries.Schedule
 	if id == 0 {
-		n, cerr := h.Q.ScheduleCount(ctx)
-		if cerr != nil {
-			return s, cerr
-		}
-		if n >= MaxSchedules {
-			return s, Errorf(CodeConflict, "there are already %d schedules, the most pisbackup keeps; delete or edit one instead", n)
-		}
-		s, err = h.Q.ScheduleInsert(ctx, in.InsertParams(next))
+		// Count and insert under one lock: concurrent creations past the cap would each see room.
+		err = h.serialized(ctx, "schedule-cap", func(_ pgx.Tx, q *queries.Queries) error {
+			n, err := q.ScheduleCount(ctx)
+			if err != nil {
+				return err
+			}
+			if n >= MaxSchedules {
+				return Errorf(CodeConflict, "there are already %d schedules, the most pisbackup keeps; delete or edit one instead", n)
+			}
+			s, err = q.ScheduleInsert(ctx, in.InsertParams(next))
+			return err
+		})
 	} else {
 		s, err = h.Q.ScheduleUpdate(ctx, in.UpdateParams(id, next))
 	}
