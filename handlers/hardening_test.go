@@ -162,12 +162,40 @@ func TestLimiterMemoryIsBounded(t *testing.T) {
 	}
 	require.LessOrEqual(t, l.pair.len(), maxBuckets)
 	require.LessOrEqual(t, l.addr.len(), maxBuckets)
-	for k := range l.pair.m {
+	for _, k := range l.pair.c.Keys() {
 		require.Len(t, k, 24, "keys are fixed-size hashes, not the typed e-mail")
 	}
 	n := l.pair.len()
 	l.blocked("192.0.2.1", "never-failed@clinic.test", time.Now())
 	require.Equal(t, n, l.pair.len(), "a lookup stores nothing")
+}
+
+// Issue 15: when the limiter is full it forgets the keys that failed least recently, never the guessers
+// throttled now. Before, it dropped refilled buckets and then arbitrary ones, so a flood of fresh keys could
+// free a guesser who had just been throttled.
+func TestLimiterForgetsTheQuietestFirst(t *testing.T) {
+	t.Parallel()
+	l := newLoginLimits()
+	now := time.Now()
+	for i := range maxBuckets { // earlier keys fill the limiter, still throttled: nothing refilled
+		l.failed("198.51.100.1", "old"+idText(int64(i))+"@x.test", now)
+	}
+	var active []string
+	for i := range 50 { // fifty guessers hammering now
+		email := "victim" + idText(int64(i)) + "@clinic.test"
+		for range perAddressAccount.burst {
+			l.failed("203.0.113.7", email, now)
+		}
+		require.True(t, l.pair.blocked(bucketKey(guesser("203.0.113.7"), email), now))
+		active = append(active, email)
+	}
+	for i := range maxBuckets / 2 { // a flood of new keys
+		l.failed("192.0.2.9", "flood"+idText(int64(i))+"@x.test", now)
+	}
+	for _, email := range active {
+		require.True(t, l.pair.blocked(bucketKey(guesser("203.0.113.7"), email), now), "%s was forgotten", email)
+	}
+	require.Equal(t, maxBuckets, l.pair.len())
 }
 
 // Whatever a client sends is recorded (sanitized), and an action whose audit row cannot be written does not

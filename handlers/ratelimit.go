@@ -5,9 +5,9 @@ import (
 	"encoding/hex"
 	"net/netip"
 	"strings"
-	"sync"
 	"time"
 
+	lru "github.com/hashicorp/golang-lru/v2"
 	"golang.org/x/time/rate"
 )
 
@@ -30,14 +30,21 @@ type limitSpec struct {
 	burst int
 }
 
-// buckets is one token bucket per key, for one limitSpec.
+// buckets is one token bucket per key, for one limitSpec, at most maxBuckets of them: past that the bucket
+// whose key failed least recently is forgotten (hashicorp/golang-lru), so a flood of new keys pushes out old,
+// quiet guessers first and never the ones guessing now.
 type buckets struct {
 	spec limitSpec
-	mu   sync.Mutex
-	m    map[string]*rate.Limiter
+	c    *lru.Cache[string, *rate.Limiter]
 }
 
-func newBuckets(s limitSpec) *buckets { return &buckets{spec: s, m: map[string]*rate.Limiter{}} }
+func newBuckets(s limitSpec) *buckets {
+	c, err := lru.New[string, *rate.Limiter](maxBuckets)
+	if err != nil {
+		panic(err) // only for a size <= 0
+	}
+	return &buckets{spec: s, c: c}
+}
 
 // key reduces any parts (an address, a typed e-mail of any length) to a fixed-size, case-insensitive key.
 func bucketKey(parts ...string) string {
@@ -45,50 +52,26 @@ func bucketKey(parts ...string) string {
 	return hex.EncodeToString(s[:12])
 }
 
-// blocked reports whether key's bucket is empty at now, without spending anything or remembering key.
+// blocked reports whether key's bucket is empty at now, without spending anything, remembering key or making
+// it more recent.
 func (b *buckets) blocked(key string, now time.Time) bool {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	lim, ok := b.m[key]
+	lim, ok := b.c.Peek(key)
 	return ok && lim.TokensAt(now) < 1
 }
 
-// failed spends one token from key's bucket at now.
+// failed spends one token from key's bucket at now, making key the most recent.
 func (b *buckets) failed(key string, now time.Time) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	lim, ok := b.m[key]
+	lim, ok := b.c.Get(key)
 	if !ok {
-		if len(b.m) >= maxBuckets {
-			b.evict(now)
-		}
 		lim = rate.NewLimiter(rate.Every(b.spec.every), b.spec.burst)
-		b.m[key] = lim
+		if prev, found, _ := b.c.PeekOrAdd(key, lim); found {
+			lim = prev // another request added it a moment ago
+		}
 	}
 	lim.AllowN(now, 1)
 }
 
-// evict forgets buckets that have refilled (they hold no information) and, if that is not enough, arbitrary
-// ones down to 90 % of maxBuckets: losing some throttle state beats growing without bound.
-func (b *buckets) evict(now time.Time) {
-	for k, lim := range b.m {
-		if lim.TokensAt(now) >= float64(b.spec.burst) {
-			delete(b.m, k)
-		}
-	}
-	for k := range b.m {
-		if len(b.m) < maxBuckets*9/10 {
-			break
-		}
-		delete(b.m, k)
-	}
-}
-
-func (b *buckets) len() int {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return len(b.m)
-}
+func (b *buckets) len() int { return b.c.Len() }
 
 // loginLimits are the sign-in throttles: per address and per address + account.
 type loginLimits struct {
