@@ -17,6 +17,9 @@ type RestoreRequest struct {
 	TargetDB string `json:"target_db"`
 	Confirm  string `json:"confirm"`
 	DryRun   bool   `json:"dry_run"`
+	// CreateRoles creates the roles the backup references and the restore server lacks (NOLOGIN, through
+	// ROLE_ADMIN_DATABASE_URL) before restoring; see jobs.RestoreRequest.CreateRoles.
+	CreateRoles bool `json:"create_roles,omitempty"`
 }
 
 // backupRestore is the detail page's restore form (admin). Refusals re-render the form with the message.
@@ -25,7 +28,7 @@ func (h *Handlers) backupRestore(w http.ResponseWriter, r *http.Request) error {
 		return formError(err)
 	}
 	req := RestoreRequest{TargetDB: strings.TrimSpace(r.PostForm.Get("target_db")), Confirm: strings.TrimSpace(r.PostForm.Get("confirm")),
-		DryRun: r.PostForm.Get("dry_run") != ""}
+		DryRun: r.PostForm.Get("dry_run") != "", CreateRoles: r.PostForm.Get("create_roles") != ""}
 	rs, err := h.startRestore(r, req)
 	var fe *Error
 	if errors.As(err, &fe) && fe.Field != "" {
@@ -81,7 +84,7 @@ func (h *Handlers) startRestore(r *http.Request, req RestoreRequest) (queries.Re
 	}
 	p := principalFrom(r.Context())
 	rs, err := jobs.EnqueueRestore(r.Context(), h.Pool, h.River, h.Cfg, jobs.RestoreRequest{BackupID: id, TargetDB: req.TargetDB,
-		Confirm: req.Confirm, DryRun: req.DryRun, RequestedBy: p.UserID})
+		Confirm: req.Confirm, DryRun: req.DryRun, CreateRoles: req.CreateRoles, RequestedBy: p.UserID})
 	var te *jobs.TargetError
 	var ne *jobs.NotRestorableError
 	switch {

@@ -54,6 +54,11 @@ type RestoreRequest struct {
 	// replace an existing database pisbackup did not create, still with the typed confirmation and never the
 	// clinic database, the catalog or any database holding a pisbackup catalog.
 	ReplaceUnowned bool
+	// CreateRoles creates the roles the backup references and the restore server lacks, as NOLOGIN roles,
+	// through ROLE_ADMIN_DATABASE_URL before pg_restore runs (backup.CreateMissingRoles), so their grants,
+	// policies and memberships restore too. Refused up front, with the statements to run instead, when that
+	// setting is missing and roles are missing.
+	CreateRoles bool
 	// TargetDir restores a media backup into a new or empty directory instead (see PlanMediaRestore).
 	TargetDir   string
 	Confirm     string
@@ -69,6 +74,9 @@ type restorePlan struct {
 	// ReplaceUnowned carries the administrator's --replace-unowned to the worker, which checks again.
 	ReplaceUnowned bool   `json:"replace_unowned,omitempty"`
 	Directory      string `json:"directory,omitempty"` // media restores (see restore_media.go)
+	// CreateRoles carries RestoreRequest.CreateRoles; RolesCreated are the roles the worker created.
+	CreateRoles  bool     `json:"create_roles,omitempty"`
+	RolesCreated []string `json:"roles_created,omitempty"`
 }
 
 // TargetError is a refused restore target (protected, or an invalid name); the caller shows it on the field.
@@ -114,6 +122,15 @@ func PlanRestore(ctx context.Context, q *queries.Queries, cfg *config.Config, re
 		}
 		return b, nil, false, err
 	}
+	if req.CreateRoles && !req.DryRun && cfg.RoleAdmin == nil {
+		var roles []string
+		if m, perr := backup.ParseManifest(b.Manifest); perr == nil && len(b.Manifest) > 0 {
+			roles = m.Roles
+		}
+		if _, err := backup.CreateMissingRoles(ctx, nil, guard.Admin, roles); err != nil {
+			return b, nil, false, err // nothing missing is fine: there is nothing to create
+		}
+	}
 	if st.Exists && req.Confirm != req.TargetDB && !req.DryRun {
 		what := "pisbackup created it for an earlier restore"
 		if !st.Owned {
@@ -150,7 +167,7 @@ func EnqueueRestore(ctx context.Context, pool *pgxpool.Pool, client *river.Clien
 	if err != nil {
 		return r, err
 	}
-	plan, _ := json.Marshal(restorePlan{Database: req.TargetDB, Replace: exists, ReplaceUnowned: req.ReplaceUnowned})
+	plan, _ := json.Marshal(restorePlan{Database: req.TargetDB, Replace: exists, ReplaceUnowned: req.ReplaceUnowned, CreateRoles: req.CreateRoles})
 	return insertRestore(ctx, pool, client, req, queries.RestoreInsertParams{BackupID: req.BackupID, TargetKind: "database",
 		Target: target.String(), DryRun: req.DryRun, RequestedBy: req.RequestedBy, Details: plan})
 }

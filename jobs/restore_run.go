@@ -95,8 +95,18 @@ func runRestore(ctx context.Context, d *Deps, b queries.Backup, r queries.Restor
 		return err
 	}
 	var props *backup.DatabaseProperties
+	var roles []string
 	if m, perr := backup.ParseManifest(b.Manifest); perr == nil && len(b.Manifest) > 0 {
-		props = m.Properties
+		props, roles = m.Properties, m.Roles
+	}
+	if res.CreateRoles { // before the target exists: a refusal leaves nothing behind
+		res.RolesCreated, err = backup.CreateMissingRoles(ctx, d.Cfg.RoleAdmin, admin, roles)
+		if len(res.RolesCreated) > 0 {
+			d.Log.Info("restore created missing roles as NOLOGIN", "restore_id", r.ID, "roles", res.RolesCreated)
+		}
+		if err != nil {
+			return err
+		}
 	}
 	var created []string
 	if st.Exists {

@@ -24,6 +24,8 @@ func cmdRestore(ctx context.Context, e *env, args []string) error {
 	targetDB := fs.String("target-db", "", "database to restore into, on the restore server; must be new, or created by pisbackup for a restore and confirmed")
 	targetDir := fs.String("target-dir", "", "directory to restore a media backup into")
 	yes := fs.Bool("yes", false, "replace an existing target database that pisbackup created for a restore, without asking")
+	createRoles := fs.Bool("create-roles", false, "create the roles the backup references and the restore server lacks, as NOLOGIN roles, "+
+		"through ROLE_ADMIN_DATABASE_URL (a role with CREATEROLE) before restoring, so their grants and policies restore too")
 	replaceUnowned := fs.Bool("replace-unowned", false, "administrators: allow replacing an existing database pisbackup did not create "+
 		"(never the clinic database, the catalog or another installation's catalog); its name must be typed or given with --confirm")
 	confirm := fs.String("confirm", "", "the target database's name again, confirming that its current content is dropped")
@@ -50,7 +52,7 @@ func cmdRestore(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer a.close()
-	req := jobs.RestoreRequest{BackupID: id, TargetDB: *targetDB, DryRun: *dry, ReplaceUnowned: *replaceUnowned}
+	req := jobs.RestoreRequest{BackupID: id, TargetDB: *targetDB, DryRun: *dry, ReplaceUnowned: *replaceUnowned, CreateRoles: *createRoles}
 	b, _, _, err := jobs.PlanRestore(ctx, d.Q, a.cfg, req)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):

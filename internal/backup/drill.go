@@ -188,16 +188,12 @@ func CompareRestored(ctx context.Context, conn *pgx.Conn, expected []TableCount,
 func TargetWarnings(ctx context.Context, q RowQuerier, roles, spaces []string) ([]string, error) {
 	var out []string
 	if len(roles) > 0 {
-		rows, err := q.Query(ctx, `SELECT r FROM unnest($1::text[]) r WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = r) ORDER BY 1`, roles)
-		if err != nil {
-			return nil, err
-		}
-		missing, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		missing, err := MissingRoles(ctx, q, roles)
 		if err != nil {
 			return nil, err
 		}
 		if len(missing) > 0 {
-			out = append(out, fmt.Sprintf("the target server lacks role(s) %s that the backup references: their grants and policies were not restored, nor the other grants on the same objects; create them (CREATE ROLE … NOLOGIN) and restore again", strings.Join(missing, ", ")))
+			out = append(out, fmt.Sprintf("the target server lacks role(s) %s that the backup references: their grants and policies were not restored, nor the other grants on the same objects; create them (restore --create-roles with ROLE_ADMIN_DATABASE_URL, or as an administrator: %s) and restore again", strings.Join(missing, ", "), strings.Join(CreateRoleStatements(missing), " ")))
 		}
 	}
 	for _, sp := range spaces {

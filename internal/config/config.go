@@ -71,6 +71,11 @@ type Config struct {
 	// RestoreDB connects, as a role allowed to CREATE DATABASE, to the server drills and restores create
 	// databases on (RESTORE_DATABASE_URL); nil means the clinic database's own server (see RestoreServer).
 	RestoreDB *dbconn.Settings
+	// RoleAdmin (ROLE_ADMIN_DATABASE_URL) connects to the restore server as a role with CREATEROLE. Only a
+	// restore asked to create roles (`restore --create-roles`, API create_roles) uses it, for exactly one kind of
+	// statement: CREATE ROLE <name> NOLOGIN for roles the backup references and the server lacks. It never runs a
+	// dump's SQL. Nil: such a restore is refused with the statements an administrator can run instead.
+	RoleAdmin *dbconn.Settings
 	// RestoreAllowSuperuser (RESTORE_ALLOW_SUPERUSER=true) lets drills and restores run a dump's SQL as a role
 	// with more than CREATEDB (a superuser, say) on a single-user laptop; every start and every drill warns.
 	RestoreAllowSuperuser bool
@@ -122,6 +127,7 @@ func Load(getenv func(string) string) (*Config, error) {
 		UploadMaxBytes:        l.size("UPLOAD_MAX_BYTES", 2<<30),
 		RestoreDB:             l.optionalPg("RESTORE_DATABASE_URL"),
 		SourceWrite:           l.optionalPg("SOURCE_WRITE_DATABASE_URL"),
+		RoleAdmin:             l.optionalPg("ROLE_ADMIN_DATABASE_URL"),
 	}
 	for _, k := range []string{"AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "EMAIL_HOST_PASSWORD", "CLOUDINARY_API_SECRET", "SENDGRID_API_KEY"} {
 		c.otherSecrets = append(c.otherSecrets, strings.TrimSpace(getenv(k)), getenv(k))
@@ -191,7 +197,7 @@ func (c *Config) Secrets() *secret.Set {
 		return nil
 	}
 	s := secret.NewSet(c.SendGridAPIKey, c.MetricsToken)
-	for _, db := range []*dbconn.Settings{c.Catalog, c.Source, c.RestoreDB, c.SourceWrite} {
+	for _, db := range []*dbconn.Settings{c.Catalog, c.Source, c.RestoreDB, c.SourceWrite, c.RoleAdmin} {
 		if db != nil {
 			s.Add(db.Secrets()...)
 		}
