@@ -2,7 +2,6 @@ package handlers
 
 import (
 	"errors"
-	"fmt"
 	"io"
 	"mime"
 	"net/http"
@@ -54,10 +53,8 @@ func (h *Handlers) deleteBackup(r *http.Request, b queries.Backup) (queries.Back
 		return b, err
 	}
 	if b.StorageKey != "" && b.PrunedAt == nil {
-		for _, key := range []string{b.StorageKey, storage.ManifestKey(b.StorageKey)} {
-			if err := h.Store.Delete(r.Context(), key); err != nil {
-				return b, fmt.Errorf("delete %s: %w", key, err)
-			}
+		if err := storage.DeleteArtifact(r.Context(), h.Store, b.StorageKey); err != nil {
+			return b, err
 		}
 	}
 	wasPruned := b.PrunedAt != nil

@@ -22,7 +22,7 @@ func TestBackupDeletePageNeedsTypedConfirmation(t *testing.T) {
 	b, err := e.d.Q.BackupInsert(ctx, queries.BackupInsertParams{Kind: "database", Trigger: "manual", Encrypted: true})
 	require.NoError(t, err)
 	key := "database/2026/11/25/database-20261125T000000Z-" + idText(b.ID) + ".dump.zst.age"
-	for _, k := range []string{key, storage.ManifestKey(key)} {
+	for _, k := range []string{key, storage.ManifestKey(key), storage.GlobalsKey(key)} {
 		w, err := e.d.Store.Create(ctx, k)
 		require.NoError(t, err)
 		_, err = w.Write([]byte("sealed bytes"))
@@ -50,7 +50,7 @@ func TestBackupDeletePageNeedsTypedConfirmation(t *testing.T) {
 	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	resp, _ = e.req(t, c, "POST", page+"/delete", e.tokens[auth.Admin], "confirm="+views.DeleteConfirmation(b.ID))
 	require.Equal(t, http.StatusSeeOther, resp.StatusCode)
-	for _, k := range []string{key, storage.ManifestKey(key)} {
+	for _, k := range []string{key, storage.ManifestKey(key), storage.GlobalsKey(key)} {
 		_, err = e.d.Store.Stat(ctx, k)
 		require.ErrorIs(t, err, storage.ErrNotFound)
 	}

@@ -168,10 +168,7 @@ func deleteArtifacts(ctx context.Context, st storage.Store, keys []string) error
 		if k == "" {
 			continue
 		}
-		if err := st.Delete(ctx, k); err != nil {
-			return err
-		}
-		if err := st.Delete(ctx, storage.ManifestKey(k)); err != nil {
+		if err := storage.DeleteArtifact(ctx, st, k); err != nil {
 			return err
 		}
 	}

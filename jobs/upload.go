@@ -57,8 +57,7 @@ func Upload(ctx context.Context, pool *pgxpool.Pool, client *river.Client[pgx.Tx
 	if err != nil {
 		// The catalog refused the row: remove the objects so storage holds nothing the catalog does not know.
 		dctx := context.WithoutCancel(ctx)
-		_ = req.Store.Delete(dctx, res.Key)
-		_ = req.Store.Delete(dctx, storage.ManifestKey(res.Key))
+		_ = storage.DeleteArtifact(dctx, req.Store, res.Key)
 		return b, fmt.Errorf("record upload: %w", err)
 	}
 	return b, nil

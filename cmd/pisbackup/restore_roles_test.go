@@ -4,13 +4,17 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"os"
+	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
 	"github.com/uscpis/pisbackup/internal/dbconn"
+	"github.com/uscpis/pisbackup/internal/storage"
 	"github.com/uscpis/pisbackup/internal/testdb"
 )
 
@@ -73,4 +77,32 @@ func TestRestoreCreateRoles(t *testing.T) {
 	var canSelect bool
 	require.NoError(t, tconn.QueryRow(ctx, "SELECT has_table_privilege($1, 'public.guarded', 'SELECT')", role).Scan(&canSelect))
 	require.True(t, canSelect, "the grant was restored")
+}
+
+// Issue 22: a database backup carries its cluster's global objects (pg_dumpall --globals-only
+// --no-role-passwords), sealed beside the dump: `show-globals` prints them after checking the stored object
+// against the catalog; they hold the roles and no password; deleting the backup deletes them too; a tampered
+// object is refused.
+func TestBackupCarriesGlobalObjects(t *testing.T) {
+	t.Parallel()
+	env := cliEnv(t)
+	bk := cliBackup(t, env)
+	id := strconv.FormatInt(bk.ID, 10)
+	out, stderr, code := runCLI(t, env, "show-globals", id)
+	require.Equal(t, 0, code, stderr)
+	require.Contains(t, out, "CREATE ROLE "+testdb.OwnerRole+";")
+	require.Contains(t, out, "CREATE ROLE "+testdb.Role+";")
+	require.NotContains(t, out, "SCRAM-SHA-256$", "no password hashes")
+	require.NotContains(t, out, "PASSWORD")
+
+	root := strings.TrimPrefix(env["BACKUP_STORAGE"], "file://")
+	globals := filepath.Join(root, storage.GlobalsKey(bk.StorageKey))
+	sealed, err := os.ReadFile(globals)
+	require.NoError(t, err)
+	require.NotContains(t, string(sealed), "CREATE ROLE", "stored encrypted")
+	require.NoError(t, os.WriteFile(globals, append(sealed, 'x'), 0o600))
+	_, stderr, code = runCLI(t, env, "show-globals", id)
+	require.Equal(t, 1, code)
+	require.Contains(t, stderr, "size mismatch")
+	require.NoError(t, os.WriteFile(globals, sealed, 0o600))
 }

@@ -96,9 +96,17 @@ func DumpDatabase(ctx context.Context, o DumpOptions) (*Result, error) {
 		return nil, fmt.Errorf("publish %s: %w", key, err)
 	}
 	m.FinishedAt, m.StoredBytes, m.SHA256 = now().UTC(), sealed.StoredBytes(), sealed.SHA256()
+	if err := dumpGlobals(ctx, o, pgDump.Path, snap.Database, key, m); err != nil {
+		if ctx.Err() != nil {
+			_ = o.Store.Delete(context.WithoutCancel(ctx), key)
+			return nil, ctx.Err()
+		}
+		m.GlobalsError = err.Error()
+	}
 	if err := PutManifest(ctx, o.Store, key, m); err != nil {
 		// The artifact is valid but undescribed; remove it so storage never holds a half backup.
 		_ = o.Store.Delete(context.WithoutCancel(ctx), key)
+		_ = o.Store.Delete(context.WithoutCancel(ctx), storage.GlobalsKey(key))
 		return nil, err
 	}
 	status := "succeeded"

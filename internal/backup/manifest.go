@@ -45,6 +45,13 @@ type Manifest struct {
 	// Tablespaces are the non-default tablespaces the source's tables use; restores map them to the
 	// target's default (pg_restore --no-tablespaces).
 	Tablespaces []string `json:"tablespaces,omitempty"`
+	// GlobalsKey is the stored, sealed output of `pg_dumpall --globals-only --no-role-passwords` for the
+	// source's cluster (roles, memberships, tablespaces; storage.GlobalsKey), with its SHA-256 and stored size;
+	// GlobalsError says why it is missing where the source did not allow it. Empty in older manifests.
+	GlobalsKey    string `json:"globals_key,omitempty"`
+	GlobalsSHA256 string `json:"globals_sha256,omitempty"`
+	GlobalsBytes  int64  `json:"globals_bytes,omitempty"`
+	GlobalsError  string `json:"globals_error,omitempty"`
 	// TablesSource says where Tables came from: "" pisbackup counted them in the dump's snapshot, "archive"
 	// they were read from the uploaded archive itself, TablesClaimed an uploaded manifest said so (unverified).
 	TablesSource string `json:"tables_source,omitempty"`

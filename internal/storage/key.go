@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -97,4 +98,28 @@ func tempName(key string) string {
 		}
 	}
 	return hex.EncodeToString(b[:]) + "-" + flat
+}
+
+// GlobalsKey is the sidecar holding a database backup's global objects (roles, memberships, tablespaces:
+// `pg_dumpall --globals-only --no-role-passwords`), sealed like the artifact: NAME.dump.zst.age maps to
+// NAME.globals.sql.zst.age.
+func GlobalsKey(artifactKey string) string {
+	return strings.TrimSuffix(ManifestKey(artifactKey), ".manifest.json") + ".globals.sql.zst.age"
+}
+
+// SidecarKeys are every object stored beside an artifact and deleted with it: its manifest and, for database
+// backups, its global objects. Deleting a missing one is not an error (Store.Delete).
+func SidecarKeys(artifactKey string) []string {
+	return []string{ManifestKey(artifactKey), GlobalsKey(artifactKey)}
+}
+
+// DeleteArtifact deletes an artifact and every sidecar (SidecarKeys), stopping at the first error; missing
+// objects are fine. Every path that removes a backup's objects (delete, retention, a failed upload) uses it.
+func DeleteArtifact(ctx context.Context, st Store, artifactKey string) error {
+	for _, k := range append([]string{artifactKey}, SidecarKeys(artifactKey)...) {
+		if err := st.Delete(ctx, k); err != nil {
+			return fmt.Errorf("delete %s: %w", k, err)
+		}
+	}
+	return nil
 }
