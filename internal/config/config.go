@@ -123,11 +123,12 @@ func Load(getenv func(string) string) (*Config, error) {
 		RawFileColumns:        l.columns("MEDIA_RAW_COLUMNS", DefaultRawFileColumns),
 		CloudinaryMediaPrefix: l.mediaPrefix("CLOUDINARY_MEDIA_PREFIX"),
 		CloudinaryMediaTag:    l.str("CLOUDINARY_MEDIA_TAG", DefaultCloudinaryMediaTag),
-		HeartbeatTimeout:      l.duration("BACKUP_HEARTBEAT_TIMEOUT", 2*time.Minute),
-		UploadMaxBytes:        l.size("UPLOAD_MAX_BYTES", 2<<30),
-		RestoreDB:             l.optionalPg("RESTORE_DATABASE_URL"),
-		SourceWrite:           l.optionalPg("SOURCE_WRITE_DATABASE_URL"),
-		RoleAdmin:             l.optionalPg("ROLE_ADMIN_DATABASE_URL"),
+		HeartbeatTimeout: l.atLeast("BACKUP_HEARTBEAT_TIMEOUT", 2*time.Minute, 3*time.Second,
+			"work renews its lease every second; under three missed renewals would end live work whenever the database is briefly slow"),
+		UploadMaxBytes: l.size("UPLOAD_MAX_BYTES", 2<<30),
+		RestoreDB:      l.optionalPg("RESTORE_DATABASE_URL"),
+		SourceWrite:    l.optionalPg("SOURCE_WRITE_DATABASE_URL"),
+		RoleAdmin:      l.optionalPg("ROLE_ADMIN_DATABASE_URL"),
 	}
 	for _, k := range []string{"AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "EMAIL_HOST_PASSWORD", "CLOUDINARY_API_SECRET", "SENDGRID_API_KEY"} {
 		c.otherSecrets = append(c.otherSecrets, strings.TrimSpace(getenv(k)), getenv(k))

@@ -158,6 +158,15 @@ func (l *loader) duration(name string, def time.Duration) time.Duration {
 	return d
 }
 
+// atLeast is duration with a floor: a value below min is refused naming why.
+func (l *loader) atLeast(name string, def, min time.Duration, why string) time.Duration {
+	d := l.duration(name, def)
+	if d > 0 && d < min {
+		l.fail(name, "must be at least %s (%s), got %q", min, why, l.getenv(name))
+	}
+	return d
+}
+
 // optionalPg is pg for a variable that may be left unset (nil).
 func (l *loader) optionalPg(name string) *dbconn.Settings {
 	if strings.TrimSpace(l.getenv(name)) == "" {

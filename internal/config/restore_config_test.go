@@ -2,6 +2,7 @@ package config
 
 import (
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -22,4 +23,15 @@ func TestRestoreServerAndUploadLimit(t *testing.T) {
 		_, err := Load(env(map[string]string{k: v}))
 		require.ErrorContains(t, err, k)
 	}
+}
+
+// A heartbeat timeout shorter than a few lease renewals would have the reconciler end live work: refused.
+func TestHeartbeatTimeoutHasAFloor(t *testing.T) {
+	for _, v := range []string{"1ms", "1s", "2.9s"} {
+		_, err := Load(env(map[string]string{"BACKUP_HEARTBEAT_TIMEOUT": v}))
+		require.ErrorContains(t, err, "BACKUP_HEARTBEAT_TIMEOUT: must be at least 3s", v)
+	}
+	c, err := Load(env(map[string]string{"BACKUP_HEARTBEAT_TIMEOUT": "3s"}))
+	require.NoError(t, err)
+	require.Equal(t, 3*time.Second, c.HeartbeatTimeout)
 }
