@@ -199,3 +199,20 @@ func TestDashboardEmailLineAndViewerButtons(t *testing.T) {
 	require.Contains(t, text, "Alert e-mail is failing: SendGrid refused the API key (401)")
 	require.Equal(t, "/alerts", href)
 }
+
+// The dashboard's "last backup of each kind" is what pisbackup made: a newer upload (which never counts as the
+// clinic's recovery point) does not take its place.
+func TestLastBackupOfEachKindLeavesOutUploads(t *testing.T) {
+	t.Parallel()
+	e := newAuthEnv(t, false)
+	made := seedBackup(t, e, "succeeded", "3 hours")
+	var upload int64
+	require.NoError(t, e.d.Pool.QueryRow(context.Background(), `INSERT INTO backups (kind, status, trigger, format, queued_at, started_at, finished_at)
+		VALUES ('database', 'succeeded', 'upload', 'x', now(), now(), now()) RETURNING id`).Scan(&upload))
+	_, body := e.req(t, nil, "GET", "/", e.tokens[auth.Viewer], "")
+	doc, err := goquery.NewDocumentFromReader(strings.NewReader(body))
+	require.NoError(t, err)
+	last := doc.Find(`[data-testid="last-database"]`).Text()
+	require.Contains(t, last, "#"+idText(made))
+	require.NotContains(t, last, "#"+idText(upload))
+}

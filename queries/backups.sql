@@ -67,11 +67,12 @@ LIMIT @lim;
 SELECT * FROM backups WHERE status IN ('queued', 'running') ORDER BY queued_at, id;
 
 -- name: BackupLatestByKind :many
--- The newest backup of each kind, whatever its status, for the dashboard: one index probe per kind
--- (backups_kind_queued_idx) rather than a DISTINCT ON over the whole history.
+-- The newest backup of each kind pisbackup made, whatever its status, for the dashboard: one index probe per
+-- kind (backups_kind_queued_idx) rather than a DISTINCT ON over the whole history. Uploads are left out: the
+-- dashboard's "last backup" is what pisbackup is doing for the clinic, and an upload is never its recovery point.
 SELECT b.* FROM unnest(ARRAY['database', 'full', 'media']::text[]) AS k(kind)
 CROSS JOIN LATERAL (
-    SELECT * FROM backups WHERE backups.kind = k.kind ORDER BY queued_at DESC, id DESC LIMIT 1
+    SELECT * FROM backups WHERE backups.kind = k.kind AND backups.trigger <> 'upload' ORDER BY queued_at DESC, id DESC LIMIT 1
 ) AS b
 ORDER BY b.kind;
 

@@ -444,13 +444,14 @@ func (q *Queries) BackupInsertComplete(ctx context.Context, arg BackupInsertComp
 const backupLatestByKind = `-- name: BackupLatestByKind :many
 SELECT b.id, b.kind, b.status, b.trigger, b.schedule_id, b.parent_id, b.created_by, b.job_id, b.queued_at, b.started_at, b.finished_at, b.heartbeat_at, b.duration_ms, b.bytes_read, b.bytes_stored, b.progress_bytes, b.progress_total, b.sha256, b.storage_key, b.encrypted, b.recipients_fingerprint, b.pg_dump_version, b.server_version, b.source_redacted, b.format, b.manifest, b.warnings, b.error, b.pruned_at, b.origin, b.verify_state, b.verify_failed_id FROM unnest(ARRAY['database', 'full', 'media']::text[]) AS k(kind)
 CROSS JOIN LATERAL (
-    SELECT id, kind, status, trigger, schedule_id, parent_id, created_by, job_id, queued_at, started_at, finished_at, heartbeat_at, duration_ms, bytes_read, bytes_stored, progress_bytes, progress_total, sha256, storage_key, encrypted, recipients_fingerprint, pg_dump_version, server_version, source_redacted, format, manifest, warnings, error, pruned_at, origin, verify_state, verify_failed_id FROM backups WHERE backups.kind = k.kind ORDER BY queued_at DESC, id DESC LIMIT 1
+    SELECT id, kind, status, trigger, schedule_id, parent_id, created_by, job_id, queued_at, started_at, finished_at, heartbeat_at, duration_ms, bytes_read, bytes_stored, progress_bytes, progress_total, sha256, storage_key, encrypted, recipients_fingerprint, pg_dump_version, server_version, source_redacted, format, manifest, warnings, error, pruned_at, origin, verify_state, verify_failed_id FROM backups WHERE backups.kind = k.kind AND backups.trigger <> 'upload' ORDER BY queued_at DESC, id DESC LIMIT 1
 ) AS b
 ORDER BY b.kind
 `
 
-// The newest backup of each kind, whatever its status, for the dashboard: one index probe per kind
-// (backups_kind_queued_idx) rather than a DISTINCT ON over the whole history.
+// The newest backup of each kind pisbackup made, whatever its status, for the dashboard: one index probe per
+// kind (backups_kind_queued_idx) rather than a DISTINCT ON over the whole history. Uploads are left out: the
+// dashboard's "last backup" is what pisbackup is doing for the clinic, and an upload is never its recovery point.
 func (q *Queries) BackupLatestByKind(ctx context.Context) ([]Backup, error) {
 	rows, err := q.db.Query(ctx, backupLatestByKind)
 	if err != nil {
