@@ -33,11 +33,20 @@ setup:
 build: static
 	$(GO) build -o $(BIN) ./cmd/pisbackup
 
-## static: htmx 2.x from npm (pinned in package.json) copied into static/vendor; never committed
-static: static/vendor/htmx.min.js
+## static: htmx 2.x from npm (pinned in package.json) copied into static/vendor, and axe-core (a devDependency
+## the accessibility browser test injects from node_modules); neither is committed
+static: static/vendor/htmx.min.js node_modules/axe-core/axe.min.js
 
-static/vendor/htmx.min.js: package.json package-lock.json
+# npm ci installs exactly what package-lock.json pins; it writes node_modules/.package-lock.json, touched so the
+# stamp is newer than the lock file it came from.
+node_modules/.package-lock.json: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+node_modules/axe-core/axe.min.js: node_modules/.package-lock.json
+	@test -f $@ || { echo "npm ci did not install axe-core: is it in package.json's devDependencies (and NODE_ENV not production)?"; exit 1; }
+
+static/vendor/htmx.min.js: node_modules/.package-lock.json
 	cp node_modules/htmx.org/dist/htmx.min.js $@
 
 ## generate: regenerate sqlc and templ code (committed)
