@@ -76,7 +76,7 @@ func (h *Handlers) metricChart(r *http.Request, id, title, metric, unit string, 
 	rows, err := h.Q.HealthMetricSeries(r.Context(), queries.HealthMetricSeriesParams{Metric: metric, Since: from})
 	for _, m := range rows {
 		c.Points = append(c.Points, views.ChartPoint{At: m.RecordedAt, Value: m.Value,
-			Label: views.FormatValue(m.Value, unit) + " at " + m.RecordedAt.In(h.Cfg.DisplayTZ).Format("2006-01-02 15:04")})
+			Label: views.FormatValue(m.Value, unit)})
 	}
 	return c, err
 }

@@ -57,7 +57,7 @@ func (h *Handlers) mediaVM(r *http.Request) (views.MediaVM, error) {
 		vm.Notes = det.Notes
 		if rep := det.Resolvability; rep != nil {
 			vm.Columns, vm.Unresolved = []views.MediaColumnVM{}, rep.Unresolved+len(rep.MissingColumns)
-			vm.NamingNote = fmt.Sprintf("Checked %s with prefix %q and tag %q.", rep.CheckedAt.In(h.Cfg.DisplayTZ).Format("2006-01-02 15:04"), rep.Prefix, rep.Tag)
+			vm.NamingCheckedAt, vm.NamingNote = rep.CheckedAt, fmt.Sprintf("with prefix %q and tag %q.", rep.Prefix, rep.Tag)
 			for _, c := range rep.Columns {
 				cv := views.MediaColumnVM{Column: c.Column, ResourceType: c.ResourceType, Missing: c.Missing, Values: c.Values,
 					InCloudinary: c.InCloudinary, Pending: c.Pending, UnresolvedN: c.UnresolvedCount}

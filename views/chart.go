@@ -11,7 +11,7 @@ import (
 type ChartPoint struct {
 	At    time.Time
 	Value float64
-	Label string // shown on hover (<title>), e.g. "backup #12: 3.1 MiB"
+	Label string // the value for people, e.g. "#12 database succeeded: 3.1 MiB"; hovers add the time
 	Bad   bool   // drawn in the error colour (a failed backup)
 }
 
@@ -77,7 +77,7 @@ func (c Chart) Geometry(tz *time.Location) Geometry {
 		x := padL + plotW*p.At.Sub(c.From).Seconds()/span
 		y := padT + plotH*(1-p.Value/ymax)
 		g.Line += f(x) + "," + f(y) + " "
-		g.Dots = append(g.Dots, ChartDot{X: f(x), Y: f(y), Title: p.Label, Bad: p.Bad})
+		g.Dots = append(g.Dots, ChartDot{X: f(x), Y: f(y), Title: p.Label + " at " + p.At.In(tz).Format(TimeLayout), Bad: p.Bad})
 	}
 	// Three labels per axis: at this size more would overlap.
 	for i := 0; i <= 2; i++ {

@@ -24,13 +24,17 @@ func Bytes(n int64) string {
 	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }
 
+// TimeLayout is how pages write a time: "2026-11-25 14:03", minutes, the zone named apart.
+const TimeLayout = "2006-01-02 15:04"
+
 // Time shows t in the clinic's zone, e.g. "2026-11-25 14:03". The zone is named once per page (the layout's
-// footer) rather than abbreviated here: Go abbreviates Asia/Manila as "PST", easily read as US Pacific.
+// footer) rather than abbreviated here: Go abbreviates Asia/Manila as "PST", easily read as US Pacific. Pages
+// render times with When (an unbreakable <time>); Time is for attributes and plain text.
 func (c Chrome) Time(t time.Time) string {
 	if t.IsZero() {
 		return "—"
 	}
-	return t.In(c.tz()).Format("2006-01-02 15:04")
+	return t.In(c.tz()).Format(TimeLayout)
 }
 
 // ZoneName is the display zone with its UTC offset, e.g. "Asia/Manila (UTC+08:00)".

@@ -2,6 +2,7 @@ package views
 
 import (
 	"strconv"
+	"time"
 
 	"github.com/uscpis/pisbackup/queries"
 )
@@ -24,7 +25,10 @@ type MediaVM struct {
 	Columns []MediaColumnVM
 	// Unresolved is that report's total of stored values the app would not find.
 	Unresolved int
-	NamingNote string // prefix and tag the report was taken with
+	// NamingCheckedAt is when that report was taken, NamingNote the prefix and tag it was taken with
+	// ("with prefix "clinic/" and tag "pisbackup".").
+	NamingCheckedAt time.Time
+	NamingNote      string
 }
 
 // MediaColumnVM is one FileField column of the resolvability report.

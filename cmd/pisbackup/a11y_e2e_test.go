@@ -182,3 +182,60 @@ func TestE2EAxeFindsNoViolations(t *testing.T) {
 		})
 	}
 }
+
+// dateLines finds every date in the page's text ("2026-11-30", "2026-11-30 01:30", with a UTC offset when one
+// follows) outside SVG and names each one that wraps onto more than one line, or that is not inside a <time>
+// element (the one helper, views.Chrome.When, that renders times unbreakable).
+const dateLines = `(() => {
+	const re = /\b\d{4}-\d{2}-\d{2}(?:[ T]\d{2}:\d{2}(?::\d{2})?)?(?: UTC[+-]\d{2}:\d{2})?\b/g;
+	const walk = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+	const out = [];
+	let found = 0;
+	for (let n = walk.nextNode(); n; n = walk.nextNode()) {
+		const el = n.parentElement;
+		// Quoted machine text (a manifest, an e-mail's source, audit details) keeps the dates it quotes.
+		if (!el || el.closest('svg, script, style, template, [hidden], pre, code, kbd, samp') || !el.getClientRects().length) continue;
+		for (const m of n.data.matchAll(re)) {
+			found++;
+			const r = document.createRange();
+			r.setStart(n, m.index);
+			r.setEnd(n, m.index + m[0].length);
+			const lines = new Set([...r.getClientRects()].filter(q => q.width > 0).map(q => Math.round(q.top)));
+			const where = el.tagName.toLowerCase() + (el.closest('[data-testid]') ? ' in [' + el.closest('[data-testid]').dataset.testid + ']' : '');
+			if (lines.size > 1) out.push('"' + m[0] + '" wraps onto ' + lines.size + ' lines (' + where + ')');
+			if (!el.closest('time')) out.push('"' + m[0] + '" is not in a <time> (' + where + ')');
+		}
+	}
+	return {found, out};
+})()`
+
+// At phone width no date on any page wraps ("2026-11-|30"): every date and time staff read stays on one line,
+// comes from the one helper that renders it as an unbreakable <time>, and pushes no page sideways.
+func TestE2EDatesNeverWrap(t *testing.T) {
+	t.Parallel()
+	c := newStaffCatalog(t)
+	srv := startServer(t, c.env)
+	ctx := browser(t)
+	require.NoError(t, chromedp.Do(ctx, chromedp.EmulateViewport(360, 780)))
+	login(t, ctx, srv.url, "admin@clinic.local", c.admin)
+	total := 0
+	for _, p := range c.pages("admin") {
+		visit(t, ctx, srv.url, p)
+		got, err := chromedp.Run(ctx, chromedp.Evaluate[struct {
+			Found int      `json:"found"`
+			Out   []string `json:"out"`
+		}](dateLines))
+		require.NoError(t, err, p)
+		total += got.Found
+		if len(got.Out) > 0 {
+			t.Errorf("dates on %s at 360 px:\n  %s", p, strings.Join(got.Out, "\n  "))
+		}
+		// An unbreakable date must not push the page sideways instead.
+		wide, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](overflowJS))
+		require.NoError(t, err)
+		if len(wide) > 0 {
+			t.Errorf("%s scrolls sideways at 360 px; too wide: %v", p, wide)
+		}
+	}
+	require.Greater(t, total, 20, "the pages show dates (backups, runs, alerts, audit) for this test to check")
+}
