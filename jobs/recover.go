@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"strconv"
 
 	"github.com/jackc/pgx/v5"
@@ -29,9 +30,12 @@ type RecoverRequest struct {
 	Keys        []recordrecovery.Key
 	Where       string
 	WithRelated bool
-	Mode        string
-	Overwrite   bool
-	Actor       string
+	// WithMedia also restores, into MEDIA_ROOT, the files the written rows reference (MEDIA_REFERENCE_COLUMNS)
+	// that MEDIA_ROOT lacks, from the media part of the same full backup; never overwriting a file.
+	WithMedia bool
+	Mode      string
+	Overwrite bool
+	Actor     string
 }
 
 // RecoverResult is what a recovery found and did.
@@ -44,39 +48,16 @@ type RecoverResult struct {
 	SQL        string                   `json:"sql,omitempty"`
 	Touched    []recordrecovery.Touched `json:"written,omitempty"`
 	UndoKey    string                   `json:"undo_artifact,omitempty"`
+	// MediaBackupID is the media part the files come from (WithMedia); Media says what happens to each file
+	// the written rows reference, MediaRestored which ones an applied recovery put into MEDIA_ROOT.
+	MediaBackupID int64                         `json:"media_backup_id,omitempty"`
+	Media         *recordrecovery.MediaPlan     `json:"media,omitempty"`
+	MediaRestored []recordrecovery.RestoredFile `json:"media_restored,omitempty"`
 }
 
 // ErrNoWriteURL refuses --apply without SOURCE_WRITE_DATABASE_URL.
 var ErrNoWriteURL = errors.New("SOURCE_WRITE_DATABASE_URL is not set: applying a recovery needs a role allowed to write the clinic " +
 	"database (the backup role of SOURCE_DATABASE_URL stays read-only); use --sql-out to get the script instead")
-
-// recoverySummary is what the catalog and the audit log keep of a recovery: keys, statuses and changed column
-// names, never column values (those stay in the backup and the encrypted undo artifact).
-type recoverySummary struct {
-	Tables        []recordrecovery.TableDiff `json:"tables"`
-	Rows          []summaryRow               `json:"rows"`
-	Written       []recordrecovery.Touched   `json:"written,omitempty"`
-	UndoEncrypted bool                       `json:"undo_encrypted,omitempty"`
-}
-
-type summaryRow struct {
-	Table   string   `json:"table"`
-	Key     string   `json:"key"`
-	Status  string   `json:"status"`
-	Columns []string `json:"changed_columns,omitempty"`
-}
-
-func summarize(d *recordrecovery.Diff) recoverySummary {
-	s := recoverySummary{Tables: d.Tables, Rows: []summaryRow{}}
-	for _, r := range d.Rows {
-		sr := summaryRow{Table: r.Table, Key: r.Key, Status: r.Status}
-		for _, c := range r.Changes {
-			sr.Columns = append(sr.Columns, c.Column)
-		}
-		s.Rows = append(s.Rows, sr)
-	}
-	return s
-}
 
 // Recover compares the chosen rows of a database backup with the clinic database (recordrecovery.Compare),
 // plans the writes and, by mode, stops there, renders the SQL script or applies it through
@@ -91,19 +72,12 @@ func Recover(ctx context.Context, d *Deps, req RecoverRequest) (*RecoverResult, 
 	if req.Mode == RecoverApply && d.Cfg.SourceWrite == nil {
 		return nil, ErrNoWriteURL
 	}
-	b, err := d.Q.BackupGet(ctx, req.BackupID)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, fmt.Errorf("backup #%d not found", req.BackupID)
-	} else if err != nil {
+	b, media, err := recoverySources(ctx, d, req.BackupID, req.WithMedia)
+	if err != nil {
 		return nil, err
 	}
-	if err := verifiable(b); err != nil {
-		return nil, err
-	}
-	if b.Kind != "database" || b.Format == backup.FormatLegacy {
-		return nil, fmt.Errorf("backup #%d is a %s backup (format %s); records are recovered from pg_dump database backups", b.ID, b.Kind, b.Format)
-	}
-	sel, _ := json.Marshal(map[string]any{"keys": req.Keys, "where": req.Where, "with_related": req.WithRelated, "overwrite": req.Overwrite})
+	sel, _ := json.Marshal(map[string]any{"keys": req.Keys, "where": req.Where, "with_related": req.WithRelated, "overwrite": req.Overwrite,
+		"with_media": req.WithMedia})
 	rec, err := d.Q.RecoveryCreate(ctx, queries.RecoveryCreateParams{BackupID: &b.ID, RequestedBy: req.Actor, Mode: req.Mode,
 		TableName: req.Table, Selection: sel})
 	if err != nil {
@@ -113,7 +87,10 @@ func Recover(ctx context.Context, d *Deps, req RecoverRequest) (*RecoverResult, 
 	_ = auditRecovery(ctx, d, req.Actor, "recovery.start", target, map[string]any{"backup_id": b.ID, "table": req.Table,
 		"selection": json.RawMessage(sel), "mode": req.Mode})
 	res := &RecoverResult{RecoveryID: rec.ID, BackupID: b.ID, Mode: req.Mode}
-	sum, err := recoverRun(ctx, d, req, b, rec.ID, res)
+	if media != nil {
+		res.MediaBackupID = media.ID
+	}
+	sum, err := recoverRun(ctx, d, req, b, media, rec.ID, res)
 	status, msg := "succeeded", (*string)(nil)
 	if err != nil {
 		status, msg = "failed", ptr(err.Error())
@@ -132,16 +109,71 @@ func Recover(ctx context.Context, d *Deps, req RecoverRequest) (*RecoverResult, 
 
 func ptr[T any](v T) *T { return &v }
 
-func recoverRun(ctx context.Context, d *Deps, req RecoverRequest, b queries.Backup, id int64, res *RecoverResult) (recoverySummary, error) {
+// recoverySources finds the database backup the rows come from (id itself, or the database part of full
+// backup id) and, withMedia, the media part of the same full backup.
+func recoverySources(ctx context.Context, d *Deps, id int64, withMedia bool) (db queries.Backup, media *queries.Backup, err error) {
+	b, err := d.Q.BackupGet(ctx, id)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return b, nil, fmt.Errorf("backup #%d not found", id)
+	} else if err != nil {
+		return b, nil, err
+	}
+	var parts []queries.Backup
+	switch {
+	case b.Kind == "full":
+		if parts, err = d.Q.BackupListChildren(ctx, &b.ID); err != nil {
+			return b, nil, err
+		}
+	case b.ParentID != nil && withMedia:
+		if parts, err = d.Q.BackupListChildren(ctx, b.ParentID); err != nil {
+			return b, nil, err
+		}
+	}
+	if b.Kind == "full" {
+		for _, p := range parts {
+			if p.Kind == "database" {
+				db = p
+			}
+		}
+		if db.ID == 0 {
+			return b, nil, fmt.Errorf("full backup #%d has no database part", b.ID)
+		}
+	} else {
+		db = b
+	}
+	if err := verifiable(db); err != nil {
+		return db, nil, err
+	}
+	if db.Kind != "database" || db.Format == backup.FormatLegacy {
+		return db, nil, fmt.Errorf("backup #%d is a %s backup (format %s); records are recovered from pg_dump database backups", db.ID, db.Kind, db.Format)
+	}
+	if !withMedia {
+		return db, nil, nil
+	}
+	for _, p := range parts {
+		if p.Kind == "media" {
+			media = &p
+		}
+	}
+	if media == nil {
+		return db, nil, fmt.Errorf("backup #%d has no media part: media files come back only from a full backup (choose one, or leave out --with-media)", db.ID)
+	}
+	if err := verifiable(*media); err != nil {
+		return db, nil, fmt.Errorf("the media part of this full backup: %w", err)
+	}
+	return db, media, nil
+}
+
+func recoverRun(ctx context.Context, d *Deps, req RecoverRequest, b queries.Backup, media *queries.Backup, id int64, res *RecoverResult) (recordrecovery.Summary, error) {
 	guard := NewGuard(d.Cfg, d.Q)
 	pgRestore, err := backup.ClientFor(ctx, d.Cfg.PGClients, "pg_restore", guard.Admin)
 	if err != nil {
-		return recoverySummary{}, err
+		return recordrecovery.Summary{}, err
 	}
 	diff, err := recordrecovery.Compare(ctx, recordrecovery.Options{Artifact: artifactOf(d, b), PGRestore: pgRestore.Path,
 		Guard: guard, ID: id, Live: guard.Source, Table: req.Table, Keys: req.Keys, Where: req.Where, WithRelated: req.WithRelated})
 	res.Diff = diff
-	sum := summarize(diff)
+	sum := recordrecovery.Summarize(diff)
 	if err != nil {
 		return sum, err
 	}
@@ -150,6 +182,16 @@ func recoverRun(ctx context.Context, d *Deps, req RecoverRequest, b queries.Back
 		return sum, err
 	}
 	res.Plan = plan
+	if media != nil {
+		m, err := backup.ParseManifest(media.Manifest)
+		if err != nil {
+			return sum, fmt.Errorf("the media part #%d's manifest is unreadable: %w", media.ID, err)
+		}
+		if res.Media, err = plan.Media(d.Cfg.FileColumns, d.Cfg.MediaRoot, m); err != nil {
+			return sum, err
+		}
+		sum.Media = recordrecovery.SummarizeMedia(media.ID, res.Media)
+	}
 	if req.Mode == RecoverDryRun {
 		return sum, nil
 	}
@@ -162,9 +204,24 @@ func recoverRun(ctx context.Context, d *Deps, req RecoverRequest, b queries.Back
 	if err := recordrecovery.SameDatabase(ctx, write, guard.Source); err != nil {
 		return sum, err
 	}
+	if res.Media != nil {
+		// Copied out of the media backup and checked before anything is written.
+		staging, err := os.MkdirTemp("", "pisbackup-recover-media-")
+		if err != nil {
+			return sum, err
+		}
+		defer os.RemoveAll(staging)
+		if err := res.Media.Stage(ctx, artifactOf(d, *media), staging); err != nil {
+			return sum, fmt.Errorf("media files (nothing was written): %w", err)
+		}
+	}
 	key := storage.BackupKey("recovery-undo", d.now(), id, "json.zst.age")
+	var placed []recordrecovery.RestoredFile
 	touched, err := plan.Apply(ctx, write, func(u recordrecovery.Undo) error {
 		u.RecoveryID, u.BackupID = id, b.ID
+		if res.Media != nil {
+			u.Files = res.Media.Restoring()
+		}
 		var sha string
 		var size int64
 		var err error
@@ -174,41 +231,72 @@ func recoverRun(ctx context.Context, d *Deps, req RecoverRequest, b queries.Back
 			sha, size, err = recordrecovery.SaveUndo(ctx, d.Store, nil, key, u)
 		}
 		if err != nil {
-			return err
+			return fmt.Errorf("save the undo artifact: %w", err)
 		}
-		return d.Q.RecoverySetUndo(ctx, queries.RecoverySetUndoParams{ID: id, UndoKey: &key, UndoSha256: &sha, UndoBytes: &size})
+		if err := d.Q.RecoverySetUndo(ctx, queries.RecoverySetUndoParams{ID: id, UndoKey: &key, UndoSha256: &sha, UndoBytes: &size}); err != nil {
+			return fmt.Errorf("record the undo artifact: %w", err)
+		}
+		if res.Media != nil {
+			// The rows are locked and checked: the files go in now, and come out again if the rows fail.
+			if placed, err = res.Media.Place(); err != nil {
+				return fmt.Errorf("media files: %w", err)
+			}
+		}
+		return nil
 	})
 	if err != nil {
+		if _, rerr := recordrecovery.RemoveRestored(d.Cfg.MediaRoot, placed); rerr != nil {
+			err = fmt.Errorf("%w; and taking back the media files restored meanwhile failed: %v", err, rerr)
+		}
+		if res.Media != nil {
+			sum.Media = recordrecovery.SummarizeMedia(media.ID, res.Media)
+		}
 		return sum, err
 	}
-	res.Touched, res.UndoKey = touched, key
+	res.Touched, res.UndoKey, res.MediaRestored = touched, key, placed
 	sum.Written, sum.UndoEncrypted = touched, d.Keys != nil
+	if res.Media != nil {
+		sum.Media = recordrecovery.SummarizeMedia(media.ID, res.Media) // Place may have found some present meanwhile
+		for _, f := range placed {
+			sum.Media.Restored = append(sum.Media.Restored, recordrecovery.PathDigest(f.Path))
+		}
+	}
 	return sum, nil
 }
 
+// UndoResult is what an undo took back: rows reversed, media files removed from MEDIA_ROOT.
+type UndoResult struct {
+	RecoveryID   int64 `json:"recovery_id"`
+	Rows         int   `json:"rows_reversed"`
+	MediaRemoved int   `json:"media_files_removed"`
+}
+
 // UndoRecovery reverses an applied recovery from its undo artifact (recordrecovery.Reverse): only when every
-// row it wrote is still exactly as it left it, all or nothing.
-func UndoRecovery(ctx context.Context, d *Deps, id int64, actor string) (int, error) {
+// row it wrote is still exactly as it left it, all or nothing; then it removes the media files it restored
+// (recordrecovery.CheckRestored first: a file changed since stops the undo before any row is touched). The
+// CLI (`recover --undo`), the API and the page all call it; it is audited as recovery.undo or undo_failed.
+func UndoRecovery(ctx context.Context, d *Deps, id int64, actor string) (UndoResult, error) {
+	res := UndoResult{RecoveryID: id}
 	if d.Cfg.SourceWrite == nil {
-		return 0, ErrNoWriteURL
+		return res, ErrNoWriteURL
 	}
 	rec, err := d.Q.RecoveryGet(ctx, id)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return 0, fmt.Errorf("recovery #%d not found", id)
+		return res, fmt.Errorf("recovery #%d not found", id)
 	} else if err != nil {
-		return 0, err
+		return res, err
 	}
 	switch {
 	case rec.Mode != RecoverApply:
-		return 0, fmt.Errorf("recovery #%d was a %s; it wrote nothing to undo", id, rec.Mode)
+		return res, fmt.Errorf("recovery #%d was a %s; it wrote nothing to undo", id, rec.Mode)
 	case rec.Status == "undone":
-		return 0, fmt.Errorf("recovery #%d was already undone", id)
+		return res, fmt.Errorf("recovery #%d was already undone", id)
 	case rec.Status != "succeeded" || rec.UndoKey == nil:
-		return 0, fmt.Errorf("recovery #%d %s and wrote nothing to undo", id, rec.Status)
+		return res, fmt.Errorf("recovery #%d %s and wrote nothing to undo", id, rec.Status)
 	}
-	var sum recoverySummary
+	var sum recordrecovery.Summary
 	if err := json.Unmarshal(rec.Summary, &sum); err != nil {
-		return 0, fmt.Errorf("recovery #%d: unreadable summary: %w", id, err)
+		return res, fmt.Errorf("recovery #%d: unreadable summary: %w", id, err)
 	}
 	a := backup.Artifact{Store: d.Store, Key: *rec.UndoKey, Encrypted: sum.UndoEncrypted}
 	if d.Keys != nil {
@@ -216,12 +304,12 @@ func UndoRecovery(ctx context.Context, d *Deps, id int64, actor string) (int, er
 	}
 	if rec.UndoSha256 != nil && rec.UndoBytes != nil {
 		if _, _, err := backup.Checksum(ctx, d.Store, a.Key, *rec.UndoSha256, *rec.UndoBytes); err != nil {
-			return 0, fmt.Errorf("recovery #%d's undo artifact: %w", id, err)
+			return res, fmt.Errorf("recovery #%d's undo artifact: %w", id, err)
 		}
 	}
 	u, err := recordrecovery.LoadUndo(ctx, a)
 	if err != nil {
-		return 0, fmt.Errorf("recovery #%d's undo artifact: %w", id, err)
+		return res, fmt.Errorf("recovery #%d's undo artifact: %w", id, err)
 	}
 	after := map[string]string{}
 	for _, t := range sum.Written {
@@ -229,21 +317,54 @@ func UndoRecovery(ctx context.Context, d *Deps, id int64, actor string) (int, er
 	}
 	write, live := d.Cfg.SourceWrite, d.Cfg.Source
 	if err := recordrecovery.SameDatabase(ctx, write, live); err != nil {
-		return 0, err
+		return res, err
 	}
 	target := "recovery:" + strconv.FormatInt(id, 10)
-	n, err := recordrecovery.Reverse(ctx, write, u, after)
-	details := map[string]any{"rows": len(u.Rows), "reversed": n}
-	if err != nil {
+	details := map[string]any{"rows": len(u.Rows)}
+	fail := func(err error) (UndoResult, error) {
 		details["error"] = err.Error()
 		_ = auditRecovery(context.WithoutCancel(ctx), d, actor, "recovery.undo_failed", target, details)
-		return 0, err
+		return res, err
+	}
+	// The media files it restored: exactly those the catalog recorded as placed, each still as restored
+	// (or gone); checked before any row is reversed.
+	var files []recordrecovery.RestoredFile
+	if sum.Media != nil {
+		placed := map[string]bool{}
+		for _, p := range sum.Media.Restored {
+			placed[p] = true
+		}
+		for _, f := range u.Files {
+			if placed[recordrecovery.PathDigest(f.Path)] {
+				files = append(files, f)
+			}
+		}
+		details["media_files"] = len(files)
+	}
+	there, err := recordrecovery.CheckRestored(d.Cfg.MediaRoot, files)
+	if err != nil {
+		return fail(err)
+	}
+	n, err := recordrecovery.Reverse(ctx, write, u, after)
+	res.Rows = n
+	details["reversed"] = n
+	if err != nil {
+		return fail(err)
+	}
+	removed, ferr := recordrecovery.RemoveRestored(d.Cfg.MediaRoot, there)
+	res.MediaRemoved = removed
+	details["media_removed"] = removed
+	if ferr != nil {
+		details["media_error"] = ferr.Error()
 	}
 	if _, err := d.Q.RecoveryUndone(ctx, queries.RecoveryUndoneParams{ID: id, UndoneBy: &actor}); err != nil {
-		return n, fmt.Errorf("the rows were reversed but the catalog could not record it: %w", err)
+		return res, fmt.Errorf("the rows were reversed but the catalog could not record it: %w", err)
 	}
 	_ = auditRecovery(ctx, d, actor, "recovery.undo", target, details)
-	return n, nil
+	if ferr != nil {
+		return res, fmt.Errorf("the rows were reversed, but: %w", ferr)
+	}
+	return res, nil
 }
 
 func auditRecovery(ctx context.Context, d *Deps, actor, action, target string, details any) error {

@@ -29,7 +29,7 @@ func (k *keyFlags) Set(s string) error {
 }
 
 func cmdRecover(ctx context.Context, e *env, args []string) error {
-	fs := newFlags(e, "recover", "--backup ID --table T (--key col=value … | --where FILTER) [--with-related] "+
+	fs := newFlags(e, "recover", "--backup ID --table T (--key col=value … | --where FILTER) [--with-related] [--with-media] "+
 		"[--dry-run | --sql-out FILE | --apply [--overwrite]] [--json]  |  --undo RECOVERY_ID")
 	backupID := fs.Int64("backup", 0, "the database backup to recover rows from")
 	table := fs.String("table", "", "table holding the rows (table or schema.table), e.g. patients_patient")
@@ -37,6 +37,7 @@ func cmdRecover(ctx context.Context, e *env, args []string) error {
 	fs.Var(&keys, "key", "row to recover by column value, e.g. id=1042 (repeat for more rows; col=v,col2=w for a composite key)")
 	where := fs.String("where", "", "simple filter instead of / besides --key: column op value [AND …], e.g. \"student_id = 'S-1042'\"")
 	related := fs.Bool("with-related", false, "also the rows linked by foreign keys: children pointing at the chosen rows and the parents they need")
+	withMedia := fs.Bool("with-media", false, "full backups: also restore into MEDIA_ROOT the files the recovered rows reference (MEDIA_REFERENCE_COLUMNS) that it lacks, never overwriting one")
 	dry := fs.Bool("dry-run", false, "show the difference with the clinic database and change nothing (the default)")
 	sqlOut := fs.String("sql-out", "", "write the recovery as a reviewable SQL script (one transaction) to FILE; change nothing")
 	apply := fs.Bool("apply", false, "write the recovery into the clinic database through SOURCE_WRITE_DATABASE_URL (undo with --undo)")
@@ -50,7 +51,7 @@ func cmdRecover(ctx context.Context, e *env, args []string) error {
 		return usageErr("unexpected argument " + fs.Arg(0) + ": give the backup with --backup ID")
 	}
 	if *undo != 0 {
-		if *backupID != 0 || *table != "" || *apply || *sqlOut != "" || *dry || len(keys) > 0 || *where != "" {
+		if *backupID != 0 || *table != "" || *apply || *sqlOut != "" || *dry || len(keys) > 0 || *where != "" || *withMedia {
 			return usageErr("--undo RECOVERY_ID takes no other choice of rows or mode")
 		}
 		return recoverUndo(ctx, e, *undo, *asJSON)
@@ -91,7 +92,7 @@ func cmdRecover(ctx context.Context, e *env, args []string) error {
 		actor = "cli:" + u
 	}
 	res, err := jobs.Recover(ctx, d, jobs.RecoverRequest{BackupID: *backupID, Table: *table, Keys: keys, Where: *where,
-		WithRelated: *related, Mode: mode, Overwrite: *overwrite, Actor: actor})
+		WithRelated: *related, WithMedia: *withMedia, Mode: mode, Overwrite: *overwrite, Actor: actor})
 	if res == nil {
 		return err
 	}
@@ -123,8 +124,12 @@ func cmdRecover(ctx context.Context, e *env, args []string) error {
 	case jobs.RecoverSQL:
 		fmt.Fprintf(e.stdout, "recovery #%d: %d write(s) in %s (one transaction); nothing was changed\n", res.RecoveryID, len(res.Plan.Steps), *sqlOut)
 	case jobs.RecoverApply:
-		fmt.Fprintf(e.stdout, "recovery #%d: %d row(s) written; the previous versions are in %s; undo with: pisbackup recover --undo %d\n",
-			res.RecoveryID, len(res.Touched), res.UndoKey, res.RecoveryID)
+		media := ""
+		if res.Media != nil {
+			media = fmt.Sprintf(" and %d media file(s) restored into MEDIA_ROOT", len(res.MediaRestored))
+		}
+		fmt.Fprintf(e.stdout, "recovery #%d: %d row(s) written%s; the previous versions are in %s; undo with: pisbackup recover --undo %d\n",
+			res.RecoveryID, len(res.Touched), media, res.UndoKey, res.RecoveryID)
 	}
 	return nil
 }
@@ -159,6 +164,23 @@ func printDiff(e *env, res *jobs.RecoverResult) {
 	for _, p := range d.Problems {
 		fmt.Fprintf(e.stdout, "  restore problem: %s\n", p)
 	}
+	if res.Media != nil {
+		how := "restore: missing from MEDIA_ROOT, put back only by --apply (the SQL script holds rows only)"
+		if res.Mode == jobs.RecoverApply {
+			how = "restore: put back into MEDIA_ROOT"
+		}
+		fmt.Fprintf(e.stdout, "media files the recovered rows reference (media backup #%d; %s):\n", res.MediaBackupID, how)
+		for _, f := range res.Media.Files {
+			line := fmt.Sprintf("  %-13s %s (%s %s %s)", f.Status, f.Path, f.Table, f.Key, f.Column)
+			if f.Reason != "" {
+				line += " — " + f.Reason
+			}
+			fmt.Fprintln(e.stdout, line)
+		}
+		if len(res.Media.Files) == 0 {
+			fmt.Fprintln(e.stdout, "  none")
+		}
+	}
 	if res.Plan != nil && res.Plan.Skipped > 0 && res.Mode != jobs.RecoverDryRun {
 		fmt.Fprintf(e.stdout, "  %d changed row(s) left alone: pass --overwrite to put back the backup's version\n", res.Plan.Skipped)
 	}
@@ -181,13 +203,13 @@ func recoverUndo(ctx context.Context, e *env, id int64, asJSON bool) error {
 	if u := a.getenv("USER"); u != "" {
 		actor = "cli:" + u
 	}
-	n, err := jobs.UndoRecovery(ctx, d, id, actor)
+	res, err := jobs.UndoRecovery(ctx, d, id, actor)
 	if err != nil {
 		return err
 	}
 	if asJSON {
-		return json.NewEncoder(e.stdout).Encode(map[string]any{"recovery_id": id, "rows_reversed": n})
+		return json.NewEncoder(e.stdout).Encode(res)
 	}
-	fmt.Fprintf(e.stdout, "recovery #%d undone: %d row(s) reversed\n", id, n)
+	fmt.Fprintf(e.stdout, "recovery #%d undone: %d row(s) reversed, %d media file(s) removed\n", id, res.Rows, res.MediaRemoved)
 	return nil
 }

@@ -17,19 +17,31 @@ import (
 // component, or a link whose target leaves the directory. Restores refuse the whole archive on the first one.
 var ErrUnsafeEntry = errors.New("unsafe tar entry")
 
-// safeName checks an entry name and returns it cleaned, slash-separated.
-func safeName(name string) (string, error) {
+// SafeName checks a media path (a tar entry's name, or a FileField value naming a file under MEDIA_ROOT) and
+// returns it cleaned, slash-separated. It refuses, with an error naming the path, an empty or absolute name, a
+// backslash, any ".." component, and anything else that is not a local path: whatever it accepts stays inside
+// the directory it is joined to.
+func SafeName(name string) (string, error) {
 	if name == "" || strings.HasPrefix(name, "/") || strings.Contains(name, "\\") || filepath.IsAbs(name) {
-		return "", fmt.Errorf("%w: absolute or malformed path %q", ErrUnsafeEntry, name)
+		return "", fmt.Errorf("absolute or malformed path %q", name)
 	}
 	for _, part := range strings.Split(name, "/") {
 		if part == ".." {
-			return "", fmt.Errorf("%w: %q contains '..'", ErrUnsafeEntry, name)
+			return "", fmt.Errorf("%q contains '..'", name)
 		}
 	}
 	clean := path.Clean(name)
 	if !filepath.IsLocal(filepath.FromSlash(clean)) {
-		return "", fmt.Errorf("%w: %q is not a local path", ErrUnsafeEntry, name)
+		return "", fmt.Errorf("%q is not a local path", name)
+	}
+	return clean, nil
+}
+
+// safeName is SafeName for tar entries: its refusals are ErrUnsafeEntry.
+func safeName(name string) (string, error) {
+	clean, err := SafeName(name)
+	if err != nil {
+		return "", fmt.Errorf("%w: %v", ErrUnsafeEntry, err)
 	}
 	return clean, nil
 }

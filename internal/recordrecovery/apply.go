@@ -165,6 +165,9 @@ type Undo struct {
 	RecoveryID int64     `json:"recovery_id"`
 	BackupID   int64     `json:"backup_id"`
 	Rows       []Touched `json:"rows"`
+	// Files are the media files the recovery set out to restore (MediaPlan.Restoring); undo removes those the
+	// catalog records as placed (by PathDigest), each only while it still has its SHA-256.
+	Files []RestoredFile `json:"files,omitempty"`
 }
 
 // ErrLiveMoved is returned when the clinic database changed, between the comparison and the write, in a row
@@ -190,7 +193,8 @@ func SameDatabase(ctx context.Context, write, live *dbconn.Settings) error {
 
 // Apply runs the plan in one transaction through write. Every row it will touch is first locked and
 // checked against the comparison (ErrLiveMoved otherwise), then save receives the before versions (the
-// caller stores them as an encrypted undo artifact) and only if that succeeded are the rows written. A
+// caller stores them as an encrypted undo artifact, and may do its own first writes, such as placing media
+// files, which it takes back if Apply then fails) and only if save succeeded are the rows written. A
 // constraint violation (checked at COMMIT for deferred foreign keys) rolls everything back. It returns the
 // touched rows with the hashes of their new versions.
 func (p *Plan) Apply(ctx context.Context, write *dbconn.Settings, save func(Undo) error) ([]Touched, error) {
@@ -225,7 +229,7 @@ func (p *Plan) Apply(ctx context.Context, write *dbconn.Settings, save func(Undo
 		}
 	}
 	if err := save(Undo{Rows: touched}); err != nil {
-		return nil, fmt.Errorf("save the undo artifact (nothing was written): %w", err)
+		return nil, fmt.Errorf("%w (nothing was written)", err)
 	}
 	for _, s := range p.Steps {
 		if _, err := tx.Exec(ctx, s.sql); err != nil {
