@@ -13,12 +13,14 @@ import (
 // RecoveryRequest is the body of POST /api/v1/backups/{id}/recoveries: which rows of which table, and what
 // to do with them. Mode is "dry_run" (compare only, the default), "sql" (also the reviewable script) or
 // "apply" (admins only; Confirm must repeat Table). Keys are "column=value" ("col=v,col2=w" for a composite
-// key); Where is the simple filter `pisbackup recover --where` takes.
+// key); Where is the simple filter `pisbackup recover --where` takes. WithMedia (full backups) also restores
+// into MEDIA_ROOT the files the written rows reference and MEDIA_ROOT lacks; the answer's "media" lists them.
 type RecoveryRequest struct {
 	Table       string   `json:"table"`
 	Keys        []string `json:"keys"`
 	Where       string   `json:"where"`
 	WithRelated bool     `json:"with_related"`
+	WithMedia   bool     `json:"with_media"`
 	Mode        string   `json:"mode"`
 	Overwrite   bool     `json:"overwrite"`
 	Confirm     string   `json:"confirm"`
@@ -64,9 +66,8 @@ func (h *Handlers) apiRecoveryCreate(w http.ResponseWriter, r *http.Request) err
 		}
 		keys = append(keys, key)
 	}
-	d := &jobs.Deps{Pool: h.Pool, Q: h.Q, Cfg: h.Cfg, Store: h.Store, Keys: h.Keys, Log: h.Log, Now: h.Now}
-	res, err := jobs.Recover(r.Context(), d, jobs.RecoverRequest{BackupID: id, Table: req.Table, Keys: keys, Where: req.Where,
-		WithRelated: req.WithRelated, Mode: req.Mode, Overwrite: req.Overwrite, Actor: p.Name})
+	res, err := jobs.Recover(r.Context(), h.jobDeps(), jobs.RecoverRequest{BackupID: id, Table: req.Table, Keys: keys, Where: req.Where,
+		WithRelated: req.WithRelated, WithMedia: req.WithMedia, Mode: req.Mode, Overwrite: req.Overwrite, Actor: p.Name})
 	if res == nil && err != nil {
 		if strings.Contains(err.Error(), "not found") {
 			return Errorf(CodeNotFound, "backup not found")
@@ -93,5 +94,37 @@ func (h *Handlers) apiRecoveryGet(w http.ResponseWriter, r *http.Request) error 
 		return NotFound(err, "recovery")
 	}
 	writeJSON(w, http.StatusOK, rec)
+	return nil
+}
+
+// RecoveryUndoRequest is the body of POST /api/v1/recoveries/{id}/undo: Confirm repeats the recovery's id.
+type RecoveryUndoRequest struct {
+	Confirm string `json:"confirm"`
+}
+
+// apiRecoveryUndo takes an applied recovery back (administrators; the same jobs.UndoRecovery as
+// `pisbackup recover --undo`): 200 with the rows reversed and media files removed, 422 without the typed
+// confirmation, 409 when it cannot be undone (not applied, already undone, a row or file changed since:
+// then nothing was undone). Audited.
+func (h *Handlers) apiRecoveryUndo(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	var req RecoveryUndoRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		return err
+	}
+	if _, err := h.Q.RecoveryGet(r.Context(), id); err != nil {
+		return NotFound(err, "recovery")
+	}
+	if strings.TrimSpace(req.Confirm) != strconv.FormatInt(id, 10) {
+		return FieldError("confirm", "type the recovery's id %d exactly to confirm taking it back", id)
+	}
+	res, err := jobs.UndoRecovery(r.Context(), h.jobDeps(), id, principalFrom(r.Context()).Name)
+	if err != nil {
+		return Errorf(CodeConflict, "%s", err.Error())
+	}
+	writeJSON(w, http.StatusOK, res)
 	return nil
 }

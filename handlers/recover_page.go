@@ -14,7 +14,8 @@ import (
 
 // recoverPage is the "Recover records" page of a backup: GET shows the form (tables from the manifest), POST
 // compares (operators) or applies (administrators, the table name typed) through jobs.Recover, the same
-// engine as the CLI and the API, and shows the diff.
+// engine as the CLI and the API, and shows the diff (and, with media, the referenced files); after an apply,
+// administrators get the undo form (recoveryUndo).
 func (h *Handlers) recoverPage(w http.ResponseWriter, r *http.Request) error {
 	dvm, err := h.backupDetailVM(r)
 	if err != nil {
@@ -32,7 +33,7 @@ func (h *Handlers) recoverPage(w http.ResponseWriter, r *http.Request) error {
 		}
 		f := r.PostForm
 		vm.Table, vm.Keys, vm.Where = f.Get("table"), f.Get("keys"), f.Get("where")
-		vm.WithRelated, vm.Overwrite = f.Get("with_related") != "", f.Get("overwrite") != ""
+		vm.WithRelated, vm.Overwrite, vm.WithMedia = f.Get("with_related") != "", f.Get("overwrite") != "", f.Get("with_media") != ""
 		mode := f.Get("mode")
 		if mode != jobs.RecoverApply {
 			mode = jobs.RecoverDryRun
@@ -59,16 +60,20 @@ func (h *Handlers) recoverPage(w http.ResponseWriter, r *http.Request) error {
 			mode = jobs.RecoverDryRun
 		}
 		if !badKey {
-			d := &jobs.Deps{Pool: h.Pool, Q: h.Q, Cfg: h.Cfg, Store: h.Store, Keys: h.Keys, Log: h.Log, Now: h.Now}
-			res, err := jobs.Recover(r.Context(), d, jobs.RecoverRequest{BackupID: dvm.B.ID, Table: vm.Table, Keys: keys, Where: vm.Where,
-				WithRelated: vm.WithRelated, Mode: mode, Overwrite: vm.Overwrite, Actor: p.Name})
+			res, err := jobs.Recover(r.Context(), h.jobDeps(), jobs.RecoverRequest{BackupID: dvm.B.ID, Table: vm.Table, Keys: keys, Where: vm.Where,
+				WithRelated: vm.WithRelated, WithMedia: vm.WithMedia, Mode: mode, Overwrite: vm.Overwrite, Actor: p.Name})
 			if res != nil {
-				vm.RecoveryID, vm.Diff = res.RecoveryID, res.Diff
+				vm.RecoveryID, vm.Diff, vm.Media = res.RecoveryID, res.Diff, res.Media
 			}
 			if err != nil {
 				vm.Error = err.Error()
 			} else if mode == jobs.RecoverApply {
-				vm.Done = fmt.Sprintf("Recovery #%d wrote %d row(s); undo with: pisbackup recover --undo %d", res.RecoveryID, len(res.Touched), res.RecoveryID)
+				vm.Applied = true
+				vm.Done = fmt.Sprintf("Recovery #%d wrote %d row(s)", res.RecoveryID, len(res.Touched))
+				if res.Media != nil {
+					vm.Done += fmt.Sprintf(" and restored %d media file(s)", len(res.MediaRestored))
+				}
+				vm.Done += fmt.Sprintf("; undo it below or with: pisbackup recover --undo %d.", res.RecoveryID)
 			}
 		}
 	}

@@ -395,7 +395,7 @@ func BackupLive(vm BackupDetailVM) templ.Component {
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		if vm.Can(auth.Operator) && vm.B.Kind == "database" && vm.B.StorageKey != "" && vm.B.PrunedAt == nil && !InFlight(vm.B.Status) {
+		if vm.CanRecover() {
 			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 39, "<p><a href=\"")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err

@@ -62,6 +62,14 @@ type BackupDetailVM struct {
 	Waiting string
 }
 
+// CanRecover is whether the "Recover records" link shows: operators, on a stored database backup or a
+// finished full backup (its database part gives the rows, its media part the files).
+func (vm BackupDetailVM) CanRecover() bool {
+	stored := vm.B.Kind == "database" && vm.B.StorageKey != ""
+	full := vm.B.Kind == "full" && (vm.B.Status == "succeeded" || vm.B.Status == "warning")
+	return vm.Can(auth.Operator) && (stored || full) && vm.B.PrunedAt == nil && !InFlight(vm.B.Status)
+}
+
 // Work is the running backup's progress line and Cancel button (operators; not for a full backup's part,
 // which is cancelled through its full backup).
 func (vm BackupDetailVM) Work() WorkVM {
