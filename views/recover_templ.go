@@ -229,7 +229,7 @@ func RecoverPage(vm RecoverVM) templ.Component {
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
-				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 21, "</code> to write these rows into the clinic database<input name=\"confirm\" autocomplete=\"off\" data-testid=\"recover-confirm\"></label> <button type=\"submit\" name=\"mode\" value=\"apply\" class=\"danger\" data-testid=\"recover-apply-submit\">Apply recovery</button></fieldset>")
+				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 21, "</code> to write these rows into the clinic database<input name=\"confirm\" autocomplete=\"off\"></label> <button type=\"submit\" name=\"mode\" value=\"apply\" class=\"danger\">Apply recovery</button></fieldset>")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
