@@ -104,7 +104,7 @@ func (p *Plan) Media(columns []string, root string, m *backup.Manifest) (*MediaP
 	if r != nil {
 		defer r.Close()
 	}
-	seen := map[string]bool{}
+	seen, seenRefused := map[string]bool{}, map[string]bool{} // by cleaned path; refused ones by stored value
 	for _, s := range p.Steps {
 		for _, rf := range refs {
 			if rf.table != s.Table {
@@ -116,15 +116,11 @@ func (p *Plan) Media(columns []string, root string, m *backup.Manifest) (*MediaP
 			}
 			f := MediaFile{Path: v, Table: s.Table, Key: s.Key, Column: rf.column}
 			clean, err := backup.SafeName(v)
-			if err == nil && seen[clean] {
-				continue
-			}
 			switch {
+			case err != nil && seenRefused[v], err == nil && seen[clean]:
+				continue
 			case err != nil:
-				if seen["\x00"+v] {
-					continue
-				}
-				seen["\x00"+v] = true
+				seenRefused[v] = true
 				f.Status, f.Reason = MediaRefused, "unsafe name: "+err.Error()
 			default:
 				seen[clean] = true
@@ -150,10 +146,10 @@ func mediaStatus(r *os.Root, clean string, inBackup map[string]backup.MediaFile,
 			return MediaRefused, fmt.Sprintf("cannot be placed in MEDIA_ROOT: %v", err)
 		}
 	}
-	if _, ok := inBackup[clean]; !ok || unreadable[clean] {
-		if unreadable[clean] {
-			return MediaAbsent, "it could not be read when the backup was taken"
-		}
+	switch _, ok := inBackup[clean]; {
+	case unreadable[clean]:
+		return MediaAbsent, "it could not be read when the backup was taken"
+	case !ok:
 		return MediaAbsent, "the backup's media files do not include it"
 	}
 	return MediaRestore, ""
