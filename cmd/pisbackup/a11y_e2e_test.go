@@ -26,6 +26,7 @@ type staffCatalog struct {
 	env              map[string]string
 	good, failed     int64 // backup ids
 	schedule         int64 // a schedule's id (the nightly database one)
+	recovery         int64 // a record recovery's id (a dry run of one patient)
 	viewer, operator string
 	admin            string // passwords of viewer@, operator@ and admin@clinic.local
 }
@@ -53,6 +54,7 @@ func newStaffCatalog(t *testing.T) staffCatalog {
 		{"setup-schedules"},
 		{"test-email", "--email", "it@clinic.local"},
 		{"monitor-backups", "--send-alerts"},
+		{"recover", "--backup", strconv.FormatInt(c.good, 10), "--table", "patients_patient", "--key", "id=1", "--with-related", "--dry-run"},
 	} {
 		_, stderr, code := runCLI(t, env, args...)
 		require.Contains(t, []int{0, 1, 2}, code, "%v: %s", args, stderr) // monitor-backups exits 1 or 2 on a warning
@@ -66,6 +68,7 @@ func newStaffCatalog(t *testing.T) staffCatalog {
 	require.NoError(t, err)
 	defer conn.Close(context.Background())
 	require.NoError(t, conn.QueryRow(context.Background(), `SELECT min(id) FROM schedules`).Scan(&c.schedule))
+	require.NoError(t, conn.QueryRow(context.Background(), `SELECT max(id) FROM recoveries`).Scan(&c.recovery))
 	return c
 }
 
@@ -76,9 +79,9 @@ func (c staffCatalog) pages(role string) []string {
 		"/schedules", id("/schedules/{id}", c.schedule), "/health", "/alerts", "/outbox", "/media", "/profile"}
 	switch role {
 	case "operator":
-		return append(all, "/schedules/new", id("/backups/{id}/recover", c.good))
+		return append(all, "/schedules/new", id("/backups/{id}/recover", c.good), id("/recoveries/{id}", c.recovery))
 	case "admin":
-		return append(all, "/schedules/new", id("/backups/{id}/recover", c.good), id("/backups/{id}/restore", c.good),
+		return append(all, "/schedules/new", id("/backups/{id}/recover", c.good), id("/recoveries/{id}", c.recovery), id("/backups/{id}/restore", c.good),
 			id("/backups/{id}/delete", c.good), "/backups/upload", "/admin/users", "/admin/tokens", "/admin/audit",
 			"/no/such/page")
 	}
