@@ -32,16 +32,15 @@ func (h *Handlers) backupRestore(w http.ResponseWriter, r *http.Request) error {
 	rs, err := h.startRestore(r, req)
 	var fe *Error
 	if errors.As(err, &fe) && fe.Field != "" {
-		vm, verr := h.backupDetailVM(r)
-		if verr != nil {
-			return verr
-		}
-		act := vm.Activity()
-		act.TargetDB, act.RestoreError = req.TargetDB, fe.Message
 		if isHTMX(r) {
+			vm, verr := h.backupDetailVM(r)
+			if verr != nil {
+				return verr
+			}
+			vm.RestoreTarget, vm.RestoreError = req.TargetDB, fe.Message
 			// 200 so htmx swaps the form back in with its message (it does not swap 4xx responses).
 			setToast(w, fe.Message, "error")
-			return views.BackupActivity(act).Render(r.Context(), w)
+			return views.BackupLive(vm).Render(r.Context(), w)
 		}
 		return h.renderRestoreConfirm(w, r, http.StatusUnprocessableEntity, req.TargetDB, fe.Message)
 	} else if err != nil {
@@ -52,7 +51,7 @@ func (h *Handlers) backupRestore(w http.ResponseWriter, r *http.Request) error {
 		return nil
 	}
 	setToast(w, fmt.Sprintf("Restore #%d queued.", rs.ID), "info")
-	return h.backupActivity(w, r)
+	return h.backupSummary(w, r) // the whole live region: it polls fast while the restore runs
 }
 
 // apiBackupRestore queues a restore: 202 with its row, which GET /api/v1/restores/{id} follows.

@@ -34,7 +34,7 @@ func (h *Handlers) backupVerify(w http.ResponseWriter, r *http.Request) error {
 		return nil
 	}
 	setToast(w, fmt.Sprintf("%s verification #%d queued.", v.Level, v.ID), "info")
-	return h.backupActivity(w, r)
+	return h.backupSummary(w, r) // the whole live region: it polls fast while the verification runs
 }
 
 // apiBackupVerify queues a verification: 202 with its row, which GET /api/v1/verifications/{id} follows.

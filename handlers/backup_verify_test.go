@@ -19,6 +19,7 @@ import (
 	"github.com/uscpis/pisbackup/internal/testdb"
 	"github.com/uscpis/pisbackup/jobs"
 	"github.com/uscpis/pisbackup/queries"
+	"github.com/uscpis/pisbackup/views"
 )
 
 // verifyEnv is newAuthEnv with a real backup and a worker on the verify queue (verifications and restores).
@@ -114,10 +115,21 @@ func TestVerifyAndRestoreThroughAPIAndPage(t *testing.T) {
 	require.Equal(t, http.StatusUnprocessableEntity, resp.StatusCode)
 	require.Contains(t, body, `"field":"confirm"`)
 
-	// The page's form, as HTMX posts it: the activity part comes back with the restore listed.
+	// The page's form, as HTMX posts it: a refusal comes back as the whole live region with the form's message
+	// (the dialog left open), and a start as the whole live region with the restore listed and polling fast.
+	resp, body = e.req(t, nil, "POST", "/backups/"+id+"/restore", e.tokens[auth.Admin], "target_db="+target+"&confirm=nope", "HX-Request", "true")
+	require.Equal(t, http.StatusOK, resp.StatusCode, body)
+	doc = parseHTML(t, body)
+	require.Equal(t, 1, doc.Find("#backup-live").Length(), body)
+	require.Contains(t, doc.Find("[data-testid=restore-error]").Text(), "exactly")
+	require.Equal(t, target, doc.Find("[data-testid=restore-form] input[name=target_db]").AttrOr("value", ""))
+	_, open := doc.Find("[data-testid=restore-dialog]").Attr("open")
+	require.True(t, open, "the refused form stays in front of the admin")
 	resp, body = e.req(t, nil, "POST", "/backups/"+id+"/restore", e.tokens[auth.Admin], "target_db="+target+"&confirm="+target, "HX-Request", "true")
 	require.Equal(t, http.StatusOK, resp.StatusCode, body)
-	require.Contains(t, body, `data-testid="restore"`)
+	doc = parseHTML(t, body)
+	require.Equal(t, views.LiveTrigger(true), doc.Find("#backup-live").AttrOr("hx-trigger", ""), "polls fast from the start")
+	require.Equal(t, 1, doc.Find(`[data-testid="restore"] [data-testid="work"]`).Length(), "the restore, in flight")
 	var rs queries.Restore
 	require.Eventually(t, func() bool {
 		rows, err := e.d.Q.RestoreListByBackup(context.Background(), b.ID)

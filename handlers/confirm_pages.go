@@ -36,14 +36,11 @@ func (h *Handlers) renderRestoreConfirm(w http.ResponseWriter, r *http.Request, 
 	if err != nil {
 		return err
 	}
+	vm.RestoreTarget, vm.RestoreError = target, msg
 	act := vm.Activity()
 	if !act.Restorable() {
 		return Errorf(CodeConflict, "backup #%d cannot be restored (not a finished, stored database backup)", vm.B.ID)
 	}
-	if target != "" {
-		act.TargetDB = target
-	}
-	act.RestoreError = msg
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(code)
 	return views.RestoreConfirmPage(act).Render(r.Context(), w)

@@ -127,11 +127,18 @@ func (c Chrome) agoPtr(t *time.Time) string {
 	return c.Ago(*t)
 }
 
-// LiveTrigger is the hx-trigger of a page's live region: every 2 s while work is in flight, every 15 s
-// otherwise, so facts changed by someone else (or by the scheduler at night) show without a reload.
+// LiveFast and LiveIdle are how often a page's live region refreshes: while work is in flight, and otherwise
+// (so facts changed by someone else, or by the scheduler at night, show without a reload).
+const (
+	LiveFast = 2 * time.Second
+	LiveIdle = 10 * time.Second
+)
+
+// LiveTrigger is the hx-trigger of a page's live region: "every 2s" while work is in flight (busy), "every
+// 10s" otherwise.
 func LiveTrigger(busy bool) string {
 	if busy {
-		return "every 2s"
+		return "every " + strconv.Itoa(int(LiveFast/time.Second)) + "s"
 	}
-	return "every 10s"
+	return "every " + strconv.Itoa(int(LiveIdle/time.Second)) + "s"
 }

@@ -60,6 +60,8 @@ type BackupDetailVM struct {
 	Restores      []queries.Restore
 	// Waiting is what the running backup waits for (from its job's lease), e.g. "a lock on public.x".
 	Waiting string
+	// RestoreTarget and RestoreError re-render the restore form with what was typed and why it was refused.
+	RestoreTarget, RestoreError string
 }
 
 // CanRecover is whether the "Recover records" link shows: operators, on a stored database backup or a

@@ -21,7 +21,8 @@ type ActivityVM struct {
 
 // Activity builds the activity part from the detail page's model.
 func (vm BackupDetailVM) Activity() ActivityVM {
-	return ActivityVM{Chrome: vm.Chrome, B: vm.B, Verifications: vm.Verifications, Restores: vm.Restores}
+	return ActivityVM{Chrome: vm.Chrome, B: vm.B, Verifications: vm.Verifications, Restores: vm.Restores,
+		TargetDB: vm.RestoreTarget, RestoreError: vm.RestoreError}
 }
 
 // Live reports whether a verification or restore is still queued or running.
