@@ -152,6 +152,9 @@ func (h *Handlers) renderUsers(w http.ResponseWriter, r *http.Request, code int,
 		return err
 	}
 	vm.Chrome, vm.Users = h.chrome(r, "Users", "admin"), users
+	if me := principalFrom(r.Context()).UserID; me != nil {
+		vm.Me = *me
+	}
 	noStore(w)
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(code)

@@ -21,12 +21,30 @@ type Secret struct {
 // UsersVM is the admin users page.
 type UsersVM struct {
 	Chrome
-	Users  []queries.User
+	Users []queries.User
+	// Me is the signed-in admin's user id: their own row's questions say what happens to them.
+	Me     int64
 	Secret *Secret
 	// Form holds what was typed into "Add user" when it needs correcting.
 	Form  UserForm
 	Error string
 	Field string
+}
+
+// DisableQuestion is what Disable asks before it acts.
+func (vm UsersVM) DisableQuestion(u queries.User) string {
+	if u.ID == vm.Me {
+		return "Disable your own account? You are signed out at once and cannot sign in again until another admin enables you."
+	}
+	return "Disable " + u.Email + "? Their sessions end and their API tokens stop working at once."
+}
+
+// ResetQuestion is what Reset password asks before it acts.
+func (vm UsersVM) ResetQuestion(u queries.User) string {
+	if u.ID == vm.Me {
+		return "Reset your own password? You are signed out at once and your API tokens are revoked; the new password is shown once, on the next page: copy it before you leave."
+	}
+	return "Reset the password of " + u.Email + "? Their current password stops working, their sessions end and their API tokens are revoked."
 }
 
 // UserForm is the "Add user" form.

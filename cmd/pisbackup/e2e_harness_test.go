@@ -8,10 +8,13 @@ import (
 	"os/exec"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
+	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 )
 
@@ -91,4 +94,82 @@ func browser(t *testing.T) context.Context {
 	tctx, cancelC := context.WithTimeout(ctx, 3*time.Minute)
 	t.Cleanup(func() { cancelC(); cancelB(); cancelA() })
 	return tctx
+}
+
+// jsDialogs answers the page's JavaScript dialogs (window.confirm) as a person clicks OK or Cancel, with the
+// answer the test gave for the click that raises it, and keeps what each one asked. A dialog nobody expected
+// is dismissed and fails the test.
+type jsDialogs struct {
+	answers chan bool
+	asked   chan string
+	mu      sync.Mutex
+	stray   []string
+}
+
+// answerDialogs starts answering the dialogs of ctx's tab; it stops with the browser.
+func answerDialogs(t *testing.T, ctx context.Context) *jsDialogs {
+	t.Helper()
+	d := &jsDialogs{answers: make(chan bool, 4), asked: make(chan string, 4)}
+	events := chromedp.Events(ctx, page.JavascriptDialogOpening)
+	go func() {
+		for ev, err := range events {
+			if err != nil {
+				return
+			}
+			accept, expected := false, true
+			select {
+			case accept = <-d.answers:
+			default:
+				expected = false
+			}
+			if expected {
+				d.asked <- ev.Message
+			} else {
+				d.mu.Lock()
+				d.stray = append(d.stray, ev.Message)
+				d.mu.Unlock()
+			}
+			// Answered from its own goroutine: the click that raised the dialog waits for the answer.
+			go func() {
+				_, _ = chromedp.Call(ctx, page.HandleJavaScriptDialog, page.HandleJavaScriptDialogParams{Accept: accept})
+			}()
+		}
+	}()
+	t.Cleanup(func() {
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		if len(d.stray) > 0 {
+			t.Errorf("dialogs nobody expected (dismissed): %q", d.stray)
+		}
+	})
+	return d
+}
+
+// click clicks sel, answers the confirmation it raises (accept: OK, else Cancel) and returns its question. It
+// fails the test when the click asks nothing.
+func (d *jsDialogs) click(t *testing.T, ctx context.Context, sel string, accept bool) string {
+	t.Helper()
+	d.answers <- accept
+	require.NoError(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS(sel))))
+	select {
+	case m := <-d.asked:
+		return m
+	case <-time.After(10 * time.Second):
+		<-d.answers
+		t.Fatalf("clicking %s asked nothing: it must ask before it acts", sel)
+		return ""
+	}
+}
+
+// catalogValue reads one value from the server's catalog (DATABASE_URL), to check what a click did or did
+// not change behind the page.
+func catalogValue[T any](t *testing.T, env map[string]string, sql string, args ...any) T {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, env["DATABASE_URL"])
+	require.NoError(t, err)
+	defer conn.Close(ctx)
+	var v T
+	require.NoError(t, conn.QueryRow(ctx, sql, args...).Scan(&v), sql)
+	return v
 }
