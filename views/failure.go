@@ -12,7 +12,9 @@ type Failure struct {
 	Check string
 }
 
-var deniedRe = regexp.MustCompile(`(?i)permission denied for (table|sequence|schema|relation|database) "?([^"\s]+)"?`)
+// deniedRe reads PostgreSQL's "permission denied for table x" in each way it names x: bare, quoted, or
+// schema-qualified ("public"."authentication_user").
+var deniedRe = regexp.MustCompile(`(?i)permission denied for (table|sequence|schema|relation|database) ((?:"[^"]+"|[^\s".,:;]+)(?:\.(?:"[^"]+"|[^\s".,:;]+))?)`)
 
 // failureRules are tried in order against the error text (case-insensitive substrings). The texts they match
 // are libpq's and pg_dump's own messages (as pg_dump prints them), pgx's dial errors, and our storage layer's.
@@ -55,8 +57,15 @@ var failureRules = []struct {
 func ExplainFailure(errText string) Failure {
 	low := strings.ToLower(errText)
 	if m := deniedRe.FindStringSubmatch(errText); m != nil {
-		return Failure{"The backup role may not read the " + strings.ToLower(m[1]) + " " + m[2] + ", so pg_dump stopped.",
-			"As the table's owner run GRANT SELECT ON ALL TABLES IN SCHEMA public TO the backup role (and USAGE on the schema, SELECT on its sequences); the Health page lists every table it cannot read."}
+		kind, name := strings.ToLower(m[1]), strings.ReplaceAll(m[2], `"`, "")
+		schema := "public"
+		if kind == "schema" {
+			schema = name
+		} else if i := strings.LastIndex(name, "."); i > 0 {
+			schema = name[:i]
+		}
+		return Failure{"The backup role may not read the " + kind + " " + name + ", so pg_dump stopped.",
+			"As the owner run GRANT SELECT ON ALL TABLES IN SCHEMA " + schema + " TO the backup role (and USAGE on the schema, SELECT on its sequences); the Health page lists every table it cannot read."}
 	}
 	for _, r := range failureRules {
 		for _, s := range r.any {
