@@ -3,6 +3,7 @@ package recovery
 import (
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 )
 
@@ -85,13 +86,23 @@ func (s *State) finish() {
 		s.Headline = "Every schedule is on time and the newest restore point is proven. " + proven
 		return
 	}
-	s.Headline = s.Problems[0].Message
+	s.Headline = endSentence(s.Problems[0].Message)
 	if s.Problems[0].Rule != RuleBackupMissing && s.Problems[0].Rule != RuleBackupUnproven {
 		s.Headline += " " + proven
 	}
 	if n := len(s.Problems) - 1; n > 0 {
 		s.Headline += fmt.Sprintf(" %d more problem%s below.", n, plural(n))
 	}
+}
+
+// endSentence ends s with a full stop unless it already ends a sentence, so the next sentence of the headline
+// does not run on from a message that ends in quoted error text.
+func endSentence(s string) string {
+	s = strings.TrimSpace(s)
+	if s == "" || strings.HasSuffix(s, ".") || strings.HasSuffix(s, "!") || strings.HasSuffix(s, "?") || strings.HasSuffix(s, "…") {
+		return s
+	}
+	return s + "."
 }
 
 // Dur renders a duration coarsely, as staff read it: "41 s", "3 min", "5 h", "2 d".
