@@ -70,6 +70,9 @@ func TestMediaPageAndAPI(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "every 10s", doc.Find(`#media-live`).AttrOr("hx-trigger", ""))
 	require.Contains(t, doc.Find(`[data-testid="media-run"] [data-testid="status"]`).Text(), "succeeded")
+	// A dry run's counts say what it found, not "0 of N files verified".
+	counts := strings.Join(strings.Fields(doc.Find(`[data-testid="media-counts"]`).Text()), " ")
+	require.Regexp(t, `^Dry run: [1-9]\d* files \(.+\) to migrate; nothing was sent or deleted\.$`, counts)
 	require.NotContains(t, body, "No migration has run yet")
 	require.Equal(t, 1, doc.Find(`[data-testid="media-runs"]`).Length())
 
