@@ -10,7 +10,7 @@ export GOTOOLCHAIN := auto
 BIN := bin/pisbackup
 export PATH := $(CURDIR)/bin:$(PATH)
 
-.PHONY: run setup build static generate check-generated test test-go s3-server test-clean vet vulncheck bench faults screenshots clean
+.PHONY: run setup build static generate check-generated test test-go s3-server test-clean vet vulncheck bench faults screenshots staff-tasks clean
 
 ## run: build, create+migrate the catalog, seed the demo clinic, create the restore role drills and restores
 ## connect as (pisbackup_restore: CREATEDB only, never a superuser), serve on :8080 with workers
@@ -108,6 +108,12 @@ faults: static
 ## screenshots: render the main pages to PNG at desktop (1280 px) and phone (360 px) width into docs/screenshots
 screenshots: static
 	SCREENSHOTS_DIR=$(CURDIR)/docs/screenshots $(GO) test -count=1 -run '^TestScreenshots$$' -v ./cmd/pisbackup/
+
+## staff-tasks: the ten things staff come for (are we safe, back up now, drill, restore, change the nightly time,
+## why did it fail, test e-mail, media dry run, download, add an operator), done in headless Chromium against a
+## real server with workers; prints each one's wall time, clicks, typed fields and page loads (README "Staff tasks")
+staff-tasks: static
+	set -o pipefail; $(GO) test -count=1 -run '^TestStaffTasks$$' -v ./cmd/pisbackup/ 2>&1 | grep -v 'testdbconf:'
 
 clean:
 	rm -rf bin node_modules static/vendor/htmx.min.js
