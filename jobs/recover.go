@@ -144,7 +144,7 @@ func recoverySources(ctx context.Context, d *Deps, id int64, withMedia bool) (db
 	if err := verifiable(db); err != nil {
 		return db, nil, err
 	}
-	if db.Kind != "database" || db.Format == backup.FormatLegacy {
+	if db.Kind != "database" || backup.IsLegacy(db.Format) {
 		return db, nil, fmt.Errorf("backup #%d is a %s backup (format %s); records are recovered from pg_dump database backups", db.ID, db.Kind, db.Format)
 	}
 	if !withMedia {

@@ -151,7 +151,7 @@ func restorable(b queries.Backup) error {
 		return errors.New("a media backup restores into a directory (--target-dir), not a database")
 	case b.Kind == "full":
 		return errors.New("restore a full backup through its database and media parts")
-	case b.Format == backup.FormatLegacy:
+	case backup.IsLegacy(b.Format):
 		return errors.New("legacy Django exports are restored with `manage.py loaddata`, not pg_restore (see docs/disaster-recovery.md)")
 	}
 	return nil

@@ -18,20 +18,25 @@ import (
 // UploadRequest is one uploaded backup file.
 type UploadRequest struct {
 	Filename  string
-	Type      string           // backup.UploadDump, UploadSealed or UploadLegacy
+	Type      string           // backup.UploadDump, UploadSealed, UploadLegacy, UploadLegacyJSON or UploadLegacyZip
 	Manifest  *backup.Manifest // for UploadSealed
 	MaxBytes  int64
 	CreatedBy *int64
 	Store     storage.Store
 	Keys      *crypt.Keys
 	PGRestore string
+	TempDir   string // where a zip is spooled, sealed; "" is os.TempDir()
 }
 
 // Upload validates and stores an uploaded file (see backup.Ingest), then records it as a finished backup with
 // trigger "upload" and queues checksum and archive verifications, row and jobs in one transaction. Nothing is
-// recorded or left in storage when the file is refused.
+// recorded or left in storage when the file is refused. A full_backup zip becomes a full backup's three rows
+// (see uploadFullZip); the parent is returned.
 func Upload(ctx context.Context, pool *pgxpool.Pool, client *river.Client[pgx.Tx], r io.Reader, req UploadRequest) (queries.Backup, error) {
 	q := queries.New(pool)
+	if req.Type == backup.UploadLegacyZip {
+		return uploadFullZip(ctx, pool, client, r, req)
+	}
 	id, err := q.BackupNextID(ctx)
 	if err != nil {
 		return queries.Backup{}, err
@@ -61,6 +66,54 @@ func Upload(ctx context.Context, pool *pgxpool.Pool, client *river.Client[pgx.Tx
 		return b, fmt.Errorf("record upload: %w", err)
 	}
 	return b, nil
+}
+
+// uploadFullZip stores the old system's full_backup zip as pisbackup stores a full backup: a parent row (no
+// object of its own) and its database and media parts, each verified by checksum and archive like any upload.
+// Rows and jobs commit together; when the catalog refuses them, the stored parts are removed.
+func uploadFullZip(ctx context.Context, pool *pgxpool.Pool, client *river.Client[pgx.Tx], r io.Reader, req UploadRequest) (queries.Backup, error) {
+	q := queries.New(pool)
+	var ids backup.FullUploadIDs
+	for _, id := range []*int64{&ids.Parent, &ids.Database, &ids.Media} {
+		var err error
+		if *id, err = q.BackupNextID(ctx); err != nil {
+			return queries.Backup{}, err
+		}
+	}
+	up, err := backup.IngestFullZip(ctx, r, backup.IngestOptions{Type: req.Type, Filename: req.Filename, Store: req.Store,
+		Keys: req.Keys, MaxBytes: req.MaxBytes, TempDir: req.TempDir}, ids)
+	if err != nil {
+		return queries.Backup{}, err
+	}
+	var parent queries.Backup
+	err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		qt := queries.New(tx)
+		if parent, err = qt.BackupInsertComplete(ctx, completeParams(ids.Parent, up.Parent, "upload", req.CreatedBy)); err != nil {
+			return err
+		}
+		for _, part := range []*backup.Result{up.Database, up.Media} {
+			p := completeParams(part.Manifest.BackupID, part.Manifest, "upload", req.CreatedBy)
+			p.ParentID = &parent.ID
+			child, err := qt.BackupInsertComplete(ctx, p)
+			if err != nil {
+				return err
+			}
+			for _, level := range []string{"checksum", "archive"} {
+				if _, err := EnqueueVerificationTx(ctx, tx, client, VerifyRequest{BackupID: child.ID, Level: level, CreatedBy: req.CreatedBy}); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		dctx := context.WithoutCancel(ctx)
+		for _, k := range up.Keys() {
+			_ = req.Store.Delete(dctx, k)
+		}
+		return parent, fmt.Errorf("record upload: %w", err)
+	}
+	return parent, nil
 }
 
 // completeParams turns a manifest into a finished backups row.

@@ -39,7 +39,18 @@ func (b *testBundle) assertStorageEmpty(t *testing.T) {
 	require.Zero(t, n)
 }
 
+// legacyExport is a database_backup_*.json.gz of the old system.
 func legacyExport(t *testing.T, patients, users int) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	_, _ = zw.Write(legacyJSON(t, patients, users))
+	require.NoError(t, zw.Close())
+	return buf.Bytes()
+}
+
+// legacyJSON is a database_backup_*.json as the old system wrote it: Django's fixture layout, indented.
+func legacyJSON(t *testing.T, patients, users int) []byte {
 	t.Helper()
 	var objs []map[string]any
 	for i := 1; i <= users; i++ {
@@ -49,13 +60,9 @@ func legacyExport(t *testing.T, patients, users int) []byte {
 	for i := 1; i <= patients; i++ {
 		objs = append(objs, map[string]any{"model": "patients.patient", "pk": i, "fields": map[string]any{"first_name": "P", "user": i%users + 1}})
 	}
-	raw, err := json.Marshal(objs)
+	raw, err := json.MarshalIndent(objs, "", "  ")
 	require.NoError(t, err)
-	var buf bytes.Buffer
-	zw := gzip.NewWriter(&buf)
-	_, _ = zw.Write(raw)
-	require.NoError(t, zw.Close())
-	return buf.Bytes()
+	return raw
 }
 
 // Truncated uploads of every type are refused with a clear message and leave nothing stored or recorded.

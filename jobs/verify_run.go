@@ -76,10 +76,10 @@ func verifiable(b queries.Backup) error {
 
 func verifyDatabase(ctx context.Context, d *Deps, b queries.Backup, v queries.Verification) verifyOutcome {
 	a := artifactOf(d, b)
-	legacy := b.Format == backup.FormatLegacy
+	legacy := backup.IsLegacy(b.Format)
 	switch {
 	case v.Level == "archive" && legacy:
-		models, err := backup.VerifyLegacy(ctx, a)
+		models, err := backup.VerifyLegacy(ctx, a, b.Format)
 		return verifyOutcome{Details: map[string]any{"models": models}, Err: err}
 	case v.Level == "archive":
 		l, err := listArchive(ctx, d, a)

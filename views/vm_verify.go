@@ -66,7 +66,7 @@ func (vm ActivityVM) Finished() bool {
 
 // Restorable reports whether the restore form applies (database dumps, not legacy exports or media yet).
 func (vm ActivityVM) Restorable() bool {
-	return vm.Finished() && vm.B.Kind == "database" && vm.B.Format != backup.FormatLegacy
+	return vm.Finished() && vm.B.Kind == "database" && !backup.IsLegacy(vm.B.Format)
 }
 
 // DrillTables is a drill's per-table comparison, from its details.

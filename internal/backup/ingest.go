@@ -2,6 +2,7 @@ package backup
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -23,6 +24,10 @@ const (
 	UploadDump   = "dump"   // a plain pg_dump custom-format archive; sealed on the way in
 	UploadSealed = "sealed" // a pisbackup NAME.dump.zst.age with its manifest; stored as is
 	UploadLegacy = "legacy" // the old system's database_backup_*.json.gz; sealed on the way in
+	// UploadLegacyJSON is the old system's uncompressed database_backup_*.json; sealed on the way in.
+	UploadLegacyJSON = "legacy-json"
+	// UploadLegacyZip is the old system's full_backup_*.zip (database JSON + media); see IngestFullZip.
+	UploadLegacyZip = "legacy-zip"
 )
 
 // UploadType tells the type from the file name, before a byte is read.
@@ -34,8 +39,14 @@ func UploadType(filename string) (string, error) {
 		return UploadDump, nil
 	case strings.HasSuffix(n, ".json.gz"):
 		return UploadLegacy, nil
+	case strings.HasSuffix(n, ".manifest.json"):
+		return "", fmt.Errorf("%q is a pisbackup manifest: send it as the \"manifest\" part together with its .dump.zst.age", filename)
+	case strings.HasSuffix(n, ".json"):
+		return UploadLegacyJSON, nil
+	case strings.HasSuffix(n, ".zip"):
+		return UploadLegacyZip, nil
 	}
-	return "", fmt.Errorf("unsupported file %q: upload a .dump, a .dump.zst.age with its manifest, or a database_backup_*.json.gz", filename)
+	return "", fmt.Errorf("unsupported file %q: upload a .dump, a .dump.zst.age with its manifest, or the old system's database_backup_*.json(.gz) or full_backup_*.zip", filename)
 }
 
 // UploadError is an upload refused for what it is (wrong type, truncated, not matching its manifest), as
@@ -63,7 +74,9 @@ type IngestOptions struct {
 	MaxBytes  int64
 	// Manifest is required for UploadSealed, and must describe the uploaded file.
 	Manifest *Manifest
-	Now      func() time.Time
+	// TempDir is where an upload that must be read out of order (a zip) is spooled, sealed; "" is os.TempDir().
+	TempDir string
+	Now     func() time.Time
 }
 
 // Ingest validates an uploaded file while streaming it into a temporary object, and commits it with a
@@ -74,7 +87,7 @@ func Ingest(ctx context.Context, r io.Reader, o IngestOptions) (*Result, error) 
 	if o.Now != nil {
 		now = o.Now
 	}
-	br := bufio.NewReaderSize(&limitReader{r: r, left: o.MaxBytes}, 64<<10)
+	br := newUploadReader(r, o.MaxBytes)
 	head, err := br.Peek(5)
 	if err != nil && !errors.Is(err, io.EOF) {
 		return nil, err
@@ -92,25 +105,40 @@ func Ingest(ctx context.Context, r io.Reader, o IngestOptions) (*Result, error) 
 	}
 	m.StartedAt, m.FinishedAt = now().UTC(), time.Time{}
 	m.ArtifactKey = storage.BackupKey("database", m.StartedAt, o.BackupID, ext)
-	w, err := o.Store.Create(ctx, m.ArtifactKey)
+	err = publishSealed(ctx, o.Store, m, now, func(w io.Writer) error { return ingestBody(ctx, br, w, o, m) })
 	if err != nil {
-		return nil, fmt.Errorf("storage: %w", err)
-	}
-	if err := ingestBody(ctx, br, w, o, m); err != nil {
-		_ = w.Abort()
 		return nil, err
 	}
+	return &Result{Key: m.ArtifactKey, Manifest: m, Status: "succeeded"}, nil
+}
+
+// newUploadReader reads an upload of at most max bytes (ErrTooLarge past it), buffered for peeking at its head.
+func newUploadReader(r io.Reader, max int64) *bufio.Reader {
+	return bufio.NewReaderSize(&limitReader{r: r, left: max}, 64<<10)
+}
+
+// publishSealed writes m.ArtifactKey with write, commits it, dates m finished, and publishes m beside it. On
+// any failure nothing stays in storage: the temporary object is aborted, a committed one deleted.
+func publishSealed(ctx context.Context, st storage.Store, m *Manifest, now func() time.Time, write func(io.Writer) error) error {
+	w, err := st.Create(ctx, m.ArtifactKey)
+	if err != nil {
+		return fmt.Errorf("storage: %w", err)
+	}
+	if err := write(w); err != nil {
+		_ = w.Abort()
+		return err
+	}
 	if err := w.Commit(); err != nil {
-		return nil, fmt.Errorf("publish upload: %w", err)
+		return fmt.Errorf("publish upload: %w", err)
 	}
 	if m.FinishedAt.IsZero() {
 		m.FinishedAt = now().UTC()
 	}
-	if err := PutManifest(ctx, o.Store, m.ArtifactKey, m); err != nil {
-		_ = o.Store.Delete(context.WithoutCancel(ctx), m.ArtifactKey)
-		return nil, err
+	if err := PutManifest(ctx, st, m.ArtifactKey, m); err != nil {
+		_ = st.Delete(context.WithoutCancel(ctx), m.ArtifactKey)
+		return err
 	}
-	return &Result{Key: m.ArtifactKey, Manifest: m, Status: "succeeded"}, nil
+	return nil
 }
 
 // planIngest checks the type against the first bytes and builds the manifest skeleton.
@@ -135,10 +163,14 @@ func planIngest(o IngestOptions, head []byte) (*Manifest, string, error) {
 		if len(head) < 2 || head[0] != 0x1f || head[1] != 0x8b {
 			return nil, "", errors.New("not a gzip file: the old system's exports are database_backup_*.json.gz")
 		}
-		m.Format = FormatLegacy
-		m.Warnings = append(m.Warnings, "legacy Django dumpdata export: restore it with `manage.py loaddata`, not pg_restore")
-		m.Restore = "age -d -i KEY.txt FILE | zstd -d > database_backup.json.gz; python manage.py loaddata database_backup.json.gz"
+		legacyManifest(m, FormatLegacy)
 		return m, "json.gz.zst.age", nil
+	case UploadLegacyJSON:
+		if t := bytes.TrimLeft(head, " \t\r\n"); len(t) > 0 && t[0] != '[' {
+			return nil, "", errors.New("not a Django dumpdata export: database_backup_*.json is a JSON array and starts with '['")
+		}
+		legacyManifest(m, FormatLegacyJSON)
+		return m, "json.zst.age", nil
 	case UploadSealed:
 		src := o.Manifest
 		if src == nil {
@@ -159,6 +191,21 @@ func planIngest(o IngestOptions, head []byte) (*Manifest, string, error) {
 		return &cp, "dump.zst.age", nil
 	}
 	return nil, "", fmt.Errorf("unknown upload type %q", o.Type)
+}
+
+// legacyManifest marks m as a legacy export of format and says how to restore it by hand.
+func legacyManifest(m *Manifest, format string) {
+	m.Format = format
+	m.Warnings = append(m.Warnings, "legacy Django dumpdata export: restore it with `manage.py loaddata`, not pg_restore")
+	file := "database_backup.json"
+	if format == FormatLegacy {
+		file += ".gz"
+	}
+	dec := "age -d -i KEY.txt FILE | zstd -d"
+	if !m.Encrypted {
+		dec = "zstd -d < FILE"
+	}
+	m.Restore = dec + " > " + file + "; python manage.py loaddata " + file
 }
 
 // ingestBody streams the upload into w, checking it as it goes.
@@ -182,10 +229,14 @@ func ingestBody(ctx context.Context, r io.Reader, w io.Writer, o IngestOptions, 
 	check := make(chan error, 1)
 	go func() { // the validator reads the same bytes as the sealer, concurrently
 		var err error
-		if o.Type == UploadLegacy {
+		switch o.Type {
+		case UploadLegacy:
 			m.Tables, err = ParseLegacyGzip(pr)
 			m.TablesSource = TablesArchive
-		} else {
+		case UploadLegacyJSON:
+			m.Tables, err = ParseLegacy(pr)
+			m.TablesSource = TablesArchive
+		default:
 			err = checkDump(ctx, pr, o.PGRestore)
 		}
 		_, _ = io.Copy(io.Discard, pr)
@@ -219,7 +270,8 @@ func checkDump(ctx context.Context, r io.Reader, pgRestore string) error {
 }
 
 func uploadErr(err error) error {
-	if errors.Is(err, ErrTooLarge) {
+	var ue *UploadError
+	if errors.Is(err, ErrTooLarge) || errors.As(err, &ue) {
 		return err
 	}
 	return fmt.Errorf("reading the upload failed: %w", err)

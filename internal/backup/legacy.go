@@ -10,9 +10,21 @@ import (
 	"sort"
 )
 
-// FormatLegacy is the old Python system's `dumpdata` export (gzip of a JSON array of {"model","pk","fields"}),
-// kept sealed like everything else because it holds password hashes.
-const FormatLegacy = "django-dumpdata-json.gz+zstd+age"
+// Formats of the old Python system's exports (galenelijah/USC-PIS backend/utils), kept sealed like everything
+// else because they hold password hashes. Both are a JSON array of {"model", "pk", "fields"} objects, Django's
+// fixture layout, which `manage.py loaddata` reads:
+//   - FormatLegacy: database_backup_*.json.gz, stored as uploaded (the gzip inside zstd and age);
+//   - FormatLegacyJSON: database_backup_*.json, the uncompressed export that execute_backup.py
+//     (serializers "python" + json.dump) and backup_engine.py (compress=False) wrote, and the database part of
+//     a full_backup_*.zip (see legacy_zip.go).
+const (
+	FormatLegacy     = "django-dumpdata-json.gz+zstd+age"
+	FormatLegacyJSON = "django-dumpdata-json+zstd+age"
+)
+
+// IsLegacy reports whether a backup's format is one of the old system's exports: verified by parsing the JSON,
+// restored by hand with `manage.py loaddata`, never drilled or restored with pg_restore.
+func IsLegacy(format string) bool { return format == FormatLegacy || format == FormatLegacyJSON }
 
 // Limits on a legacy export's inflated JSON, so a small gzip file cannot make pisbackup inflate or hold
 // gigabytes (a 510 KB .json.gz can hold one 512 MiB string). They apply wherever one is read: at upload and at
@@ -97,14 +109,19 @@ func ParseLegacyGzip(r io.Reader) ([]TableCount, error) {
 	return tables, zr.Close()
 }
 
-// VerifyLegacy is the "archive" level for legacy exports: decrypt, gunzip and parse every object.
-func VerifyLegacy(ctx context.Context, a Artifact) ([]TableCount, error) {
+// VerifyLegacy is the "archive" level for legacy exports of the given format: decrypt, decompress (gunzip too
+// for FormatLegacy) and parse every object under the same limits as at upload.
+func VerifyLegacy(ctx context.Context, a Artifact, format string) ([]TableCount, error) {
 	p, err := a.open(ctx, nil)
 	if err != nil {
 		return nil, err
 	}
 	defer p.Close()
-	tables, err := ParseLegacyGzip(p)
+	parse := ParseLegacyGzip
+	if format == FormatLegacyJSON {
+		parse = ParseLegacy
+	}
+	tables, err := parse(p)
 	var ie *IntegrityError
 	if errors.As(err, &ie) {
 		return nil, ie

@@ -2,6 +2,7 @@ package backup_test
 
 import (
 	"archive/tar"
+	"archive/zip"
 	"bytes"
 	"compress/gzip"
 	"context"
@@ -54,6 +55,16 @@ func FuzzIngest(f *testing.F) {
 	f.Add("x.dump.zst.age", sealed, []byte(nil))
 	f.Add("../../etc/passwd.dump", dump, []byte(nil))
 	f.Add("..\\..\\evil.json.gz", legacy.Bytes(), []byte(nil))
+	f.Add("database_backup_1.json", []byte(`[{"model":"patients.patient","pk":1,"fields":{"first_name":"Ana"}}]`), []byte(nil))
+	f.Add("database_backup_1.json", []byte(`{"model":"patients.patient"}`), []byte(nil))
+	f.Add("database_backup_1.json", []byte(`[{"model":"patients.patient","pk":1,"fields":{}`), []byte(nil))
+	fullZip := zipBytes(f, "database_backup_1.json", `[{"model":"a.b","pk":1,"fields":{}}]`, "media/docs/a.pdf", "%PDF", "staticfiles/x.css", "b{}")
+	f.Add("full_backup_1.zip", fullZip, []byte(nil))
+	f.Add("full_backup_1.zip", fullZip[:len(fullZip)-10], []byte(nil))
+	f.Add("full_backup_1.zip", zipBytes(f, "database_backup_1.json", `[]`, "media/../../x", "evil"), []byte(nil))
+	f.Add("full_backup_1.zip", zipBytes(f, "database_backup_1.json", `[]`, "/abs", "evil"), []byte(nil))
+	f.Add("full_backup_1.zip", zipBytes(f, "media/a", "x"), []byte(nil))
+	f.Add("full_backup_1.zip", []byte("PK\x05\x06"), []byte(nil))
 	f.Add("notes.txt", []byte("hello"), []byte(nil))
 	f.Add("", []byte{}, []byte(nil))
 
@@ -70,11 +81,22 @@ func FuzzIngest(f *testing.F) {
 				return // the handler answers 422 "the manifest is not valid JSON" before Ingest
 			}
 		}
-		dir := t.TempDir()
+		dir, spool := t.TempDir(), t.TempDir()
 		st, err := storage.Open(context.Background(), "file://"+dir, os.Getenv)
 		require.NoError(t, err)
-		res, err := backup.Ingest(context.Background(), bytes.NewReader(body), backup.IngestOptions{BackupID: 7, Type: typ,
-			Filename: name, Store: st, Keys: keys, PGRestore: pgRestore, MaxBytes: limit, Manifest: manifest})
+		o := backup.IngestOptions{BackupID: 7, Type: typ, Filename: name, Store: st, Keys: keys, PGRestore: pgRestore,
+			MaxBytes: limit, Manifest: manifest, TempDir: spool}
+		var res *backup.Result
+		var stored []string
+		if typ == backup.UploadLegacyZip {
+			var full *backup.FullUpload
+			if full, err = backup.IngestFullZip(context.Background(), bytes.NewReader(body), o, backup.FullUploadIDs{Parent: 7, Database: 8, Media: 9}); err == nil {
+				stored = full.Keys()
+			}
+		} else if res, err = backup.Ingest(context.Background(), bytes.NewReader(body), o); err == nil {
+			stored = []string{res.Key, storage.ManifestKey(res.Key)}
+		}
+		require.Empty(t, filesUnder(t, spool), "the sealed spool of a zip is removed")
 		if err != nil {
 			var ue *backup.UploadError
 			require.True(t, errors.As(err, &ue) || errors.Is(err, backup.ErrTooLarge), "refusal is not an upload error: %T %v", err, err)
@@ -83,6 +105,10 @@ func FuzzIngest(f *testing.F) {
 			return
 		}
 		// Accepted: it must really be what its type says, and be published with its manifest.
+		for _, k := range stored {
+			_, err = st.Stat(context.Background(), k)
+			require.NoError(t, err)
+		}
 		switch typ {
 		case backup.UploadDump:
 			require.True(t, bytes.HasPrefix(body, []byte("PGDMP")))
@@ -90,6 +116,9 @@ func FuzzIngest(f *testing.F) {
 			require.True(t, bytes.HasPrefix(body, []byte{0x1f, 0x8b}))
 		case backup.UploadSealed:
 			require.Equal(t, manifest.StoredBytes, int64(len(body)))
+		case backup.UploadLegacyZip:
+			require.True(t, bytes.HasPrefix(body, []byte("PK\x03\x04")))
+			return
 		}
 		info, err := st.Stat(context.Background(), res.Key)
 		require.NoError(t, err)
@@ -97,6 +126,20 @@ func FuzzIngest(f *testing.F) {
 		_, err = st.Stat(context.Background(), storage.ManifestKey(res.Key))
 		require.NoError(t, err)
 	})
+}
+
+// zipBytes is a zip of name, content pairs.
+func zipBytes(f *testing.F, pairs ...string) []byte {
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	for i := 0; i < len(pairs); i += 2 {
+		w, err := zw.Create(pairs[i])
+		require.NoError(f, err)
+		_, err = w.Write([]byte(pairs[i+1]))
+		require.NoError(f, err)
+	}
+	require.NoError(f, zw.Close())
+	return buf.Bytes()
 }
 
 // sealedUpload makes a real pisbackup artifact and its manifest, as a download from another instance gives.
