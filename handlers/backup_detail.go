@@ -59,6 +59,11 @@ func (h *Handlers) backupDetailVM(r *http.Request) (views.BackupDetailVM, error)
 			vm.Manifest.Raw = string(pretty)
 		}
 	}
+	if b.Kind == "full" { // its parts are verified and restored on their own pages
+		if vm.Children, err = h.Q.BackupListChildren(r.Context(), &b.ID); err != nil {
+			return vm, err
+		}
+	}
 	if vm.Verifications, err = h.Q.VerificationListByBackup(r.Context(), id); err != nil {
 		return vm, err
 	}

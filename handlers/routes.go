@@ -145,7 +145,7 @@ func (h *Handlers) Routes() []Route {
 		{Pattern: "GET /api/v1/restores/{id}", Role: auth.Admin, Handle: h.apiRestoreGet,
 			Summary: "One restore: status, progress bytes, listing (dry run) or restored table counts"},
 		{Pattern: "POST /api/v1/backups/upload", Role: auth.Admin, Handle: h.apiBackupUpload,
-			Summary: "Upload a .dump, a .dump.zst.age (with a \"manifest\" part first) or a legacy database_backup_*.json.gz as multipart/form-data; 201; audited"},
+			Summary: "Upload a .dump, a .dump.zst.age (with a \"manifest\" part first), or the old system's database_backup_*.json(.gz) or full_backup_*.zip as multipart/form-data; 201 with the new backup (for a zip, the full backup whose children are its database and media parts); audited"},
 		{Pattern: "GET /api/v1/schedules", Role: auth.Viewer, Handle: h.apiScheduleList, Summary: "List schedules with their next five runs"},
 		{Pattern: "POST /api/v1/schedules", Role: auth.Operator, Handle: h.apiScheduleSave,
 			Summary: "Create a schedule (201); 422 names the bad field; ?dry_run=true validates and previews without saving", Request: scheduleExample, Query: []string{"dry_run"}},

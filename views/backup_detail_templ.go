@@ -191,7 +191,7 @@ func BackupDetailPage(vm BackupDetailVM) templ.Component {
 				return templ_7745c5c3_Err
 			}
 			if len(vm.Children) > 0 {
-				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 21, "<section><h2>Parts of this recovery point</h2><ul>")
+				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 21, "<section><h2>Parts of this recovery point</h2><ul data-testid=\"backup-parts\">")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}

@@ -10,7 +10,7 @@ import "github.com/a-h/templ"
 import templruntime "github.com/a-h/templ/runtime"
 
 // UploadPage lets an admin add a backup made elsewhere: a pg_dump custom archive, a pisbackup artifact with
-// its manifest, or the old system's JSON export.
+// its manifest, or the old system's exports (JSON, gzipped JSON, or a full backup zip of JSON and media).
 func UploadPage(vm UploadVM) templ.Component {
 	return templruntime.GeneratedTemplate(func(templ_7745c5c3_Input templruntime.GeneratedComponentInput) (templ_7745c5c3_Err error) {
 		templ_7745c5c3_W, ctx := templ_7745c5c3_Input.Writer, templ_7745c5c3_Input.Context
@@ -40,14 +40,14 @@ func UploadPage(vm UploadVM) templ.Component {
 				}()
 			}
 			ctx = templ.InitializeContext(ctx)
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 1, "<h1>Upload a backup</h1><p>Accepted: a <code>.dump</code> (<code>pg_dump --format=custom</code>), a pisbackup <code>.dump.zst.age</code> together with its <code>.manifest.json</code>, or the old system's <code>database_backup_*.json.gz</code> (kept as a legacy export with its models and counts). Files are checked completely before anything is stored; a checksum and an archive verification run afterwards. Limit: ")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 1, "<h1>Upload a backup</h1><p>Accepted: a <code>.dump</code> (<code>pg_dump --format=custom</code>), a pisbackup <code>.dump.zst.age</code> together with its <code>.manifest.json</code>, or the old system's <code>database_backup_*.json</code> or <code>.json.gz</code> (kept as a legacy export with its models and counts) and <code>full_backup_*.zip</code> (kept as a full backup: its JSON as a legacy export, its <code>media/</code> files as a media backup that restores into a new directory). Files are checked completely before anything is stored; a checksum and an archive verification run afterwards. Limit: ")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
 			var templ_7745c5c3_Var3 string
 			templ_7745c5c3_Var3, templ_7745c5c3_Err = templ.JoinStringErrs(Bytes(vm.MaxBytes))
 			if templ_7745c5c3_Err != nil {
-				return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/upload.templ`, Line: 13, Col: 30}
+				return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/upload.templ`, Line: 15, Col: 30}
 			}
 			_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var3))
 			if templ_7745c5c3_Err != nil {
@@ -65,7 +65,7 @@ func UploadPage(vm UploadVM) templ.Component {
 				var templ_7745c5c3_Var4 string
 				templ_7745c5c3_Var4, templ_7745c5c3_Err = templ.JoinStringErrs(vm.Error)
 				if templ_7745c5c3_Err != nil {
-					return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/upload.templ`, Line: 16, Col: 75}
+					return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/upload.templ`, Line: 18, Col: 75}
 				}
 				_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var4))
 				if templ_7745c5c3_Err != nil {
@@ -76,7 +76,7 @@ func UploadPage(vm UploadVM) templ.Component {
 					return templ_7745c5c3_Err
 				}
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 5, " <form class=\"card\" method=\"post\" action=\"/backups/upload\" enctype=\"multipart/form-data\" data-testid=\"upload-form\"><div class=\"inline\"><label>Manifest (only for .dump.zst.age)<input type=\"file\" name=\"manifest\" accept=\".json\"></label> <label>Backup file<input type=\"file\" name=\"file\" required accept=\".dump,.age,.gz\"></label> <button type=\"submit\" class=\"primary\">Upload</button></div></form>")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 5, " <form class=\"card\" method=\"post\" action=\"/backups/upload\" enctype=\"multipart/form-data\" data-testid=\"upload-form\"><div class=\"inline\"><label>Manifest (only for .dump.zst.age)<input type=\"file\" name=\"manifest\" accept=\".json\"></label> <label>Backup file<input type=\"file\" name=\"file\" required accept=\".dump,.age,.gz,.json,.zip\"></label> <button type=\"submit\" class=\"primary\">Upload</button></div></form>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
