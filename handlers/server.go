@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"errors"
 	"io"
 	"net/http"
 	"time"
@@ -27,7 +28,10 @@ func NewServer(h http.Handler) *http.Server {
 }
 
 // progressDeadline lifts the server's read deadline for an upload and instead moves it uploadIdle ahead on
-// every read, so the connection is closed only when the client stops sending.
+// every read, so the connection is closed only when the client stops sending. Once the whole body is in, the
+// deadline is cleared: what follows is the server's work (a full_backup zip is checked and unpacked after it
+// arrives), and net/http would cancel the request's context when a deadline passed during it. A client that
+// hangs up still cancels it.
 type progressDeadline struct {
 	r  io.Reader
 	rc *http.ResponseController
@@ -43,7 +47,10 @@ func withProgressDeadline(w http.ResponseWriter, body io.Reader) io.Reader {
 
 func (p *progressDeadline) Read(b []byte) (int, error) {
 	n, err := p.r.Read(b)
-	if n > 0 {
+	switch {
+	case errors.Is(err, io.EOF):
+		_ = p.rc.SetReadDeadline(time.Time{})
+	case n > 0:
 		_ = p.rc.SetReadDeadline(time.Now().Add(uploadIdle))
 	}
 	return n, err
