@@ -106,8 +106,8 @@ func Rescan(ctx context.Context, d *Deps) (*RescanReport, error) {
 func orphanArtifacts(ctx context.Context, d *Deps, objs []storage.Info, manifests, described map[string]bool) []string {
 	var out []string
 	for _, o := range objs {
-		if strings.HasSuffix(o.Key, ".manifest.json") || described[o.Key] ||
-			(strings.HasSuffix(o.Key, ".globals.sql.zst.age") && manifests[storage.ManifestKey(o.Key)]) {
+		// Sidecars (manifests, global objects) belong to an artifact, which is listed itself when undescribed.
+		if storage.IsSidecar(o.Key) || described[o.Key] {
 			continue
 		}
 		if manifests[storage.ManifestKey(o.Key)] {

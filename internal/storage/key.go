@@ -100,11 +100,19 @@ func tempName(key string) string {
 	return hex.EncodeToString(b[:]) + "-" + flat
 }
 
+// IsSidecar reports whether key names a sidecar (a manifest or global objects; see SidecarKeys) rather than an
+// artifact.
+func IsSidecar(key string) bool {
+	return strings.HasSuffix(key, ".manifest.json") || strings.HasSuffix(key, globalsSuffix)
+}
+
+const globalsSuffix = ".globals.sql.zst.age"
+
 // GlobalsKey is the sidecar holding a database backup's global objects (roles, memberships, tablespaces:
 // `pg_dumpall --globals-only --no-role-passwords`), sealed like the artifact: NAME.dump.zst.age maps to
 // NAME.globals.sql.zst.age.
 func GlobalsKey(artifactKey string) string {
-	return strings.TrimSuffix(ManifestKey(artifactKey), ".manifest.json") + ".globals.sql.zst.age"
+	return strings.TrimSuffix(ManifestKey(artifactKey), ".manifest.json") + globalsSuffix
 }
 
 // SidecarKeys are every object stored beside an artifact and deleted with it: its manifest and, for database
