@@ -122,6 +122,9 @@ func PlanRestore(ctx context.Context, q *queries.Queries, cfg *config.Config, re
 		}
 		return b, nil, false, err
 	}
+	if req.CreateRoles && b.Trigger == "upload" {
+		return b, nil, false, fmt.Errorf("backup #%d was uploaded: the roles it lists are the file's own claim, so --create-roles is refused; create the roles you trust by hand and restore without it", b.ID)
+	}
 	if req.CreateRoles && !req.DryRun && cfg.RoleAdmin == nil {
 		var roles []string
 		if m, perr := backup.ParseManifest(b.Manifest); perr == nil && len(b.Manifest) > 0 {

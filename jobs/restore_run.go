@@ -99,6 +99,9 @@ func runRestore(ctx context.Context, d *Deps, b queries.Backup, r queries.Restor
 	if m, perr := backup.ParseManifest(b.Manifest); perr == nil && len(b.Manifest) > 0 {
 		props, roles = m.Properties, m.Roles
 	}
+	if res.CreateRoles && b.Trigger == "upload" { // checked again: the worker is the last line
+		return fmt.Errorf("backup #%d was uploaded: the roles it lists are the file's own claim; create-roles is refused", b.ID)
+	}
 	if res.CreateRoles { // before the target exists: a refusal leaves nothing behind
 		res.RolesCreated, err = backup.CreateMissingRoles(ctx, d.Cfg.RoleAdmin, admin, roles)
 		if len(res.RolesCreated) > 0 {

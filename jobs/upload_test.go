@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -148,4 +149,14 @@ func TestUploadSealedWithManifest(t *testing.T) {
 		v = b.waitVerification(t, v.ID)
 		require.Equal(t, "succeeded", v.Status, "%s: %s", v.Level, v.Error)
 	}
+	// Nothing the uploaded manifest says about objects elsewhere is kept: its global objects stayed in the
+	// other storage (the key it names would be one of ours), and the roles it lists are its own claim, so a
+	// restore may not create them.
+	require.NotEmpty(t, m.GlobalsKey)
+	um, err := backup.ParseManifest(up.Manifest)
+	require.NoError(t, err)
+	require.Empty(t, um.GlobalsKey)
+	require.Contains(t, um.GlobalsError, "uploaded")
+	_, _, _, err = PlanRestore(context.Background(), b.d.Q, b.d.Cfg, RestoreRequest{BackupID: up.ID, TargetDB: "pisbackup_never_" + strconv.FormatInt(up.ID, 10), CreateRoles: true})
+	require.ErrorContains(t, err, "was uploaded")
 }

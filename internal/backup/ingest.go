@@ -184,6 +184,8 @@ func planIngest(o IngestOptions, head []byte) (*Manifest, string, error) {
 		}
 		cp := *src
 		cp.ParentID = 0 // the parent lives in another catalog
+		// Its global objects stayed in the other installation's storage; a key here would name one of ours.
+		cp.GlobalsKey, cp.GlobalsSHA256, cp.GlobalsBytes, cp.GlobalsError = "", "", 0, "uploaded: the global objects were not uploaded"
 		if len(cp.Tables) > 0 {
 			cp.TablesSource = TablesClaimed // the archive is sealed; its row counts are the file's own claim
 		}
