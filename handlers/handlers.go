@@ -66,7 +66,7 @@ func New(d Deps) http.Handler {
 	}
 	mux.Handle("GET /static/", static.Handler())
 	// Everything else: the styled 404 page, or the JSON envelope under /api/.
-	mux.Handle("/", h.guard(Route{Pattern: "/", Role: auth.Public, Handle: h.notFound}))
+	mux.Handle("/", h.guard(Route{Pattern: "/", Role: auth.Public, Handle: h.notFound, Inert: true}))
 	// Go's cross-origin protection refuses state-changing browser requests from other sites (by Sec-Fetch-Site
 	// and Origin), while API clients that send neither header (curl, scripts with tokens) pass through.
 	// Same-site HTMX requests carry Sec-Fetch-Site: same-origin and pass; session cookies are SameSite=Lax too.

@@ -378,3 +378,25 @@ func TestStateChangesAreAuditedBeforeTheyHappen(t *testing.T) {
 	require.Equal(t, backups, count("backups"), "no backup was queued")
 	require.Equal(t, schedules, count("schedules"), "no schedule was created or deleted")
 }
+
+// A request that reaches no action writes no audit row. Before, the write-ahead row was written for every
+// non-GET request the route table let through, and the catch-all 404 route is public: anyone, signed in or
+// not, could add a row per request ("anonymous", any path they liked as the target) without limit.
+func TestUnknownPathsWriteNoAuditRows(t *testing.T) {
+	t.Parallel()
+	e := newAuthEnv(t, false)
+	var before int
+	require.NoError(t, e.d.Pool.QueryRow(context.Background(), "SELECT count(*) FROM audit_events").Scan(&before))
+	for _, c := range []struct{ method, path, token string }{
+		{"POST", "/admin/users/1/disable-everyone", ""},
+		{"DELETE", "/backups/1", ""},
+		{"PUT", "/no-such-page", ""},
+		{"POST", "/no-such-page", e.tokens[auth.Viewer]},
+	} {
+		resp, body := e.req(t, nil, c.method, c.path, c.token, "x=1")
+		require.Equal(t, http.StatusNotFound, resp.StatusCode, "%s %s: %s", c.method, c.path, body)
+	}
+	var after int
+	require.NoError(t, e.d.Pool.QueryRow(context.Background(), "SELECT count(*) FROM audit_events").Scan(&after))
+	require.Equal(t, before, after, "a 404 wrote audit rows")
+}

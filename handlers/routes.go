@@ -26,6 +26,9 @@ type Route struct {
 	// Probe routes are answered without a session (and so without the catalog): liveness must not depend on
 	// the database, and a probe sent with a cookie must not fail because the session store is down.
 	Probe bool
+	// Inert routes answer every method without changing anything (the catch-all 404), so a non-GET request to
+	// one gets no write-ahead audit row: it is public, and would let anyone add rows without limit.
+	Inert bool
 }
 
 // Routes lists EVERY route. A reader finds any URL here.
@@ -206,7 +209,7 @@ func (h *Handlers) guard(rt Route) http.Handler {
 		}
 		r, err := h.authorize(w, r, rt.Role)
 		var row *auditRow
-		if err == nil && changesState(r.Method) {
+		if err == nil && changesState(r.Method) && !rt.Inert {
 			r, row, err = h.auditStart(r, rt.Pattern)
 		}
 		if err == nil {
