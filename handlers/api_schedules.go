@@ -117,7 +117,7 @@ func (h *Handlers) apiScheduleRun(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
-	f, err := jobs.RunSchedule(r.Context(), h.jobDeps(), h.River, s, "api", principalFrom(r.Context()).UserID)
+	f, err := h.runSchedule(r, s, "api")
 	if errors.Is(err, jobs.ErrJobStillActive) || errors.Is(err, jobs.ErrNothingToDrill) {
 		return Errorf(CodeConflict, "%s", err.Error())
 	} else if err != nil {

@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -56,6 +57,37 @@ func (h *Handlers) apiBackupVerify(w http.ResponseWriter, r *http.Request) error
 // (each drill is a full restore on the clinic's server); a backup never has two at a time (jobs.DrillInFlightError).
 const MaxLiveDrillsBelowAdmin = 3
 
+// drillCapped runs queue (which queues a drill a person asked for, inside tx) only while fewer than
+// MaxLiveDrillsBelowAdmin such drills are queued or running, counting and queueing under one lock; past the cap
+// it returns a CodeRateLimited *Error and queues nothing. Every way a non-admin starts a drill goes through it
+// (the verify buttons and API, a drill schedule's Run now).
+func (h *Handlers) drillCapped(ctx context.Context, queue func(tx pgx.Tx) error) error {
+	return h.serialized(ctx, "drill-cap", func(tx pgx.Tx, q *queries.Queries) error {
+		n, err := q.VerificationCountLiveDrillsByPeople(ctx)
+		if err != nil {
+			return err
+		}
+		if n >= MaxLiveDrillsBelowAdmin {
+			return Errorf(CodeRateLimited, "%d drills asked for by people are already queued or running; an operator may add one when one finishes (admins are not limited)", n)
+		}
+		return queue(tx)
+	})
+}
+
+// runSchedule is "Run now" of s for the caller (trigger "manual" or "api"): a non-admin's run of a drill
+// schedule queues a drill a person asked for, so it goes through the operator drill cap (drillCapped).
+func (h *Handlers) runSchedule(r *http.Request, s queries.Schedule, trigger string) (f jobs.Fired, err error) {
+	p := principalFrom(r.Context())
+	if s.Kind != "drill" || p.Role.Allows(auth.Admin) {
+		return jobs.RunSchedule(r.Context(), h.jobDeps(), h.River, s, trigger, p.UserID)
+	}
+	err = h.drillCapped(r.Context(), func(tx pgx.Tx) (err error) {
+		f, err = jobs.RunScheduleIn(r.Context(), h.jobDeps(), tx, h.River, s, trigger, p.UserID)
+		return err
+	})
+	return f, err
+}
+
 func (h *Handlers) startVerification(r *http.Request, level string) (queries.Verification, error) {
 	b, err := h.backupFromPath(r)
 	if err != nil {
@@ -72,14 +104,7 @@ func (h *Handlers) startVerification(r *http.Request, level string) (queries.Ver
 	req := jobs.VerifyRequest{BackupID: b.ID, Level: level, CreatedBy: p.UserID}
 	if level == "drill" && !p.Role.Allows(auth.Admin) {
 		// Count and queue under one lock: concurrent requests would each see room under the cap.
-		err = h.serialized(r.Context(), "drill-cap", func(tx pgx.Tx, q *queries.Queries) error {
-			n, err := q.VerificationCountLiveDrillsByPeople(r.Context())
-			if err != nil {
-				return err
-			}
-			if n >= MaxLiveDrillsBelowAdmin {
-				return Errorf(CodeRateLimited, "%d drills asked for by people are already queued or running; an operator may add one when one finishes (admins are not limited)", n)
-			}
+		err = h.drillCapped(r.Context(), func(tx pgx.Tx) (err error) {
 			v, err = jobs.EnqueueVerificationTx(r.Context(), tx, h.River, req)
 			return err
 		})

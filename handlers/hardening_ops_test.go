@@ -254,3 +254,35 @@ func TestCapsHoldUnderConcurrentRequests(t *testing.T) {
 	require.NoError(t, e.d.Pool.QueryRow(ctx, "SELECT count(*) FROM schedules").Scan(&n))
 	require.Equal(t, MaxSchedules, n)
 }
+
+// "Run now" of a drill schedule queues a drill asked for by a person (created_by is set), so it counts
+// against the operator drill cap and must respect it. Before, an operator at the cap got one more drill
+// through the schedule's Run now, page or API.
+func TestRunNowOfADrillScheduleRespectsTheOperatorCap(t *testing.T) {
+	t.Parallel()
+	e := newAuthEnv(t, false)
+	ctx := context.Background()
+	var ids []int64
+	for range MaxLiveDrillsBelowAdmin + 1 {
+		id := seedBackup(t, e, "succeeded", "1 hour")
+		_, err := e.d.Pool.Exec(ctx, "UPDATE backups SET storage_key = 'database/x' || id WHERE id = $1", id)
+		require.NoError(t, err)
+		ids = append(ids, id)
+	}
+	for _, id := range ids[:MaxLiveDrillsBelowAdmin] { // the cap, reached the ordinary way
+		resp, body := e.req(t, nil, "POST", "/api/v1/backups/"+idText(id)+"/verify", e.tokens[auth.Operator], `{"level":"drill"}`)
+		require.Equal(t, http.StatusAccepted, resp.StatusCode, body)
+	}
+	resp, body := e.req(t, nil, "POST", "/api/v1/schedules", e.tokens[auth.Operator],
+		`{"name":"Drill now","kind":"drill","cadence":"manual","keep_last":1}`)
+	require.Equal(t, http.StatusCreated, resp.StatusCode, body)
+	var s struct{ ID int64 }
+	require.NoError(t, jsonUnmarshal(body, &s))
+	for _, path := range []string{"/api/v1/schedules/" + idText(s.ID) + "/run", "/schedules/" + idText(s.ID) + "/run"} {
+		resp, body = e.req(t, nil, "POST", path, e.tokens[auth.Operator], "")
+		require.Equal(t, http.StatusTooManyRequests, resp.StatusCode, "%s: %s", path, body)
+	}
+	var n int
+	require.NoError(t, e.d.Pool.QueryRow(ctx, "SELECT count(*) FROM verifications WHERE level = 'drill'").Scan(&n))
+	require.Equal(t, MaxLiveDrillsBelowAdmin, n, "no drill past the cap was queued")
+}

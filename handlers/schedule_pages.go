@@ -108,7 +108,7 @@ func (h *Handlers) scheduleRun(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	f, err := jobs.RunSchedule(r.Context(), h.jobDeps(), h.River, s, "manual", principalFrom(r.Context()).UserID)
+	f, err := h.runSchedule(r, s, "manual")
 	if errors.Is(err, jobs.ErrJobStillActive) || errors.Is(err, jobs.ErrNothingToDrill) {
 		return Errorf(CodeConflict, "%s", err.Error())
 	} else if err != nil {

@@ -145,6 +145,12 @@ func RunSchedule(ctx context.Context, d *Deps, client *river.Client[pgx.Tx], s q
 	return runSchedule(ctx, d, d.Pool, client, s, trigger, createdBy)
 }
 
+// RunScheduleIn is RunSchedule inside db: the scheduler passes its claim's transaction, the web handlers the
+// transaction that holds the operator drill cap's lock (so the count and the queued drill cannot interleave).
+func RunScheduleIn(ctx context.Context, d *Deps, db DB, client *river.Client[pgx.Tx], s queries.Schedule, trigger string, createdBy *int64) (Fired, error) {
+	return runSchedule(ctx, d, db, client, s, trigger, createdBy)
+}
+
 // runSchedule is RunSchedule inside db (the scheduler passes its claim's transaction).
 func runSchedule(ctx context.Context, d *Deps, db DB, client *river.Client[pgx.Tx], s queries.Schedule, trigger string, createdBy *int64) (Fired, error) {
 	if s.Kind != "drill" {
