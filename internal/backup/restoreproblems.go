@@ -72,6 +72,8 @@ var (
 	verboseRe  = regexp.MustCompile(`^pg_restore: (?:creating|processing|executing) (.+?) "(.*)"$`)
 	dataRe     = regexp.MustCompile(`^pg_restore: processing data for table "(.*)"$`)
 	ignoredRe  = regexp.MustCompile(`^pg_restore: warning: errors ignored on restore: (\d+)$`)
+	// unquotedRe is a verbose line naming its entry without quotes: "executing BLOB 59406", "processing BLOBS".
+	unquotedRe = regexp.MustCompile(`^pg_restore: (?:executing|processing) ([A-Z][A-Z ]*[A-Z])(?: (\d+))?$`)
 )
 
 // problemTypes are the TOC entry types whose failure loses data; the list is pg_dump's own descriptors.
@@ -144,6 +146,10 @@ func (c *problemCollector) line(l string) {
 	case verboseRe.MatchString(l):
 		c.flush()
 		m := verboseRe.FindStringSubmatch(l)
+		c.entry, c.typ, c.object = "", m[1], m[2]
+	case unquotedRe.MatchString(l):
+		c.flush()
+		m := unquotedRe.FindStringSubmatch(l)
 		c.entry, c.typ, c.object = "", m[1], m[2]
 	case strings.HasPrefix(l, "pg_restore: "):
 		c.flush()
