@@ -27,6 +27,7 @@ type restoreResult struct {
 	RestoreMS  int64                  `json:"restore_ms,omitempty"`
 	Tables     []backup.TableCheck    `json:"tables,omitempty"`
 	Sequences  []backup.SequenceCheck `json:"sequences,omitempty"`
+	Objects    *backup.ObjectsCheck   `json:"objects,omitempty"`
 	Warnings   []string               `json:"warnings,omitempty"`
 	// Problems are the pg_restore errors the restore continued past ("restored with N problems").
 	Problems backup.RestoreProblems `json:"restore_problems"`
@@ -142,8 +143,8 @@ func runRestore(ctx context.Context, d *Deps, b queries.Backup, r queries.Restor
 	return compareRestored(ctx, b, target, res)
 }
 
-// compareRestored compares the restored database with the manifest (counts, content digests, sequences),
-// like a drill does.
+// compareRestored compares the restored database with the manifest (counts, content digests, sequences, schema
+// objects, materialized views, large objects), like a drill does, tying differences to res.Problems.
 func compareRestored(ctx context.Context, b queries.Backup, target *dbconn.Settings, res *restoreResult) error {
 	conn, err := target.Connect(ctx)
 	if err != nil {
@@ -152,13 +153,15 @@ func compareRestored(ctx context.Context, b queries.Backup, target *dbconn.Setti
 	defer conn.Close(context.WithoutCancel(ctx))
 	var expected []backup.TableCount
 	var seqs []backup.SequenceValue
+	var inv *backup.ObjectInventory
 	var roles, spaces []string
 	if m, err := backup.ParseManifest(b.Manifest); err == nil && len(b.Manifest) > 0 {
-		expected, seqs, roles, spaces = m.Tables, m.Sequences, m.Roles, m.Tablespaces
+		expected, seqs, inv, roles, spaces = m.Tables, m.Sequences, m.Inventory, m.Roles, m.Tablespaces
 	}
-	var cmp backup.DrillResult
-	err = backup.CompareRestored(ctx, conn, expected, seqs, &cmp)
-	res.Tables, res.Sequences = cmp.Tables, cmp.Sequences
+	cmp := backup.DrillResult{Problems: res.Problems}
+	err = backup.CompareRestored(ctx, conn, expected, seqs, inv, &cmp)
+	res.Tables, res.Sequences, res.Objects = cmp.Tables, cmp.Sequences, cmp.Objects
+	res.Warnings = append(res.Warnings, cmp.Warnings...)
 	if err != nil {
 		return fmt.Errorf("restored, but %w", err)
 	}

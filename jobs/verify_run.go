@@ -105,6 +105,7 @@ func verifyDatabase(ctx context.Context, d *Deps, b queries.Backup, v queries.Ve
 func drillDatabase(ctx context.Context, d *Deps, b queries.Backup, v queries.Verification, a backup.Artifact) verifyOutcome {
 	var expected []backup.TableCount
 	var seqs []backup.SequenceValue
+	var inv *backup.ObjectInventory
 	var roles, spaces []string
 	var props *backup.DatabaseProperties
 	if len(b.Manifest) > 0 {
@@ -112,7 +113,7 @@ func drillDatabase(ctx context.Context, d *Deps, b queries.Backup, v queries.Ver
 		if err != nil {
 			return verifyOutcome{Err: fmt.Errorf("the backup's manifest is unreadable: %w", err)}
 		}
-		expected, seqs, roles, spaces, props = m.Tables, m.Sequences, m.Roles, m.Tablespaces, m.Properties
+		expected, seqs, inv, roles, spaces, props = m.Tables, m.Sequences, m.Inventory, m.Roles, m.Tablespaces, m.Properties
 	}
 	guard := NewGuard(d.Cfg, d.Q)
 	pgRestore, err := backup.ClientFor(ctx, d.Cfg.PGClients, "pg_restore", guard.Admin)
@@ -127,7 +128,7 @@ func drillDatabase(ctx context.Context, d *Deps, b queries.Backup, v queries.Ver
 		_ = d.Q.VerificationProgress(c, queries.VerificationProgressParams{ID: v.ID, ProgressBytes: done.Load(), ProgressTotal: b.BytesRead})
 	})
 	res, err := backup.Drill(ctx, backup.DrillOptions{Artifact: a, PGRestore: pgRestore.Path, Guard: guard,
-		ID: v.ID, Expected: expected, Sequences: seqs, Roles: roles, Tablespaces: spaces, Properties: props, AfterRestore: d.DrillAfterRestore, Progress: func(n int64) { done.Store(n) }})
+		ID: v.ID, Expected: expected, Sequences: seqs, Inventory: inv, Roles: roles, Tablespaces: spaces, Properties: props, AfterRestore: d.DrillAfterRestore, Progress: func(n int64) { done.Store(n) }})
 	stop()
 	out := verifyOutcome{Details: res, Err: err}
 	if res != nil {

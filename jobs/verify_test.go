@@ -100,7 +100,31 @@ func TestDrillOfDemoBackupPasses(t *testing.T) {
 		require.True(t, tc.Match, "%s: expected %d, restored %d", tc.Table, tc.Expected, tc.Actual)
 		require.GreaterOrEqual(t, tc.Actual, int64(0))
 	}
+	require.NotNil(t, m.Inventory)
+	require.NotNil(t, res.Objects, "the demo clinic's schema objects were compared")
+	require.Equal(t, len(m.Inventory.Objects), res.Objects.SchemaObjects)
+	require.Positive(t, res.Objects.SchemaObjects)
+	require.Empty(t, res.Objects.Differences, "the demo clinic's functions, views, triggers, policies, indexes and constraints all come back")
 	require.False(t, b.databaseExists(t, res.Scratch), "the scratch database is dropped after the drill")
+}
+
+// A backup whose manifest was written before the inventory was recorded still verifies, and the drill says
+// what it did not compare.
+func TestDrillOfManifestWithoutInventoryPasses(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	client := b.startWorker(t)
+	bk := b.backupNow(t, client)
+	_, err := b.d.Pool.Exec(context.Background(), "UPDATE backups SET manifest = manifest - 'inventory' WHERE id = $1", bk.ID)
+	require.NoError(t, err)
+
+	v := b.verifyNow(t, client, bk.ID, "drill")
+	require.Equal(t, "succeeded", v.Status, v.Error)
+	require.Contains(t, v.Error, "not recorded in this backup, not compared")
+	var res backup.DrillResult
+	require.NoError(t, json.Unmarshal(v.Details, &res))
+	require.Nil(t, res.Objects)
+	require.Zero(t, res.Mismatches)
 }
 
 // Flipping one byte of the stored artifact fails the checksum, and the archive level then names a

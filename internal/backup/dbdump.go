@@ -33,7 +33,8 @@ type DumpOptions struct {
 	// and "" once it no longer does (checked every LockCheckEvery).
 	Waiting func(what string)
 	Now     func() time.Time
-	// NoDigests skips the per-table content digests (counts and sequence values are still taken).
+	// NoDigests skips the per-table and large-object content digests (counts, sequence values and the rest of
+	// the inventory are still taken).
 	NoDigests bool
 }
 
@@ -161,6 +162,9 @@ func runDump(ctx context.Context, o DumpOptions, pgDump string, snap *Snapshot, 
 		m.Tables = tables
 		if err == nil {
 			m.Sequences, err = SequenceValues(dctx, snap.tx)
+		}
+		if err == nil {
+			m.Inventory, err = ReadInventory(dctx, snap.tx, !o.NoDigests)
 		}
 		return err
 	})

@@ -26,6 +26,9 @@ type DrillOptions struct {
 	Expected []TableCount
 	// Sequences are the manifest's sequence values (nil: not compared).
 	Sequences []SequenceValue
+	// Inventory is the manifest's schema objects, materialized view row counts and large objects (nil: not
+	// recorded in this backup, not compared, and said so in the result's warnings).
+	Inventory *ObjectInventory
 	// Roles and Tablespaces are the manifest's referenced roles and tablespaces, checked against the target.
 	Roles, Tablespaces []string
 	// Properties are the source database's (manifest); the scratch database is created with them.
@@ -63,7 +66,10 @@ type DrillResult struct {
 	PlainBytes int64           `json:"plain_bytes"`
 	Tables     []TableCheck    `json:"tables"`
 	Sequences  []SequenceCheck `json:"sequences,omitempty"`
-	Mismatches int             `json:"mismatches"`
+	// Objects compares the schema objects, materialized views and large objects (nil: not recorded).
+	Objects *ObjectsCheck `json:"objects,omitempty"`
+	// Mismatches counts the tables, sequences and Objects differences that fail.
+	Mismatches int `json:"mismatches"`
 	// Warnings name what the target cannot carry: roles it lacks, tablespaces mapped to its default.
 	Warnings []string `json:"warnings,omitempty"`
 	// Problems are the errors pg_restore continued past; any that lost data fails the drill.
@@ -126,7 +132,7 @@ func Drill(ctx context.Context, o DrillOptions) (*DrillResult, error) {
 	if err != nil {
 		return res, fmt.Errorf("connect to scratch database: %w", err)
 	}
-	err = CompareRestored(ctx, conn, o.Expected, o.Sequences, res)
+	err = CompareRestored(ctx, conn, o.Expected, o.Sequences, o.Inventory, res)
 	if err == nil {
 		var w []string
 		w, err = TargetWarnings(ctx, conn, o.Roles, o.Tablespaces)
@@ -137,9 +143,12 @@ func Drill(ctx context.Context, o DrillOptions) (*DrillResult, error) {
 }
 
 // CompareRestored counts (and, when the manifest has digests, digests) every table of the restored database
-// on conn and reads its sequences, compares them with the manifest's and fills res.Tables, res.Sequences and
-// res.Mismatches. The error names the differing objects (at most ten).
-func CompareRestored(ctx context.Context, conn *pgx.Conn, expected []TableCount, seqs []SequenceValue, res *DrillResult) error {
+// on conn, reads its sequences and its ObjectInventory, compares them with the manifest's and fills
+// res.Tables, res.Sequences, res.Objects and res.Mismatches. res.Problems must already hold the restore's
+// problems: an object a problem names is tied to it (CompareInventory). A nil inventory (a manifest from
+// before it was recorded) is not compared and adds a warning saying so. The error names the differing
+// objects (at most ten).
+func CompareRestored(ctx context.Context, conn *pgx.Conn, expected []TableCount, seqs []SequenceValue, inv *ObjectInventory, res *DrillResult) error {
 	digests := false
 	for _, t := range expected {
 		digests = digests || t.Digest != ""
@@ -149,7 +158,7 @@ func CompareRestored(ctx context.Context, conn *pgx.Conn, expected []TableCount,
 		return fmt.Errorf("count restored rows: %w", err)
 	}
 	res.Tables, res.Mismatches = CompareCounts(expected, actual)
-	var badSeq int
+	var badSeq, badObj int
 	if seqs != nil {
 		got, err := SequenceValues(ctx, conn)
 		if err != nil {
@@ -157,12 +166,22 @@ func CompareRestored(ctx context.Context, conn *pgx.Conn, expected []TableCount,
 		}
 		res.Sequences, badSeq = CompareSequences(seqs, got)
 	}
-	if res.Mismatches+badSeq == 0 {
+	if inv == nil {
+		res.Warnings = append(res.Warnings, InventoryNotRecorded)
+	} else {
+		got, err := ReadInventory(ctx, conn, inv.LargeObjects.Digest != "")
+		if err != nil {
+			return err
+		}
+		res.Objects = CompareInventory(inv, got, res.Problems)
+		badObj = res.Objects.Failing()
+	}
+	if res.Mismatches+badSeq+badObj == 0 {
 		return nil
 	}
 	var names []string
 	for _, t := range res.Tables {
-		if !t.Match && len(names) < 10 {
+		if !t.Match {
 			what := "row count"
 			if t.Content == "differs" && t.Expected == t.Actual {
 				what = "content"
@@ -171,15 +190,32 @@ func CompareRestored(ctx context.Context, conn *pgx.Conn, expected []TableCount,
 		}
 	}
 	for _, q := range res.Sequences {
-		if !q.Match && len(names) < 10 {
+		if !q.Match {
 			names = append(names, q.Sequence+" (sequence value)")
 		}
 	}
+	if res.Objects != nil {
+		for _, d := range res.Objects.Differences {
+			if d.Fails {
+				names = append(names, d.What)
+			}
+		}
+	}
+	if len(names) > 10 {
+		names = append(names[:10], fmt.Sprintf("… %d more in the details", len(names)-10))
+	}
 	n := res.Mismatches
-	res.Mismatches += badSeq
-	return fmt.Errorf("%d of %d tables and %d of %d sequences differ from the backup after restore: %s",
-		n, len(res.Tables), badSeq, len(res.Sequences), strings.Join(names, ", "))
+	res.Mismatches += badSeq + badObj
+	objects := ""
+	if res.Objects != nil {
+		objects = fmt.Sprintf(" and %d schema objects, materialized views or large objects", badObj)
+	}
+	return fmt.Errorf("%d of %d tables, %d of %d sequences%s differ from the backup after restore: %s",
+		n, len(res.Tables), badSeq, len(res.Sequences), objects, strings.Join(names, "; "))
 }
+
+// InventoryNotRecorded is the warning for a manifest without an ObjectInventory.
+const InventoryNotRecorded = "schema objects (functions, views, triggers, policies, indexes, constraints), materialized view row counts and large objects: not recorded in this backup, not compared"
 
 // TargetWarnings names what the target server cannot carry of a backup: referenced roles it lacks (roles are
 // global objects no database dump creates, so their grants, policies and ownerships are not restored; each

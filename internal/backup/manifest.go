@@ -52,6 +52,9 @@ type Manifest struct {
 	GlobalsSHA256 string `json:"globals_sha256,omitempty"`
 	GlobalsBytes  int64  `json:"globals_bytes,omitempty"`
 	GlobalsError  string `json:"globals_error,omitempty"`
+	// Inventory is the schema objects, materialized view row counts and large objects in the dump's snapshot;
+	// drills compare them after restore. nil in manifests written before it was recorded.
+	Inventory *ObjectInventory `json:"inventory,omitempty"`
 	// TablesSource says where Tables came from: "" pisbackup counted them in the dump's snapshot, "archive"
 	// they were read from the uploaded archive itself, TablesClaimed an uploaded manifest said so (unverified).
 	TablesSource string `json:"tables_source,omitempty"`
