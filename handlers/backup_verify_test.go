@@ -89,6 +89,8 @@ func TestVerifyAndRestoreThroughAPIAndPage(t *testing.T) {
 	doc := e.page(t, auth.Admin, "/backups/"+id)
 	require.Equal(t, len(m.Tables), doc.Find("[data-testid=drill-tables] tbody tr").Length())
 	require.Equal(t, 0, doc.Find("[data-testid=drill-tables] .st-failed").Length())
+	require.Contains(t, doc.Find("[data-testid=drill-objects] summary").Text(), "all the same")
+	require.Equal(t, 0, doc.Find("[data-testid=drill-object-difference]").Length())
 	require.Equal(t, 1, doc.Find("[data-testid=verify-drill]").Length())
 	require.Equal(t, 1, doc.Find("[data-testid=restore-form]").Length())
 	require.GreaterOrEqual(t, doc.Find("[data-testid=verification]").Length(), 2, "the automatic checksum and the drill")

@@ -81,6 +81,19 @@ func DrillTables(v queries.Verification) []backup.TableCheck {
 	return res.Tables
 }
 
+// DrillObjects is a drill's comparison of schema objects, materialized views and large objects, from its
+// details; nil when the backup's manifest did not record them (or for other levels).
+func DrillObjects(v queries.Verification) *backup.ObjectsCheck {
+	if v.Level != "drill" || len(v.Details) == 0 {
+		return nil
+	}
+	var res backup.DrillResult
+	if json.Unmarshal(v.Details, &res) != nil {
+		return nil
+	}
+	return res.Objects
+}
+
 // RestoreListing is a dry run's archive listing, from its details.
 func RestoreListing(r queries.Restore) string {
 	var d struct {

@@ -101,6 +101,17 @@ func printVerification(e *env, v queries.Verification, asJSON bool) {
 				}
 				fmt.Fprintf(e.stdout, "  %-50s expected %8d  restored %8d  %s\n", t.Table, t.Expected, t.Actual, mark)
 			}
+			if o := res.Objects; o != nil {
+				fmt.Fprintf(e.stdout, "  %d schema objects, %d materialized views, %d large objects compared: %d differ\n",
+					o.SchemaObjects, o.MaterializedViews, o.LargeObjects, len(o.Differences))
+				for _, d := range o.Differences {
+					mark := "DIFFERS"
+					if !d.Fails {
+						mark = "object not created (see the restore problems)"
+					}
+					fmt.Fprintf(e.stdout, "  %s  %s\n", d.What, mark)
+				}
+			}
 		}
 	}
 	if v.Error != "" {
