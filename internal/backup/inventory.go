@@ -1,6 +1,7 @@
 package backup
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -13,7 +14,8 @@ import (
 // schema objects, every materialized view's row count and the large objects. nil in manifests written before
 // it was recorded (drills then say "not recorded in this backup").
 type ObjectInventory struct {
-	// Objects are the functions, views, triggers, policies, indexes and constraints, sorted (see SchemaObject).
+	// Objects are the functions, views, triggers, policies, indexes and constraints (see SchemaObject), sorted
+	// bytewise by kind, schema, table and name.
 	Objects []SchemaObject `json:"schema_objects"`
 	// MaterializedViews are every materialized view's row count, sorted by schema and name.
 	MaterializedViews []MatViewRows `json:"materialized_views"`
@@ -96,7 +98,8 @@ type TxQuerier interface {
 // schemas, extension members and whatever belongs to an extension's table, internal triggers (foreign keys),
 // constraint triggers' pg_constraint rows (the trigger is listed) and NOT NULL constraints (catalogued as
 // constraints from PostgreSQL 18 on, so a restore onto a newer server would list them). Run with an empty
-// search_path so type names are qualified the way pg_dump qualifies them.
+// search_path so type names are qualified the way pg_dump qualifies them. Unordered: ReadInventory sorts
+// bytewise (an ORDER BY in the database's collation cost a backup's cold connection more than the query).
 const inventorySQL = `
 WITH ext AS (SELECT classid, objid FROM pg_depend WHERE deptype = 'e'),
 ns AS (SELECT oid, nspname FROM pg_namespace
@@ -123,8 +126,7 @@ SELECT 'constraint', t.nspname, t.relname, c.conname FROM pg_constraint c JOIN r
 UNION ALL
 SELECT 'domain constraint', ns.nspname, y.typname, c.conname
   FROM pg_constraint c JOIN pg_type y ON y.oid = c.contypid JOIN ns ON ns.oid = y.typnamespace
-  WHERE c.contype NOT IN ('n') AND NOT EXISTS (SELECT 1 FROM ext WHERE ext.classid = 'pg_type'::regclass AND ext.objid = y.oid)
-ORDER BY 1, 2, 3, 4`
+  WHERE c.contype NOT IN ('n') AND NOT EXISTS (SELECT 1 FROM ext WHERE ext.classid = 'pg_type'::regclass AND ext.objid = y.oid)`
 
 // matViewSQL lists the materialized views (extension members left out) and whether the connected role may read each.
 const matViewSQL = `
@@ -170,6 +172,9 @@ func ReadInventory(ctx context.Context, q TxQuerier, digests bool) (*ObjectInven
 	if err != nil {
 		return nil, fmt.Errorf("read schema objects: %w", err)
 	}
+	slices.SortFunc(inv.Objects, func(a, b SchemaObject) int {
+		return cmp.Or(strings.Compare(a.Kind, b.Kind), strings.Compare(a.Schema, b.Schema), strings.Compare(a.Table, b.Table), strings.Compare(a.Name, b.Name))
+	})
 	type mv struct {
 		MatViewRows
 		readable bool
