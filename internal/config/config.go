@@ -80,7 +80,9 @@ type Config struct {
 	// with more than CREATEDB (a superuser, say) on a single-user laptop; every start and every drill warns.
 	RestoreAllowSuperuser bool
 	// ContentDigests (BACKUP_CONTENT_DIGESTS, default true) takes a content digest of every table in the dump's
-	// snapshot so drills compare content, not only counts (issue 22); false keeps counts and sequence values.
+	// snapshot, and of the large objects, so drills compare content, not only counts (issue 22); false keeps
+	// counts, sequence values and the rest of the inventory (schema objects, materialized view rows, large
+	// object count).
 	ContentDigests bool
 	// TrustedProxies are the reverse proxies whose X-Forwarded-For is believed (TRUSTED_PROXIES: CIDRs, or
 	// "heroku"); unset, the client is the TCP peer.
