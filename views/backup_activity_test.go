@@ -16,7 +16,7 @@ import (
 )
 
 // A failed drill's page names each differing schema object, materialized view or large object, marks the
-// ones that fail it, and shows those a restore problem already explains as objects not created.
+// ones that fail it, and shows why the others do not (the restore problem, or a stale view's refresh).
 func TestBackupActivityShowsObjectDifferences(t *testing.T) {
 	details, err := json.Marshal(backup.DrillResult{Objects: &backup.ObjectsCheck{SchemaObjects: 13, MaterializedViews: 1, LargeObjects: 3,
 		Differences: []backup.ObjectDifference{
@@ -39,6 +39,7 @@ func TestBackupActivityShowsObjectDifferences(t *testing.T) {
 	require.Equal(t, 2, items.Length())
 	require.Contains(t, items.Eq(0).Text(), "function public.rate_of(text) missing after restore")
 	require.Equal(t, 1, items.Eq(0).Find(".st-failed").Length())
-	require.Contains(t, items.Eq(1).Text(), "object not created")
+	require.Equal(t, "explained", items.Eq(1).Find(".badge").Text())
+	require.Contains(t, items.Eq(1).Find("[data-testid=drill-object-explained]").Text(), "object not created: POLICY public.visits p")
 	require.Equal(t, 0, items.Eq(1).Find(".st-failed").Length())
 }

@@ -107,9 +107,12 @@ func printVerification(e *env, v queries.Verification, asJSON bool) {
 				for _, d := range o.Differences {
 					mark := "DIFFERS"
 					if !d.Fails {
-						mark = "object not created (see the restore problems)"
+						mark = "explained"
 					}
 					fmt.Fprintf(e.stdout, "  %s  %s\n", d.What, mark)
+					if d.ExplainedBy != "" {
+						fmt.Fprintf(e.stdout, "    %s\n", d.ExplainedBy)
+					}
 				}
 			}
 		}

@@ -173,7 +173,9 @@ func CompareRestored(ctx context.Context, conn *pgx.Conn, expected []TableCount,
 		if err != nil {
 			return err
 		}
-		res.Objects = CompareInventory(inv, got, res.Problems)
+		res.Objects = CompareInventory(inv, got, res.Problems, func(schema, name string) (int64, error) {
+			return MatViewQueryRows(ctx, conn, schema, name)
+		})
 		badObj = res.Objects.Failing()
 	}
 	if res.Mismatches+badSeq+badObj == 0 {
@@ -212,6 +214,23 @@ func CompareRestored(ctx context.Context, conn *pgx.Conn, expected []TableCount,
 	}
 	return fmt.Errorf("%d of %d tables, %d of %d sequences%s differ from the backup after restore: %s",
 		n, len(res.Tables), badSeq, len(res.Sequences), objects, strings.Join(names, "; "))
+}
+
+// MatViewQueryRows counts the rows the materialized view schema.name's own query (pg_get_viewdef) gives on
+// conn's database now, in a read-only transaction under the session's search_path, without refreshing the view.
+func MatViewQueryRows(ctx context.Context, conn *pgx.Conn, schema, name string) (int64, error) {
+	tx, err := conn.BeginTx(ctx, pgx.TxOptions{AccessMode: pgx.ReadOnly})
+	if err != nil {
+		return 0, err
+	}
+	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
+	var def string
+	if err := tx.QueryRow(ctx, "SELECT pg_get_viewdef(format('%I.%I', $1::text, $2::text)::regclass)", schema, name).Scan(&def); err != nil {
+		return 0, err
+	}
+	var n int64
+	err = tx.QueryRow(ctx, "SELECT count(*) FROM ("+strings.TrimSuffix(strings.TrimSpace(def), ";")+") q").Scan(&n)
+	return n, err
 }
 
 // InventoryNotRecorded is the warning for a manifest without an ObjectInventory.
