@@ -265,3 +265,27 @@ func TestInventorySkipsRowsOfUnreadableMaterializedView(t *testing.T) {
 	_, err = backup.Drill(context.Background(), o)
 	require.ErrorContains(t, err, "materialized view public.private_stats: populated in the backup, not populated after restore")
 }
+
+// A primary key's index goes with its constraint: when pg_restore could not add the constraint (one "object not
+// created" problem), the index it would have built is tied to the same problem rather than failing the drill
+// as a silent loss. A large object a restore problem lost stays a failing difference (data lost), tied to it.
+func TestCompareInventoryTiesDependentObjectsToTheirProblem(t *testing.T) {
+	t.Parallel()
+	pk := []backup.SchemaObject{{Kind: "constraint", Schema: "public", Table: "visits", Name: "visits_pkey"},
+		{Kind: "index", Schema: "public", Table: "visits", Name: "visits_pkey"}}
+	expected := &backup.ObjectInventory{Objects: pk, LargeObjects: backup.LargeObjects{Count: 2}}
+	actual := &backup.ObjectInventory{LargeObjects: backup.LargeObjects{Count: 1}}
+	problems := backup.RestoreProblems{List: []backup.RestoreProblem{
+		{Type: "CONSTRAINT", Object: "public.visits visits_pkey", Message: "could not create unique index"},
+		{Type: "BLOB", Object: "59406", Message: "duplicate key", DataLost: true}}}
+	c := backup.CompareInventory(expected, actual, problems, nil)
+	require.Len(t, c.Differences, 3)
+	for _, d := range c.Differences[:2] {
+		require.False(t, d.Fails, d)
+		require.Equal(t, problems.List[0].String(), d.ExplainedBy)
+	}
+	require.Equal(t, "constraint visits_pkey on public.visits missing after restore", c.Differences[0].What)
+	require.Equal(t, "index public.visits_pkey missing after restore", c.Differences[1].What)
+	require.Equal(t, backup.ObjectDifference{What: "large objects: 2 in the backup, 1 after restore", ExplainedBy: problems.List[1].String(), Fails: true}, c.Differences[2])
+	require.Equal(t, 1, c.Failing())
+}

@@ -64,6 +64,8 @@ func (o SchemaObject) restoreEntries() []string {
 		return []string{"CHECK CONSTRAINT " + onTable, "DOMAIN " + o.Schema + "." + o.Table}
 	case "row level security":
 		return []string{"ROW SECURITY " + o.Schema + "." + o.Table}
+	case "index": // a primary key, unique or exclusion constraint's index has the constraint's name and entry
+		return []string{"INDEX " + qualified, "CONSTRAINT " + onTable}
 	}
 	return []string{strings.ToUpper(o.Kind) + " " + qualified}
 }
