@@ -54,7 +54,9 @@ func newWorld(t *testing.T) *world {
 	key := filepath.Join(dir, "identity.txt")
 	require.NoError(t, os.WriteFile(key, []byte(id.String()+"\n"), 0o600))
 	w := &world{storage: filepath.Join(dir, "backups")}
-	w.env = append(os.Environ(), "DATABASE_URL="+catalog, "SOURCE_DATABASE_URL="+testdb.Source(t),
+	src := testdb.Source(t)
+	// Drills and restores run as the CREATEDB-only restore role: the source's owner is refused (issue 13).
+	w.env = append(os.Environ(), "DATABASE_URL="+catalog, "SOURCE_DATABASE_URL="+src, "RESTORE_DATABASE_URL="+testdb.RestoreURL(t, src),
 		"BACKUP_STORAGE=file://"+w.storage, "BACKUP_AGE_IDENTITY_FILE="+key, "MEDIA_ROOT="+filepath.Join(dir, "media"),
 		"LOG_FORMAT=json", "PORT=0")
 	return w
