@@ -97,9 +97,61 @@ func (g *Guard) CheckRole(ctx context.Context) (RestoreRole, error) {
 		return r, err
 	}
 	if !r.Superuser {
-		r.Owns = g.ownsProtected(ctx, slices.DeleteFunc(r.Owns, func(n string) bool { return g.Replacing != "" && n == g.Replacing }))
+		owns, err := g.forgedMarks(ctx)
+		if err != nil {
+			return r, err
+		}
+		owns = append(r.Owns, owns...)
+		r.Owns = g.ownsProtected(ctx, slices.DeleteFunc(owns, func(n string) bool { return g.Replacing != "" && n == g.Replacing }))
 	}
 	return r, r.Verdict(g.AdminVar, g.AllowPowerful)
+}
+
+// forgedMarks lists the databases the restore role owns whose comment says this installation created them
+// although its catalog holds no matching record (server, name, oid): a mark written by hand, or left on a
+// database of the same name created again by someone else. The comment alone is anyone's word; only this
+// installation's catalog can vouch for its own marks. Without a catalog (Q or Catalog nil: the start-up
+// check) it lists nothing. A database being created right now is recorded before it is marked (CreateOwnedAs).
+func (g *Guard) forgedMarks(ctx context.Context) ([]string, error) {
+	if g.Q == nil || g.Catalog == nil {
+		return nil, nil
+	}
+	inst, err := g.Installation(ctx)
+	if err != nil {
+		return nil, err
+	}
+	conn, server, err := g.adminConn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	rows, err := conn.Query(ctx, `SELECT d.datname::text, d.oid FROM pg_database d
+		WHERE d.datdba = (SELECT oid FROM pg_roles WHERE rolname = current_user)
+		  AND shobj_description(d.oid, 'pg_database') LIKE $1 || '%' ORDER BY 1`, ownedMark+inst+" ")
+	if err != nil {
+		return nil, fmt.Errorf("ask the server about the restore role's databases: %w", err)
+	}
+	type db struct {
+		name string
+		oid  uint32
+	}
+	marked, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (db, error) {
+		var d db
+		return d, r.Scan(&d.name, &d.oid)
+	})
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, d := range marked {
+		rec, err := g.Q.OwnedDatabaseGet(ctx, queries.OwnedDatabaseGetParams{Server: server, Datname: d.name})
+		if errors.Is(err, pgx.ErrNoRows) || (err == nil && rec.Datoid != int64(d.oid)) {
+			out = append(out, d.name+" (marked as this installation's, but its catalog has no record of creating it)")
+		} else if err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }
 
 // ownsProtected puts in front of owns the source and catalog databases when the restore role owns them on its own
@@ -250,20 +302,23 @@ func (g *Guard) CreateOwnedAs(ctx context.Context, name, purpose string, p *Data
 			return warnings, fmt.Errorf("create database %s: %w", name, err)
 		}
 	}
+	// The catalog's record first, then the comment: CheckRole trusts a comment naming this installation only
+	// with a matching record, so the record must never lag behind the comment.
 	oid, _, err := databaseOID(ctx, conn, name)
-	if err == nil {
-		_, err = conn.Exec(ctx, "COMMENT ON DATABASE "+id+" IS "+quoteLiteral(fmt.Sprintf(
-			ownedMark+"%s as a %s database; pisbackup drops or replaces it", inst, purpose)))
-	}
 	if err == nil {
 		_ = g.Q.OwnedDatabaseForget(ctx, queries.OwnedDatabaseForgetParams{Server: server, Datname: name})
 		_, err = g.Q.OwnedDatabaseRecord(ctx, queries.OwnedDatabaseRecordParams{Server: server, Datname: name, Datoid: int64(oid), Purpose: purpose})
+	}
+	if err == nil {
+		_, err = conn.Exec(ctx, "COMMENT ON DATABASE "+id+" IS "+quoteLiteral(fmt.Sprintf(
+			ownedMark+"%s as a %s database; pisbackup drops or replaces it", inst, purpose)))
 	}
 	if err == nil && p != nil {
 		warnings = append(warnings, applySettings(ctx, conn, id, purpose, p)...)
 	}
 	if err != nil { // we created it a moment ago, so it is ours to remove
 		_, _ = conn.Exec(context.WithoutCancel(ctx), "DROP DATABASE IF EXISTS "+id+" WITH (FORCE)")
+		_ = g.Q.OwnedDatabaseForget(context.WithoutCancel(ctx), queries.OwnedDatabaseForgetParams{Server: server, Datname: name})
 		return warnings, fmt.Errorf("mark database %s as pisbackup's: %w", name, err)
 	}
 	return warnings, nil

@@ -112,6 +112,15 @@ func TestCheckRoleRefusesADatabaseOwner(t *testing.T) {
 	t.Cleanup(func() { testdb.DropDatabase(t, foreign) })
 	err = backup.CheckRestoreRole(ctx, dbconn.MustParse(r))
 	require.ErrorContains(t, err, "owns database "+foreign)
+	// A mark written by hand, naming this installation, is not taken on its word: its catalog has no record.
+	rg := &backup.Guard{Admin: dbconn.MustParse(r).WithDatabase("postgres"), AdminVar: "RESTORE_DATABASE_URL",
+		Source: dbconn.MustParse(src), Catalog: dbconn.MustParse(catalog), Q: queries.New(pool)}
+	inst, err := rg.Installation(ctx)
+	require.NoError(t, err)
+	_, err = admin.Exec(ctx, "COMMENT ON DATABASE "+foreign+" IS 'created by pisbackup installation "+inst+" as a restore database; pisbackup drops or replaces it'")
+	require.NoError(t, err)
+	_, err = rg.CheckRole(ctx)
+	require.ErrorContains(t, err, "owns database "+foreign+" (marked as this installation's, but its catalog has no record of creating it)")
 	_, err = admin.Exec(ctx, "ALTER DATABASE "+foreign+" OWNER TO postgres")
 	require.NoError(t, err)
 	require.NoError(t, backup.CheckRestoreRole(ctx, dbconn.MustParse(r)))
