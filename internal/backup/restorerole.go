@@ -27,7 +27,8 @@ type RestoreRole struct {
 	Becomes []string
 	// Owns are databases this role owns itself that pisbackup did not create for drills, restores or record
 	// recoveries (no "created by pisbackup installation" comment), and the clinic (source) or catalog database
-	// whenever the role owns them, marked or not ("clinic (the clinic database, SOURCE_DATABASE_URL)"). A
+	// whenever the role owns them, marked or not ("clinic (the clinic database, SOURCE_DATABASE_URL)"), and
+	// (Guard.CheckRole) databases whose mark names this installation without a matching catalog record. A
 	// database's owner may ALTER, rename or reconfigure it, so SQL in a backup could do that to each of them.
 	Owns []string
 	// ServerRoles are the predefined roles that reach the server's programs and files
