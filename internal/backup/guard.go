@@ -96,14 +96,20 @@ func (g *Guard) CheckRole(ctx context.Context) (RestoreRole, error) {
 	if err != nil {
 		return r, err
 	}
-	if !r.Superuser {
-		owns, err := g.forgedMarks(ctx)
-		if err != nil {
-			return r, err
-		}
-		owns = append(r.Owns, owns...)
-		r.Owns = g.ownsProtected(ctx, slices.DeleteFunc(owns, func(n string) bool { return g.Replacing != "" && n == g.Replacing }))
+	if r.Superuser {
+		return r, r.Verdict(g.AdminVar, g.AllowPowerful)
 	}
+	conn, server, err := g.adminConn(ctx)
+	if err != nil {
+		return r, err
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	forged, err := g.forgedMarks(ctx, conn, server)
+	if err != nil {
+		return r, err
+	}
+	owns := slices.DeleteFunc(append(r.Owns, forged...), func(n string) bool { return g.Replacing != "" && n == g.Replacing })
+	r.Owns = g.ownsProtected(ctx, conn, server, owns)
 	return r, r.Verdict(g.AdminVar, g.AllowPowerful)
 }
 
@@ -112,7 +118,7 @@ func (g *Guard) CheckRole(ctx context.Context) (RestoreRole, error) {
 // database of the same name created again by someone else. The comment alone is anyone's word; only this
 // installation's catalog can vouch for its own marks. Without a catalog (Q or Catalog nil: the start-up
 // check) it lists nothing. A database being created right now is recorded before it is marked (CreateOwnedAs).
-func (g *Guard) forgedMarks(ctx context.Context) ([]string, error) {
+func (g *Guard) forgedMarks(ctx context.Context, conn *pgx.Conn, server string) ([]string, error) {
 	if g.Q == nil || g.Catalog == nil {
 		return nil, nil
 	}
@@ -120,11 +126,6 @@ func (g *Guard) forgedMarks(ctx context.Context) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	conn, server, err := g.adminConn(ctx)
-	if err != nil {
-		return nil, err
-	}
-	defer conn.Close(context.WithoutCancel(ctx))
 	rows, err := conn.Query(ctx, `SELECT d.datname::text, d.oid FROM pg_database d
 		WHERE d.datdba = (SELECT oid FROM pg_roles WHERE rolname = current_user)
 		  AND shobj_description(d.oid, 'pg_database') LIKE $1 || '%' ORDER BY 1`, ownedMark+inst+" ")
@@ -156,12 +157,7 @@ func (g *Guard) forgedMarks(ctx context.Context) ([]string, error) {
 
 // ownsProtected puts in front of owns the source and catalog databases when the restore role owns them on its own
 // server, described so the refusal says which database it is and where it was configured.
-func (g *Guard) ownsProtected(ctx context.Context, owns []string) []string {
-	conn, server, err := g.adminConn(ctx)
-	if err != nil {
-		return owns
-	}
-	defer conn.Close(context.WithoutCancel(ctx))
+func (g *Guard) ownsProtected(ctx context.Context, conn *pgx.Conn, server string, owns []string) []string {
 	var protected []string
 	for _, p := range []struct {
 		db       *dbconn.Settings

@@ -74,6 +74,18 @@ func listSome(names []string, n int) string {
 	return fmt.Sprintf("%s and %d more", strings.Join(names[:n], ", "), len(names)-n)
 }
 
+// unmarkedDatabases lists, sorted, the databases the connected role owns that carry no pisbackup mark
+// (ownedMark at the start of their COMMENT ON DATABASE).
+func unmarkedDatabases(ctx context.Context, conn *pgx.Conn) ([]string, error) {
+	rows, err := conn.Query(ctx, `SELECT d.datname::text FROM pg_database d
+		WHERE d.datdba = (SELECT oid FROM pg_roles WHERE rolname = current_user)
+		  AND COALESCE(shobj_description(d.oid, 'pg_database'), '') NOT LIKE $1 || '%' ORDER BY 1`, ownedMark)
+	if err != nil {
+		return nil, fmt.Errorf("ask the server which databases the restore role owns: %w", err)
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[string])
+}
+
 // markSettle is how long InspectRestoreRole waits before asking again about databases the role owns unmarked.
 const markSettle = time.Second
 
@@ -105,15 +117,18 @@ SELECT r.rolname, r.rolsuper, r.rolcreaterole, r.rolcreatedb,
                AND pg_has_role(r.oid, o.oid, 'MEMBER') ORDER BY 1),
        ARRAY(SELECT DISTINCT p.proname::text FROM pg_proc p
              WHERE p.pronamespace = 'pg_catalog'::regnamespace AND p.proname = ANY($1)
-               AND has_function_privilege(r.oid, p.oid, 'EXECUTE') ORDER BY 1),
-       ARRAY(SELECT d.datname::text FROM pg_database d
-             WHERE d.datdba = r.oid AND COALESCE(shobj_description(d.oid, 'pg_database'), '') NOT LIKE $2 || '%' ORDER BY 1)
-FROM pg_roles r WHERE r.rolname = current_user`, serverFunctions, ownedMark).
-		Scan(&r.Name, &r.Superuser, &r.CreateRole, &r.CreateDB, &r.Becomes, &r.ServerRoles, &r.ServerFunctions, &r.Owns)
+               AND has_function_privilege(r.oid, p.oid, 'EXECUTE') ORDER BY 1)
+FROM pg_roles r WHERE r.rolname = current_user`, serverFunctions).
+		Scan(&r.Name, &r.Superuser, &r.CreateRole, &r.CreateDB, &r.Becomes, &r.ServerRoles, &r.ServerFunctions)
 	if err != nil {
 		return r, fmt.Errorf("ask the server about the restore role: %w", err)
 	}
-	if len(r.Owns) > 0 && !r.Superuser {
+	if !r.Superuser {
+		if r.Owns, err = unmarkedDatabases(ctx, conn); err != nil {
+			return r, err
+		}
+	}
+	if len(r.Owns) > 0 {
 		// pisbackup creates a database and marks it a moment later (CREATE DATABASE cannot take a comment), so a
 		// drill or restore of this or another installation may be between the two right now: only a database
 		// still unmarked a second later counts.
@@ -122,11 +137,9 @@ FROM pg_roles r WHERE r.rolname = current_user`, serverFunctions, ownedMark).
 			return r, ctx.Err()
 		case <-time.After(markSettle):
 		}
-		var again []string
-		if err := conn.QueryRow(ctx, `SELECT ARRAY(SELECT d.datname::text FROM pg_database d
-			WHERE d.datdba = (SELECT oid FROM pg_roles WHERE rolname = current_user)
-			  AND COALESCE(shobj_description(d.oid, 'pg_database'), '') NOT LIKE $1 || '%' ORDER BY 1)`, ownedMark).Scan(&again); err != nil {
-			return r, fmt.Errorf("ask the server about the restore role: %w", err)
+		again, err := unmarkedDatabases(ctx, conn)
+		if err != nil {
+			return r, err
 		}
 		r.Owns = slices.DeleteFunc(r.Owns, func(n string) bool { return !slices.Contains(again, n) })
 	}
