@@ -100,6 +100,7 @@ func TestAPIBackupsByRole(t *testing.T) {
 	actors := []string{}
 	for _, d := range denied {
 		actors = append(actors, d.Actor+" "+d.Target)
+		require.Equal(t, "failed", d.Outcome, "a refused request is on record as failed, not done")
 	}
 	require.ElementsMatch(t, []string{
 		"viewer@clinic.test (token viewer script) POST /api/v1/backups",

@@ -77,6 +77,9 @@ func (h *Handlers) apiRecoveryCreate(w http.ResponseWriter, r *http.Request) err
 	if err != nil {
 		return Errorf(CodeInvalid, "recovery #%d failed: %s", res.RecoveryID, err.Error())
 	}
+	if req.Mode == jobs.RecoverApply {
+		h.auditChanged(r, map[string]any{"recovery_id": res.RecoveryID, "rows": len(res.Touched)})
+	}
 	w.Header().Set("Location", "/api/v1/recoveries/"+strconv.FormatInt(res.RecoveryID, 10))
 	writeJSON(w, http.StatusOK, res)
 	return nil
@@ -125,6 +128,7 @@ func (h *Handlers) apiRecoveryUndo(w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return Errorf(CodeConflict, "%s", err.Error())
 	}
+	h.auditChanged(r, map[string]any{"recovery_id": id, "rows": res.Rows, "media_removed": res.MediaRemoved})
 	writeJSON(w, http.StatusOK, res)
 	return nil
 }

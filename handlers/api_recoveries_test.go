@@ -243,6 +243,17 @@ func TestRecoveryUndoAndMediaThroughAPIAndPage(t *testing.T) {
 		}
 	}
 	require.Len(t, undone, 2, "both undos are audited")
+	// The request rows of the applies and undos that changed the clinic database say so ("done"), never
+	// "no_change"; refusals say "failed"; only the page's mistyped confirmation changed nothing.
+	outcomes := map[string][]string{}
+	for _, route := range []string{"POST /api/v1/backups/{id}/recoveries", "POST /api/v1/recoveries/{id}/undo", "POST /recoveries/{id}/undo"} {
+		for _, a := range e.audit(t, route) {
+			outcomes[route] = append(outcomes[route], a.Outcome)
+		}
+	}
+	require.ElementsMatch(t, []string{"no_change", "done", "done"}, outcomes["POST /api/v1/backups/{id}/recoveries"], "a dry run, two applies")
+	require.ElementsMatch(t, []string{"failed", "done", "failed", "failed"}, outcomes["POST /api/v1/recoveries/{id}/undo"])
+	require.ElementsMatch(t, []string{"no_change", "done"}, outcomes["POST /recoveries/{id}/undo"])
 	for _, a := range undone {
 		require.Equal(t, e.users[auth.Admin].Email, a.Actor)
 	}

@@ -30,9 +30,30 @@ var errNotAudited = &Error{Code: CodeUnavailable, Message: "the audit log could 
 // sanitized and bounded (see auditText, auditDetails) so nothing a client sends can make the write fail or the
 // row large.
 func (h *Handlers) audit(r *http.Request, action, target string, details any) error {
+	return h.auditOutcome(r, "done", action, target, details)
+}
+
+// auditRefusal is audit for a request refused with a reason worth keeping (a protected restore target, a
+// wrong password, a role too weak): the row's outcome is "failed", never "done", so the audit log does not show
+// a refusal as something that happened.
+func (h *Handlers) auditRefusal(r *http.Request, action, target string, details any) error {
+	return h.auditOutcome(r, "failed", action, target, details)
+}
+
+// auditChanged completes the request's started row as "done", keeping its route as the action, for a handler
+// whose change is audited elsewhere under its own name (jobs' recovery.apply and recovery.undo rows, written the
+// same way for the CLI): without it the guard would close the row as "no_change" although the request changed
+// the clinic database. Outside a state-changing request it does nothing.
+func (h *Handlers) auditChanged(r *http.Request, details any) {
+	if row, ok := r.Context().Value(keyAuditRow).(*auditRow); ok && !row.recorded {
+		_ = h.auditOutcome(r, "done", row.route, r.URL.Path, details)
+	}
+}
+
+func (h *Handlers) auditOutcome(r *http.Request, outcome, action, target string, details any) error {
 	p := principalFrom(r.Context())
 	if row, ok := r.Context().Value(keyAuditRow).(*auditRow); ok && !row.recorded {
-		n, err := h.Q.AuditRecord(context.WithoutCancel(r.Context()), queries.AuditRecordParams{ID: row.id, Action: action,
+		n, err := h.Q.AuditRecord(context.WithoutCancel(r.Context()), queries.AuditRecordParams{ID: row.id, Action: action, Outcome: outcome,
 			Target: auditText(target, maxAuditText), Details: auditDetails(details),
 			Actor: auditText(p.actor(), maxAuditText), ActorUserID: p.UserID, ActorTokenID: p.TokenID})
 		if err == nil && n == 1 {
@@ -44,11 +65,15 @@ func (h *Handlers) audit(r *http.Request, action, target string, details any) er
 	_, err := h.Q.AuditInsert(r.Context(), queries.AuditInsertParams{
 		ActorUserID: p.UserID, ActorTokenID: p.TokenID, Actor: auditText(p.actor(), maxAuditText), Action: action,
 		Target: auditText(target, maxAuditText), Ip: h.clientIP(r), UserAgent: auditText(r.UserAgent(), maxAuditText),
-		Details: auditDetails(details),
+		Details: auditDetails(details), Outcome: &outcome,
 	})
 	if err != nil {
 		h.Log.Error("audit event NOT recorded", "action", action, "error", err)
 		return errNotAudited
+	}
+	if row, ok := r.Context().Value(keyAuditRow).(*auditRow); ok {
+		// the details are on record in a row of their own: the started row must not be closed as no_change
+		row.recorded = row.recorded || h.Q.AuditEnd(context.WithoutCancel(r.Context()), queries.AuditEndParams{ID: row.id, Outcome: outcome}) == nil
 	}
 	return nil
 }
@@ -56,6 +81,7 @@ func (h *Handlers) audit(r *http.Request, action, target string, details any) er
 // auditRow is the write-ahead audit row of one state-changing request (see auditStart).
 type auditRow struct {
 	id       int64
+	route    string // the route pattern the row was started with
 	recorded bool // the handler's audit call completed it
 }
 
@@ -80,7 +106,7 @@ func (h *Handlers) auditStart(r *http.Request, route string) (*http.Request, *au
 		h.Log.Error("audit event NOT recorded; request refused", "route", route, "error", err)
 		return r, nil, errNotAudited
 	}
-	row := &auditRow{id: id}
+	row := &auditRow{id: id, route: auditText(route, maxAuditText)}
 	return r.WithContext(context.WithValue(r.Context(), keyAuditRow, row)), row, nil
 }
 

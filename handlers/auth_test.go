@@ -84,6 +84,9 @@ func TestLoginFailuresLookAlikeAndAreRateLimited(t *testing.T) {
 	require.Len(t, failed, 6)
 	require.Equal(t, "user:viewer@clinic.test", failed[0].Target)
 	require.Len(t, e.audit(t, "login.rate_limited"), 1)
+	for _, a := range append(failed, e.audit(t, "login.rate_limited")...) {
+		require.Equal(t, "failed", a.Outcome, "a refused sign-in is on record as failed, not done")
+	}
 }
 
 func TestTokenShownOnceAndStoredHashed(t *testing.T) {

@@ -90,7 +90,7 @@ func (h *Handlers) startRestore(r *http.Request, req RestoreRequest) (queries.Re
 	case isNoRows(err):
 		return rs, Errorf(CodeNotFound, "backup not found")
 	case errors.As(err, &te):
-		h.audit(r, "backup.restore_refused", backupTarget(id), map[string]any{"target_db": req.TargetDB, "reason": te.Error()})
+		h.auditRefusal(r, "backup.restore_refused", backupTarget(id), map[string]any{"target_db": req.TargetDB, "reason": te.Error()})
 		return rs, FieldError("target_db", "%s", te.Error())
 	case errors.As(err, &ne):
 		return rs, Errorf(CodeConflict, "%s", ne.Error())

@@ -107,6 +107,6 @@ func (h *Handlers) storeUpload(r *http.Request, name string, body io.Reader, man
 
 // refuseUpload audits a refused upload (who tried to put what into the catalog) and returns the refusal.
 func (h *Handlers) refuseUpload(r *http.Request, name string, e *Error) (queries.Backup, error) {
-	h.audit(r, "backup.upload_refused", "", map[string]any{"filename": name, "reason": e.Message})
+	h.auditRefusal(r, "backup.upload_refused", "", map[string]any{"filename": name, "reason": e.Message})
 	return queries.Backup{}, e
 }

@@ -111,6 +111,9 @@ func TestVerifyAndRestoreThroughAPIAndPage(t *testing.T) {
 		require.Contains(t, body, `"field":"target_db"`)
 	}
 	require.Len(t, e.audit(t, "backup.restore_refused"), 2)
+	for _, a := range e.audit(t, "backup.restore_refused") {
+		require.Equal(t, "failed", a.Outcome, "a refused restore is on record as failed, not done")
+	}
 	target := fmt.Sprintf("pisbackup_api_restore_%d", time.Now().UnixNano())
 	t.Cleanup(func() { testdb.DropDatabase(t, target) })
 	resp, body = e.req(t, nil, "POST", "/api/v1/backups/"+id+"/restore", e.tokens[auth.Admin], fmt.Sprintf(`{"target_db":%q,"confirm":"nope"}`, target))
@@ -214,6 +217,9 @@ func TestUploadThroughAPI(t *testing.T) {
 	require.Contains(t, doc.Find("[data-testid=manifest-tables]").Text(), "patients.patient")
 	require.Contains(t, doc.Find("[data-testid=manifest-tables]").Text(), "120")
 	require.Len(t, e.audit(t, "backup.upload_refused"), 2)
+	for _, a := range e.audit(t, "backup.upload_refused") {
+		require.Equal(t, "failed", a.Outcome, "a refused upload is on record as failed, not done")
+	}
 	require.Len(t, e.audit(t, "backup.upload"), 1+2) // prefix match: the refusals too
 
 	// The page's form: a refusal re-renders the form with the message; success goes to the new backup.

@@ -41,12 +41,12 @@ func (h *Handlers) login(w http.ResponseWriter, r *http.Request) error {
 	if len(email) > maxEmailLen || len(vm.Next) > 2048 {
 		// Refused at the edge: never looked up, remembered or echoed back; it still costs the address a guess.
 		h.limits.addr.failed(bucketKey(guesser(ip)), h.Now())
-		_ = h.audit(r, "login.failed", "user:"+email, map[string]any{"reason": "e-mail or next too long", "bytes": len(email)})
+		_ = h.auditRefusal(r, "login.failed", "user:"+email, map[string]any{"reason": "e-mail or next too long", "bytes": len(email)})
 		vm.Email, vm.Next, vm.Error = "", "", fmt.Sprintf("An e-mail address has at most %d characters.", maxEmailLen)
 		return h.renderLogin(w, r, http.StatusUnprocessableEntity, vm)
 	}
 	if h.limits.blocked(ip, email, h.Now()) {
-		_ = h.audit(r, "login.rate_limited", "user:"+email, nil)
+		_ = h.auditRefusal(r, "login.rate_limited", "user:"+email, nil)
 		vm.Error = "Too many failed sign-in attempts from your address. Wait a minute and try again."
 		return h.renderLogin(w, r, http.StatusTooManyRequests, vm)
 	}
@@ -70,7 +70,7 @@ func (h *Handlers) login(w http.ResponseWriter, r *http.Request) error {
 	}
 	if reason != "" {
 		h.limits.failed(ip, email, h.Now())
-		_ = h.audit(r, "login.failed", "user:"+email, map[string]string{"reason": reason})
+		_ = h.auditRefusal(r, "login.failed", "user:"+email, map[string]string{"reason": reason})
 		vm.Error = badLogin
 		return h.renderLogin(w, r, http.StatusUnprocessableEntity, vm)
 	}

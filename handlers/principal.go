@@ -66,7 +66,7 @@ func (h *Handlers) authorize(_ http.ResponseWriter, r *http.Request, min auth.Ro
 		return r, Errorf(CodeUnauthorized, "sign in or send an API token (Authorization: Bearer pisb_…)")
 	case !p.Role.Allows(min):
 		// Refusals of signed-in callers are audited: a viewer probing admin actions is worth seeing.
-		h.audit(r, "access.denied", r.Method+" "+r.URL.Path, map[string]string{"role": p.Role.String(), "needs": min.String()})
+		h.auditRefusal(r, "access.denied", r.Method+" "+r.URL.Path, map[string]string{"role": p.Role.String(), "needs": min.String()})
 		return r, Errorf(CodeForbidden, "your role (%s) may not do this; it needs %s", p.Role, min)
 	}
 	return r, nil

@@ -41,12 +41,12 @@ func (h *Handlers) profilePassword(w http.ResponseWriter, r *http.Request) error
 	}
 	key := bucketKey("user", strconv.FormatInt(u.ID, 10))
 	if h.pwLimits.blocked(key, h.Now()) {
-		_ = h.audit(r, "profile.password_rate_limited", "user:"+u.Email, nil)
+		_ = h.auditRefusal(r, "profile.password_rate_limited", "user:"+u.Email, nil)
 		return h.renderProfile(w, r, http.StatusTooManyRequests, views.ProfileVM{Error: "Too many wrong current passwords. Wait a minute and try again."})
 	}
 	if auth.VerifyPassword(u.PasswordHash, r.PostFormValue("current")) != nil {
 		h.pwLimits.failed(key, h.Now())
-		_ = h.audit(r, "profile.password_failed", "user:"+u.Email, nil)
+		_ = h.auditRefusal(r, "profile.password_failed", "user:"+u.Email, nil)
 		return h.renderProfile(w, r, http.StatusUnprocessableEntity, views.ProfileVM{Error: "The current password is not right."})
 	}
 	hash, err := auth.HashPassword(r.PostFormValue("new"))

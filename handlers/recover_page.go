@@ -69,6 +69,7 @@ func (h *Handlers) recoverPage(w http.ResponseWriter, r *http.Request) error {
 				vm.Error = err.Error()
 			} else if mode == jobs.RecoverApply {
 				vm.Applied = true
+				h.auditChanged(r, map[string]any{"recovery_id": res.RecoveryID, "rows": len(res.Touched)})
 				vm.Done = fmt.Sprintf("Recovery #%d wrote %d row(s)", res.RecoveryID, len(res.Touched))
 				if res.Media != nil {
 					vm.Done += fmt.Sprintf(" and restored %d media file(s)", len(res.MediaRestored))

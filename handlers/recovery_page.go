@@ -37,8 +37,10 @@ func (h *Handlers) recoveryUndo(w http.ResponseWriter, r *http.Request) error {
 	}
 	res, err := jobs.UndoRecovery(r.Context(), h.jobDeps(), id, principalFrom(r.Context()).Name)
 	if err != nil {
+		h.auditRefusal(r, "recovery.undo_refused", "recovery:"+strconv.FormatInt(id, 10), map[string]string{"error": err.Error()})
 		return h.renderRecovery(w, r, http.StatusConflict, "", err.Error())
 	}
+	h.auditChanged(r, map[string]any{"recovery_id": id, "rows": res.Rows, "media_removed": res.MediaRemoved})
 	return h.renderRecovery(w, r, http.StatusOK,
 		fmt.Sprintf("Recovery #%d undone: %d row(s) reversed, %d media file(s) removed.", id, res.Rows, res.MediaRemoved), "")
 }

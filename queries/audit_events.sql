@@ -1,6 +1,8 @@
 -- name: AuditInsert :one
-INSERT INTO audit_events (actor_user_id, actor_token_id, actor, action, target, ip, user_agent, details)
-VALUES (sqlc.narg(actor_user_id), sqlc.narg(actor_token_id), @actor, @action, @target, @ip, @user_agent, @details)
+-- Outcome is 'done' unless given ('failed' for a refusal recorded outside a request's started row).
+INSERT INTO audit_events (actor_user_id, actor_token_id, actor, action, target, ip, user_agent, details, outcome)
+VALUES (sqlc.narg(actor_user_id), sqlc.narg(actor_token_id), @actor, @action, @target, @ip, @user_agent, @details,
+        COALESCE(sqlc.narg(outcome)::text, 'done'))
 RETURNING *;
 
 -- name: AuditList :many
@@ -26,7 +28,8 @@ RETURNING id;
 -- name: AuditRecord :execrows
 -- The handler's own record of what it did, written into the request's started row.
 -- The actor is set again: a sign-in starts anonymous and is recorded as the account that signed in.
-UPDATE audit_events SET action = @action, target = @target, details = @details, outcome = 'done',
+-- Outcome is 'done' (it happened) or 'failed' (a refusal the handler records with its reason).
+UPDATE audit_events SET action = @action, target = @target, details = @details, outcome = @outcome::text,
        actor = @actor, actor_user_id = sqlc.narg(actor_user_id), actor_token_id = sqlc.narg(actor_token_id)
 WHERE id = @id AND outcome = 'started';
 

@@ -29,8 +29,9 @@ func (q *Queries) AuditEnd(ctx context.Context, arg AuditEndParams) error {
 }
 
 const auditInsert = `-- name: AuditInsert :one
-INSERT INTO audit_events (actor_user_id, actor_token_id, actor, action, target, ip, user_agent, details)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+INSERT INTO audit_events (actor_user_id, actor_token_id, actor, action, target, ip, user_agent, details, outcome)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8,
+        COALESCE($9::text, 'done'))
 RETURNING id, actor_user_id, actor_token_id, actor, action, target, ip, user_agent, details, created_at, outcome
 `
 
@@ -43,8 +44,10 @@ type AuditInsertParams struct {
 	Ip           string          `json:"ip"`
 	UserAgent    string          `json:"user_agent"`
 	Details      json.RawMessage `json:"details"`
+	Outcome      *string         `json:"outcome"`
 }
 
+// Outcome is 'done' unless given ('failed' for a refusal recorded outside a request's started row).
 func (q *Queries) AuditInsert(ctx context.Context, arg AuditInsertParams) (AuditEvent, error) {
 	row := q.db.QueryRow(ctx, auditInsert,
 		arg.ActorUserID,
@@ -55,6 +58,7 @@ func (q *Queries) AuditInsert(ctx context.Context, arg AuditInsertParams) (Audit
 		arg.Ip,
 		arg.UserAgent,
 		arg.Details,
+		arg.Outcome,
 	)
 	var i AuditEvent
 	err := row.Scan(
@@ -110,15 +114,16 @@ func (q *Queries) AuditList(ctx context.Context, lim int32) ([]AuditEvent, error
 }
 
 const auditRecord = `-- name: AuditRecord :execrows
-UPDATE audit_events SET action = $1, target = $2, details = $3, outcome = 'done',
-       actor = $4, actor_user_id = $5, actor_token_id = $6
-WHERE id = $7 AND outcome = 'started'
+UPDATE audit_events SET action = $1, target = $2, details = $3, outcome = $4::text,
+       actor = $5, actor_user_id = $6, actor_token_id = $7
+WHERE id = $8 AND outcome = 'started'
 `
 
 type AuditRecordParams struct {
 	Action       string          `json:"action"`
 	Target       string          `json:"target"`
 	Details      json.RawMessage `json:"details"`
+	Outcome      string          `json:"outcome"`
 	Actor        string          `json:"actor"`
 	ActorUserID  *int64          `json:"actor_user_id"`
 	ActorTokenID *int64          `json:"actor_token_id"`
@@ -127,11 +132,13 @@ type AuditRecordParams struct {
 
 // The handler's own record of what it did, written into the request's started row.
 // The actor is set again: a sign-in starts anonymous and is recorded as the account that signed in.
+// Outcome is 'done' (it happened) or 'failed' (a refusal the handler records with its reason).
 func (q *Queries) AuditRecord(ctx context.Context, arg AuditRecordParams) (int64, error) {
 	result, err := q.db.Exec(ctx, auditRecord,
 		arg.Action,
 		arg.Target,
 		arg.Details,
+		arg.Outcome,
 		arg.Actor,
 		arg.ActorUserID,
 		arg.ActorTokenID,
