@@ -86,12 +86,16 @@ func (h *Handlers) startRestore(r *http.Request, req RestoreRequest) (queries.Re
 		Confirm: req.Confirm, DryRun: req.DryRun, CreateRoles: req.CreateRoles, RequestedBy: p.UserID})
 	var te *jobs.TargetError
 	var ne *jobs.NotRestorableError
+	var ce *jobs.CreateRolesError
 	switch {
 	case isNoRows(err):
 		return rs, Errorf(CodeNotFound, "backup not found")
 	case errors.As(err, &te):
 		h.auditRefusal(r, "backup.restore_refused", backupTarget(id), map[string]any{"target_db": req.TargetDB, "reason": te.Error()})
 		return rs, FieldError("target_db", "%s", te.Error())
+	case errors.As(err, &ce):
+		h.auditRefusal(r, "backup.restore_refused", backupTarget(id), map[string]any{"target_db": req.TargetDB, "create_roles": true, "reason": ce.Error()})
+		return rs, FieldError("create_roles", "%s", ce.Error())
 	case errors.As(err, &ne):
 		return rs, Errorf(CodeConflict, "%s", ne.Error())
 	case errors.Is(err, jobs.ErrConfirmTarget):
@@ -99,7 +103,7 @@ func (h *Handlers) startRestore(r *http.Request, req RestoreRequest) (queries.Re
 	case err != nil:
 		return rs, err
 	}
-	h.audit(r, "backup.restore", backupTarget(id), map[string]any{"restore_id": rs.ID, "target_db": req.TargetDB, "dry_run": req.DryRun})
+	h.audit(r, "backup.restore", backupTarget(id), map[string]any{"restore_id": rs.ID, "target_db": req.TargetDB, "dry_run": req.DryRun, "create_roles": req.CreateRoles})
 	return rs, nil
 }
 

@@ -240,3 +240,23 @@ func TestUploadThroughAPI(t *testing.T) {
 	require.Equal(t, http.StatusRequestEntityTooLarge, resp.StatusCode, body)
 	e.d.Cfg.UploadMaxBytes = 2 << 30
 }
+
+// A restore's create_roles refusals (an uploaded backup's roles are the file's own claim; no
+// ROLE_ADMIN_DATABASE_URL while roles are missing) answer the API with their one line as a 4xx, audited as a
+// refused restore, never as an internal error that hides the statements to run.
+func TestRestoreCreateRolesRefusalsThroughAPI(t *testing.T) {
+	t.Parallel()
+	e, b := verifyEnv(t)
+	id := idText(b.ID)
+	_, err := e.d.Pool.Exec(context.Background(), `UPDATE backups SET trigger = 'upload' WHERE id = $1`, b.ID)
+	require.NoError(t, err)
+	target := fmt.Sprintf("pisbackup_api_roles_%d", time.Now().UnixNano())
+	resp, body := e.req(t, nil, "POST", "/api/v1/backups/"+id+"/restore", e.tokens[auth.Admin],
+		fmt.Sprintf(`{"target_db":%q,"confirm":%q,"create_roles":true}`, target, target))
+	require.Equal(t, http.StatusUnprocessableEntity, resp.StatusCode, body)
+	require.Contains(t, body, "was uploaded")
+	require.Contains(t, body, `"field":"create_roles"`)
+	refused := e.audit(t, "backup.restore_refused")
+	require.Len(t, refused, 1)
+	require.Equal(t, "failed", refused[0].Outcome)
+}

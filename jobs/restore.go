@@ -91,6 +91,14 @@ type NotRestorableError struct{ Err error }
 func (e *NotRestorableError) Error() string { return e.Err.Error() }
 func (e *NotRestorableError) Unwrap() error { return e.Err }
 
+// CreateRolesError refuses a restore's CreateRoles: the backup was uploaded (its roles are the file's own
+// claim), ROLE_ADMIN_DATABASE_URL is not set while roles are missing (the message lists the statements an
+// administrator can run instead), or a missing role has a name PostgreSQL reserves.
+type CreateRolesError struct{ Err error }
+
+func (e *CreateRolesError) Error() string { return e.Err.Error() }
+func (e *CreateRolesError) Unwrap() error { return e.Err }
+
 // ErrConfirmTarget means the target exists and the request did not repeat its name to confirm replacing it.
 var ErrConfirmTarget = errors.New("confirmation required")
 
@@ -123,7 +131,7 @@ func PlanRestore(ctx context.Context, q *queries.Queries, cfg *config.Config, re
 		return b, nil, false, err
 	}
 	if req.CreateRoles && b.Trigger == "upload" {
-		return b, nil, false, fmt.Errorf("backup #%d was uploaded: the roles it lists are the file's own claim, so --create-roles is refused; create the roles you trust by hand and restore without it", b.ID)
+		return b, nil, false, &CreateRolesError{Err: fmt.Errorf("backup #%d was uploaded: the roles it lists are the file's own claim, so --create-roles is refused; create the roles you trust by hand and restore without it", b.ID)}
 	}
 	if req.CreateRoles && !req.DryRun && cfg.RoleAdmin == nil {
 		var roles []string
@@ -131,6 +139,9 @@ func PlanRestore(ctx context.Context, q *queries.Queries, cfg *config.Config, re
 			roles = m.Roles
 		}
 		if _, err := backup.CreateMissingRoles(ctx, nil, guard.Admin, roles); err != nil {
+			if errors.Is(err, backup.ErrNoRoleAdmin) || errors.Is(err, backup.ErrReservedRole) {
+				err = &CreateRolesError{Err: err}
+			}
 			return b, nil, false, err // nothing missing is fine: there is nothing to create
 		}
 	}

@@ -207,11 +207,31 @@ func finishRestore(ctx context.Context, d *Deps, r queries.Restore, res restoreR
 		}
 		d.Log.Warn("restore did not succeed", "restore_id", r.ID, "backup_id", r.BackupID, "error", msg)
 	}
+	if line := rolesCreatedText(res.RolesCreated, runErr != nil); line != "" {
+		msg = strings.TrimSpace(msg + "\n" + line)
+	}
 	raw, _ := json.Marshal(res)
 	_, err := finalWrite(ctx, d, func(c context.Context) (queries.Restore, error) {
 		return d.Q.RestoreFinish(c, queries.RestoreFinishParams{ID: r.ID, Status: status, Details: raw, Error: msg})
 	})
 	return err
+}
+
+// rolesCreatedText is the row's line naming the roles a restore created (--create-roles), "" when none: they
+// are server-wide and outlive the target, so a failed restore names them with the statements that remove them.
+func rolesCreatedText(roles []string, failed bool) string {
+	if len(roles) == 0 {
+		return ""
+	}
+	line := fmt.Sprintf("created %d missing role(s) as NOLOGIN: %s", len(roles), strings.Join(roles, ", "))
+	if failed {
+		drops := make([]string, len(roles))
+		for i, r := range roles {
+			drops[i] = "DROP ROLE " + pgx.Identifier{r}.Sanitize() + ";"
+		}
+		line += "; the restore failed but they stay on the server; to remove them, as an administrator there: " + strings.Join(drops, " ")
+	}
+	return line
 }
 
 // problemsText is a restore's problems as the row's message: "restored with N problems (…)" and one line per

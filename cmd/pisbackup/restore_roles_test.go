@@ -62,9 +62,24 @@ func TestRestoreCreateRoles(t *testing.T) {
 	require.False(t, exists, "a refused restore creates nothing")
 
 	env["ROLE_ADMIN_DATABASE_URL"] = testdb.AdminURL
+	// A restore that fails after it created roles says which roles it left on the server: they outlive the
+	// dropped target, and an administrator must be able to find and drop them.
+	stored := filepath.Join(strings.TrimPrefix(env["BACKUP_STORAGE"], "file://"), bk.StorageKey)
+	good, err := os.ReadFile(stored)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(stored, []byte("not an archive"), 0o600))
 	out, stderr, code := runCLI(t, env, "restore", id, "--target-db", target, "--create-roles", "--yes")
+	require.Equal(t, 1, code, stderr+out)
+	require.Contains(t, out, ": failed")
+	require.Contains(t, out, role, "the failed restore names the role it created")
+	require.Contains(t, out, `DROP ROLE "`+role+`"`)
+	require.NoError(t, os.WriteFile(stored, good, 0o600))
+	adminExec(t, testdb.AdminURL, "DROP ROLE "+role)
+
+	out, stderr, code = runCLI(t, env, "restore", id, "--target-db", target, "--create-roles", "--yes")
 	require.Equal(t, 0, code, stderr+out)
 	require.NotContains(t, out+stderr, "lacks role")
+	require.Contains(t, out, role, "the restore names the role it created")
 	var login bool
 	require.NoError(t, conn.QueryRow(ctx, "SELECT rolcanlogin FROM pg_roles WHERE rolname = $1", role).Scan(&login))
 	require.False(t, login)

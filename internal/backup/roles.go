@@ -37,6 +37,9 @@ func CreateRoleStatements(roles []string) []string {
 // ErrNoRoleAdmin refuses a restore asked to create roles when ROLE_ADMIN_DATABASE_URL is not set.
 var ErrNoRoleAdmin = errors.New("ROLE_ADMIN_DATABASE_URL is not set")
 
+// ErrReservedRole refuses creating a role whose name PostgreSQL reserves (pg_…).
+var ErrReservedRole = errors.New("a role name PostgreSQL reserves cannot be created")
+
 // CreateMissingRoles creates, as NOLOGIN roles, those of roles the restore server lacks (see
 // CreateRoleStatements), connecting with roleAdmin (ROLE_ADMIN_DATABASE_URL, a role with CREATEROLE). The
 // restore role itself never gets CREATEROLE (see RestoreRole): this connection runs only these statements,
@@ -56,7 +59,7 @@ func CreateMissingRoles(ctx context.Context, roleAdmin, restoreServer *dbconn.Se
 	}
 	for _, r := range missing {
 		if strings.HasPrefix(r, "pg_") {
-			return nil, fmt.Errorf("the backup references role %q, a name PostgreSQL reserves; it cannot be created", r)
+			return nil, fmt.Errorf("%w: the backup references role %q", ErrReservedRole, r)
 		}
 	}
 	stmts := strings.Join(CreateRoleStatements(missing), " ")
