@@ -44,7 +44,8 @@ func (h *Handlers) backupDeletePage(w http.ResponseWriter, r *http.Request) erro
 	return nil
 }
 
-// deleteBackup removes the stored artifact and manifest and marks the row pruned (kept as history).
+// deleteBackup removes the stored artifact and its sidecars (manifest, global objects), and a full backup's
+// parts with theirs, and marks the rows pruned (kept as history).
 func (h *Handlers) deleteBackup(r *http.Request, b queries.Backup) (queries.Backup, error) {
 	if views.InFlight(b.Status) {
 		return b, Errorf(CodeConflict, "backup #%d is %s; cancel it or let it finish first", b.ID, b.Status)
@@ -52,18 +53,46 @@ func (h *Handlers) deleteBackup(r *http.Request, b queries.Backup) (queries.Back
 	if err := h.backupInUse(r, b.ID); err != nil {
 		return b, err
 	}
+	// A full backup's objects are its parts' (the database part with its manifest and global objects, the
+	// media part): they go with it, as retention deletes them (jobs.ApplyRetention).
+	kids, err := h.Q.BackupListChildren(r.Context(), &b.ID)
+	if err != nil {
+		return b, err
+	}
+	for _, k := range kids {
+		if views.InFlight(k.Status) {
+			return b, Errorf(CodeConflict, "backup #%d's part #%d is %s; cancel it or let it finish first", b.ID, k.ID, k.Status)
+		}
+		if err := h.backupInUse(r, k.ID); err != nil {
+			return b, err
+		}
+	}
+	for _, k := range kids {
+		if k.StorageKey != "" && k.PrunedAt == nil {
+			if err := storage.DeleteArtifact(r.Context(), h.Store, k.StorageKey); err != nil {
+				return b, err
+			}
+		}
+		if _, err := h.Q.BackupMarkPruned(r.Context(), k.ID); err != nil {
+			return b, err
+		}
+	}
 	if b.StorageKey != "" && b.PrunedAt == nil {
 		if err := storage.DeleteArtifact(r.Context(), h.Store, b.StorageKey); err != nil {
 			return b, err
 		}
 	}
 	wasPruned := b.PrunedAt != nil
-	b, err := h.Q.BackupMarkPruned(r.Context(), b.ID)
+	b, err = h.Q.BackupMarkPruned(r.Context(), b.ID)
 	if err != nil {
 		return b, err
 	}
 	if !wasPruned {
-		h.audit(r, "backup.delete", backupTarget(b.ID), map[string]string{"storage_key": b.StorageKey})
+		parts := make([]int64, len(kids))
+		for i, k := range kids {
+			parts[i] = k.ID
+		}
+		h.audit(r, "backup.delete", backupTarget(b.ID), map[string]any{"storage_key": b.StorageKey, "parts": parts})
 	}
 	return b, nil
 }

@@ -119,7 +119,7 @@ func (h *Handlers) Routes() []Route {
 			Summary: "Start a backup (202), or get the one of that kind already running (200)", Request: BackupCreateRequest{Kind: "database"}},
 		{Pattern: "GET /api/v1/backups/{id}", Role: auth.Viewer, Handle: h.apiBackupGet, Summary: "One backup"},
 		{Pattern: "DELETE /api/v1/backups/{id}", Role: auth.Admin, Handle: h.apiBackupDelete,
-			Summary: "Delete the stored artifact and manifest; the row is kept with pruned_at"},
+			Summary: "Delete the stored artifact, its manifest and global objects (a full backup: its parts too); the rows are kept with pruned_at"},
 		{Pattern: "GET /api/v1/backups/{id}/download", Role: auth.Admin, Handle: h.backupDownload,
 			Summary: "Stream the stored (encrypted) artifact; audited"},
 		{Pattern: "POST /api/v1/backups/{id}/verify", Role: auth.Operator, Handle: h.apiBackupVerify,
