@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -14,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/uscpis/pisbackup/internal/dbconn"
+	"github.com/uscpis/pisbackup/internal/demo"
 	"github.com/uscpis/pisbackup/internal/storage"
 	"github.com/uscpis/pisbackup/internal/testdb"
 )
@@ -120,4 +122,20 @@ func TestBackupCarriesGlobalObjects(t *testing.T) {
 	require.Equal(t, 1, code)
 	require.Contains(t, stderr, "size mismatch")
 	require.NoError(t, os.WriteFile(globals, sealed, 0o600))
+}
+
+// A full backup's global objects are its database part's: `show-globals` of the full backup prints them (as
+// the restore of a full backup points at its parts), not "taken before pisbackup stored global objects".
+func TestShowGlobalsOfFullBackup(t *testing.T) {
+	t.Parallel()
+	env := cliEnv(t)
+	_, err := demo.SeedMedia(env["MEDIA_ROOT"], 1)
+	require.NoError(t, err)
+	out, stderr, code := runCLI(t, env, "create-backup", "--type", "full", "--json")
+	require.Equal(t, 0, code, stderr+out)
+	var full backupJSON
+	require.NoError(t, json.Unmarshal([]byte(out), &full), out)
+	out, stderr, code = runCLI(t, env, "show-globals", strconv.FormatInt(full.ID, 10))
+	require.Equal(t, 0, code, stderr)
+	require.Contains(t, out, "CREATE ROLE "+testdb.OwnerRole+";")
 }

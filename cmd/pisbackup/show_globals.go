@@ -37,9 +37,24 @@ func cmdShowGlobals(ctx context.Context, e *env, args []string) error {
 	} else if err != nil {
 		return err
 	}
+	if b.Kind == "full" { // a full backup's global objects are its database part's
+		parts, err := d.Q.BackupListChildren(ctx, &b.ID)
+		if err != nil {
+			return err
+		}
+		found := false
+		for _, p := range parts {
+			if p.Kind == "database" {
+				b, found = p, true
+			}
+		}
+		if !found {
+			return fmt.Errorf("full backup #%d has no database part to read global objects from", id)
+		}
+	}
 	m, err := backup.ParseManifest(b.Manifest)
 	if err != nil || len(b.Manifest) == 0 {
-		return fmt.Errorf("backup #%d has no manifest to find its global objects by", id)
+		return fmt.Errorf("backup #%d has no manifest to find its global objects by", b.ID)
 	}
 	m.BackupID = b.ID
 	a := backup.Artifact{Encrypted: b.Encrypted}
