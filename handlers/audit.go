@@ -82,7 +82,7 @@ func (h *Handlers) auditOutcome(r *http.Request, outcome, action, target string,
 type auditRow struct {
 	id       int64
 	route    string // the route pattern the row was started with
-	recorded bool // the handler's audit call completed it
+	recorded bool   // the handler's audit call completed it
 }
 
 // changesState reports whether a request with this method may change state: everything but GET, HEAD and
