@@ -12,8 +12,8 @@ import (
 )
 
 // maxGlobalsBytes bounds what pg_dumpall --globals-only may print: roles and tablespaces of one cluster are a
-// few kilobytes; more is refused rather than held in memory.
-const maxGlobalsBytes = 16 << 20
+// few kilobytes; more is refused rather than held in memory. A variable only so a test can lower it.
+var maxGlobalsBytes int64 = 16 << 20
 
 // dumpGlobals stores the source cluster's global objects beside the backup (storage.GlobalsKey), sealed to the
 // same recipients: `pg_dumpall --globals-only --no-role-passwords --database=DB`, the pg_dumpall installed
@@ -32,8 +32,12 @@ func dumpGlobals(ctx context.Context, o DumpOptions, pgDump, database, artifactK
 	cmd.WaitDelay = StopWithin
 	var out bytes.Buffer
 	stderr := newTail(2048)
-	cmd.Stdout, cmd.Stderr = &limitedWriter{w: &out, left: maxGlobalsBytes}, stderr
-	if err := cmd.Run(); err != nil {
+	lw := &limitedWriter{w: &out, left: maxGlobalsBytes}
+	cmd.Stdout, cmd.Stderr = lw, stderr
+	if err := cmd.Run(); err != nil || lw.over {
+		if lw.over { // the cut-off output made pg_dumpall fail ("broken pipe"): the bound is the reason
+			return fmt.Errorf("pg_dumpall --globals-only: %s", lw.err())
+		}
 		msg := strings.TrimSpace(o.Source.Scrub(stderr.String()))
 		if msg == "" {
 			msg = err.Error()
@@ -64,15 +68,21 @@ func dumpGlobals(ctx context.Context, o DumpOptions, pgDump, database, artifactK
 	return nil
 }
 
-// limitedWriter fails once more than left bytes were written.
+// limitedWriter fails (and says so in over) once more than left bytes were written.
 type limitedWriter struct {
 	w    io.Writer
 	left int64
+	over bool
+}
+
+func (l *limitedWriter) err() error {
+	return fmt.Errorf("more than %d bytes of global objects (a cluster's roles and tablespaces are a few KiB); not stored", maxGlobalsBytes)
 }
 
 func (l *limitedWriter) Write(p []byte) (int, error) {
 	if int64(len(p)) > l.left {
-		return 0, fmt.Errorf("more than %d MiB of global objects", maxGlobalsBytes>>20)
+		l.over = true
+		return 0, l.err()
 	}
 	l.left -= int64(len(p))
 	return l.w.Write(p)
