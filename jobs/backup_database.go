@@ -58,7 +58,7 @@ func (w *BackupDatabaseWorker) Work(ctx context.Context, job *river.Job[BackupDa
 		return err
 	}
 	hb := startHeartbeat(ctx, d, b.ID)
-	res, err := backup.DumpDatabase(ctx, backup.DumpOptions{NoDigests: !d.Cfg.ContentDigests,
+	res, err := backup.DumpDatabase(ctx, backup.DumpOptions{AllDigests: d.Cfg.ContentDigests,
 		BackupID: b.ID, Trigger: b.Trigger, Source: d.Cfg.Source, Clients: d.Cfg.PGClients,
 		Store: d.Store, Keys: d.Keys, Progress: hb.set, Now: d.now, Waiting: func(w string) { setWaiting(ctx, w) },
 	})

@@ -76,7 +76,7 @@ func (w *BackupFullWorker) Work(ctx context.Context, job *river.Job[BackupFullAr
 		defer wg.Done()
 		hb := startHeartbeat(ctx, d, dbRow.ID)
 		defer hb.stop()
-		dbRes, dbErr = backup.DumpDatabase(ctx, backup.DumpOptions{NoDigests: !d.Cfg.ContentDigests, BackupID: dbRow.ID, ParentID: b.ID, Trigger: b.Trigger,
+		dbRes, dbErr = backup.DumpDatabase(ctx, backup.DumpOptions{AllDigests: d.Cfg.ContentDigests, BackupID: dbRow.ID, ParentID: b.ID, Trigger: b.Trigger,
 			Source: d.Cfg.Source, Clients: d.Cfg.PGClients, Store: d.Store, Keys: d.Keys, Progress: hb.set, Now: d.now,
 			Waiting: func(w string) { setWaiting(ctx, w) }})
 	}()

@@ -129,7 +129,15 @@ func runRestore(ctx context.Context, d *Deps, b queries.Backup, r queries.Restor
 		_ = d.Q.RestoreProgress(c, queries.RestoreProgressParams{ID: r.ID, ProgressBytes: done.Load(), ProgressTotal: b.BytesRead})
 	})
 	start := time.Now()
-	res.PlainBytes, res.Problems, err = backup.RestoreInto(ctx, a, pgRestore.Path, target, func(n int64) { done.Store(n) })
+	// The archive's rows are digested as they are restored (only when the manifest says in which settings they
+	// were written), so the restored database is compared with what the backup holds, row content included.
+	m, _ := backup.ParseManifest(b.Manifest)
+	var content *backup.ArchiveContent
+	if m != nil && m.DumpSettings != nil {
+		res.PlainBytes, res.Problems, content, err = backup.RestoreAndDigest(ctx, a, pgRestore.Path, target, func(n int64) { done.Store(n) })
+	} else {
+		res.PlainBytes, res.Problems, err = backup.RestoreInto(ctx, a, pgRestore.Path, target, func(n int64) { done.Store(n) })
+	}
 	res.RestoreMS = time.Since(start).Milliseconds()
 	stop()
 	if err != nil {
@@ -140,12 +148,12 @@ func runRestore(ctx context.Context, d *Deps, b queries.Backup, r queries.Restor
 		_ = guard.DropOwned(ctx, res.Database, "restore")
 		return err
 	}
-	return compareRestored(ctx, b, target, res)
+	return compareRestored(ctx, b, target, content, res)
 }
 
 // compareRestored compares the restored database with the manifest (counts, content digests, sequences, schema
 // objects, materialized views, large objects), like a drill does, tying differences to res.Problems.
-func compareRestored(ctx context.Context, b queries.Backup, target *dbconn.Settings, res *restoreResult) error {
+func compareRestored(ctx context.Context, b queries.Backup, target *dbconn.Settings, content *backup.ArchiveContent, res *restoreResult) error {
 	conn, err := target.Connect(ctx)
 	if err != nil {
 		return fmt.Errorf("connect to the restored database: %w", err)
@@ -155,11 +163,13 @@ func compareRestored(ctx context.Context, b queries.Backup, target *dbconn.Setti
 	var seqs []backup.SequenceValue
 	var inv *backup.ObjectInventory
 	var roles, spaces []string
+	var settings map[string]string
 	if m, err := backup.ParseManifest(b.Manifest); err == nil && len(b.Manifest) > 0 {
-		expected, seqs, inv, roles, spaces = m.Tables, m.Sequences, m.Inventory, m.Roles, m.Tablespaces
+		expected, seqs, inv, roles, spaces, settings = m.Tables, m.Sequences, m.Inventory, m.Roles, m.Tablespaces, m.DumpSettings
 	}
 	cmp := backup.DrillResult{Problems: res.Problems}
-	err = backup.CompareRestored(ctx, conn, expected, seqs, inv, &cmp)
+	err = backup.CompareRestored(ctx, conn, backup.Expected{Tables: expected, Sequences: seqs, Inventory: inv,
+		Content: content, DumpSettings: settings}, &cmp)
 	res.Tables, res.Sequences, res.Objects = cmp.Tables, cmp.Sequences, cmp.Objects
 	res.Warnings = append(res.Warnings, cmp.Warnings...)
 	if err != nil {

@@ -67,6 +67,10 @@ func TestRestoreIntoNewDatabaseMatchesSource(t *testing.T) {
 	require.NotNil(t, restored.Objects, "the demo clinic's schema objects were compared")
 	require.Positive(t, restored.Objects.SchemaObjects)
 	require.Empty(t, restored.Objects.Differences)
+	require.NotEmpty(t, restored.Tables)
+	for _, c := range restored.Tables {
+		require.Equal(t, "same", c.Content, "every table's rows were compared with the archive's: %+v", c)
+	}
 
 	// The target now exists: restoring again needs its name typed as confirmation, and then replaces it.
 	_, err = EnqueueRestore(context.Background(), b.d.Pool, client, b.d.Cfg, RestoreRequest{BackupID: bk.ID, TargetDB: name})

@@ -108,12 +108,14 @@ func drillDatabase(ctx context.Context, d *Deps, b queries.Backup, v queries.Ver
 	var inv *backup.ObjectInventory
 	var roles, spaces []string
 	var props *backup.DatabaseProperties
+	var settings map[string]string
 	if len(b.Manifest) > 0 {
 		m, err := backup.ParseManifest(b.Manifest)
 		if err != nil {
 			return verifyOutcome{Err: fmt.Errorf("the backup's manifest is unreadable: %w", err)}
 		}
 		expected, seqs, inv, roles, spaces, props = m.Tables, m.Sequences, m.Inventory, m.Roles, m.Tablespaces, m.Properties
+		settings = m.DumpSettings
 	}
 	guard := NewGuard(d.Cfg, d.Q)
 	pgRestore, err := backup.ClientFor(ctx, d.Cfg.PGClients, "pg_restore", guard.Admin)
@@ -128,7 +130,7 @@ func drillDatabase(ctx context.Context, d *Deps, b queries.Backup, v queries.Ver
 		_ = d.Q.VerificationProgress(c, queries.VerificationProgressParams{ID: v.ID, ProgressBytes: done.Load(), ProgressTotal: b.BytesRead})
 	})
 	res, err := backup.Drill(ctx, backup.DrillOptions{Artifact: a, PGRestore: pgRestore.Path, Guard: guard,
-		ID: v.ID, Expected: expected, Sequences: seqs, Inventory: inv, Roles: roles, Tablespaces: spaces, Properties: props, AfterRestore: d.DrillAfterRestore, Progress: func(n int64) { done.Store(n) }})
+		ID: v.ID, Expected: expected, Sequences: seqs, Inventory: inv, Roles: roles, Tablespaces: spaces, Properties: props, DumpSettings: settings, AfterRestore: d.DrillAfterRestore, Progress: func(n int64) { done.Store(n) }})
 	stop()
 	out := verifyOutcome{Details: res, Err: err}
 	if res != nil {

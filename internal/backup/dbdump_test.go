@@ -226,7 +226,7 @@ func TestDigestCost(t *testing.T) {
 	var with, without []time.Duration
 	for i := 0; i < 10; i++ {
 		start := time.Now()
-		_, err := backup.DumpDatabase(ctx, backup.DumpOptions{BackupID: int64(i), Source: dbconn.MustParse(src), NoDigests: i%2 == 1,
+		_, err := backup.DumpDatabase(ctx, backup.DumpOptions{BackupID: int64(i), Source: dbconn.MustParse(src), AllDigests: i%2 == 0,
 			Clients: pgclient.Finder{Roots: []string{pgclient.DefaultRoot}}, Store: st, Keys: keys})
 		require.NoError(t, err)
 		if i%2 == 1 {
@@ -246,7 +246,7 @@ func TestDigestCost(t *testing.T) {
 		require.NoError(t, err)
 		tx, err := conn.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
 		require.NoError(t, err)
-		_, err = backup.CountTables(ctx, tx, true)
+		_, err = backup.CountTables(ctx, tx, backup.DigestAll)
 		require.NoError(t, err)
 		_, err = backup.SequenceValues(ctx, tx)
 		require.NoError(t, err)

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -33,6 +35,9 @@ type DrillOptions struct {
 	Roles, Tablespaces []string
 	// Properties are the source database's (manifest); the scratch database is created with them.
 	Properties *DatabaseProperties
+	// DumpSettings are the manifest's (nil: the rows' content is not compared with the archive's, and the
+	// result says so).
+	DumpSettings map[string]string
 	// AfterRestore, when set, runs between restore and comparison with the scratch database's settings. Tests
 	// use it to tamper with the restored data and prove the comparison notices.
 	AfterRestore func(ctx context.Context, scratch *dbconn.Settings) error
@@ -111,7 +116,12 @@ func Drill(ctx context.Context, o DrillOptions) (*DrillResult, error) {
 	defer func() { _ = o.Guard.DropOwned(ctx, name, "drill") }()
 
 	start := time.Now()
-	res.PlainBytes, res.Problems, err = RestoreInto(ctx, o.Artifact, o.PGRestore, scratch, o.Progress)
+	var content *ArchiveContent
+	if o.DumpSettings != nil {
+		res.PlainBytes, res.Problems, content, err = RestoreAndDigest(ctx, o.Artifact, o.PGRestore, scratch, o.Progress)
+	} else {
+		res.PlainBytes, res.Problems, err = RestoreInto(ctx, o.Artifact, o.PGRestore, scratch, o.Progress)
+	}
 	res.RTO = time.Since(start)
 	res.RTOMillis = res.RTO.Milliseconds()
 	if err != nil {
@@ -132,7 +142,8 @@ func Drill(ctx context.Context, o DrillOptions) (*DrillResult, error) {
 	if err != nil {
 		return res, fmt.Errorf("connect to scratch database: %w", err)
 	}
-	err = CompareRestored(ctx, conn, o.Expected, o.Sequences, o.Inventory, res)
+	err = CompareRestored(ctx, conn, Expected{Tables: o.Expected, Sequences: o.Sequences, Inventory: o.Inventory,
+		Content: content, DumpSettings: o.DumpSettings}, res)
 	if err == nil {
 		var w []string
 		w, err = TargetWarnings(ctx, conn, o.Roles, o.Tablespaces)
@@ -142,22 +153,49 @@ func Drill(ctx context.Context, o DrillOptions) (*DrillResult, error) {
 	return res, err
 }
 
-// CompareRestored counts (and, when the manifest has digests, digests) every table of the restored database
-// on conn, reads its sequences and its ObjectInventory, compares them with the manifest's and fills
-// res.Tables, res.Sequences, res.Objects and res.Mismatches. res.Problems must already hold the restore's
-// problems: an object a problem names is tied to it (CompareInventory). A nil inventory (a manifest from
-// before it was recorded) is not compared and adds a warning saying so. The error names the differing
-// objects (at most ten).
-func CompareRestored(ctx context.Context, conn *pgx.Conn, expected []TableCount, seqs []SequenceValue, inv *ObjectInventory, res *DrillResult) error {
-	digests := false
+// Expected is what a restored database is compared with: the manifest's counts (and digests), sequences and
+// inventory, and the archive's own rows (Content, read as the restore ran; RestoreAndDigest) with the output
+// settings the dump ran with (DumpSettings). Content is compared only when DumpSettings are known.
+type Expected struct {
+	Tables       []TableCount
+	Sequences    []SequenceValue
+	Inventory    *ObjectInventory
+	Content      *ArchiveContent
+	DumpSettings map[string]string
+}
+
+// ContentNotCompared is the warning for an archive whose output settings are unknown (an upload, a backup
+// from before they were recorded): its rows' text cannot be reproduced, so only counts are compared.
+const ContentNotCompared = "row content not compared with the archive: the settings its rows were written in are not recorded (an upload, or a backup taken before pisbackup recorded them); counts are compared"
+
+// CompareRestored counts every table of the restored database on conn (digesting those the manifest has a
+// digest for), compares each table's rows with the archive's (Expected.Content), reads its sequences and its
+// ObjectInventory, compares them with the manifest's and fills res.Tables, res.Sequences, res.Objects and
+// res.Mismatches. res.Problems must already hold the restore's problems: an object a problem names is tied to
+// it (CompareInventory). A nil inventory (a manifest from before it was recorded) is not compared and adds a
+// warning saying so. The error names the differing objects (at most ten).
+func CompareRestored(ctx context.Context, conn *pgx.Conn, exp Expected, res *DrillResult) error {
+	expected, seqs, inv := exp.Tables, exp.Sequences, exp.Inventory
+	withDigest := map[string]bool{}
 	for _, t := range expected {
-		digests = digests || t.Digest != ""
+		if t.Digest != "" {
+			withDigest[t.Schema+"."+t.Name] = true
+		}
 	}
-	actual, err := CountTables(ctx, conn, digests)
+	actual, err := CountTables(ctx, conn, func(schema, name string, _ bool) bool { return withDigest[schema+"."+name] })
 	if err != nil {
 		return fmt.Errorf("count restored rows: %w", err)
 	}
 	res.Tables, res.Mismatches = CompareCounts(expected, actual)
+	if exp.Content != nil && exp.DumpSettings != nil {
+		got, err := RestoredContent(ctx, conn, exp.Content, exp.DumpSettings)
+		if err != nil {
+			return fmt.Errorf("read restored rows: %w", err)
+		}
+		res.Mismatches += compareContent(res, exp.Content, got)
+	} else {
+		res.Warnings = append(res.Warnings, ContentNotCompared)
+	}
 	var badSeq, badObj int
 	if seqs != nil {
 		got, err := SequenceValues(ctx, conn)
@@ -322,6 +360,41 @@ func CompareCounts(expected, actual []TableCount) ([]TableCheck, int) {
 		out = append(out, c)
 	}
 	return out, bad
+}
+
+// compareContent marks each table whose restored rows (got) differ from the archive's (want) and returns how
+// many checks it turned into mismatches. A table only the archive has is added as a check of its own.
+func compareContent(res *DrillResult, want *ArchiveContent, got map[string]*TableContent) int {
+	bad := 0
+	at := map[string]int{}
+	for i, c := range res.Tables {
+		at[c.Table] = i
+	}
+	for _, k := range slices.Sorted(maps.Keys(want.Tables)) {
+		w, g := want.Tables[k], got[k]
+		same := g != nil && g.Rows == w.Rows && g.Sum == w.Sum
+		i, ok := at[k]
+		if !ok {
+			actual := int64(-1)
+			if g != nil {
+				actual = g.Rows
+			}
+			res.Tables = append(res.Tables, TableCheck{Table: k, Expected: w.Rows, Actual: actual, Match: true})
+			i = len(res.Tables) - 1
+		}
+		c := &res.Tables[i]
+		switch {
+		case !same:
+			c.Content = "differs"
+			if c.Match {
+				c.Match = false
+				bad++
+			}
+		case c.Content == "":
+			c.Content = "same"
+		}
+	}
+	return bad
 }
 
 func firstDataLoss(p RestoreProblems) string {

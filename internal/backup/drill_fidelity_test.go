@@ -144,7 +144,7 @@ func TestContentDigestIsOrderAndSettingsIndependent(t *testing.T) {
 		defer conn.Close(ctx)
 		_, err = conn.Exec(ctx, setup)
 		require.NoError(t, err)
-		ts, err := backup.CountTables(ctx, conn, true)
+		ts, err := backup.CountTables(ctx, conn, backup.DigestAll)
 		require.NoError(t, err)
 		require.Len(t, ts, 1)
 		return ts[0].Digest

@@ -42,7 +42,7 @@ func drillOf(t *testing.T, src string) (backup.DrillOptions, *dbconn.Settings) {
 	admin := dbconn.MustParse(testdb.RestoreURL(t, src)).WithDatabase("postgres")
 	return backup.DrillOptions{
 		Artifact:  backup.Artifact{Store: st, Key: res.Key, Encrypted: true, Identities: keys.Identities},
-		PGRestore: pgRestore, Guard: newGuard(t, admin, src), ID: time.Now().UnixNano(), Expected: res.Manifest.Tables, Sequences: res.Manifest.Sequences, Inventory: res.Manifest.Inventory, Roles: res.Manifest.Roles, Tablespaces: res.Manifest.Tablespaces, Properties: res.Manifest.Properties,
+		PGRestore: pgRestore, Guard: newGuard(t, admin, src), ID: time.Now().UnixNano(), Expected: res.Manifest.Tables, Sequences: res.Manifest.Sequences, Inventory: res.Manifest.Inventory, Roles: res.Manifest.Roles, Tablespaces: res.Manifest.Tablespaces, Properties: res.Manifest.Properties, DumpSettings: res.Manifest.DumpSettings,
 	}, admin
 }
 

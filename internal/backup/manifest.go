@@ -52,6 +52,10 @@ type Manifest struct {
 	GlobalsSHA256 string `json:"globals_sha256,omitempty"`
 	GlobalsBytes  int64  `json:"globals_bytes,omitempty"`
 	GlobalsError  string `json:"globals_error,omitempty"`
+	// DumpSettings are the output settings pg_dump's session ran with (DumpOutputSettings, and lc_monetary as
+	// the source had it): a drill reads the restored rows in the same settings to compare them with the archive's
+	// text (RestoredContent). nil in manifests written before, and in uploads: their content is not compared.
+	DumpSettings map[string]string `json:"dump_settings,omitempty"`
 	// Inventory is the schema objects, materialized view row counts and large objects in the dump's snapshot;
 	// drills compare them after restore. nil in manifests written before it was recorded.
 	Inventory *ObjectInventory `json:"inventory,omitempty"`

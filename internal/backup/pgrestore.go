@@ -62,7 +62,8 @@ func ListArchive(ctx context.Context, a Artifact, pgRestore string) (*Listing, e
 // restored (--no-tablespaces): every table lands in the target database's default tablespace.
 // pg_restore gets the connection through its environment and a 0600 pass file, never its command line.
 func RestoreInto(ctx context.Context, a Artifact, pgRestore string, target *dbconn.Settings, progress func(int64)) (int64, RestoreProblems, error) {
-	return RestoreSome(ctx, a, pgRestore, target, nil, progress)
+	n, probs, _, err := restore(ctx, a, pgRestore, target, nil, progress, false)
+	return n, probs, err
 }
 
 // RestoreSome is RestoreInto with extra pg_restore arguments that narrow what is restored (for example
@@ -70,24 +71,56 @@ func RestoreInto(ctx context.Context, a Artifact, pgRestore string, target *dbco
 // artifact is still read whole: pg_restore skips the entries it was told to leave out and may exit before
 // the end of its input, after which the rest is read and discarded (damage anywhere still fails).
 func RestoreSome(ctx context.Context, a Artifact, pgRestore string, target *dbconn.Settings, extra []string, progress func(int64)) (int64, RestoreProblems, error) {
+	n, probs, _, err := restore(ctx, a, pgRestore, target, extra, progress, false)
+	return n, probs, err
+}
+
+// RestoreAndDigest is RestoreInto that also reads the archive's rows as it restores them: the same plaintext
+// goes to a second `pg_restore --data-only --file=-` (no connection, none of pisbackup's secrets), whose COPY
+// blocks ReadArchiveContent digests. The archive is read once. A failure of the digest side fails the call:
+// a content check that covered less than the archive must not pass.
+func RestoreAndDigest(ctx context.Context, a Artifact, pgRestore string, target *dbconn.Settings, progress func(int64)) (int64, RestoreProblems, *ArchiveContent, error) {
+	return restore(ctx, a, pgRestore, target, nil, progress, true)
+}
+
+func restore(ctx context.Context, a Artifact, pgRestore string, target *dbconn.Settings, extra []string, progress func(int64), digest bool) (int64, RestoreProblems, *ArchiveContent, error) {
 	p, err := a.open(ctx, progress)
 	if err != nil {
-		return 0, RestoreProblems{}, err
+		return 0, RestoreProblems{}, nil, err
 	}
 	defer p.Close()
+	var in io.Reader = p
+	var content func() (*ArchiveContent, error)
+	if digest {
+		dctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		tee, wait, err := digestArchive(dctx, pgRestore)
+		if err != nil {
+			return 0, RestoreProblems{}, nil, err
+		}
+		in, content = io.TeeReader(p, tee), func() (*ArchiveContent, error) { _ = tee.Close(); return wait() }
+		defer func() {
+			if content != nil {
+				cancel()
+				_ = tee.Close()
+				_, _ = wait()
+			}
+		}()
+	}
 	if db := target.Database(); strings.Contains(db, "=") || strings.HasPrefix(db, "postgres") && strings.Contains(db, "://") {
-		return 0, RestoreProblems{}, fmt.Errorf("database name %q would be read as a connection string by pg_restore", db)
+		return 0, RestoreProblems{}, nil, fmt.Errorf("database name %q would be read as a connection string by pg_restore", db)
 	}
 	// --dbname names the database only (no connection string), which pg_restore needs to restore at all.
 	args := append([]string{"--no-owner", "--no-tablespaces", "--verbose", "--no-password"}, extra...)
 	cmd, cleanup, err := target.Command(ctx, pgRestore, append(args, "--dbname="+target.Database())...)
 	if err != nil {
-		return 0, RestoreProblems{}, err
+		return 0, RestoreProblems{}, nil, err
 	}
 	defer cleanup()
 	cmd.WaitDelay = StopWithin
 	col := newProblemCollector()
-	err = feed(ctx, cmd, p, len(extra) > 0, target, col)
+	// With a digest, the input is read to its end even if pg_restore stops early, so the digest sees it all.
+	err = feed(ctx, cmd, in, len(extra) > 0 || digest, target, col)
 	probs := col.finish()
 	var exit *exec.ExitError
 	if errors.As(err, &exit) && probs.Ignored > 0 && ctx.Err() == nil {
@@ -95,7 +128,85 @@ func RestoreSome(ctx context.Context, a Artifact, pgRestore string, target *dbco
 		// the problems. A fatal error (lost connection, unreadable input) prints no such line and stays an error.
 		err = nil
 	}
-	return p.n, probs, err
+	if err != nil || content == nil {
+		return p.n, probs, nil, err
+	}
+	ac, cerr := content()
+	content = nil
+	if cerr != nil {
+		return p.n, probs, nil, fmt.Errorf("read the archive's rows for the content check: %w", cerr)
+	}
+	return p.n, probs, ac, nil
+}
+
+// digestArchive starts `pg_restore --data-only --file=-` reading what is written to w and digesting its output;
+// wait (after w is closed) returns the digests.
+func digestArchive(ctx context.Context, pgRestore string) (w io.WriteCloser, wait func() (*ArchiveContent, error), err error) {
+	cmd := exec.CommandContext(ctx, pgRestore, "--data-only", "--file=-")
+	cmd.WaitDelay = StopWithin
+	cmd.Env = dbconn.BaseEnv(os.Environ()) // no connection, and none of pisbackup's secrets
+	stderr := newTail(4096)
+	cmd.Stderr = stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, nil, err
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, nil, fmt.Errorf("start %s: %w", pgRestore, err)
+	}
+	type result struct {
+		ac  *ArchiveContent
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		ac, err := ReadArchiveContent(stdout)
+		_, _ = io.Copy(io.Discard, stdout)
+		done <- result{ac, err}
+	}()
+	lw := &lenientWriter{w: stdin, drain: true}
+	var once bool
+	var res result
+	wait = func() (*ArchiveContent, error) {
+		if once {
+			return res.ac, res.err
+		}
+		once = true
+		res = <-done
+		werr := cmd.Wait()
+		switch {
+		case res.err != nil:
+		case werr != nil:
+			msg := stderr.String()
+			if msg == "" {
+				msg = werr.Error()
+			}
+			res.err = fmt.Errorf("pg_restore --data-only --file=- failed (%w): %s", werr, msg)
+		case lw.err != nil:
+			res.err = fmt.Errorf("pg_restore --data-only --file=- stopped reading its input: %v", lw.err)
+		}
+		return res.ac, res.err
+	}
+	return &closingWriter{lenientWriter: lw, close: stdin.Close}, wait, nil
+}
+
+// closingWriter is a lenientWriter whose Close closes the process's stdin once.
+type closingWriter struct {
+	*lenientWriter
+	close  func() error
+	closed bool
+}
+
+func (c *closingWriter) Close() error {
+	if c.closed {
+		return nil
+	}
+	c.closed = true
+	return c.close()
 }
 
 // feed runs cmd with r as its stdin. A read error from r (a damaged artifact) wins over whatever the command

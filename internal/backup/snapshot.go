@@ -90,11 +90,16 @@ func (s *Snapshot) Properties(ctx context.Context) (*DatabaseProperties, []strin
 }
 
 // CountRows counts every user table exactly (ONLY, so inherited rows are not counted twice) inside the
-// snapshot, with each table's content digest when digests is set (see CountTables). Tables in extensions are
-// skipped because pg_dump does not dump their data either.
-func (s *Snapshot) CountRows(ctx context.Context, digests bool) ([]TableCount, error) {
-	return CountTables(ctx, s.tx, digests)
+// snapshot, with a content digest (see CountTables) of every table when all is set, and otherwise of the tables
+// with stored generated columns only: their generated values are not in the archive, so a drill cannot compare
+// them with it (ReadArchiveContent). Tables in extensions are skipped because pg_dump does not dump their data
+// either.
+func (s *Snapshot) CountRows(ctx context.Context, all bool) ([]TableCount, error) {
+	return CountTables(ctx, s.tx, func(_, _ string, generated bool) bool { return all || generated })
 }
+
+// DigestAll digests every table (CountTables).
+func DigestAll(_, _ string, _ bool) bool { return true }
 
 // RowQuerier is a connection or transaction to count in.
 type RowQuerier interface {
@@ -117,21 +122,16 @@ const digestSettings = `SET %[1]s DateStyle = 'ISO, MDY'; SET %[1]s IntervalStyl
 const digestExpr = `COALESCE(sum(hashtextextended(r::text, 0)::numeric), 0)::text`
 
 // CountTables counts every user table of q's database exactly, the same way a backup's manifest was counted,
-// so a drill compares like with like. With digests it also computes each table's content digest (digestExpr)
-// after fixing the output settings (digestSettings); q must then be a transaction or a connection pisbackup
-// owns, since the settings stay for its lifetime.
-func CountTables(ctx context.Context, q RowQuerier, digests bool) ([]TableCount, error) {
-	if digests {
-		scope := ""
-		if _, ok := q.(pgx.Tx); ok {
-			scope = "LOCAL"
-		}
-		if _, err := q.Exec(ctx, fmt.Sprintf(digestSettings, scope)); err != nil {
-			return nil, fmt.Errorf("fix output settings for content digests: %w", err)
-		}
-	}
+// so a drill compares like with like. It also computes the content digest (digestExpr) of each table digest
+// says yes to (given whether the table has a stored generated column; nil: none), after fixing the output
+// settings (digestSettings); q must then be a transaction or a connection pisbackup owns, since the settings
+// stay for its lifetime.
+func CountTables(ctx context.Context, q RowQuerier, digest func(schema, name string, generated bool) bool) ([]TableCount, error) {
+	settingsFixed := false
 	rows, err := q.Query(ctx, `
-		SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+		SELECT n.nspname, c.relname,
+		       EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attgenerated = 's' AND NOT a.attisdropped)
+		FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 		WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema')
 		  AND n.nspname NOT LIKE 'pg_toast%' AND n.nspname NOT LIKE 'pg_temp%'
 		  AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
@@ -139,15 +139,30 @@ func CountTables(ctx context.Context, q RowQuerier, digests bool) ([]TableCount,
 	if err != nil {
 		return nil, err
 	}
+	var generated []bool
 	tables, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (TableCount, error) {
 		var t TableCount
-		return t, r.Scan(&t.Schema, &t.Name)
+		var g bool
+		err := r.Scan(&t.Schema, &t.Name, &g)
+		generated = append(generated, g)
+		return t, err
 	})
 	if err != nil {
 		return nil, err
 	}
 	for i := range tables {
 		id := pgx.Identifier{tables[i].Schema, tables[i].Name}.Sanitize()
+		digests := digest != nil && digest(tables[i].Schema, tables[i].Name, generated[i])
+		if digests && !settingsFixed {
+			scope := ""
+			if _, ok := q.(pgx.Tx); ok {
+				scope = "LOCAL"
+			}
+			if _, err := q.Exec(ctx, fmt.Sprintf(digestSettings, scope)); err != nil {
+				return nil, fmt.Errorf("fix output settings for content digests: %w", err)
+			}
+			settingsFixed = true
+		}
 		if digests {
 			err = q.QueryRow(ctx, "SELECT count(*), "+digestExpr+" FROM ONLY "+id+" r").Scan(&tables[i].Rows, &tables[i].Digest)
 		} else {
