@@ -27,6 +27,7 @@ type bench struct {
 	srcName string
 	srcURL  string
 	catURL  string
+	catName string
 	cat     *pgxpool.Pool
 	env     []string
 	results []result
@@ -44,7 +45,9 @@ func newBench(ctx context.Context, o options) (*bench, error) {
 	patients := max(1000, int(o.gb*patientsPerGB))
 	b.srcName = fmt.Sprintf("pis_bench_%d", patients)
 	b.srcURL = fmt.Sprintf("postgres://postgres@/%s?host=%s", b.srcName, pgSocket)
-	b.catURL = "postgres://postgres@/pisbackup_bench?host=" + pgSocket
+	// The catalog is this run's own, so two benches (two worktrees) never drop each other's.
+	b.catName = fmt.Sprintf("pisbackup_bench_%d", os.Getpid())
+	b.catURL = "postgres://postgres@/" + b.catName + "?host=" + pgSocket
 	if err := demo.EnsureDatabase(ctx, dbconn.MustParse(admin), b.srcName); err != nil {
 		return nil, err
 	}
@@ -55,10 +58,10 @@ func newBench(ctx context.Context, o options) (*bench, error) {
 		}
 	}
 	// A fresh catalog each run, so history from earlier runs does not skew the figures.
-	if err := dropDB(ctx, admin, "pisbackup_bench"); err != nil {
+	if err := dropDB(ctx, admin, b.catName); err != nil {
 		return nil, err
 	}
-	if err := demo.EnsureDatabase(ctx, dbconn.MustParse(admin), "pisbackup_bench"); err != nil {
+	if err := demo.EnsureDatabase(ctx, dbconn.MustParse(admin), b.catName); err != nil {
 		return nil, err
 	}
 	// Drills run a dump's SQL, so they connect as a CREATEDB-only role, as in production (and make run).
@@ -85,6 +88,9 @@ func newBench(ctx context.Context, o options) (*bench, error) {
 func (b *bench) close() {
 	if b.cat != nil {
 		b.cat.Close()
+	}
+	if b.catName != "" {
+		_ = dropDB(context.Background(), "postgres://postgres@/postgres?host="+pgSocket, b.catName)
 	}
 }
 

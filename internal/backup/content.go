@@ -72,16 +72,23 @@ func ReadArchiveContent(r io.Reader) (*ArchiveContent, error) {
 	ac := &ArchiveContent{Tables: map[string]*TableContent{}}
 	br := bufio.NewReaderSize(r, 1<<20)
 	var cur *TableContent
+	long := xxhash.New()
 	for {
 		line, err := br.ReadSlice('\n')
 		if errors.Is(err, bufio.ErrBufferFull) {
-			// A row longer than the buffer: hash it whole.
-			full := append([]byte(nil), line...)
-			for errors.Is(err, bufio.ErrBufferFull) {
-				line, err = br.ReadSlice('\n')
-				full = append(full, line...)
+			if cur == nil {
+				return nil, fmt.Errorf("the archive's script has a line over %d bytes outside table data", br.Size())
 			}
-			line = full
+			// A row longer than the buffer (a 200 MB value): hash it in pieces, never holding it whole.
+			long.Reset()
+			for errors.Is(err, bufio.ErrBufferFull) {
+				_, _ = long.Write(line)
+				line, err = br.ReadSlice('\n')
+			}
+			_, _ = long.Write(bytes.TrimSuffix(line, []byte("\n")))
+			cur.Rows++
+			cur.Sum += long.Sum64()
+			line = nil
 		}
 		if len(line) > 0 {
 			l := bytes.TrimSuffix(line, []byte("\n"))

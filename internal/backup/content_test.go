@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cespare/xxhash/v2"
 	"github.com/stretchr/testify/require"
 
 	"github.com/uscpis/pisbackup/internal/backup"
@@ -35,6 +36,7 @@ func TestReadArchiveContentReadsCopyBlocks(t *testing.T) {
 	require.Equal(t, int64(2), ac.Tables["public.nocols"].Rows)
 	require.Empty(t, ac.Tables["public.nocols"].Columns)
 	require.Equal(t, int64(1), ac.Tables["public.big"].Rows)
+	require.Equal(t, xxhash.Sum64String(long), ac.Tables["public.big"].Sum, "a row longer than the buffer is hashed whole")
 
 	// The order of rows does not matter; their content does.
 	swapped, err := backup.ReadArchiveContent(strings.NewReader("COPY public.a (id, note) FROM stdin;\n2\t\\N\n1\tone\n\\.\n"))
@@ -71,6 +73,7 @@ func TestDrillComparesRowsWithTheArchive(t *testing.T) {
 		   12.34, '{"a": [1, "é"]}', '{x,"y z",NULL}', E'tab\there\nnew line \\ back', 'ß'),
 		  (2, NULL, NULL, NULL, 'NaN', '-Infinity', NULL, '', '-1 day', NULL, 'null', '{}', '', NULL);
 		CREATE TABLE plain(id serial PRIMARY KEY, v text); INSERT INTO plain(v) SELECT 'row ' || g FROM generate_series(1, 50) g;
+		INSERT INTO plain(v) VALUES (repeat('é\', 1500000));
 		CREATE TABLE gen(id int, v int, w int GENERATED ALWAYS AS (v * 2) STORED); INSERT INTO gen VALUES (1, 1);
 		DO $$BEGIN
 		  EXECUTE format('ALTER DATABASE %I SET TimeZone = %L', current_database(), 'Pacific/Chatham');
