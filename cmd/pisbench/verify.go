@@ -46,7 +46,7 @@ func (b *bench) verifyGroup(ctx context.Context) error {
 			return err
 		}
 		drill = append(drill, d)
-		db := "pisbench_raw_restore"
+		db := fmt.Sprintf("pisbench_raw_restore_%d", os.Getpid())
 		admin := fmt.Sprintf("-h %s -U postgres", pgSocket)
 		w, _, err = b.timed(ctx, fmt.Sprintf("dropdb --if-exists %[1]s %[2]s && createdb %[1]s %[2]s && pg_restore %[1]s --no-owner --no-acl -d %[2]s %[3]s; rc=$?; dropdb %[1]s %[2]s; exit $rc", admin, db, plain))
 		if err != nil {

@@ -127,6 +127,12 @@ const digestExpr = `COALESCE(sum(hashtextextended(r::text, 0)::numeric), 0)::tex
 // settings (digestSettings); q must then be a transaction or a connection pisbackup owns, since the settings
 // stay for its lifetime.
 func CountTables(ctx context.Context, q RowQuerier, digest func(schema, name string, generated bool) bool) ([]TableCount, error) {
+	return countTables(ctx, q, digest, nil)
+}
+
+// countTables is CountTables taking the row counts of the tables in known ("schema.name") as given (a drill
+// that has just read them whole with COPY) instead of scanning them again, unless they are to be digested.
+func countTables(ctx context.Context, q RowQuerier, digest func(schema, name string, generated bool) bool, known map[string]int64) ([]TableCount, error) {
 	settingsFixed := false
 	rows, err := q.Query(ctx, `
 		SELECT n.nspname, c.relname,
@@ -163,9 +169,13 @@ func CountTables(ctx context.Context, q RowQuerier, digest func(schema, name str
 			}
 			settingsFixed = true
 		}
-		if digests {
+		n, isKnown := known[tables[i].Schema+"."+tables[i].Name]
+		switch {
+		case digests:
 			err = q.QueryRow(ctx, "SELECT count(*), "+digestExpr+" FROM ONLY "+id+" r").Scan(&tables[i].Rows, &tables[i].Digest)
-		} else {
+		case isKnown:
+			tables[i].Rows = n
+		default:
 			err = q.QueryRow(ctx, "SELECT count(*) FROM ONLY "+id).Scan(&tables[i].Rows)
 		}
 		if err != nil {
