@@ -169,7 +169,7 @@ func compareRestored(ctx context.Context, b queries.Backup, target *dbconn.Setti
 	}
 	cmp := backup.DrillResult{Problems: res.Problems}
 	err = backup.CompareRestored(ctx, conn, backup.Expected{Tables: expected, Sequences: seqs, Inventory: inv,
-		Content: content, DumpSettings: settings}, &cmp)
+		Content: content, DumpSettings: settings, Connect: target.Connect}, &cmp)
 	res.Tables, res.Sequences, res.Objects = cmp.Tables, cmp.Sequences, cmp.Objects
 	res.Warnings = append(res.Warnings, cmp.Warnings...)
 	if err != nil {

@@ -3,6 +3,7 @@ package backup
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -10,9 +11,11 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/cespare/xxhash/v2"
 	"github.com/jackc/pgx/v5"
+	"golang.org/x/sync/errgroup"
 )
 
 // Content digests of a drill, computed from the archive itself (issue 22).
@@ -56,6 +59,8 @@ type TableContent struct {
 	Columns []string
 	Rows    int64
 	Sum     uint64
+	// Bytes is the size of the rows' text (the archive's side only: the largest tables are read back first).
+	Bytes int64
 }
 
 // ArchiveContent is every table's content as the archive holds it.
@@ -86,6 +91,7 @@ func ReadArchiveContent(r io.Reader) (*ArchiveContent, error) {
 				line, err = br.ReadSlice('\n')
 			}
 			_, _ = long.Write(bytes.TrimSuffix(line, []byte("\n")))
+			cur.Bytes += int64(long.Size())
 			cur.Rows++
 			cur.Sum += long.Sum64()
 			line = nil
@@ -96,6 +102,7 @@ func ReadArchiveContent(r io.Reader) (*ArchiveContent, error) {
 			case cur != nil && string(l) == `\.`:
 				cur = nil
 			case cur != nil:
+				cur.Bytes += int64(len(line))
 				cur.Rows++
 				cur.Sum += xxhash.Sum64(l)
 			case bytes.HasPrefix(l, []byte("COPY ")) && bytes.HasSuffix(l, []byte(" FROM stdin;")):
@@ -200,20 +207,50 @@ func cutIdent(s string) (id, rest string, ok bool) {
 
 // RestoredContent reads the tables of ac from the database on conn with COPY … TO STDOUT over the archive's
 // columns, in the archive's encoding and the dump's output settings (settings: Manifest.DumpSettings, only
-// outputSettingNames are applied), inside one read-only transaction, and digests them as ReadArchiveContent
-// does. A table that cannot be read (not restored) is returned with Rows -1.
-func RestoredContent(ctx context.Context, conn *pgx.Conn, ac *ArchiveContent, settings map[string]string) (map[string]*TableContent, error) {
+// outputSettingNames are applied), each in a read-only transaction, and digests them as ReadArchiveContent
+// does. A table that cannot be read (not restored) is returned with Rows -1. With another, a second
+// connection reads tables beside conn (largest first): the server's output functions are most of the cost.
+func RestoredContent(ctx context.Context, conn *pgx.Conn, ac *ArchiveContent, settings map[string]string, another func(context.Context) (*pgx.Conn, error)) (map[string]*TableContent, error) {
+	keys := slices.SortedFunc(maps.Keys(ac.Tables), func(a, b string) int {
+		return cmp.Or(cmp.Compare(ac.Tables[b].Bytes, ac.Tables[a].Bytes), strings.Compare(a, b))
+	})
+	next := make(chan string, len(keys))
+	for _, k := range keys {
+		next <- k
+	}
+	close(next)
+	var mu sync.Mutex
 	out := map[string]*TableContent{}
-	for _, k := range slices.Sorted(maps.Keys(ac.Tables)) {
-		want := ac.Tables[k]
-		got := &TableContent{Schema: want.Schema, Name: want.Name, Columns: want.Columns}
-		if err := copyDigest(ctx, conn, ac.Encoding, settings, got); err != nil {
-			if ctx.Err() != nil {
-				return nil, ctx.Err()
+	read := func(ctx context.Context, c *pgx.Conn) error {
+		for k := range next {
+			want := ac.Tables[k]
+			got := &TableContent{Schema: want.Schema, Name: want.Name, Columns: want.Columns}
+			if err := copyDigest(ctx, c, ac.Encoding, settings, got); err != nil {
+				if ctx.Err() != nil {
+					return ctx.Err()
+				}
+				got.Rows = -1
 			}
-			got.Rows = -1
+			mu.Lock()
+			out[k] = got
+			mu.Unlock()
 		}
-		out[k] = got
+		return nil
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	if another != nil && len(keys) > 1 {
+		g.Go(func() error {
+			c, err := another(gctx)
+			if err != nil {
+				return nil // the first connection reads everything alone
+			}
+			defer c.Close(context.WithoutCancel(ctx))
+			return read(gctx, c)
+		})
+	}
+	g.Go(func() error { return read(gctx, conn) })
+	if err := g.Wait(); err != nil {
+		return nil, err
 	}
 	return out, nil
 }

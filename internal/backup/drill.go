@@ -143,7 +143,7 @@ func Drill(ctx context.Context, o DrillOptions) (*DrillResult, error) {
 		return res, fmt.Errorf("connect to scratch database: %w", err)
 	}
 	err = CompareRestored(ctx, conn, Expected{Tables: o.Expected, Sequences: o.Sequences, Inventory: o.Inventory,
-		Content: content, DumpSettings: o.DumpSettings}, res)
+		Content: content, DumpSettings: o.DumpSettings, Connect: scratch.Connect}, res)
 	if err == nil {
 		var w []string
 		w, err = TargetWarnings(ctx, conn, o.Roles, o.Tablespaces)
@@ -162,6 +162,9 @@ type Expected struct {
 	Inventory    *ObjectInventory
 	Content      *ArchiveContent
 	DumpSettings map[string]string
+	// Connect, when set, opens another connection to the restored database so its rows are read back on two
+	// connections at once (RestoredContent).
+	Connect func(context.Context) (*pgx.Conn, error)
 }
 
 // ContentNotCompared is the warning for an archive whose output settings are unknown (an upload, a backup
@@ -188,7 +191,7 @@ func CompareRestored(ctx context.Context, conn *pgx.Conn, exp Expected, res *Dri
 	var err error
 	known := map[string]int64{}
 	if exp.Content != nil && exp.DumpSettings != nil {
-		if got, err = RestoredContent(ctx, conn, exp.Content, exp.DumpSettings); err != nil {
+		if got, err = RestoredContent(ctx, conn, exp.Content, exp.DumpSettings, exp.Connect); err != nil {
 			return fmt.Errorf("read restored rows: %w", err)
 		}
 		for k, t := range got {
