@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/big"
 	"os"
 	"path/filepath"
 	"sort"
@@ -41,6 +42,8 @@ type Options struct {
 	MaxRows     int // 0: DefaultMaxRows
 	// TempDir holds the filtered pg_restore lists; "" is os.TempDir().
 	TempDir string
+
+	wholeTables bool // tests: load the tables whole (the unfiltered data pass) to compare with the filtered one
 }
 
 // Row statuses of a Diff.
@@ -83,11 +86,14 @@ type TableDiff struct {
 
 // Diff is the comparison of the selected backup rows with the live database.
 type Diff struct {
-	Table      string      `json:"table"`
-	Scratch    string      `json:"scratch_database"`
-	Tables     []TableDiff `json:"tables"` // in dependency order (parents first)
-	Rows       []RowDiff   `json:"rows"`
-	Problems   []string    `json:"restore_problems,omitempty"`
+	Table    string      `json:"table"`
+	Scratch  string      `json:"scratch_database"`
+	Tables   []TableDiff `json:"tables"` // in dependency order (parents first)
+	Rows     []RowDiff   `json:"rows"`
+	Problems []string    `json:"restore_problems,omitempty"`
+	// Loaded is how many rows of each table the filtered data pass copied into the scratch database (nil when
+	// the tables were restored whole).
+	Loaded     map[string]int64 `json:"-"`
 	schema     *Schema
 	liveSchema *Schema
 }
@@ -126,7 +132,7 @@ func Compare(ctx context.Context, o Options) (*Diff, error) {
 	}
 	defer func() { _ = o.Guard.DropOwned(ctx, name, "recovery") }()
 
-	listing, err := backup.ListArchive(ctx, o.Artifact, o.PGRestore)
+	listing, err := backup.ListArchiveHead(ctx, o.Artifact, o.PGRestore)
 	if err != nil {
 		return d, err
 	}
@@ -139,7 +145,7 @@ func Compare(ctx context.Context, o Options) (*Diff, error) {
 	if err := os.WriteFile(schemaList, []byte(filterList(listing.Text, keepSchema)), 0o600); err != nil {
 		return d, err
 	}
-	_, probs, err := backup.RestoreSome(ctx, o.Artifact, o.PGRestore, scratch, []string{"--use-list=" + schemaList}, nil)
+	_, probs, err := backup.RestoreSomeHead(ctx, o.Artifact, o.PGRestore, scratch, []string{"--use-list=" + schemaList})
 	if err != nil {
 		return d, fmt.Errorf("restore the backup's schema: %w", err)
 	}
@@ -184,15 +190,22 @@ func Compare(ctx context.Context, o Options) (*Diff, error) {
 		if err := os.WriteFile(dataList, []byte(data), 0o600); err != nil {
 			return d, err
 		}
-		_, probs, err = backup.RestoreSome(ctx, o.Artifact, o.PGRestore, scratch, []string{"--data-only", "--use-list=" + dataList}, nil)
-		if err != nil {
-			return d, fmt.Errorf("restore the rows of %s: %w", strings.Join(tables, ", "), err)
+		loaded, err := errUnfiltered, error(nil)
+		if !o.wholeTables {
+			p := newDataPlan(sch, root, tables, o.WithRelated, o.Keys, canonical(ctx, conn))
+			p.hasData = dataTables(data, tables)
+			var l map[string]int64
+			if l, err = loadFiltered(ctx, o, conn, p, dataList, dir); err == nil {
+				d.Loaded = l
+			}
+			loaded = err
 		}
-		for _, p := range probs.List {
-			d.Problems = append(d.Problems, p.String())
-		}
-		if probs.DataLost > 0 {
-			return d, fmt.Errorf("the backup's rows could not be restored: %s", probs.Summary())
+		if errors.Is(loaded, errUnfiltered) {
+			if err := d.loadWhole(ctx, o, scratch, tables, dataList); err != nil {
+				return d, err
+			}
+		} else if loaded != nil {
+			return d, loaded
 		}
 	}
 
@@ -217,6 +230,23 @@ func Compare(ctx context.Context, o Options) (*Diff, error) {
 		return d, err
 	}
 	return d, nil
+}
+
+// loadWhole is the data pass for archives whose data cannot be filtered while streaming (loadFiltered):
+// `pg_restore --data-only --use-list` loads the tables whole into the scratch database.
+func (d *Diff) loadWhole(ctx context.Context, o Options, scratch *dbconn.Settings, tables []string, dataList string) error {
+	_, probs, err := backup.RestoreSomeHead(ctx, o.Artifact, o.PGRestore, scratch, []string{"--data-only", "--use-list=" + dataList})
+	if err != nil {
+		return fmt.Errorf("restore the rows of %s: %w", strings.Join(tables, ", "), err)
+	}
+	for _, p := range probs.List {
+		d.Problems = append(d.Problems, p.String())
+	}
+	if probs.DataLost > 0 {
+		return fmt.Errorf("the backup's rows could not be restored: %s", probs.Summary())
+	}
+	d.Loaded = nil
+	return nil
 }
 
 // pick selects the root rows and, with related, their descendants (rows pointing at them, transitively) and
@@ -374,6 +404,7 @@ func (d *Diff) compare(ctx context.Context, tx pgx.Tx, s *Schema, root string, s
 			}
 		}
 		inBackup := map[string]bool{}
+		sortRows(picked[t], td.PrimaryKey)
 		for _, b := range picked[t] {
 			k := b.keyText(td.PrimaryKey)
 			inBackup[k] = true
@@ -417,6 +448,7 @@ func (d *Diff) compare(ctx context.Context, tx pgx.Tx, s *Schema, root string, s
 				newRows = append(newRows, rows...)
 			}
 		}
+		sortRows(newRows, td.PrimaryKey)
 		for _, r := range newRows {
 			k := r.keyText(td.PrimaryKey)
 			if inBackup[k] {
@@ -429,6 +461,29 @@ func (d *Diff) compare(ctx context.Context, tx pgx.Tx, s *Schema, root string, s
 		d.Tables = append(d.Tables, td)
 	}
 	return nil
+}
+
+// sortRows orders rows by primary key (numbers by value, other JSON values by their text), so a diff lists
+// rows in the same order whatever plan the server chose to find them.
+func sortRows(rows []Row, pk []string) {
+	sort.SliceStable(rows, func(i, j int) bool {
+		for _, c := range pk {
+			if n := compareJSON(rows[i][c], rows[j][c]); n != 0 {
+				return n < 0
+			}
+		}
+		return false
+	})
+}
+
+func compareJSON(a, b json.RawMessage) int {
+	fa, fb := new(big.Float), new(big.Float)
+	if _, ok := fa.SetString(string(a)); ok {
+		if _, ok := fb.SetString(string(b)); ok {
+			return fa.Cmp(fb)
+		}
+	}
+	return strings.Compare(string(a), string(b))
 }
 
 // changes lists the columns whose values differ (jsonb renders equal values identically); a column only one
@@ -467,15 +522,22 @@ func keepSchema(rest string) bool {
 	return true
 }
 
-// tableData keeps the TABLE DATA entries of the given schema.table names.
+// tableData keeps the TABLE DATA entries of the given schema.table names. pg_restore --list prints names
+// unquoted ("TABLE DATA public Weird "Name" owner"), so entries are matched by prefix, not split at spaces; an
+// entry two names could print alike is kept for both (restoring it is harmless, missing it is not).
 func tableData(tables []string) func(string) bool {
-	want := map[string]bool{}
+	var prefixes []string
 	for _, t := range tables {
-		want[t] = true
+		schema, name, _ := strings.Cut(t, ".")
+		prefixes = append(prefixes, "TABLE DATA "+schema+" "+name+" ")
 	}
 	return func(rest string) bool {
-		f := strings.Fields(strings.TrimPrefix(rest, "TABLE DATA "))
-		return strings.HasPrefix(rest, "TABLE DATA ") && len(f) >= 2 && want[f[0]+"."+f[1]]
+		for _, p := range prefixes {
+			if strings.HasPrefix(rest, p) {
+				return true
+			}
+		}
+		return false
 	}
 }
 

@@ -54,9 +54,7 @@ func newFixture(t *testing.T, before ...string) *fixture {
 	require.NoError(t, err)
 	pgRestore, err := exec.LookPath("pg_restore")
 	require.NoError(t, err)
-	res, err := backup.DumpDatabase(ctx, backup.DumpOptions{BackupID: 1, Trigger: "cli", Source: dbconn.MustParse(src),
-		Clients: pgclient.Finder{Roots: []string{pgclient.DefaultRoot}}, Store: st, Keys: keys})
-	require.NoError(t, err)
+	key := dump(t, src, st, keys, 1)
 	pool, catalog := testdb.Catalog(t)
 	g := &backup.Guard{Admin: dbconn.MustParse(testdb.RestoreURL(t, src)).WithDatabase("postgres"), AdminVar: "RESTORE_DATABASE_URL", Q: queries.New(pool)}
 	g.Catalog, err = dbconn.Parse(catalog)
@@ -67,9 +65,24 @@ func newFixture(t *testing.T, before ...string) *fixture {
 	require.NoError(t, err)
 	t.Cleanup(func() { live.Close(context.Background()) })
 	return &fixture{src: src, live: live, keys: keys, st: st, q: queries.New(pool), opts: recordrecovery.Options{
-		Artifact:  backup.Artifact{Store: st, Key: res.Key, Encrypted: true, Identities: keys.Identities},
+		Artifact:  backup.Artifact{Store: st, Key: key, Encrypted: true, Identities: keys.Identities},
 		PGRestore: pgRestore, Guard: g, ID: time.Now().UnixNano()%1e9 + nextID.Add(1), Live: g.Source,
 	}}
+}
+
+// dump backs up the database src into st and returns the artifact's key.
+func dump(t *testing.T, src string, st storage.Store, keys *crypt.Keys, id int64) string {
+	t.Helper()
+	res, err := backup.DumpDatabase(context.Background(), backup.DumpOptions{BackupID: id, Trigger: "cli", Source: dbconn.MustParse(src),
+		Clients: pgclient.Finder{Roots: []string{pgclient.DefaultRoot}}, Store: st, Keys: keys})
+	require.NoError(t, err)
+	return res.Key
+}
+
+// rebackup backs the source up again: the fixture compares with the new backup.
+func (f *fixture) rebackup(t *testing.T) *fixture {
+	f.opts.Artifact.Key = dump(t, f.src, f.st, f.keys, 2)
+	return f
 }
 
 func (f *fixture) exec(t *testing.T, sql string, args ...any) {
