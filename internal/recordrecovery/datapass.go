@@ -36,8 +36,9 @@ import (
 var exactTypes = map[string]string{"smallint": "int", "integer": "int", "bigint": "int", "uuid": "uuid"}
 
 type flow struct {
-	fk    ForeignKey
-	exact bool
+	fk             ForeignKey
+	exact          bool
+	colKey, refKey string // fk.Cols, fk.RefCols joined: the keys of valsU and valsD
 	// keys, for a down edge from the root, holds every value the root's candidate rows can have in fk.RefCols:
 	// the --key values themselves, known before the root's data streams by.
 	keys map[string]bool
@@ -114,7 +115,7 @@ func newDataPlan(s *Schema, root string, tables []string, related bool, keys []K
 		if !p.tables[fk.Child] || !p.tables[fk.Parent] {
 			continue
 		}
-		f := flow{fk: fk, exact: p.comparable(fk)}
+		f := flow{fk: fk, exact: p.comparable(fk), colKey: strings.Join(fk.Cols, "\x00"), refKey: strings.Join(fk.RefCols, "\x00")}
 		if p.down[fk.Parent] {
 			d := f
 			if d.exact && fk.Parent == root && rootBound {
@@ -175,6 +176,9 @@ type tableRows struct {
 	valsU    map[string]map[string]bool
 	picked   int // candidate rows
 	done     bool
+	// The foreign keys that decide r's rows, and the tables at their other end (nil until they stream by).
+	downIn, upIn      []flow
+	parents, children []*tableRows
 }
 
 // dataFilter receives the script (copyScript) and decides the candidates.
@@ -246,8 +250,35 @@ func (f *dataFilter) begin(h copyHeader) error {
 		return err
 	}
 	r.file, r.w = file, bufio.NewWriterSize(file, 256<<10)
+	r.downIn, r.upIn = f.p.downIn[name], f.p.upIn[name]
+	r.parents, r.children = make([]*tableRows, len(r.downIn)), make([]*tableRows, len(r.upIn))
 	f.byName[name] = r
 	f.order = append(f.order, r)
+	for _, o := range f.order { // link r and the tables that streamed before it, both ways
+		for i, fl := range o.downIn {
+			if fl.fk.Parent == name {
+				o.parents[i] = r
+			}
+		}
+		for i, fl := range o.upIn {
+			if fl.fk.Child == name {
+				o.children[i] = r
+			}
+		}
+		if o == r {
+			continue
+		}
+		for i, fl := range r.downIn {
+			if fl.fk.Parent == o.name {
+				r.parents[i] = o
+			}
+		}
+		for i, fl := range r.upIn {
+			if fl.fk.Child == o.name {
+				r.children[i] = o
+			}
+		}
+	}
 	f.cur = r
 	return nil
 }
@@ -264,6 +295,10 @@ func (r *tableRows) has(cols []string) bool {
 // values is row's fields cols joined by tabs (still escaped); ok is false when one is NULL (it references
 // nothing) or missing.
 func (r *tableRows) values(row []byte, cols []string) (string, bool) {
+	if len(cols) == 1 {
+		v, ok := r.value(row, cols[0])
+		return string(v), ok
+	}
 	var b strings.Builder
 	for i, c := range cols {
 		v, ok := copyField(row, r.idx[c])
@@ -276,6 +311,28 @@ func (r *tableRows) values(row []byte, cols []string) (string, bool) {
 		b.Write(v)
 	}
 	return b.String(), true
+}
+
+// value is row's field col (still escaped), without copying; ok is false when it is NULL or missing.
+func (r *tableRows) value(row []byte, col string) ([]byte, bool) {
+	v, ok := copyField(row, r.idx[col])
+	if !ok || string(v) == `\N` {
+		return nil, false
+	}
+	return v, true
+}
+
+// in reports whether row's cols values are in set (map lookups with a []byte key do not allocate).
+func (r *tableRows) in(set map[string]bool, row []byte, cols []string) bool {
+	if len(set) == 0 {
+		return false
+	}
+	if len(cols) == 1 {
+		v, ok := r.value(row, cols[0])
+		return ok && set[string(v)]
+	}
+	v, ok := r.values(row, cols)
+	return ok && set[v]
 }
 
 func (f *dataFilter) row(line []byte) error {
@@ -320,39 +377,25 @@ func (f *dataFilter) member(r *tableRows, row []byte) (d, u bool) {
 		if r.name == p.root {
 			d = p.rootWhole || f.matchesKey(r, row)
 		}
-		for _, fl := range p.downIn[r.name] {
-			if d {
-				break
-			}
-			if !fl.exact {
+		for i := 0; !d && i < len(r.downIn); i++ {
+			fl := &r.downIn[i]
+			switch {
+			case !fl.exact:
 				d = true
-				break
-			}
-			v, ok := r.values(row, fl.fk.Cols)
-			if !ok {
-				continue
-			}
-			if fl.keys != nil && fl.keys[v] {
+			case r.in(fl.keys, row, fl.fk.Cols):
 				d = true
-			} else if pr := f.byName[fl.fk.Parent]; pr != nil && pr.valsD[strings.Join(fl.fk.RefCols, "\x00")][v] {
+			case r.parents[i] != nil && r.in(r.parents[i].valsD[fl.refKey], row, fl.fk.Cols):
 				d = true
 			}
 		}
 	}
 	u = d
-	for _, fl := range p.upIn[r.name] {
-		if u {
-			break
-		}
-		if !fl.exact {
+	for i := 0; !u && i < len(r.upIn); i++ {
+		fl := &r.upIn[i]
+		switch {
+		case !fl.exact:
 			u = true
-			break
-		}
-		v, ok := r.values(row, fl.fk.RefCols)
-		if !ok {
-			continue
-		}
-		if cr := f.byName[fl.fk.Child]; cr != nil && cr.valsU[strings.Join(fl.fk.Cols, "\x00")][v] {
+		case r.children[i] != nil && r.in(r.children[i].valsU[fl.colKey], row, fl.fk.RefCols):
 			u = true
 		}
 	}
