@@ -1,11 +1,9 @@
 package backup
 
 import (
-	"bufio"
 	"bytes"
 	"cmp"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -70,140 +68,43 @@ type ArchiveContent struct {
 	Tables   map[string]*TableContent // by "schema.name"
 }
 
-// ReadArchiveContent reads pg_restore's script output (--data-only --file=-) and digests each COPY block. Lines
-// outside COPY blocks (SET, setval, large objects) are skipped. A COPY statement it cannot read, or a block
-// without its `\.` end, is an error: the content check must not silently cover less than the archive.
+// ReadArchiveContent reads pg_restore's script output (--data-only --file=-, ReadCopyScript) and digests each
+// COPY block. A COPY statement it cannot read, table data that is not COPY blocks, or a block without its `\.`
+// end is an error: the content check must not silently cover less than the archive.
 func ReadArchiveContent(r io.Reader) (*ArchiveContent, error) {
-	ac := &ArchiveContent{Tables: map[string]*TableContent{}}
-	br := bufio.NewReaderSize(r, 1<<20)
-	var cur *TableContent
-	long := xxhash.New()
-	for {
-		line, err := br.ReadSlice('\n')
-		if errors.Is(err, bufio.ErrBufferFull) {
-			if cur == nil {
-				return nil, fmt.Errorf("the archive's script has a line over %d bytes outside table data", br.Size())
-			}
-			// A row longer than the buffer (a 200 MB value): hash it in pieces, never holding it whole.
-			long.Reset()
-			for errors.Is(err, bufio.ErrBufferFull) {
-				_, _ = long.Write(line)
-				line, err = br.ReadSlice('\n')
-			}
-			_, _ = long.Write(bytes.TrimSuffix(line, []byte("\n")))
-			cur.Bytes += int64(long.Size())
-			cur.Rows++
-			cur.Sum += long.Sum64()
-			line = nil
-		}
-		if len(line) > 0 {
-			l := bytes.TrimSuffix(line, []byte("\n"))
-			switch {
-			case cur != nil && string(l) == `\.`:
-				cur = nil
-			case cur != nil:
-				cur.Bytes += int64(len(line))
-				cur.Rows++
-				cur.Sum += xxhash.Sum64(l)
-			case bytes.HasPrefix(l, []byte("COPY ")) && bytes.HasSuffix(l, []byte(" FROM stdin;")):
-				t, perr := parseCopyHeader(string(l))
-				if perr != nil {
-					return nil, perr
-				}
-				k := t.Schema + "." + t.Name
-				if prev, ok := ac.Tables[k]; ok {
-					t = prev // a table's data in several blocks (never from pg_dump, but harmless)
-				}
-				ac.Tables[k] = t
-				cur = t
-			case bytes.HasPrefix(l, []byte("SET client_encoding = '")):
-				ac.Encoding = strings.TrimSuffix(strings.TrimPrefix(string(l), "SET client_encoding = '"), "';")
-			}
-		}
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return nil, err
-		}
+	d := &archiveDigest{ac: &ArchiveContent{Tables: map[string]*TableContent{}}}
+	if err := ReadCopyScript(r, d); err != nil {
+		return nil, err
 	}
-	if cur != nil {
-		return nil, fmt.Errorf("the archive's rows of %s.%s end without their end marker", cur.Schema, cur.Name)
-	}
-	return ac, nil
+	return d.ac, nil
 }
 
-// parseCopyHeader reads pg_dump's `COPY schema.table (col, …) FROM stdin;` (identifiers quoted as fmtId does:
-// double quotes, "" inside). A table without columns has no list.
-func parseCopyHeader(line string) (*TableContent, error) {
-	s := strings.TrimSuffix(strings.TrimPrefix(line, "COPY "), " FROM stdin;")
-	bad := func(why string) (*TableContent, error) {
-		return nil, fmt.Errorf("cannot read the archive's COPY statement %.200q: %s", line, why)
-	}
-	var parts []string
-	for {
-		id, rest, ok := cutIdent(s)
-		if !ok {
-			return bad("expected a table name")
-		}
-		parts, s = append(parts, id), rest
-		if !strings.HasPrefix(s, ".") {
-			break
-		}
-		s = s[1:]
-	}
-	if len(parts) != 2 {
-		return bad("expected schema.table")
-	}
-	t := &TableContent{Schema: parts[0], Name: parts[1]}
-	s = strings.TrimSpace(s)
-	if s == "" {
-		return t, nil
-	}
-	if !strings.HasPrefix(s, "(") || !strings.HasSuffix(s, ")") {
-		return bad("expected a column list")
-	}
-	s = s[1 : len(s)-1]
-	for {
-		id, rest, ok := cutIdent(strings.TrimLeft(s, " "))
-		if !ok {
-			return bad("expected a column name")
-		}
-		t.Columns = append(t.Columns, id)
-		if rest == "" {
-			return t, nil
-		}
-		if !strings.HasPrefix(rest, ",") {
-			return bad("expected a comma between columns")
-		}
-		s = rest[1:]
-	}
+// archiveDigest is the CopyScript handler of ReadArchiveContent.
+type archiveDigest struct {
+	ac  *ArchiveContent
+	cur *TableContent
 }
 
-// cutIdent takes one identifier off s: "quoted" (with "" for a quote) or plain up to '.', ',', ' ' or ')'.
-func cutIdent(s string) (id, rest string, ok bool) {
-	if strings.HasPrefix(s, `"`) {
-		var b strings.Builder
-		for i := 1; i < len(s); i++ {
-			if s[i] != '"' {
-				b.WriteByte(s[i])
-				continue
-			}
-			if i+1 < len(s) && s[i+1] == '"' {
-				b.WriteByte('"')
-				i++
-				continue
-			}
-			return b.String(), s[i+1:], b.Len() > 0
-		}
-		return "", "", false
+func (d *archiveDigest) Encoding(name string) { d.ac.Encoding = name }
+
+func (d *archiveDigest) Begin(h CopyHeader) error {
+	k := h.Name()
+	if _, ok := d.ac.Tables[k]; ok {
+		return fmt.Errorf("the archive holds two COPY blocks for %s", k)
 	}
-	i := strings.IndexAny(s, ".,) ")
-	if i < 0 {
-		i = len(s)
-	}
-	return s[:i], s[i:], i > 0
+	d.cur = &TableContent{Schema: h.Schema, Name: h.Table, Columns: h.Columns}
+	d.ac.Tables[k] = d.cur
+	return nil
 }
+
+func (d *archiveDigest) Row(line []byte) error {
+	d.cur.Rows++
+	d.cur.Bytes += int64(len(line)) + 1
+	d.cur.Sum += xxhash.Sum64(line)
+	return nil
+}
+
+func (d *archiveDigest) End() error { d.cur = nil; return nil }
 
 // RestoredContent reads the tables of ac from the database on conn with COPY … TO STDOUT over the archive's
 // columns, in the archive's encoding and the dump's output settings (settings: Manifest.DumpSettings, only
@@ -275,11 +176,7 @@ func copyDigest(ctx context.Context, conn *pgx.Conn, encoding string, settings m
 	}
 	q := "COPY " + pgx.Identifier{t.Schema, t.Name}.Sanitize()
 	if len(t.Columns) > 0 {
-		cols := make([]string, len(t.Columns))
-		for i, c := range t.Columns {
-			cols[i] = pgx.Identifier{c}.Sanitize()
-		}
-		q += " (" + strings.Join(cols, ", ") + ")"
+		q += " (" + CopyHeader{Columns: t.Columns}.columnList() + ")"
 	}
 	h := &lineDigest{t: t}
 	if _, err := tx.Conn().PgConn().CopyTo(ctx, h, q+" TO STDOUT"); err != nil {

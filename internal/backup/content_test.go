@@ -21,11 +21,13 @@ func TestReadArchiveContentReadsCopyBlocks(t *testing.T) {
 		"COPY \"Odd \"\"Schema\"\"\".\"T.1\" (\"a, b\", \"C\") FROM stdin;\nx\ty\n\\.\n" +
 		"COPY public.nocols  FROM stdin;\n\n\n\\.\n" +
 		"COPY public.big (v) FROM stdin;\n" + long + "\n\\.\n" +
+		"COPY public.\"multi\nline\" (\"co\nl\") FROM stdin;\nv\n\\.\n" +
 		"SELECT pg_catalog.setval('public.a_id_seq', 2, true);\n"
 	ac, err := backup.ReadArchiveContent(strings.NewReader(script))
 	require.NoError(t, err)
 	require.Equal(t, "LATIN1", ac.Encoding)
-	require.Len(t, ac.Tables, 4)
+	require.Len(t, ac.Tables, 5)
+	require.Equal(t, []string{"co\nl"}, ac.Tables["public.multi\nline"].Columns, "a header spanning lines (a newline in a quoted name) is read, not skipped")
 	a := ac.Tables["public.a"]
 	require.Equal(t, int64(2), a.Rows)
 	require.Equal(t, []string{"id", "note"}, a.Columns)

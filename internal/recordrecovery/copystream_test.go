@@ -1,42 +1,11 @@
 package recordrecovery
 
 import (
-	"errors"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 )
-
-func TestParseCopyHeader(t *testing.T) {
-	for _, tc := range []struct {
-		in   string
-		want copyHeader
-	}{
-		{"COPY public.patients_patient (id, user_id, first_name) FROM stdin;",
-			copyHeader{"public", "patients_patient", []string{"id", "user_id", "first_name"}}},
-		{`COPY "Sch.ema"."Weird ""Name""" (id, "co` + "\n" + `l", "a	b", "x, y", "(", ")", """", "FROM stdin;") FROM stdin;`,
-			copyHeader{"Sch.ema", `Weird "Name"`, []string{"id", "co\nl", "a\tb", "x, y", "(", ")", `"`, "FROM stdin;"}}},
-		{"COPY public.nocols  FROM stdin;", copyHeader{"public", "nocols", nil}},
-		{`COPY "é 日本".t ("ü") FROM stdin;`, copyHeader{"é 日本", "t", []string{"ü"}}},
-	} {
-		got, err := parseCopyHeader(tc.in)
-		require.NoError(t, err, tc.in)
-		require.Equal(t, tc.want, got, tc.in)
-	}
-	for _, in := range []string{`COPY public."Weird`, `COPY public."a""`, `COPY public.t ("co`} {
-		_, err := parseCopyHeader(in)
-		require.ErrorIs(t, err, errIncomplete, in)
-	}
-	for _, in := range []string{"COPY t (id) FROM stdin;", "COPY public.t (id) TO stdout;", "COPY public.t (id FROM stdin;",
-		`COPY public."t" (id) FROM stdin; extra`, "INSERT INTO public.t VALUES (1);"} {
-		_, err := parseCopyHeader(in)
-		require.Error(t, err, in)
-		require.False(t, errors.Is(err, errIncomplete), in)
-	}
-	h := copyHeader{"Sch.ema", `Weird "Name"`, []string{"co\nl", "id"}}
-	require.Equal(t, `COPY "Sch.ema"."Weird ""Name""" ("co`+"\n"+`l", "id") FROM STDIN`, h.Statement())
-}
 
 func TestCopyFieldsAndEscapes(t *testing.T) {
 	hostile := []string{"tab\there", "new\nline", `back\slash`, `\.`, `\N`, "é 日本 🙂", "cr\r", `"quoted"`, "", "\\\t\n"}
@@ -72,16 +41,16 @@ type recorded struct {
 	open   bool
 }
 
-func (r *recorded) encoding(name string) { r.enc = name }
-func (r *recorded) begin(h copyHeader) error {
+func (r *recorded) Encoding(name string) { r.enc = name }
+func (r *recorded) Begin(h copyHeader) error {
 	r.blocks, r.rows, r.open = append(r.blocks, h), append(r.rows, nil), true
 	return nil
 }
-func (r *recorded) row(line []byte) error {
+func (r *recorded) Row(line []byte) error {
 	r.rows[len(r.rows)-1] = append(r.rows[len(r.rows)-1], string(line))
 	return nil
 }
-func (r *recorded) end() error { r.open = false; return nil }
+func (r *recorded) End() error { r.open = false; return nil }
 
 func TestReadCopyScript(t *testing.T) {
 	long := strings.Repeat("x", 3<<20) // longer than the reader's buffer
@@ -98,7 +67,7 @@ func TestReadCopyScript(t *testing.T) {
 	require.NoError(t, readCopyScript(strings.NewReader(script), &r))
 	require.Equal(t, "LATIN1", r.enc)
 	require.Len(t, r.blocks, 2)
-	require.Equal(t, copyHeader{"public", `Weird "Name"`, []string{"id", "co\nl"}}, r.blocks[0])
+	require.Equal(t, copyHeader{Schema: "public", Table: `Weird "Name"`, Columns: []string{"id", "co\nl"}}, r.blocks[0])
 	require.Equal(t, []string{"1\ttab\\there\\nnl \\\\ bs \\.", "2\t\\N", "COPY public.not_a_header (id) FROM stdin;", "3\t" + long}, r.rows[0])
 	require.Empty(t, r.rows[1])
 	require.False(t, r.open)

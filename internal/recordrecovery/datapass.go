@@ -195,7 +195,7 @@ func newDataFilter(p *dataPlan, dir string) *dataFilter {
 	return &dataFilter{p: p, dir: dir, byName: map[string]*tableRows{}}
 }
 
-func (f *dataFilter) encoding(name string) { f.enc = name }
+func (f *dataFilter) Encoding(name string) { f.enc = name }
 
 // final: t's candidates are decided and will not change (decided while streaming, or no data in the archive).
 func (f *dataFilter) final(t string) bool {
@@ -206,7 +206,7 @@ func (f *dataFilter) final(t string) bool {
 	return r != nil && r.done && !r.deferred
 }
 
-func (f *dataFilter) begin(h copyHeader) error {
+func (f *dataFilter) Begin(h copyHeader) error {
 	name := h.Name()
 	if !f.p.tables[name] {
 		f.cur = nil // not needed (a list entry matched more loosely than this): skipped
@@ -335,7 +335,7 @@ func (r *tableRows) in(set map[string]bool, row []byte, cols []string) bool {
 	return ok && set[v]
 }
 
-func (f *dataFilter) row(line []byte) error {
+func (f *dataFilter) Row(line []byte) error {
 	r := f.cur
 	if r == nil {
 		return nil
@@ -359,7 +359,7 @@ func (f *dataFilter) row(line []byte) error {
 	return r.w.WriteByte('\n')
 }
 
-func (f *dataFilter) end() error {
+func (f *dataFilter) End() error {
 	if r := f.cur; r != nil {
 		r.done = true
 		if err := r.w.Flush(); err != nil {

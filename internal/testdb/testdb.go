@@ -109,6 +109,11 @@ func setUpRole() (string, error) {
 		return "", fmt.Errorf("connect as admin: %w", err)
 	}
 	defer conn.Close(ctx)
+	// Test binaries of several packages start at once; two ALTER ROLEs of the same role at the same moment fail
+	// with "tuple concurrently updated". One process at a time (released when conn closes).
+	if _, err := conn.Exec(ctx, "SELECT pg_advisory_lock(hashtext('pisbackup testdb role setup'))"); err != nil {
+		return "", fmt.Errorf("lock test role setup: %w", err)
+	}
 	for _, role := range []string{Role, OwnerRole} {
 		var exists bool
 		if err := conn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)`, role).Scan(&exists); err != nil {
