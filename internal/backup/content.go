@@ -162,6 +162,12 @@ func copyDigest(ctx context.Context, conn *pgx.Conn, encoding string, settings m
 		return err
 	}
 	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
+	// pg_dump always runs with an empty search_path: a regclass, regproc or regtype value naming a user
+	// object prints schema-qualified in the archive, and must here too (the scratch database's default
+	// search_path would print it bare).
+	if _, err := tx.Exec(ctx, "SELECT set_config('search_path', '', true)"); err != nil {
+		return fmt.Errorf("set search_path: %w", err)
+	}
 	for _, name := range outputSettingNames {
 		if v, ok := settings[name]; ok {
 			if _, err := tx.Exec(ctx, "SELECT set_config($1, $2, true)", name, v); err != nil {

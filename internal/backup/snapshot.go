@@ -109,10 +109,12 @@ type RowQuerier interface {
 }
 
 // digestSettings fix every setting that changes a row's text form (PostgreSQL's output functions read
-// DateStyle, IntervalStyle, TimeZone, extra_float_digits and bytea_output), so the backup's snapshot and the
-// restored database print the same row the same way. SET LOCAL in a transaction, SET on a connection.
+// DateStyle, IntervalStyle, TimeZone, extra_float_digits and bytea_output; regclass, regproc and the other
+// reg* types read search_path, empty here as in pg_dump, so they print schema-qualified whatever the source's
+// or the scratch database's default search_path), so the backup's snapshot and the restored database print the
+// same row the same way. SET LOCAL in a transaction, SET on a connection.
 const digestSettings = `SET %[1]s DateStyle = 'ISO, MDY'; SET %[1]s IntervalStyle = 'postgres'; SET %[1]s TimeZone = 'UTC';
-	SET %[1]s extra_float_digits = 1; SET %[1]s bytea_output = 'hex'`
+	SET %[1]s extra_float_digits = 1; SET %[1]s bytea_output = 'hex'; SET %[1]s search_path = ''`
 
 // digestExpr is a table's content digest: the sum, as a decimal, of hashtextextended(row::text, 0) (PostgreSQL's
 // 64-bit text hash, stable across servers since PostgreSQL 11) over every row (ONLY the table itself); about
