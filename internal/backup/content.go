@@ -59,6 +59,14 @@ type TableContent struct {
 	Sum     uint64
 	// Bytes is the size of the rows' text (the archive's side only: the largest tables are read back first).
 	Bytes int64
+	// Key is the restored table's "schema.name" in UTF-8, as the drill's other checks name it (the archive's
+	// names are in its own encoding); set by RestoredContent when the table exists.
+	Key string
+	// Leaves are the restored table's leaf partitions ("schema.name", UTF-8) when it is a partitioned table:
+	// the archive then loads their rows through it (pg_dump's --load-via-partition-root, which it forces for
+	// hash partitioning on an enum, whose hash differs on another database), and a row may land in another
+	// leaf than in the source.
+	Leaves []string
 }
 
 // ArchiveContent is every table's content as the archive holds it.
@@ -180,9 +188,45 @@ func copyDigest(ctx context.Context, conn *pgx.Conn, encoding string, settings m
 			return fmt.Errorf("set client_encoding: %w", err)
 		}
 	}
-	q := "COPY " + pgx.Identifier{t.Schema, t.Name}.Sanitize()
-	if len(t.Columns) > 0 {
-		q += " (" + CopyHeader{Columns: t.Columns}.columnList() + ")"
+	// The names are read back in UTF-8 (convert_to gives bytes, which client_encoding leaves alone).
+	var oid uint32
+	var kind string
+	var ns, rel []byte
+	if err := tx.QueryRow(ctx, `SELECT c.oid, c.relkind::text, pg_catalog.convert_to(n.nspname, 'UTF8'), pg_catalog.convert_to(c.relname, 'UTF8')
+		FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+		WHERE n.nspname = $1 AND c.relname = $2`, t.Schema, t.Name).Scan(&oid, &kind, &ns, &rel); err != nil {
+		return fmt.Errorf("find %s.%s: %w", t.Schema, t.Name, err)
+	}
+	t.Key = string(ns) + "." + string(rel)
+	id := pgx.Identifier{t.Schema, t.Name}.Sanitize()
+	cols := make([]string, len(t.Columns))
+	for i, c := range t.Columns {
+		cols[i] = pgx.Identifier{c}.Sanitize()
+	}
+	var q string
+	switch {
+	case kind == "p":
+		// COPY cannot read a partitioned table itself; its rows are all its leaves' rows.
+		rows, err := tx.Query(ctx, `SELECT pg_catalog.convert_to(n.nspname, 'UTF8'), pg_catalog.convert_to(c.relname, 'UTF8')
+			FROM pg_catalog.pg_partition_tree($1::pg_catalog.oid::pg_catalog.regclass) p
+			JOIN pg_catalog.pg_class c ON c.oid = p.relid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+			WHERE p.isleaf`, oid)
+		if err != nil {
+			return err
+		}
+		t.Leaves, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (string, error) {
+			var ln, lr []byte
+			err := r.Scan(&ln, &lr)
+			return string(ln) + "." + string(lr), err
+		})
+		if err != nil {
+			return err
+		}
+		q = "COPY (SELECT " + strings.Join(cols, ", ") + " FROM " + id + ")"
+	case len(cols) > 0:
+		q = "COPY " + id + " (" + strings.Join(cols, ", ") + ")"
+	default:
+		q = "COPY " + id
 	}
 	h := &lineDigest{t: t}
 	if _, err := tx.Conn().PgConn().CopyTo(ctx, h, q+" TO STDOUT"); err != nil {
