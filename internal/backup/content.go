@@ -59,10 +59,10 @@ type TableContent struct {
 	Sum     uint64
 	// Bytes is the size of the rows' text (the archive's side only: the largest tables are read back first).
 	Bytes int64
-	// Key is the restored table's "schema.name" in UTF-8, as the drill's other checks name it (the archive's
-	// names are in its own encoding); set by RestoredContent when the table exists.
+	// Key is the restored table's "schema.name" in the connection's encoding, as the drill's other checks name
+	// it (the archive's names are in the archive's encoding); set by RestoredContent when the table exists.
 	Key string
-	// Leaves are the restored table's leaf partitions ("schema.name", UTF-8) when it is a partitioned table:
+	// Leaves are the restored table's leaf partitions ("schema.name", as Key) when it is a partitioned table:
 	// the archive then loads their rows through it (pg_dump's --load-via-partition-root, which it forces for
 	// hash partitioning on an enum, whose hash differs on another database), and a row may land in another
 	// leaf than in the source.
@@ -165,6 +165,10 @@ func RestoredContent(ctx context.Context, conn *pgx.Conn, ac *ArchiveContent, se
 }
 
 func copyDigest(ctx context.Context, conn *pgx.Conn, encoding string, settings map[string]string, t *TableContent) error {
+	own := conn.PgConn().ParameterStatus("client_encoding")
+	if own == "" {
+		own = "UTF8"
+	}
 	tx, err := conn.BeginTx(ctx, pgx.TxOptions{AccessMode: pgx.ReadOnly})
 	if err != nil {
 		return err
@@ -188,13 +192,14 @@ func copyDigest(ctx context.Context, conn *pgx.Conn, encoding string, settings m
 			return fmt.Errorf("set client_encoding: %w", err)
 		}
 	}
-	// The names are read back in UTF-8 (convert_to gives bytes, which client_encoding leaves alone).
+	// The names are read back in the connection's own encoding (convert_to gives bytes, which the archive's
+	// client_encoding leaves alone), as the drill's other checks read them.
 	var oid uint32
 	var kind string
 	var ns, rel []byte
-	if err := tx.QueryRow(ctx, `SELECT c.oid, c.relkind::text, pg_catalog.convert_to(n.nspname, 'UTF8'), pg_catalog.convert_to(c.relname, 'UTF8')
+	if err := tx.QueryRow(ctx, `SELECT c.oid, c.relkind::text, pg_catalog.convert_to(n.nspname, $3), pg_catalog.convert_to(c.relname, $3)
 		FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-		WHERE n.nspname = $1 AND c.relname = $2`, t.Schema, t.Name).Scan(&oid, &kind, &ns, &rel); err != nil {
+		WHERE n.nspname = $1 AND c.relname = $2`, t.Schema, t.Name, own).Scan(&oid, &kind, &ns, &rel); err != nil {
 		return fmt.Errorf("find %s.%s: %w", t.Schema, t.Name, err)
 	}
 	t.Key = string(ns) + "." + string(rel)
@@ -207,10 +212,10 @@ func copyDigest(ctx context.Context, conn *pgx.Conn, encoding string, settings m
 	switch {
 	case kind == "p":
 		// COPY cannot read a partitioned table itself; its rows are all its leaves' rows.
-		rows, err := tx.Query(ctx, `SELECT pg_catalog.convert_to(n.nspname, 'UTF8'), pg_catalog.convert_to(c.relname, 'UTF8')
+		rows, err := tx.Query(ctx, `SELECT pg_catalog.convert_to(n.nspname, $2), pg_catalog.convert_to(c.relname, $2)
 			FROM pg_catalog.pg_partition_tree($1::pg_catalog.oid::pg_catalog.regclass) p
 			JOIN pg_catalog.pg_class c ON c.oid = p.relid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-			WHERE p.isleaf`, oid)
+			WHERE p.isleaf`, oid, own)
 		if err != nil {
 			return err
 		}

@@ -65,3 +65,21 @@ func TestDrillContentOfEnumHashPartitions(t *testing.T) {
 	_, err = backup.Drill(context.Background(), o)
 	require.ErrorContains(t, err, "public.ph (content)")
 }
+
+// A LATIN1 database's archive names its tables in LATIN1: each restored table is still one check, named as
+// the rest of the drill names it, its content compared, and a change to it fails the drill.
+func TestDrillContentOfLatin1Names(t *testing.T) {
+	t.Parallel()
+	src := sourceCreatedAs(t, "ENCODING 'LATIN1' LC_COLLATE 'C' LC_CTYPE 'C'",
+		`SET client_encoding = 'UTF8'; CREATE SCHEMA "été"; CREATE TABLE "été"."café"("crème" text); INSERT INTO "été"."café" VALUES ('brûlée'), ('ÿ');`)
+	o, _ := drillOf(t, src)
+	res, err := backup.Drill(context.Background(), o)
+	require.NoError(t, err, res)
+	require.Len(t, res.Tables, 1, res.Tables)
+	require.Equal(t, "été.café", res.Tables[0].Table)
+	require.Equal(t, "same", res.Tables[0].Content)
+	o.ID++
+	o.AfterRestore = tamperWith(`SET client_encoding = 'UTF8'; UPDATE "été"."café" SET "crème" = 'brulee' WHERE "crème" = 'brûlée'`)
+	_, err = backup.Drill(context.Background(), o)
+	require.ErrorContains(t, err, "été.café (content)")
+}
