@@ -116,10 +116,29 @@ func (d *archiveDigest) End() error { d.cur = nil; return nil }
 
 // RestoredContent reads the tables of ac from the database on conn with COPY … TO STDOUT over the archive's
 // columns, in the archive's encoding and the dump's output settings (settings: Manifest.DumpSettings, only
-// outputSettingNames are applied), each in a read-only transaction, and digests them as ReadArchiveContent
-// does. A table that cannot be read (not restored) is returned with Rows -1. With another, a second
-// connection reads tables beside conn (largest first): the server's output functions are most of the cost.
-func RestoredContent(ctx context.Context, conn *pgx.Conn, ac *ArchiveContent, settings map[string]string, another func(context.Context) (*pgx.Conn, error)) (map[string]*TableContent, error) {
+// outputSettingNames are applied), inside one read-only transaction per table, and digests them as
+// ReadArchiveContent does. A table that cannot be read (not restored) is returned with Rows -1, and a warning
+// says why. A setting the server refuses (an lc_monetary naming a locale it lacks: a drill on another server)
+// is left at the server's own value, with a warning: the restore read the archive's text in that value too, so
+// a value it parsed differently still differs. With another, a second connection reads tables beside conn
+// (largest first): the server's output functions are most of the cost.
+func RestoredContent(ctx context.Context, conn *pgx.Conn, ac *ArchiveContent, settings map[string]string, another func(context.Context) (*pgx.Conn, error)) (map[string]*TableContent, []string, error) {
+	var warnings []string
+	usable := map[string]string{}
+	for _, name := range outputSettingNames {
+		v, ok := settings[name]
+		if !ok {
+			continue
+		}
+		if err := trySetting(ctx, conn, name, v); err != nil {
+			if ctx.Err() != nil {
+				return nil, nil, ctx.Err()
+			}
+			warnings = append(warnings, fmt.Sprintf("the restored rows were read with the server's own %s, not the source's %q: %v", name, v, err))
+			continue
+		}
+		usable[name] = v
+	}
 	keys := slices.SortedFunc(maps.Keys(ac.Tables), func(a, b string) int {
 		return cmp.Or(cmp.Compare(ac.Tables[b].Bytes, ac.Tables[a].Bytes), strings.Compare(a, b))
 	})
@@ -130,17 +149,20 @@ func RestoredContent(ctx context.Context, conn *pgx.Conn, ac *ArchiveContent, se
 	close(next)
 	var mu sync.Mutex
 	out := map[string]*TableContent{}
+	unread := map[string]error{}
 	read := func(ctx context.Context, c *pgx.Conn) error {
 		for k := range next {
 			want := ac.Tables[k]
 			got := &TableContent{Schema: want.Schema, Name: want.Name, Columns: want.Columns}
-			if err := copyDigest(ctx, c, ac.Encoding, settings, got); err != nil {
-				if ctx.Err() != nil {
-					return ctx.Err()
-				}
-				got.Rows = -1
+			err := copyDigest(ctx, c, ac.Encoding, usable, got)
+			if err != nil && ctx.Err() != nil {
+				return ctx.Err()
 			}
 			mu.Lock()
+			if err != nil {
+				got.Rows = -1
+				unread[k] = err
+			}
 			out[k] = got
 			mu.Unlock()
 		}
@@ -159,9 +181,27 @@ func RestoredContent(ctx context.Context, conn *pgx.Conn, ac *ArchiveContent, se
 	}
 	g.Go(func() error { return read(gctx, conn) })
 	if err := g.Wait(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return out, nil
+	for i, k := range slices.Sorted(maps.Keys(unread)) {
+		if i == 10 {
+			warnings = append(warnings, fmt.Sprintf("… and the rows of %d more tables could not be read", len(unread)-10))
+			break
+		}
+		warnings = append(warnings, fmt.Sprintf("the restored rows of %s could not be read: %v", k, unread[k]))
+	}
+	return out, warnings, nil
+}
+
+// trySetting sets name to v in a transaction it rolls back: an error says the server refuses the value.
+func trySetting(ctx context.Context, conn *pgx.Conn, name, v string) error {
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
+	_, err = tx.Exec(ctx, "SELECT set_config($1, $2, true)", name, v)
+	return err
 }
 
 func copyDigest(ctx context.Context, conn *pgx.Conn, encoding string, settings map[string]string, t *TableContent) error {

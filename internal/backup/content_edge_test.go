@@ -2,6 +2,7 @@ package backup_test
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
 
@@ -113,4 +114,22 @@ func TestDrillContentOfNamesWithNewlines(t *testing.T) {
 		_, err = backup.ReadArchiveContent(strings.NewReader(bad))
 		require.Error(t, err, "%q", bad)
 	}
+}
+
+// The source's lc_monetary (recorded with the dump) may name a locale the drill's server does not have (a
+// drill on another server). Before, setting it failed for every table, the error was dropped and every table
+// "differed", money or not. Now the rows are read in the server's own lc_monetary, the drill says so, and a
+// faithful restore passes (a money value the restore parsed differently would still differ).
+func TestDrillContentWhenLcMonetaryIsMissing(t *testing.T) {
+	t.Parallel()
+	src := sourceWith(t, `CREATE TABLE plain(id int); INSERT INTO plain VALUES (1);
+		CREATE TABLE fees(id int, m money); INSERT INTO fees VALUES (1, 12.34), (2, -1234567.89);`)
+	o, _ := drillOf(t, src)
+	o.DumpSettings["lc_monetary"] = "xx_NOPE.UTF-8"
+	res, err := backup.Drill(context.Background(), o)
+	require.NoError(t, err, res)
+	for _, c := range res.Tables {
+		require.Equal(t, "same", c.Content, c)
+	}
+	require.True(t, slices.ContainsFunc(res.Warnings, func(w string) bool { return strings.Contains(w, "xx_NOPE.UTF-8") }), res.Warnings)
 }

@@ -191,9 +191,11 @@ func CompareRestored(ctx context.Context, conn *pgx.Conn, exp Expected, res *Dri
 	var err error
 	known := map[string]int64{}
 	if exp.Content != nil && exp.DumpSettings != nil {
-		if got, err = RestoredContent(ctx, conn, exp.Content, exp.DumpSettings, exp.Connect); err != nil {
+		var w []string
+		if got, w, err = RestoredContent(ctx, conn, exp.Content, exp.DumpSettings, exp.Connect); err != nil {
 			return fmt.Errorf("read restored rows: %w", err)
 		}
+		res.Warnings = append(res.Warnings, w...)
 		for _, t := range got {
 			if t.Rows >= 0 && t.Key != "" {
 				known[t.Key] = t.Rows
