@@ -133,6 +133,9 @@ func restore(ctx context.Context, a Artifact, pgRestore string, target *dbconn.S
 	}
 	ac, cerr := content()
 	content = nil
+	if cerr != nil && ctx.Err() != nil {
+		return p.n, probs, nil, ctx.Err() // cancelled or out of time, not the reader's fault
+	}
 	if cerr != nil {
 		return p.n, probs, nil, fmt.Errorf("read the archive's rows for the content check: %w", cerr)
 	}
