@@ -209,11 +209,17 @@ func copyDigest(ctx context.Context, conn *pgx.Conn, encoding string, settings m
 	if own == "" {
 		own = "UTF8"
 	}
-	tx, err := conn.BeginTx(ctx, pgx.TxOptions{AccessMode: pgx.ReadOnly})
+	// Read-write only for a forced row security's ALTER below, never committed; read-only before the COPY.
+	tx, err := conn.Begin(ctx)
 	if err != nil {
 		return err
 	}
 	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
+	// A policy must not hide rows from the read (row_security off, as in pg_dump: a policy that would
+	// apply makes the COPY fail, and says why, instead of silently reading fewer rows).
+	if _, err := tx.Exec(ctx, "SELECT set_config('row_security', 'off', true)"); err != nil {
+		return fmt.Errorf("set row_security: %w", err)
+	}
 	// pg_dump always runs with an empty search_path: a regclass, regproc or regtype value naming a user
 	// object prints schema-qualified in the archive, and must here too (the scratch database's default
 	// search_path would print it bare).
@@ -237,13 +243,25 @@ func copyDigest(ctx context.Context, conn *pgx.Conn, encoding string, settings m
 	var oid uint32
 	var kind string
 	var ns, rel []byte
-	if err := tx.QueryRow(ctx, `SELECT c.oid, c.relkind::text, pg_catalog.convert_to(n.nspname, $3), pg_catalog.convert_to(c.relname, $3)
+	var forced bool
+	if err := tx.QueryRow(ctx, `SELECT c.oid, c.relkind::text, pg_catalog.convert_to(n.nspname, $3), pg_catalog.convert_to(c.relname, $3),
+		       c.relrowsecurity AND c.relforcerowsecurity
 		FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-		WHERE n.nspname = $1 AND c.relname = $2`, t.Schema, t.Name, own).Scan(&oid, &kind, &ns, &rel); err != nil {
+		WHERE n.nspname = $1 AND c.relname = $2`, t.Schema, t.Name, own).Scan(&oid, &kind, &ns, &rel, &forced); err != nil {
 		return fmt.Errorf("find %s.%s: %w", t.Schema, t.Name, err)
 	}
 	t.Key = string(ns) + "." + string(rel)
 	id := pgx.Identifier{t.Schema, t.Name}.Sanitize()
+	if forced {
+		// FORCE ROW LEVEL SECURITY holds the owner (the restore role, which restored the rows before the
+		// policies) to its policies too; undone with the transaction, which is never committed.
+		if _, err := tx.Exec(ctx, "ALTER TABLE "+id+" NO FORCE ROW LEVEL SECURITY"); err != nil {
+			return fmt.Errorf("read %s past its forced row security: %w", t.Key, err)
+		}
+	}
+	if _, err := tx.Exec(ctx, "SET TRANSACTION READ ONLY"); err != nil {
+		return err
+	}
 	cols := make([]string, len(t.Columns))
 	for i, c := range t.Columns {
 		cols[i] = pgx.Identifier{c}.Sanitize()

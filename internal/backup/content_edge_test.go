@@ -10,6 +10,7 @@ import (
 
 	"github.com/uscpis/pisbackup/internal/backup"
 	"github.com/uscpis/pisbackup/internal/dbconn"
+	"github.com/uscpis/pisbackup/internal/testdb"
 )
 
 // tamperWith is an AfterRestore hook that runs sql in the scratch database.
@@ -132,4 +133,30 @@ func TestDrillContentWhenLcMonetaryIsMissing(t *testing.T) {
 		require.Equal(t, "same", c.Content, c)
 	}
 	require.True(t, slices.ContainsFunc(res.Warnings, func(w string) bool { return strings.Contains(w, "xx_NOPE.UTF-8") }), res.Warnings)
+}
+
+// A table with FORCE ROW LEVEL SECURITY, dumped by a role that bypasses it, restores whole (its policies come
+// after its rows), but the restore role owns it and FORCE holds an owner to the policies: the drill read one row
+// of two and failed a faithful restore. It reads past them now (undone with its transaction), and the table's
+// forced security is still there afterwards.
+func TestDrillContentOfForcedRowSecurity(t *testing.T) {
+	t.Parallel()
+	src := sourceWith(t, `CREATE TABLE rl(a int); INSERT INTO rl VALUES (1),(2);
+		ALTER TABLE rl ENABLE ROW LEVEL SECURITY; ALTER TABLE rl FORCE ROW LEVEL SECURITY;
+		CREATE POLICY p ON rl USING (a = 1);`)
+	o, _ := drillOf(t, testdb.LoginRole(t, src, "SUPERUSER"))
+	var forced bool
+	o.AfterRestore = func(ctx context.Context, scratch *dbconn.Settings) error {
+		conn, err := scratch.Connect(ctx)
+		if err != nil {
+			return err
+		}
+		defer conn.Close(ctx)
+		return conn.QueryRow(ctx, "SELECT relforcerowsecurity FROM pg_class WHERE relname = 'rl'").Scan(&forced)
+	}
+	res, err := backup.Drill(context.Background(), o)
+	require.NoError(t, err, res)
+	require.True(t, forced)
+	require.Equal(t, backup.TableCheck{Table: "public.rl", Expected: 2, Actual: 2, Content: "same", Match: true}, res.Tables[0])
+	require.Zero(t, res.Objects.Failing(), "the forced row security is still there")
 }
