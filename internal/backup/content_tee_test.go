@@ -66,3 +66,27 @@ func TestDrillContentReaderMisbehaves(t *testing.T) {
 		})
 	}
 }
+
+// The content check's pg_restore gets no connection and none of pisbackup's secrets: its command line is
+// --data-only --file=- and its environment carries no PG connection setting, pass file or password.
+func TestDrillContentReaderGetsNoSecrets(t *testing.T) {
+	t.Parallel()
+	o, _ := drillOf(t, sourceWith(t, `CREATE TABLE p(id int); INSERT INTO p VALUES (1);`))
+	dir := t.TempDir()
+	envFile, argsFile := filepath.Join(dir, "env"), filepath.Join(dir, "args")
+	real := o.PGRestore
+	o.PGRestore, _ = fakeDigestRestore(t, real, "env > "+envFile+"; echo \"$*\" > "+argsFile)
+	res, err := backup.Drill(context.Background(), o)
+	require.NoError(t, err, res)
+	args, err := os.ReadFile(argsFile)
+	require.NoError(t, err)
+	require.Equal(t, "--data-only --file=-", strings.TrimSpace(string(args)))
+	env, err := os.ReadFile(envFile)
+	require.NoError(t, err)
+	for _, kv := range strings.Split(strings.TrimSpace(string(env)), "\n") {
+		k, _, _ := strings.Cut(kv, "=")
+		for _, bad := range []string{"PGPASS", "PGHOST", "PGPORT", "PGUSER", "PGDATABASE", "PGSERVICE", "PGOPTIONS", "DATABASE_URL", "RESTORE_DATABASE_URL"} {
+			require.False(t, strings.HasPrefix(k, bad), "%s reaches the content check's pg_restore", k)
+		}
+	}
+}
