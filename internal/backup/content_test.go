@@ -49,11 +49,13 @@ func TestReadArchiveContentReadsCopyBlocks(t *testing.T) {
 	require.NotEqual(t, a.Sum, changed.Tables["public.a"].Sum)
 
 	for _, bad := range []string{
-		"COPY public.a (id) FROM stdin;\n1\n",       // cut off: no end marker
-		"COPY a (id) FROM stdin;\n\\.\n",            // not schema-qualified
-		"COPY public.\"a (id) FROM stdin;\n\\.\n",   // unterminated quote
-		"COPY public.a (id,, x) FROM stdin;\n\\.\n", // empty column name
-		"COPY public.a id, x FROM stdin;\n\\.\n",    // no parentheses
+		"COPY public.a (id) FROM stdin;\n1\n",                                           // cut off: no end marker
+		"COPY a (id) FROM stdin;\n\\.\n",                                                // not schema-qualified
+		"COPY public.\"a (id) FROM stdin;\n\\.\n",                                       // unterminated quote
+		"COPY public.a (id,, x) FROM stdin;\n\\.\n",                                     // empty column name
+		"COPY public.a id, x FROM stdin;\n\\.\n",                                        // no parentheses
+		"INSERT INTO public.a VALUES (1);\n",                                            // data as INSERTs: not compared silently
+		"COPY public.a (id) FROM stdin;\n\\.\nCOPY public.a (id, x) FROM stdin;\n\\.\n", // two blocks, other columns
 	} {
 		_, err := backup.ReadArchiveContent(strings.NewReader(bad))
 		require.Error(t, err, "%q", bad)
