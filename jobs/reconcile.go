@@ -42,7 +42,7 @@ func (w *ReconcileWorker) Work(ctx context.Context, _ *river.Job[ReconcileArgs])
 }
 
 // Fixed is one piece of work the reconciler ended (or, in a dry run, would end). What is "backup",
-// "verification", "restore", "media migration" or, for work without a row of its own, the job's kind.
+// "verification", "restore", "media migration", "recovery" or, for work without a row of its own, the job's kind.
 type Fixed struct {
 	What   string
 	ID     int64
@@ -51,8 +51,9 @@ type Fixed struct {
 }
 
 // Reconcile ends dead work: River jobs whose lease went unrenewed for stale (judged on the database's clock),
-// jobs left waiting on a dead CLI process's private queue, and every in-flight row whose job is gone or final.
-// It drops a dead drill's scratch database and a partial restore target pisbackup created, queues a dead
+// jobs left waiting on a dead CLI process's private queue, every in-flight row whose job is gone or final, and
+// record recoveries whose process's lease went stale (recover_lease.go).
+// It drops a dead drill's or recovery's scratch database and a partial restore target pisbackup created, queues a dead
 // retention pass again, and removes temporary storage objects whose owner is not working. It returns what it
 // ended.
 func Reconcile(ctx context.Context, d *Deps, stale time.Duration) ([]Fixed, error) {
@@ -74,6 +75,11 @@ func Reconcile(ctx context.Context, d *Deps, stale time.Duration) ([]Fixed, erro
 	}
 	rows, err := endOrphans(ctx, d)
 	fixed = append(fixed, rows...)
+	if err != nil {
+		return fixed, err
+	}
+	recs, err := reconcileRecoveries(ctx, d, stale, false)
+	fixed = append(fixed, recs...)
 	if err != nil {
 		return fixed, err
 	}
@@ -122,7 +128,8 @@ func FindStuck(ctx context.Context, d *Deps, stale time.Duration) ([]Fixed, erro
 			stuck = append(stuck, Fixed{What: "backup", ID: b.ID, Backup: b, Reason: orphanReason(o.JobState, o.LastError)})
 		}
 	}
-	return stuck, nil
+	recs, err := reconcileRecoveries(ctx, d, stale, true)
+	return append(stuck, recs...), err
 }
 
 // rowless kinds have no row of their own that the reconciler ends: ending their job is the whole fix.

@@ -83,6 +83,10 @@ func Recover(ctx context.Context, d *Deps, req RecoverRequest) (*RecoverResult, 
 	if err != nil {
 		return nil, fmt.Errorf("record the recovery: %w", err)
 	}
+	// From here until its outcome is recorded the recovery holds its lease (recover_lease.go): if this process
+	// dies, the reconciler fails the row and drops its scratch database.
+	ctx, release := holdRecovery(ctx, d, rec.ID)
+	defer release()
 	target := "recovery:" + strconv.FormatInt(rec.ID, 10)
 	_ = auditRecovery(ctx, d, req.Actor, "recovery.start", target, map[string]any{"backup_id": b.ID, "table": req.Table,
 		"selection": json.RawMessage(sel), "mode": req.Mode})
@@ -91,6 +95,9 @@ func Recover(ctx context.Context, d *Deps, req RecoverRequest) (*RecoverResult, 
 		res.MediaBackupID = media.ID
 	}
 	sum, err := recoverRun(ctx, d, req, b, media, rec.ID, res)
+	if err != nil && errors.Is(context.Cause(ctx), errRecoveryEnded) {
+		err = fmt.Errorf("%w: %w", errRecoveryEnded, err)
+	}
 	status, msg := "succeeded", (*string)(nil)
 	if err != nil {
 		status, msg = "failed", ptr(err.Error())

@@ -63,11 +63,14 @@ SET state = 'discarded', finalized_at = now(),
 WHERE id = @id AND state::text = @state::text;
 
 -- name: LeaseDeleteStale :execrows
--- Leases whose job is final or gone, and stale queue leases with nothing left waiting.
+-- Leases whose job is final or gone, and stale queue leases with nothing left waiting. A record recovery's
+-- lease (recovery_<id>, see RecoveryLeaseAcquire) is kept while its recovery is still running, so the
+-- reconciler can still name its dead holder (RecoveriesAbandoned); ending the recovery deletes it.
 DELETE FROM job_leases l
 WHERE (l.job_id IS NOT NULL AND NOT EXISTS (
           SELECT 1 FROM river_job j WHERE j.id = l.job_id AND j.state IN ('running', 'available', 'retryable', 'scheduled', 'pending')))
-   OR (l.queue IS NOT NULL AND l.heartbeat_at < now() - make_interval(secs => @stale_seconds::double precision));
+   OR (l.queue IS NOT NULL AND l.heartbeat_at < now() - make_interval(secs => @stale_seconds::double precision)
+       AND NOT EXISTS (SELECT 1 FROM recoveries r WHERE l.queue = 'recovery_' || r.id AND r.status = 'running'));
 
 -- name: JobCancelWaiting :execrows
 -- Cancels a job that has not started (or whose holder is gone) so no worker picks it up.

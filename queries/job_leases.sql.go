@@ -195,10 +195,13 @@ const leaseDeleteStale = `-- name: LeaseDeleteStale :execrows
 DELETE FROM job_leases l
 WHERE (l.job_id IS NOT NULL AND NOT EXISTS (
           SELECT 1 FROM river_job j WHERE j.id = l.job_id AND j.state IN ('running', 'available', 'retryable', 'scheduled', 'pending')))
-   OR (l.queue IS NOT NULL AND l.heartbeat_at < now() - make_interval(secs => $1::double precision))
+   OR (l.queue IS NOT NULL AND l.heartbeat_at < now() - make_interval(secs => $1::double precision)
+       AND NOT EXISTS (SELECT 1 FROM recoveries r WHERE l.queue = 'recovery_' || r.id AND r.status = 'running'))
 `
 
-// Leases whose job is final or gone, and stale queue leases with nothing left waiting.
+// Leases whose job is final or gone, and stale queue leases with nothing left waiting. A record recovery's
+// lease (recovery_<id>, see RecoveryLeaseAcquire) is kept while its recovery is still running, so the
+// reconciler can still name its dead holder (RecoveriesAbandoned); ending the recovery deletes it.
 func (q *Queries) LeaseDeleteStale(ctx context.Context, staleSeconds float64) (int64, error) {
 	result, err := q.db.Exec(ctx, leaseDeleteStale, staleSeconds)
 	if err != nil {

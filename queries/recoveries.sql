@@ -20,3 +20,48 @@ SELECT * FROM recoveries WHERE id = @id;
 
 -- name: RecoveryListByBackup :many
 SELECT * FROM recoveries WHERE backup_id = @backup_id ORDER BY id DESC LIMIT @lim;
+
+-- name: RecoveryLeaseAcquire :execrows
+-- The process running recovery @id holds a lease on the queue-form name recovery_<id> while it runs (no River
+-- job: it runs in the CLI or inside an HTTP request). Taken only while the recovery is running, so a holder
+-- that retries after the reconciler ended its recovery takes nothing.
+INSERT INTO job_leases (queue, kind, holder)
+SELECT 'recovery_' || r.id, 'recovery', @holder::text FROM recoveries r WHERE r.id = @id AND r.status = 'running'
+ON CONFLICT (queue) DO UPDATE
+SET kind = EXCLUDED.kind, holder = EXCLUDED.holder, acquired_at = now(), heartbeat_at = now();
+
+-- name: RecoveryLeaseBeat :execrows
+-- Renews recovery @id's lease on the database's clock; no row when the recovery is no longer running (the
+-- reconciler ended it) or its lease is gone, which tells the holder to stop.
+UPDATE job_leases l SET heartbeat_at = now()
+FROM recoveries r
+WHERE l.queue = 'recovery_' || r.id AND r.id = @id AND r.status = 'running';
+
+-- name: RecoveriesAbandoned :many
+-- Running recoveries whose process died, judged on the database's clock as JobsAbandoned judges jobs: the
+-- lease on recovery_<id> was not renewed for @stale_seconds, or there is none and the recovery started that
+-- long ago (its process died before taking it); and nothing is judged until the server has been up for
+-- @restart_grace_seconds.
+SELECT r.id, r.mode, r.selection, (r.undo_key IS NOT NULL)::boolean AS writing,
+       COALESCE(l.holder, '')::text AS holder,
+       COALESCE(l.heartbeat_at, r.created_at)::timestamptz AS last_seen
+FROM recoveries r
+LEFT JOIN job_leases l ON l.queue = 'recovery_' || r.id
+WHERE r.status = 'running'
+  AND COALESCE(l.heartbeat_at, r.created_at) < now() - make_interval(secs => @stale_seconds::double precision)
+  AND pg_postmaster_start_time() < now() - make_interval(secs => @restart_grace_seconds::double precision)
+ORDER BY r.id;
+
+-- name: RecoveryAbandon :one
+-- Fails a recovery the reconciler found dead, only while it is still running and its lease still stale or
+-- missing (a holder that renewed meanwhile is alive), and drops that lease. Returns how many it failed (0 or 1).
+WITH ended AS (
+    UPDATE recoveries r SET status = 'failed', error = @error::text, finished_at = now()
+    WHERE r.id = @id AND r.status = 'running'
+      AND NOT EXISTS (SELECT 1 FROM job_leases l WHERE l.queue = 'recovery_' || r.id
+                      AND l.heartbeat_at >= now() - make_interval(secs => @stale_seconds::double precision))
+    RETURNING r.id
+), released AS (
+    DELETE FROM job_leases l USING ended WHERE l.queue = 'recovery_' || ended.id
+)
+SELECT count(*) FROM ended;

@@ -8,7 +8,93 @@ package queries
 import (
 	"context"
 	"encoding/json"
+	"time"
 )
+
+const recoveriesAbandoned = `-- name: RecoveriesAbandoned :many
+SELECT r.id, r.mode, r.selection, (r.undo_key IS NOT NULL)::boolean AS writing,
+       COALESCE(l.holder, '')::text AS holder,
+       COALESCE(l.heartbeat_at, r.created_at)::timestamptz AS last_seen
+FROM recoveries r
+LEFT JOIN job_leases l ON l.queue = 'recovery_' || r.id
+WHERE r.status = 'running'
+  AND COALESCE(l.heartbeat_at, r.created_at) < now() - make_interval(secs => $1::double precision)
+  AND pg_postmaster_start_time() < now() - make_interval(secs => $2::double precision)
+ORDER BY r.id
+`
+
+type RecoveriesAbandonedParams struct {
+	StaleSeconds        float64 `json:"stale_seconds"`
+	RestartGraceSeconds float64 `json:"restart_grace_seconds"`
+}
+
+type RecoveriesAbandonedRow struct {
+	ID        int64           `json:"id"`
+	Mode      string          `json:"mode"`
+	Selection json.RawMessage `json:"selection"`
+	Writing   bool            `json:"writing"`
+	Holder    string          `json:"holder"`
+	LastSeen  time.Time       `json:"last_seen"`
+}
+
+// Running recoveries whose process died, judged on the database's clock as JobsAbandoned judges jobs: the
+// lease on recovery_<id> was not renewed for @stale_seconds, or there is none and the recovery started that
+// long ago (its process died before taking it); and nothing is judged until the server has been up for
+// @restart_grace_seconds.
+func (q *Queries) RecoveriesAbandoned(ctx context.Context, arg RecoveriesAbandonedParams) ([]RecoveriesAbandonedRow, error) {
+	rows, err := q.db.Query(ctx, recoveriesAbandoned, arg.StaleSeconds, arg.RestartGraceSeconds)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []RecoveriesAbandonedRow{}
+	for rows.Next() {
+		var i RecoveriesAbandonedRow
+		if err := rows.Scan(
+			&i.ID,
+			&i.Mode,
+			&i.Selection,
+			&i.Writing,
+			&i.Holder,
+			&i.LastSeen,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const recoveryAbandon = `-- name: RecoveryAbandon :one
+WITH ended AS (
+    UPDATE recoveries r SET status = 'failed', error = $1::text, finished_at = now()
+    WHERE r.id = $2 AND r.status = 'running'
+      AND NOT EXISTS (SELECT 1 FROM job_leases l WHERE l.queue = 'recovery_' || r.id
+                      AND l.heartbeat_at >= now() - make_interval(secs => $3::double precision))
+    RETURNING r.id
+), released AS (
+    DELETE FROM job_leases l USING ended WHERE l.queue = 'recovery_' || ended.id
+)
+SELECT count(*) FROM ended
+`
+
+type RecoveryAbandonParams struct {
+	Error        string  `json:"error"`
+	ID           int64   `json:"id"`
+	StaleSeconds float64 `json:"stale_seconds"`
+}
+
+// Fails a recovery the reconciler found dead, only while it is still running and its lease still stale or
+// missing (a holder that renewed meanwhile is alive), and drops that lease. Returns how many it failed (0 or 1).
+func (q *Queries) RecoveryAbandon(ctx context.Context, arg RecoveryAbandonParams) (int64, error) {
+	row := q.db.QueryRow(ctx, recoveryAbandon, arg.Error, arg.ID, arg.StaleSeconds)
+	var count int64
+	err := row.Scan(&count)
+	return count, err
+}
 
 const recoveryCreate = `-- name: RecoveryCreate :one
 INSERT INTO recoveries (backup_id, requested_by, mode, table_name, selection)
@@ -121,6 +207,45 @@ func (q *Queries) RecoveryGet(ctx context.Context, id int64) (Recovery, error) {
 		&i.UndoneBy,
 	)
 	return i, err
+}
+
+const recoveryLeaseAcquire = `-- name: RecoveryLeaseAcquire :execrows
+INSERT INTO job_leases (queue, kind, holder)
+SELECT 'recovery_' || r.id, 'recovery', $1::text FROM recoveries r WHERE r.id = $2 AND r.status = 'running'
+ON CONFLICT (queue) DO UPDATE
+SET kind = EXCLUDED.kind, holder = EXCLUDED.holder, acquired_at = now(), heartbeat_at = now()
+`
+
+type RecoveryLeaseAcquireParams struct {
+	Holder string `json:"holder"`
+	ID     int64  `json:"id"`
+}
+
+// The process running recovery @id holds a lease on the queue-form name recovery_<id> while it runs (no River
+// job: it runs in the CLI or inside an HTTP request). Taken only while the recovery is running, so a holder
+// that retries after the reconciler ended its recovery takes nothing.
+func (q *Queries) RecoveryLeaseAcquire(ctx context.Context, arg RecoveryLeaseAcquireParams) (int64, error) {
+	result, err := q.db.Exec(ctx, recoveryLeaseAcquire, arg.Holder, arg.ID)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
+const recoveryLeaseBeat = `-- name: RecoveryLeaseBeat :execrows
+UPDATE job_leases l SET heartbeat_at = now()
+FROM recoveries r
+WHERE l.queue = 'recovery_' || r.id AND r.id = $1 AND r.status = 'running'
+`
+
+// Renews recovery @id's lease on the database's clock; no row when the recovery is no longer running (the
+// reconciler ended it) or its lease is gone, which tells the holder to stop.
+func (q *Queries) RecoveryLeaseBeat(ctx context.Context, id int64) (int64, error) {
+	result, err := q.db.Exec(ctx, recoveryLeaseBeat, id)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
 }
 
 const recoveryListByBackup = `-- name: RecoveryListByBackup :many

@@ -12,7 +12,7 @@ import (
 )
 
 func init() {
-	register("cleanup-stuck-backups", "end work whose process died (no heartbeat for --timeout, or job gone): backups, drills, restores, migrations, CLI jobs; prints each", cmdCleanupStuck)
+	register("cleanup-stuck-backups", "end work whose process died (no heartbeat for --timeout, or job gone): backups, drills, restores, migrations, record recoveries, CLI jobs; prints each", cmdCleanupStuck)
 }
 
 // cmdCleanupStuck is the seed's command, kept for parity: the worker's reconciler does the same continuously
@@ -67,7 +67,7 @@ func cmdCleanupStuck(ctx context.Context, e *env, args []string) error {
 		case "backup":
 			fmt.Fprintf(e.stdout, "backup #%d (%s, queued %s): %s: %s\n", f.Backup.ID, f.Backup.Kind,
 				f.Backup.QueuedAt.UTC().Format(time.RFC3339), verb, f.Reason)
-		case "verification", "restore", "media migration":
+		case "verification", "restore", "media migration", "recovery":
 			fmt.Fprintf(e.stdout, "%s #%d: %s: %s\n", f.What, f.ID, verb, f.Reason)
 		default:
 			fmt.Fprintf(e.stdout, "%s job #%d: %s: %s\n", f.What, f.ID, map[bool]string{true: "would end", false: "ended"}[*dry], f.Reason)

@@ -1,0 +1,179 @@
+package jobs
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/uscpis/pisbackup/internal/backup"
+	"github.com/uscpis/pisbackup/internal/testdb"
+	"github.com/uscpis/pisbackup/queries"
+)
+
+// runningRecovery records a running recovery of mode on a fresh backup row and creates its scratch database
+// through the Guard, as recordrecovery.Compare does; it returns the row and the scratch database's name.
+func runningRecovery(t *testing.T, b *testBundle, mode string) (queries.Recovery, string) {
+	t.Helper()
+	ctx := context.Background()
+	bk, err := b.d.Q.BackupInsert(ctx, queries.BackupInsertParams{Kind: "database", Trigger: "manual", Encrypted: true})
+	require.NoError(t, err)
+	rec, err := b.d.Q.RecoveryCreate(ctx, queries.RecoveryCreateParams{BackupID: &bk.ID, RequestedBy: "alice", Mode: mode,
+		TableName: "public.patients_patient", Selection: []byte(`{"keys":[{"id":"1042"}]}`)})
+	require.NoError(t, err)
+	g := NewGuard(b.d.Cfg, b.d.Q)
+	inst, err := g.Installation(ctx)
+	require.NoError(t, err)
+	scratch := backup.RecoveryScratchName(inst, rec.ID)
+	require.NoError(t, g.CreateOwned(ctx, scratch, "recovery"))
+	t.Cleanup(func() { testdb.DropDatabase(t, scratch) })
+	return rec, scratch
+}
+
+// A record recovery whose process was killed (kill -9 in the CLI, a crashed server mid-request) leaves its row
+// running and its scratch database behind. Once its lease is stale the reconciler fails the row, naming the dead
+// holder and saying what became of the clinic database, and drops the scratch database; one that never took a
+// lease is judged the same way once it has been running longer than the stale period.
+func TestReconcileEndsDeadRecovery(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.d.RestartGrace = -1 // the test server may have started less than a stale period ago
+	ctx := context.Background()
+	rec, scratch := runningRecovery(t, b, RecoverApply)
+	_, err := b.d.Pool.Exec(ctx, `INSERT INTO job_leases (queue, kind, holder, heartbeat_at)
+		VALUES ($1, 'recovery', 'dead-host:4242', now() - interval '10 minutes')`, RecoveryLease(rec.ID))
+	require.NoError(t, err)
+	_, err = b.d.Pool.Exec(ctx, "UPDATE recoveries SET undo_key = 'recovery-undo/x' WHERE id = $1", rec.ID) // it was writing
+	require.NoError(t, err)
+	leaseless, scratch2 := runningRecovery(t, b, RecoverDryRun)
+	_, err = b.d.Pool.Exec(ctx, "UPDATE recoveries SET created_at = now() - interval '10 minutes' WHERE id = $1", leaseless.ID)
+	require.NoError(t, err)
+
+	stuck, err := FindStuck(ctx, b.d, time.Minute)
+	require.NoError(t, err)
+	require.ElementsMatch(t, []int64{rec.ID, leaseless.ID}, recoveryIDs(stuck), "cleanup-stuck-backups --dry-run lists them")
+	require.True(t, b.databaseExists(t, scratch), "a dry run drops nothing")
+
+	// A server that has not been up for the grace period judges nothing: holders may be reconnecting.
+	b.d.RestartGrace = 1000 * time.Hour
+	fixed, err := Reconcile(ctx, b.d, time.Minute)
+	require.NoError(t, err)
+	require.Empty(t, recoveryIDs(fixed))
+	b.d.RestartGrace = -1
+
+	fixed, err = Reconcile(ctx, b.d, time.Minute)
+	require.NoError(t, err)
+	require.ElementsMatch(t, []int64{rec.ID, leaseless.ID}, recoveryIDs(fixed))
+
+	got, err := b.d.Q.RecoveryGet(ctx, rec.ID)
+	require.NoError(t, err)
+	require.Equal(t, "failed", got.Status)
+	require.NotNil(t, got.Error)
+	require.NotNil(t, got.FinishedAt)
+	require.Contains(t, *got.Error, "the process running it stopped: no heartbeat from dead-host:4242 since")
+	require.Contains(t, *got.Error, "one transaction on the clinic database, which PostgreSQL rolls back")
+	require.Contains(t, *got.Error, "scratch database "+scratch+" dropped")
+	require.NotContains(t, *got.Error, "\n")
+	require.False(t, b.databaseExists(t, scratch))
+	var leases int
+	require.NoError(t, b.d.Pool.QueryRow(ctx, "SELECT count(*) FROM job_leases WHERE queue = $1", RecoveryLease(rec.ID)).Scan(&leases))
+	require.Zero(t, leases, "the dead holder's lease goes with its recovery")
+
+	got, err = b.d.Q.RecoveryGet(ctx, leaseless.ID)
+	require.NoError(t, err)
+	require.Equal(t, "failed", got.Status)
+	require.Contains(t, *got.Error, "it never took its lease")
+	require.Contains(t, *got.Error, "a dry_run writes nothing to the clinic database")
+	require.False(t, b.databaseExists(t, scratch2))
+
+	audit, err := b.d.Q.AuditList(ctx, 50)
+	require.NoError(t, err)
+	var audited bool
+	for _, a := range audit {
+		audited = audited || (a.Actor == "reconciler" && a.Target == "recovery:"+itoa(rec.ID) && a.Action == "recovery.apply")
+	}
+	require.True(t, audited, "ending it is audited like any recovery outcome")
+
+	fixed, err = Reconcile(ctx, b.d, time.Minute)
+	require.NoError(t, err)
+	require.Empty(t, recoveryIDs(fixed), "a second pass finds nothing more")
+}
+
+// A live recovery — its holder renews its lease — is left alone, scratch database and all, whatever its age;
+// so is one that started moments ago and has not taken its lease yet. The holder's lease ends with it.
+func TestReconcileLeavesLiveRecovery(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.d.RestartGrace = -1
+	ctx := context.Background()
+	rec, scratch := runningRecovery(t, b, RecoverApply)
+	_, err := b.d.Pool.Exec(ctx, "UPDATE recoveries SET created_at = now() - interval '3 hours' WHERE id = $1", rec.ID)
+	require.NoError(t, err)
+	hctx, release := holdRecovery(ctx, b.d, rec.ID)
+	young, scratch2 := runningRecovery(t, b, RecoverDryRun)
+
+	var h string
+	require.NoError(t, b.d.Pool.QueryRow(ctx, "SELECT holder FROM job_leases WHERE queue = $1 AND kind = 'recovery'", RecoveryLease(rec.ID)).Scan(&h))
+	require.Equal(t, holder, h)
+	// The lease is renewed on the database's clock: back-dated, it is fresh again within a beat.
+	_, err = b.d.Pool.Exec(ctx, "UPDATE job_leases SET heartbeat_at = now() - interval '10 minutes' WHERE queue = $1", RecoveryLease(rec.ID))
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		var fresh bool
+		require.NoError(t, b.d.Pool.QueryRow(ctx, "SELECT heartbeat_at > now() - interval '5 seconds' FROM job_leases WHERE queue = $1",
+			RecoveryLease(rec.ID)).Scan(&fresh))
+		return fresh
+	}, 10*time.Second, 50*time.Millisecond)
+
+	for range 2 {
+		stuck, err := FindStuck(ctx, b.d, time.Minute)
+		require.NoError(t, err)
+		require.Empty(t, recoveryIDs(stuck))
+		fixed, err := Reconcile(ctx, b.d, time.Minute)
+		require.NoError(t, err)
+		require.Empty(t, recoveryIDs(fixed))
+	}
+	for _, id := range []int64{rec.ID, young.ID} {
+		got, err := b.d.Q.RecoveryGet(ctx, id)
+		require.NoError(t, err)
+		require.Equal(t, "running", got.Status)
+	}
+	require.True(t, b.databaseExists(t, scratch))
+	require.True(t, b.databaseExists(t, scratch2))
+	require.NoError(t, hctx.Err(), "its holder goes on")
+
+	release()
+	var leases int
+	require.NoError(t, b.d.Pool.QueryRow(ctx, "SELECT count(*) FROM job_leases WHERE queue = $1", RecoveryLease(rec.ID)).Scan(&leases))
+	require.Zero(t, leases, "released at the end")
+}
+
+// A holder that stalled past the stale period (judged dead, its recovery failed) is told at its next beat and
+// stops, so it never writes after the reconciler said nothing was written.
+func TestRecoveryHolderStopsWhenReconciled(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	rec, _ := runningRecovery(t, b, RecoverApply)
+	hctx, release := holdRecovery(ctx, b.d, rec.ID)
+	defer release()
+	n, err := b.d.Q.RecoveryAbandon(ctx, queries.RecoveryAbandonParams{ID: rec.ID, Error: "x", StaleSeconds: 60})
+	require.NoError(t, err)
+	require.Zero(t, n, "a fresh lease is not ended")
+	_, err = b.d.Pool.Exec(ctx, "UPDATE recoveries SET status = 'failed' WHERE id = $1", rec.ID)
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return hctx.Err() != nil }, 10*time.Second, 20*time.Millisecond)
+	require.True(t, errors.Is(context.Cause(hctx), errRecoveryEnded))
+}
+
+func recoveryIDs(fs []Fixed) []int64 {
+	var ids []int64
+	for _, f := range fs {
+		if f.What == "recovery" {
+			ids = append(ids, f.ID)
+		}
+	}
+	return ids
+}
