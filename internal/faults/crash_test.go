@@ -150,6 +150,45 @@ func TestKillMidRestoreCLI(t *testing.T) {
 	require.Contains(t, r.Error, "partial database "+target+" it had created was dropped")
 }
 
+// kill -9 of `pisbackup recover` mid-comparison (it runs in its own process, no River job, holding the lease
+// recovery_<id>): the recovery ends failed naming the dead holder, and its scratch database is dropped.
+func TestKillMidRecovery(t *testing.T) {
+	w := newWorld(t)
+	pool := testdb.Pool(t, w.dsn())
+	q := queries.New(pool)
+	ctx := context.Background()
+	id := goodBackup(t, w)
+	slow := []string{"PG_BIN_DIR=" + testdb.SlowPGRestoreDir(t, "0.5")}
+	cli := w.start(t, slow, "recover", "--backup", strconv.FormatInt(id, 10), "--table", "patients_patient", "--key", "id=1",
+		"--with-related", "--dry-run")
+	var rid int64
+	var scratch string
+	require.Eventually(t, func() bool {
+		if pool.QueryRow(ctx, "SELECT id FROM recoveries WHERE status = 'running'").Scan(&rid) != nil {
+			return false
+		}
+		inst, err := q.InstallationGet(ctx)
+		scratch = backup.RecoveryScratchName(inst.ID, rid)
+		var leased bool
+		_ = pool.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM job_leases WHERE queue = $1)", "recovery_"+strconv.FormatInt(rid, 10)).Scan(&leased)
+		return err == nil && leased && databaseExists(t, pool, scratch)
+	}, 60*time.Second, 50*time.Millisecond, "the recovery never started restoring")
+	time.Sleep(500 * time.Millisecond)
+	killed := kill(t, cli)
+
+	w.start(t, survivor, "worker")
+	var r queries.Recovery
+	reconciled(t, "record recovery (CLI, lease)", killed, func() bool {
+		var err error
+		r, err = q.RecoveryGet(ctx, rid)
+		return err == nil && r.Status != "running" && !databaseExists(t, pool, scratch)
+	}, "the recovery stayed running or its scratch database was kept")
+	require.Equal(t, "failed", r.Status)
+	require.NotNil(t, r.Error)
+	require.Contains(t, *r.Error, "the process running it stopped: no heartbeat from")
+	require.Contains(t, *r.Error, "scratch database "+scratch+" dropped")
+}
+
 // kill -9 mid-media-migration (Cloudinary never answers the upload): the run ends failed and a new run is
 // accepted instead of 409.
 func TestKillMidMediaMigration(t *testing.T) {
