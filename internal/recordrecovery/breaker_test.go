@@ -100,3 +100,25 @@ func TestFilteredDataPassOddForeignKeys(t *testing.T) {
 	require.Equal(t, 2, tables["public.z_uu_child"].Missing)
 	require.Equal(t, 1, tables["public.z_uq_parent"].Changed)
 }
+
+// A cycle of foreign keys (a_cyc → b_cyc → a_cyc) below the recovered table.
+func TestRecoverForeignKeyCycle(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t,
+		`CREATE TABLE b_cyc (id integer PRIMARY KEY, a_id integer, patient_id bigint REFERENCES patients_patient (id))`,
+		`CREATE TABLE a_cyc (id integer PRIMARY KEY, b_id integer REFERENCES b_cyc (id), note text)`,
+		`ALTER TABLE b_cyc ADD FOREIGN KEY (a_id) REFERENCES a_cyc (id) DEFERRABLE INITIALLY DEFERRED`,
+	)
+	f.exec(t, `BEGIN; INSERT INTO b_cyc SELECT id, id, id FROM patients_patient WHERE id <= 20;
+		INSERT INTO a_cyc SELECT id, CASE WHEN id > 1 THEN id - 1 END, 'a' || id FROM b_cyc; COMMIT`)
+	f = f.rebackup(t)
+	f.exec(t, `UPDATE a_cyc SET note = 'changed' WHERE id IN (4, 5)`)
+	diffs := requireSameDiffs(t, f, []equivCase{
+		{"patient over a cycle", "patients_patient", []string{"id=4"}, "", true},
+		{"cycle root", "a_cyc", []string{"id=6"}, "", true},
+	})
+	tables := tableCounts(diffs["patient over a cycle"])
+	// Down: b 4 → a 5 (b_id 4) → b 5 → a 6 … → a 20; up: b 4 → a 4 → b 3 → a 3 … → a 1. Every a row.
+	require.Equal(t, 20, tables["public.a_cyc"].Changed+tables["public.a_cyc"].Unchanged)
+	require.Equal(t, 2, tables["public.a_cyc"].Changed)
+}

@@ -289,8 +289,11 @@ func pick(ctx context.Context, conn *pgx.Conn, s *Schema, root string, sel where
 	for _, t := range tables {
 		in[t] = true
 	}
-	// Down: rows whose foreign keys point at picked rows.
+	// Down: rows whose foreign keys point at picked rows. A table is walked again only when it gained rows
+	// (or the first time it is reached, so every descendant table is listed): requeueing every child of a
+	// table walked made a cycle of foreign keys (a → b → a) loop for ever.
 	queue := []string{root}
+	walked := map[string]bool{root: true}
 	for len(queue) > 0 {
 		t := queue[0]
 		queue = queue[1:]
@@ -305,7 +308,8 @@ func pick(ctx context.Context, conn *pgx.Conn, s *Schema, root string, sel where
 			if roles[fk.Child] == "" {
 				roles[fk.Child] = "child"
 			}
-			if len(add(fk.Child, fresh)) > 0 || fk.Child != t {
+			if len(add(fk.Child, fresh)) > 0 || !walked[fk.Child] {
+				walked[fk.Child] = true
 				queue = append(queue, fk.Child)
 			}
 		}
