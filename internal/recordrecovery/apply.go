@@ -72,7 +72,7 @@ func NewPlan(d *Diff, overwrite bool) (*Plan, error) {
 					}
 				}
 				s.sql = fmt.Sprintf("INSERT INTO %s (%s) OVERRIDING SYSTEM VALUE SELECT %s FROM jsonb_populate_record(NULL::%s, %s::jsonb);",
-					ident(rd.Table), quoteCols(s.Columns), quoteCols(s.Columns), ident(rd.Table), literal(rowJSON(rd.Backup)))
+					lt.ident(), quoteCols(s.Columns), quoteCols(s.Columns), lt.ident(), literal(rowJSON(rd.Backup)))
 				for _, c := range lt.Columns {
 					if c.Sequence == "" {
 						continue
@@ -93,7 +93,7 @@ func NewPlan(d *Diff, overwrite bool) (*Plan, error) {
 					continue
 				}
 				s.sql = fmt.Sprintf("UPDATE %s SET (%s) = (SELECT %s FROM jsonb_populate_record(NULL::%s, %s::jsonb)) WHERE %s;",
-					ident(rd.Table), quoteCols(s.Columns), quoteCols(s.Columns), ident(rd.Table), literal(rowJSON(rd.Backup)), keyMatch(lt, rd.Backup))
+					lt.ident(), quoteCols(s.Columns), quoteCols(s.Columns), lt.ident(), literal(rowJSON(rd.Backup)), keyMatch(lt, rd.Backup))
 			}
 			p.Steps = append(p.Steps, s)
 		}
@@ -118,7 +118,7 @@ func keyMatch(t *Table, r Row) string {
 		pk[c] = r[c]
 	}
 	b, _ := json.Marshal(pk)
-	return fmt.Sprintf("(%s) = (SELECT %s FROM jsonb_populate_record(NULL::%s, %s::jsonb))", quoteCols(t.PK), quoteCols(t.PK), ident(t.Name), literal(string(b)))
+	return fmt.Sprintf("(%s) = (SELECT %s FROM jsonb_populate_record(NULL::%s, %s::jsonb))", quoteCols(t.PK), quoteCols(t.PK), t.ident(), literal(string(b)))
 }
 
 func rowJSON(r Row) string {
@@ -260,7 +260,7 @@ func (p *Plan) Apply(ctx context.Context, write *dbconn.Settings, save func(Undo
 // current reads table's row with key's primary key (nil when absent), optionally locking it.
 func (p *Plan) current(ctx context.Context, q querier, table string, key Row, lock bool) (Row, error) {
 	t := p.schema.Tables[table]
-	rows, err := fetch(ctx, q, table, keyMatch(t, key), nil, 0, lock)
+	rows, err := fetch(ctx, q, t, keyMatch(t, key), nil, 0, lock)
 	if err != nil {
 		return nil, fmt.Errorf("read %s in the clinic database: %w", table, err)
 	}
@@ -316,7 +316,7 @@ func Reverse(ctx context.Context, write *dbconn.Settings, u Undo, after map[stri
 		}
 		var sql string
 		if r.Action == "insert" {
-			sql = "DELETE FROM " + ident(r.Table) + " WHERE " + keyMatch(t, key)
+			sql = "DELETE FROM " + t.ident() + " WHERE " + keyMatch(t, key)
 		} else {
 			var cols []string
 			for _, c := range t.Columns {
@@ -325,7 +325,7 @@ func Reverse(ctx context.Context, write *dbconn.Settings, u Undo, after map[stri
 				}
 			}
 			sql = fmt.Sprintf("UPDATE %s SET (%s) = (SELECT %s FROM jsonb_populate_record(NULL::%s, %s::jsonb)) WHERE %s",
-				ident(r.Table), quoteCols(cols), quoteCols(cols), ident(r.Table), literal(rowJSON(r.Before)), keyMatch(t, key))
+				t.ident(), quoteCols(cols), quoteCols(cols), t.ident(), literal(rowJSON(r.Before)), keyMatch(t, key))
 		}
 		if _, err := tx.Exec(ctx, sql); err != nil {
 			return 0, fmt.Errorf("undo %s %s: %w (nothing was undone)", r.Table, r.Key, err)

@@ -122,3 +122,25 @@ func TestRecoverForeignKeyCycle(t *testing.T) {
 	require.Equal(t, 20, tables["public.a_cyc"].Changed+tables["public.a_cyc"].Unchanged)
 	require.Equal(t, 2, tables["public.a_cyc"].Changed)
 }
+
+// A table in a schema whose name holds a dot, a quote and a newline, related to the patient.
+func TestRecoverSchemaWithDot(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t,
+		`CREATE SCHEMA "odd.sch ""q""
+nl"`,
+		`CREATE TABLE "odd.sch ""q""
+nl"."no.te" (id integer PRIMARY KEY, patient_id bigint REFERENCES patients_patient (id), body text)`,
+	)
+	f.exec(t, `INSERT INTO "odd.sch ""q""
+nl"."no.te" SELECT id, id, 'body ' || id FROM patients_patient WHERE id <= 10`)
+	f = f.rebackup(t)
+	f.exec(t, `DELETE FROM "odd.sch ""q""
+nl"."no.te" WHERE patient_id = 2`)
+	diffs := requireSameDiffs(t, f, []equivCase{
+		{"patient with a note in an odd schema", "patients_patient", []string{"id=2"}, "", true},
+		{"odd table itself", "odd.sch \"q\"\nnl.no.te", []string{"id=2"}, "", false},
+	})
+	require.Equal(t, 1, tableCounts(diffs["patient with a note in an odd schema"])["odd.sch \"q\"\nnl.no.te"].Missing)
+	require.Equal(t, 1, tableCounts(diffs["odd table itself"])["odd.sch \"q\"\nnl.no.te"].Missing)
+}

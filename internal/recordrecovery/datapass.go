@@ -607,10 +607,10 @@ func loadFiltered(ctx context.Context, o Options, conn *pgx.Conn, p *dataPlan, d
 }
 
 // dataTables lists the tables of a `pg_restore --list` data list that have TABLE DATA entries, among names.
-func dataTables(list string, names []string) map[string]bool {
+func dataTables(s *Schema, list string, names []string) map[string]bool {
 	out := map[string]bool{}
 	for _, t := range names {
-		if strings.TrimSpace(filterList(list, tableData([]string{t}))) != "" {
+		if strings.TrimSpace(filterList(list, tableData(s, []string{t}))) != "" {
 			out[t] = true
 		}
 	}

@@ -180,12 +180,12 @@ func Compare(ctx context.Context, o Options) (*Diff, error) {
 	}
 	// The scratch copy holds only some tables' rows: its foreign keys would refuse them.
 	for _, fk := range sch.FKs {
-		if _, err := conn.Exec(ctx, "ALTER TABLE "+ident(fk.Child)+" DROP CONSTRAINT "+pgx.Identifier{fk.Name}.Sanitize()); err != nil {
+		if _, err := conn.Exec(ctx, "ALTER TABLE "+sch.Tables[fk.Child].ident()+" DROP CONSTRAINT "+pgx.Identifier{fk.Name}.Sanitize()); err != nil {
 			return d, fmt.Errorf("drop foreign key %s in the scratch database: %w", fk.Name, err)
 		}
 	}
 	dataList := filepath.Join(dir, "data.list")
-	data := filterList(listing.Text, tableData(tables))
+	data := filterList(listing.Text, tableData(sch, tables))
 	if strings.TrimSpace(data) != "" {
 		if err := os.WriteFile(dataList, []byte(data), 0o600); err != nil {
 			return d, err
@@ -193,7 +193,7 @@ func Compare(ctx context.Context, o Options) (*Diff, error) {
 		loaded, err := errUnfiltered, error(nil)
 		if !o.wholeTables {
 			p := newDataPlan(sch, root, tables, o.WithRelated, o.Keys, canonical(ctx, conn))
-			p.hasData = dataTables(data, tables)
+			p.hasData = dataTables(sch, data, tables)
 			var l map[string]int64
 			if l, err = loadFiltered(ctx, o, conn, p, dataList, dir); err == nil {
 				d.Loaded = l
@@ -274,7 +274,7 @@ func pick(ctx context.Context, conn *pgx.Conn, s *Schema, root string, sel where
 		picked[t] = append(picked[t], fresh...)
 		return fresh
 	}
-	rows, err := fetch(ctx, conn, root, sel.sql, sel.args, maxRows, false)
+	rows, err := fetch(ctx, conn, s.Tables[root], sel.sql, sel.args, maxRows, false)
 	if err != nil {
 		return nil, nil, fmt.Errorf("select rows of %s in the backup: %w", root, err)
 	}
@@ -357,7 +357,7 @@ func follow(ctx context.Context, q querier, s *Schema, table string, cols []stri
 	if err != nil {
 		return nil, err
 	}
-	rows, err := fetch(ctx, q, table, cond, args, maxRows, false)
+	rows, err := fetch(ctx, q, s.Tables[table], cond, args, maxRows, false)
 	if err != nil {
 		return nil, fmt.Errorf("select related rows of %s: %w", table, err)
 	}
@@ -399,7 +399,7 @@ func (d *Diff) compare(ctx context.Context, tx pgx.Tx, s *Schema, root string, s
 			if err != nil {
 				return err
 			}
-			rows, err := fetch(ctx, tx, t, cond, args, 0, false)
+			rows, err := fetch(ctx, tx, s.Tables[t], cond, args, 0, false)
 			if err != nil {
 				return fmt.Errorf("read rows of %s in the clinic database: %w", t, err)
 			}
@@ -435,7 +435,7 @@ func (d *Diff) compare(ctx context.Context, tx pgx.Tx, s *Schema, root string, s
 		// row (its children).
 		var newRows []Row
 		if t == root {
-			rows, err := fetch(ctx, tx, t, sel.sql, sel.args, maxRows, false)
+			rows, err := fetch(ctx, tx, s.Tables[t], sel.sql, sel.args, maxRows, false)
 			if err != nil {
 				return fmt.Errorf("select rows of %s in the clinic database: %w", t, err)
 			}
@@ -528,12 +528,18 @@ func keepSchema(rest string) bool {
 
 // tableData keeps the TABLE DATA entries of the given schema.table names. pg_restore --list prints names
 // unquoted ("TABLE DATA public Weird "Name" owner"), so entries are matched by prefix, not split at spaces; an
-// entry two names could print alike is kept for both (restoring it is harmless, missing it is not).
-func tableData(tables []string) func(string) bool {
+// entry two names could print alike is kept for both (restoring it is harmless, missing it is not). The
+// schema and table names come from s (a schema's name may hold a dot), and pg_restore prints a newline or
+// carriage return in them as a space.
+func tableData(s *Schema, tables []string) func(string) bool {
 	var prefixes []string
+	listed := strings.NewReplacer("\n", " ", "\r", " ")
 	for _, t := range tables {
 		schema, name, _ := strings.Cut(t, ".")
-		prefixes = append(prefixes, "TABLE DATA "+schema+" "+name+" ")
+		if tb := s.Tables[t]; tb != nil {
+			schema, name = tb.Schema, tb.Rel
+		}
+		prefixes = append(prefixes, "TABLE DATA "+listed.Replace(schema)+" "+listed.Replace(name)+" ")
 	}
 	return func(rest string) bool {
 		for _, p := range prefixes {

@@ -32,9 +32,12 @@ type ForeignKey struct {
 
 // Table is a table of the backup's schema.
 type Table struct {
-	Name    string // schema.table
-	Columns []Column
-	PK      []string // primary key columns in key order; empty: the table has none
+	Name string // schema.table
+	// Schema and Rel are the two names Name joins: a schema or table name may itself hold a dot, so Name
+	// cannot be split again (ident).
+	Schema, Rel string
+	Columns     []Column
+	PK          []string // primary key columns in key order; empty: the table has none
 }
 
 // Schema is the tables and foreign keys of a database (pg_catalog, user schemas only).
@@ -61,7 +64,7 @@ func (s *Schema) column(t, c string) (Column, bool) {
 func readSchema(ctx context.Context, conn *pgx.Conn) (*Schema, error) {
 	s := &Schema{Tables: map[string]*Table{}}
 	rows, err := conn.Query(ctx, `
-SELECT n.nspname || '.' || c.relname, a.attname, format_type(a.atttypid, a.atttypmod), a.attgenerated <> '',
+SELECT n.nspname || '.' || c.relname, n.nspname, c.relname, a.attname, format_type(a.atttypid, a.atttypmod), a.attgenerated <> '',
        COALESCE(pg_get_serial_sequence(quote_ident(n.nspname) || '.' || quote_ident(c.relname), a.attname), '')
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
@@ -71,13 +74,13 @@ ORDER BY 1, a.attnum`)
 		return nil, err
 	}
 	for rows.Next() {
-		var t string
+		var t, nsp, rel string
 		var c Column
-		if err := rows.Scan(&t, &c.Name, &c.Type, &c.Generated, &c.Sequence); err != nil {
+		if err := rows.Scan(&t, &nsp, &rel, &c.Name, &c.Type, &c.Generated, &c.Sequence); err != nil {
 			return nil, err
 		}
 		if s.Tables[t] == nil {
-			s.Tables[t] = &Table{Name: t}
+			s.Tables[t] = &Table{Name: t, Schema: nsp, Rel: rel}
 		}
 		s.Tables[t].Columns = append(s.Tables[t].Columns, c)
 	}
@@ -211,9 +214,10 @@ func (s *Schema) dependencyOrder(tables []string) []string {
 	return out
 }
 
-// ident quotes schema.table (or a column) as an SQL identifier.
-func ident(qualified string) string {
-	return pgx.Identifier(strings.SplitN(qualified, ".", 2)).Sanitize()
+// ident quotes t's schema-qualified name as an SQL identifier. It used to split "schema.table" at its first
+// dot, which named another table (or none) when the schema's name holds a dot.
+func (t *Table) ident() string {
+	return pgx.Identifier{t.Schema, t.Rel}.Sanitize()
 }
 
 func quoteCols(cols []string) string {

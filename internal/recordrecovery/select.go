@@ -128,8 +128,8 @@ type querier interface {
 }
 
 // fetch returns to_jsonb of table's rows matching cond (over alias t), at most limit+1 of them.
-func fetch(ctx context.Context, q querier, table, cond string, args []any, limit int, lock bool) ([]Row, error) {
-	sql := "SELECT to_jsonb(t)::text FROM " + ident(table) + " t WHERE " + cond
+func fetch(ctx context.Context, q querier, table *Table, cond string, args []any, limit int, lock bool) ([]Row, error) {
+	sql := "SELECT to_jsonb(t)::text FROM " + table.ident() + " t WHERE " + cond
 	if limit > 0 {
 		sql += fmt.Sprintf(" LIMIT %d", limit+1)
 	}
