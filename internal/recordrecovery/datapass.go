@@ -249,6 +249,13 @@ func (f *dataFilter) Begin(h copyHeader) error {
 	if err != nil {
 		return err
 	}
+	// The spool holds patients' rows in plain text (a deferred table whole): unlinked at once, it is read
+	// through its descriptor only and its blocks are freed when the descriptor closes, however the process
+	// ends (a kill -9 or an OOM kill runs no deferred clean-up and used to leave it in the temporary directory).
+	if err := os.Remove(file.Name()); err != nil {
+		file.Close()
+		return err
+	}
 	r.file, r.w = file, bufio.NewWriterSize(file, 256<<10)
 	r.downIn, r.upIn = f.p.downIn[name], f.p.upIn[name]
 	r.parents, r.children = make([]*tableRows, len(r.downIn)), make([]*tableRows, len(r.upIn))
