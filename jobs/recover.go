@@ -240,8 +240,8 @@ func recoverRun(ctx context.Context, d *Deps, req RecoverRequest, b queries.Back
 		if err != nil {
 			return fmt.Errorf("save the undo artifact: %w", err)
 		}
-		if err := d.Q.RecoverySetUndo(ctx, queries.RecoverySetUndoParams{ID: id, UndoKey: &key, UndoSha256: &sha, UndoBytes: &size}); err != nil {
-			return fmt.Errorf("record the undo artifact: %w", err)
+		if err := recordUndo(ctx, d, id, key, sha, size); err != nil {
+			return err
 		}
 		if res.Media != nil {
 			// The rows are locked and checked: the files go in now, and come out again if the rows fail.
@@ -269,6 +269,21 @@ func recoverRun(ctx context.Context, d *Deps, req RecoverRequest, b queries.Back
 		}
 	}
 	return sum, nil
+}
+
+// recordUndo records recovery id's undo artifact, its last step with the catalog before the clinic database is
+// written. It fails with errRecoveryEnded when the recovery no longer runs or no longer holds its lease: the
+// reconciler judged its process dead (it stalled past the stale period) and said nothing was written, and the
+// heartbeat, which would have told it within a beat, may not have yet.
+func recordUndo(ctx context.Context, d *Deps, id int64, key, sha string, size int64) error {
+	n, err := d.Q.RecoverySetUndo(ctx, queries.RecoverySetUndoParams{ID: id, UndoKey: &key, UndoSha256: &sha, UndoBytes: &size})
+	if err != nil {
+		return fmt.Errorf("record the undo artifact: %w", err)
+	}
+	if n == 0 {
+		return fmt.Errorf("%w: nothing was written", errRecoveryEnded)
+	}
+	return nil
 }
 
 // UndoResult is what an undo took back: rows reversed, media files removed from MEDIA_ROOT.

@@ -168,6 +168,34 @@ func TestRecoveryHolderStopsWhenReconciled(t *testing.T) {
 	require.True(t, errors.Is(context.Cause(hctx), errRecoveryEnded))
 }
 
+// A holder the reconciler ended while it only stalled must not write, even within the beat before its
+// heartbeat tells it: recording the undo artifact, its last step before writing, is refused at once.
+func TestRecoveryEndedWhileStalledNeverWrites(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	rec, _ := runningRecovery(t, b, RecoverApply)
+	hctx, release := holdRecovery(ctx, b.d, rec.ID)
+	defer release()
+	require.NoError(t, recordUndo(hctx, b.d, rec.ID, "recovery-undo/live", "sha", 1), "a live holder records its undo artifact")
+
+	stalled, _ := runningRecovery(t, b, RecoverApply)
+	sctx, srelease := holdRecovery(ctx, b.d, stalled.ID)
+	defer srelease()
+	// The reconciler finds its lease stale (the process stalled) and ends it; the holder resumes at once.
+	_, err := b.d.Pool.Exec(ctx, "UPDATE job_leases SET heartbeat_at = now() - interval '10 minutes' WHERE queue = $1", RecoveryLease(stalled.ID))
+	require.NoError(t, err)
+	n, err := b.d.Q.RecoveryAbandon(ctx, queries.RecoveryAbandonParams{ID: stalled.ID, Error: "the process running it stopped", StaleSeconds: 60})
+	require.NoError(t, err)
+	require.EqualValues(t, 1, n)
+	err = recordUndo(sctx, b.d, stalled.ID, "recovery-undo/stalled", "sha", 1)
+	require.ErrorIs(t, err, errRecoveryEnded)
+	got, err := b.d.Q.RecoveryGet(ctx, stalled.ID)
+	require.NoError(t, err)
+	require.Equal(t, "failed", got.Status)
+	require.Nil(t, got.UndoKey, "the reconciler's verdict (not writing) stands")
+}
+
 func recoveryIDs(fs []Fixed) []int64 {
 	var ids []int64
 	for _, f := range fs {

@@ -7,9 +7,19 @@ RETURNING *;
 UPDATE recoveries SET status = @status, summary = @summary, error = sqlc.narg(error), finished_at = now()
 WHERE id = @id RETURNING *;
 
--- name: RecoverySetUndo :exec
+-- name: RecoverySetUndo :execrows
 -- Recorded before the recovery writes anything: the undo artifact exists before the clinic database changes.
-UPDATE recoveries SET undo_key = @undo_key, undo_sha256 = @undo_sha256, undo_bytes = @undo_bytes WHERE id = @id;
+-- It is also the recovery's last word with the catalog before it writes, so it is recorded (and the lease
+-- renewed, on the database's clock) only while the recovery is still running and holds its lease: none when
+-- the reconciler has ended it (a holder judged dead while it only stalled), which must then not write.
+WITH beat AS (
+    UPDATE job_leases l SET heartbeat_at = now()
+    FROM recoveries r
+    WHERE l.queue = 'recovery_' || r.id AND r.id = @id AND r.status = 'running'
+    RETURNING l.queue
+)
+UPDATE recoveries rec SET undo_key = @undo_key, undo_sha256 = @undo_sha256, undo_bytes = @undo_bytes
+WHERE rec.id = @id AND rec.status = 'running' AND EXISTS (SELECT 1 FROM beat);
 
 -- name: RecoveryUndone :one
 UPDATE recoveries SET status = 'undone', undone_at = now(), undone_by = @undone_by

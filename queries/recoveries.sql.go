@@ -294,8 +294,15 @@ func (q *Queries) RecoveryListByBackup(ctx context.Context, arg RecoveryListByBa
 	return items, nil
 }
 
-const recoverySetUndo = `-- name: RecoverySetUndo :exec
-UPDATE recoveries SET undo_key = $1, undo_sha256 = $2, undo_bytes = $3 WHERE id = $4
+const recoverySetUndo = `-- name: RecoverySetUndo :execrows
+WITH beat AS (
+    UPDATE job_leases l SET heartbeat_at = now()
+    FROM recoveries r
+    WHERE l.queue = 'recovery_' || r.id AND r.id = $4 AND r.status = 'running'
+    RETURNING l.queue
+)
+UPDATE recoveries rec SET undo_key = $1, undo_sha256 = $2, undo_bytes = $3
+WHERE rec.id = $4 AND rec.status = 'running' AND EXISTS (SELECT 1 FROM beat)
 `
 
 type RecoverySetUndoParams struct {
@@ -306,14 +313,20 @@ type RecoverySetUndoParams struct {
 }
 
 // Recorded before the recovery writes anything: the undo artifact exists before the clinic database changes.
-func (q *Queries) RecoverySetUndo(ctx context.Context, arg RecoverySetUndoParams) error {
-	_, err := q.db.Exec(ctx, recoverySetUndo,
+// It is also the recovery's last word with the catalog before it writes, so it is recorded (and the lease
+// renewed, on the database's clock) only while the recovery is still running and holds its lease: none when
+// the reconciler has ended it (a holder judged dead while it only stalled), which must then not write.
+func (q *Queries) RecoverySetUndo(ctx context.Context, arg RecoverySetUndoParams) (int64, error) {
+	result, err := q.db.Exec(ctx, recoverySetUndo,
 		arg.UndoKey,
 		arg.UndoSha256,
 		arg.UndoBytes,
 		arg.ID,
 	)
-	return err
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
 }
 
 const recoveryUndone = `-- name: RecoveryUndone :one
