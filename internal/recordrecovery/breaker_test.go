@@ -144,3 +144,58 @@ nl"."no.te" WHERE patient_id = 2`)
 	require.Equal(t, 1, tableCounts(diffs["patient with a note in an odd schema"])["odd.sch \"q\"\nnl.no.te"].Missing)
 	require.Equal(t, 1, tableCounts(diffs["odd table itself"])["odd.sch \"q\"\nnl.no.te"].Missing)
 }
+
+// The row cap refuses, filtered or not, rather than silently truncating the recovery.
+func TestFilteredDataPassKeepsTheRowCap(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	id := f.patientWithChildren(t)
+	consultations := f.count(t, `SELECT count(*) FROM patients_medicalrecord WHERE patient_id = $1`, id)
+	require.Greater(t, consultations, 1)
+	ctx := context.Background()
+	for i, c := range []struct {
+		table string
+		keys  []string
+		where string
+		max   int
+		want  string
+	}{
+		{"patients_patient", []string{"id=" + itoa(id)}, "", consultations - 1, "more than"},
+		{"patients_medicalrecord", nil, "patient_id = " + itoa(id), consultations - 1, "the selection matches more than"},
+		{"patients_patient", []string{"id=" + itoa(id), "id=" + itoa(id+1), "id=" + itoa(id+2)}, "", 2, "the selection matches more than"},
+	} {
+		o := f.opts
+		o.ID += int64(10*i) + 7000
+		o.Table, o.Where, o.WithRelated, o.MaxRows = c.table, c.where, true, c.max
+		for _, k := range c.keys {
+			o.Keys = append(o.Keys, keyOf(t, k))
+		}
+		_, ferr := recordrecovery.Compare(ctx, o)
+		o.ID++
+		_, werr := recordrecovery.Compare(ctx, recordrecovery.WholeTables(o))
+		require.Error(t, werr)
+		require.ErrorContains(t, ferr, c.want)
+		require.Equal(t, werr.Error(), ferr.Error())
+	}
+}
+
+// A partitioned table with a foreign key to the patient: the recovery failed ("cannot drop inherited constraint"
+// of a partition) whenever it was related.
+func TestRecoverPartitionedChild(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t,
+		`CREATE TABLE visits (id bigint, patient_id bigint REFERENCES patients_patient (id), at date, note text, PRIMARY KEY (id, at)) PARTITION BY RANGE (at)`,
+		`CREATE TABLE visits_2024 PARTITION OF visits FOR VALUES FROM ('2024-01-01') TO ('2025-01-01')`,
+		`CREATE TABLE visits_2025 PARTITION OF visits FOR VALUES FROM ('2025-01-01') TO ('2026-01-01')`,
+	)
+	f.exec(t, `INSERT INTO visits SELECT p.id * 1000 + g, p.id, date '2024-06-01' + g, 'v' || g FROM patients_patient p, generate_series(1, 400, 100) g WHERE p.id <= 10`)
+	f = f.rebackup(t)
+	f.exec(t, `DELETE FROM visits WHERE patient_id = 2`)
+	diffs := requireSameDiffs(t, f, []equivCase{
+		{"patient with partitioned visits", "patients_patient", []string{"id=2"}, "", true},
+	})
+	tables := tableCounts(diffs["patient with partitioned visits"])
+	require.Equal(t, 3, tables["public.visits_2024"].Missing, "the patient's visits come back from the partitions that hold them")
+	require.Equal(t, 1, tables["public.visits_2025"].Missing)
+	require.NotContains(t, tables, "public.visits", "rows are listed once, under their partition")
+}

@@ -179,7 +179,7 @@ func Compare(ctx context.Context, o Options) (*Diff, error) {
 		tables = sch.related(root)
 	}
 	// The scratch copy holds only some tables' rows: its foreign keys would refuse them.
-	for _, fk := range sch.FKs {
+	for _, fk := range sch.Dropped {
 		if _, err := conn.Exec(ctx, "ALTER TABLE "+sch.Tables[fk.Child].ident()+" DROP CONSTRAINT "+pgx.Identifier{fk.Name}.Sanitize()); err != nil {
 			return d, fmt.Errorf("drop foreign key %s in the scratch database: %w", fk.Name, err)
 		}

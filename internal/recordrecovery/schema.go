@@ -43,7 +43,14 @@ type Table struct {
 // Schema is the tables and foreign keys of a database (pg_catalog, user schemas only).
 type Schema struct {
 	Tables map[string]*Table
-	FKs    []ForeignKey
+	// FKs are the foreign keys rows are followed by. A partitioned table's rows live in its partitions, each
+	// of which has its own copy of the table's foreign keys (and a foreign key to a partitioned table one to
+	// each partition), so FKs leave out those with a partitioned table at either end: partitions are related,
+	// and their rows restored and compared, as tables of their own.
+	FKs []ForeignKey
+	// Dropped are the foreign keys the scratch copy drops: those not inherited from a partitioned table
+	// (dropping an inherited copy fails; it goes with the one it was copied from).
+	Dropped []ForeignKey
 }
 
 func (s *Schema) column(t, c string) (Column, bool) {
@@ -88,7 +95,8 @@ ORDER BY 1, a.attnum`)
 		return nil, err
 	}
 	rows, err = conn.Query(ctx, `
-SELECT con.contype::text, con.conname, cn.nspname || '.' || c.relname,
+SELECT con.contype::text, con.conname, con.conparentid <> 0, c.relkind = 'p' OR COALESCE(p.relkind = 'p', false),
+       cn.nspname || '.' || c.relname,
        ARRAY(SELECT a.attname::text FROM unnest(con.conkey) WITH ORDINALITY k(n, o)
              JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.n ORDER BY k.o),
        COALESCE(pn.nspname || '.' || p.relname, ''),
@@ -105,8 +113,9 @@ ORDER BY con.conname`)
 	defer rows.Close()
 	for rows.Next() {
 		var typ, name, child, parent string
+		var inherited, partitioned bool
 		var cols, refs []string
-		if err := rows.Scan(&typ, &name, &child, &cols, &parent, &refs); err != nil {
+		if err := rows.Scan(&typ, &name, &inherited, &partitioned, &child, &cols, &parent, &refs); err != nil {
 			return nil, err
 		}
 		if typ == "p" {
@@ -115,7 +124,13 @@ ORDER BY con.conname`)
 			}
 			continue
 		}
-		s.FKs = append(s.FKs, ForeignKey{Name: name, Child: child, Cols: cols, Parent: parent, RefCols: refs})
+		fk := ForeignKey{Name: name, Child: child, Cols: cols, Parent: parent, RefCols: refs}
+		if !partitioned {
+			s.FKs = append(s.FKs, fk)
+		}
+		if !inherited {
+			s.Dropped = append(s.Dropped, fk)
+		}
 	}
 	return s, rows.Err()
 }
