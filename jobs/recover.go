@@ -103,7 +103,15 @@ func Recover(ctx context.Context, d *Deps, req RecoverRequest) (*RecoverResult, 
 		status, msg = "failed", ptr(err.Error())
 	}
 	raw, _ := json.Marshal(sum)
-	if _, ferr := d.Q.RecoveryFinish(context.WithoutCancel(ctx), queries.RecoveryFinishParams{ID: rec.ID, Status: status, Summary: raw, Error: msg}); ferr != nil && err == nil {
+	_, ferr := d.Q.RecoveryFinish(context.WithoutCancel(ctx), queries.RecoveryFinishParams{ID: rec.ID, Status: status, Summary: raw, Error: msg})
+	switch {
+	case errors.Is(ferr, pgx.ErrNoRows):
+		// The reconciler ended it first; its row keeps that verdict, and so does the answer here.
+		status = "failed"
+		if err == nil {
+			err = fmt.Errorf("%w before its outcome was recorded (its row says failed; see recovery #%d)", errRecoveryEnded, rec.ID)
+		}
+	case ferr != nil && err == nil:
 		err = fmt.Errorf("record the recovery's outcome: %w", ferr)
 	}
 	details := map[string]any{"backup_id": b.ID, "table": req.Table, "mode": req.Mode, "status": status, "diff": json.RawMessage(raw)}

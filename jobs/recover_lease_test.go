@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
 	"github.com/uscpis/pisbackup/internal/backup"
@@ -204,4 +205,21 @@ func recoveryIDs(fs []Fixed) []int64 {
 		}
 	}
 	return ids
+}
+
+// A recovery the reconciler ended keeps that verdict: its process, finishing late, cannot flip the row back to
+// succeeded (the dry run and SQL modes have no write to refuse, so this is where they must be stopped).
+func TestRecoveryFinishKeepsTheReconcilersVerdict(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	rec, _ := runningRecovery(t, b, RecoverDryRun)
+	_, err := b.d.Pool.Exec(ctx, "UPDATE recoveries SET status = 'failed', error = 'the process running it stopped' WHERE id = $1", rec.ID)
+	require.NoError(t, err)
+	_, err = b.d.Q.RecoveryFinish(ctx, queries.RecoveryFinishParams{ID: rec.ID, Status: "succeeded", Summary: []byte(`{}`)})
+	require.ErrorIs(t, err, pgx.ErrNoRows)
+	got, err := b.d.Q.RecoveryGet(ctx, rec.ID)
+	require.NoError(t, err)
+	require.Equal(t, "failed", got.Status)
+	require.Equal(t, "the process running it stopped", *got.Error)
 }

@@ -4,8 +4,10 @@ VALUES (@backup_id, @requested_by, @mode, @table_name, @selection)
 RETURNING *;
 
 -- name: RecoveryFinish :one
+-- Only while it runs: a recovery the reconciler already ended (its process stalled past the stale period) keeps
+-- the reconciler's verdict rather than flipping back to succeeded.
 UPDATE recoveries SET status = @status, summary = @summary, error = sqlc.narg(error), finished_at = now()
-WHERE id = @id RETURNING *;
+WHERE id = @id AND status = 'running' RETURNING *;
 
 -- name: RecoverySetUndo :execrows
 -- Recorded before the recovery writes anything: the undo artifact exists before the clinic database changes.

@@ -142,7 +142,7 @@ func (q *Queries) RecoveryCreate(ctx context.Context, arg RecoveryCreateParams) 
 
 const recoveryFinish = `-- name: RecoveryFinish :one
 UPDATE recoveries SET status = $1, summary = $2, error = $3, finished_at = now()
-WHERE id = $4 RETURNING id, backup_id, requested_by, mode, table_name, selection, status, summary, undo_key, undo_sha256, undo_bytes, error, created_at, finished_at, undone_at, undone_by
+WHERE id = $4 AND status = 'running' RETURNING id, backup_id, requested_by, mode, table_name, selection, status, summary, undo_key, undo_sha256, undo_bytes, error, created_at, finished_at, undone_at, undone_by
 `
 
 type RecoveryFinishParams struct {
@@ -152,6 +152,8 @@ type RecoveryFinishParams struct {
 	ID      int64           `json:"id"`
 }
 
+// Only while it runs: a recovery the reconciler already ended (its process stalled past the stale period) keeps
+// the reconciler's verdict rather than flipping back to succeeded.
 func (q *Queries) RecoveryFinish(ctx context.Context, arg RecoveryFinishParams) (Recovery, error) {
 	row := q.db.QueryRow(ctx, recoveryFinish,
 		arg.Status,
