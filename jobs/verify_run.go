@@ -43,8 +43,46 @@ func runVerification(ctx context.Context, d *Deps, b queries.Backup, v queries.V
 }
 
 // checkManifest requires the stored NAME.manifest.json of b to exist, parse, and describe the same object the
-// catalog recorded (key, stored size, SHA-256).
+// catalog recorded (key, stored size, SHA-256), and the global objects stored beside it (roles, memberships,
+// tablespaces; what a restore on another server needs) to be present and intact, as the catalog's copy of the
+// manifest recorded them (checkGlobals).
 func checkManifest(ctx context.Context, d *Deps, b queries.Backup) error {
+	if err := checkStoredManifest(ctx, d, b); err != nil {
+		return err
+	}
+	return checkGlobals(ctx, d, b)
+}
+
+// checkGlobals re-reads b's global-objects sidecar against the SHA-256 and size in the catalog's copy of the
+// manifest (never the stored sidecar's own claim) and requires the stored manifest to name the same object. A
+// backup that recorded none (older, uploaded, or the source did not allow it) has nothing to check.
+func checkGlobals(ctx context.Context, d *Deps, b queries.Backup) error {
+	if len(b.Manifest) == 0 {
+		return nil
+	}
+	cm, err := backup.ParseManifest(b.Manifest)
+	if err != nil || cm.GlobalsKey == "" {
+		return nil
+	}
+	stored, err := backup.GetManifest(ctx, d.Store, b.StorageKey)
+	if err != nil {
+		return fmt.Errorf("the manifest of backup #%d is unreadable: %v", b.ID, err)
+	}
+	if stored.GlobalsKey != cm.GlobalsKey || stored.GlobalsSHA256 != cm.GlobalsSHA256 {
+		return fmt.Errorf("the manifest %s names global objects %q (SHA-256 %s), the catalog recorded %q (%s)",
+			storage.ManifestKey(b.StorageKey), stored.GlobalsKey, stored.GlobalsSHA256, cm.GlobalsKey, cm.GlobalsSHA256)
+	}
+	if _, _, err := backup.Checksum(ctx, d.Store, cm.GlobalsKey, cm.GlobalsSHA256, cm.GlobalsBytes); err != nil {
+		if errors.Is(err, storage.ErrNotFound) {
+			return fmt.Errorf("the global objects %s (roles, memberships, tablespaces a restore on another server needs) are missing", cm.GlobalsKey)
+		}
+		return fmt.Errorf("the global objects %s (roles, memberships, tablespaces a restore on another server needs): %w", cm.GlobalsKey, err)
+	}
+	return nil
+}
+
+// checkStoredManifest is checkManifest's check of the manifest sidecar itself.
+func checkStoredManifest(ctx context.Context, d *Deps, b queries.Backup) error {
 	key := storage.ManifestKey(b.StorageKey)
 	m, err := backup.GetManifest(ctx, d.Store, b.StorageKey)
 	switch {

@@ -285,3 +285,34 @@ func TestReconcileKeepsUnmarkedRestoreTarget(t *testing.T) {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// The global objects stored beside a database backup (what a restore on another server needs for its roles)
+// are part of the backup: every level re-reads them against the catalog's SHA-256, so a damaged or deleted
+// sidecar fails verification instead of surfacing only when show-globals or --create-roles needs it.
+func TestDamagedGlobalsFailVerification(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	client := b.startWorker(t)
+	bk := b.backupNow(t, client)
+	m, err := backup.ParseManifest(bk.Manifest)
+	require.NoError(t, err)
+	require.NotEmpty(t, m.GlobalsKey, "the backup stored its global objects: %s", m.GlobalsError)
+
+	v := b.verifyNow(t, client, bk.ID, "checksum")
+	require.Equal(t, "succeeded", v.Status, v.Error)
+
+	path := filepath.Join(b.dir, m.GlobalsKey)
+	raw, err := os.ReadFile(path)
+	require.NoError(t, err)
+	raw[len(raw)/2] ^= 0x01
+	require.NoError(t, os.WriteFile(path, raw, 0o600))
+	v = b.verifyNow(t, client, bk.ID, "checksum")
+	require.Equal(t, "failed", v.Status)
+	require.Contains(t, v.Error, "the global objects "+m.GlobalsKey)
+	require.Contains(t, v.Error, "SHA-256 mismatch")
+
+	require.NoError(t, os.Remove(path))
+	v = b.verifyNow(t, client, bk.ID, "archive")
+	require.Equal(t, "failed", v.Status)
+	require.Contains(t, v.Error, "are missing")
+}
