@@ -89,6 +89,10 @@ func TestVerifyAndRestoreThroughAPIAndPage(t *testing.T) {
 	doc := e.page(t, auth.Admin, "/backups/"+id)
 	require.Equal(t, len(m.Tables), doc.Find("[data-testid=drill-tables] tbody tr").Length())
 	require.Equal(t, 0, doc.Find("[data-testid=drill-tables] .st-failed").Length())
+	require.Equal(t, len(m.Tables), doc.Find("[data-testid=drill-content]").Length())
+	doc.Find("[data-testid=drill-content]").Each(func(_ int, s *goquery.Selection) {
+		require.Equal(t, "same as the backup's", strings.TrimSpace(s.Text()), "every table's rows were compared with the archive")
+	})
 	require.Contains(t, doc.Find("[data-testid=drill-objects] summary").Text(), "all the same")
 	require.Equal(t, 0, doc.Find("[data-testid=drill-object-difference]").Length())
 	require.Equal(t, 1, doc.Find("[data-testid=verify-drill]").Length())

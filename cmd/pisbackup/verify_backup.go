@@ -99,7 +99,8 @@ func printVerification(e *env, v queries.Verification, asJSON bool) {
 				if !t.Match {
 					mark = "DIFFERS"
 				}
-				fmt.Fprintf(e.stdout, "  %-50s expected %8d  restored %8d  %s\n", t.Table, t.Expected, t.Actual, mark)
+				content := map[string]string{"same": "rows same", "differs": "rows DIFFER", "": "rows not compared"}[t.Content]
+				fmt.Fprintf(e.stdout, "  %-50s expected %8d  restored %8d  %-17s  %s\n", t.Table, t.Expected, t.Actual, content, mark)
 			}
 			if o := res.Objects; o != nil {
 				fmt.Fprintf(e.stdout, "  %d schema objects, %d materialized views, %d large objects compared: %d differ\n",
