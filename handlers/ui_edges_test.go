@@ -218,7 +218,10 @@ func TestSafeClicks(t *testing.T) {
 // and answers in one line per check; a broken setting names what to fix.
 func TestTestConnection(t *testing.T) {
 	t.Parallel()
-	e := newAuthEnv(t, false) // no SOURCE_DATABASE_URL: the source check must say so
+	// A source database that does not exist: the source check must say so and name the variable. (Not the
+	// default SOURCE_DATABASE_URL: its pis_demo exists on any machine that ran `make run` first.)
+	e := newAuthEnvVars(t, false, map[string]string{
+		"SOURCE_DATABASE_URL": "postgres://postgres@/pisbackup_no_such_clinic_db?host=/var/run/postgresql"}, nil)
 	op := e.tokens[auth.Operator]
 	resp, body := e.req(t, nil, "POST", "/api/v1/checks/storage", op, "{}")
 	require.Equal(t, http.StatusOK, resp.StatusCode, body)
