@@ -98,21 +98,11 @@ func Recover(ctx context.Context, d *Deps, req RecoverRequest) (*RecoverResult, 
 	if err != nil && errors.Is(context.Cause(ctx), errRecoveryEnded) {
 		err = fmt.Errorf("%w: %w", errRecoveryEnded, err)
 	}
-	status, msg := "succeeded", (*string)(nil)
-	if err != nil {
-		status, msg = "failed", ptr(err.Error())
-	}
 	raw, _ := json.Marshal(sum)
-	_, ferr := d.Q.RecoveryFinish(context.WithoutCancel(ctx), queries.RecoveryFinishParams{ID: rec.ID, Status: status, Summary: raw, Error: msg})
-	switch {
-	case errors.Is(ferr, pgx.ErrNoRows):
-		// The reconciler ended it first; its row keeps that verdict, and so does the answer here.
-		status = "failed"
-		if err == nil {
-			err = fmt.Errorf("%w before its outcome was recorded (its row says failed; see recovery #%d)", errRecoveryEnded, rec.ID)
-		}
-	case ferr != nil && err == nil:
-		err = fmt.Errorf("record the recovery's outcome: %w", ferr)
+	status, err := finishRecovery(ctx, d, rec.ID, req.Mode, res, raw, err)
+	var msg *string
+	if err != nil {
+		msg = ptr(err.Error())
 	}
 	details := map[string]any{"backup_id": b.ID, "table": req.Table, "mode": req.Mode, "status": status, "diff": json.RawMessage(raw)}
 	if msg != nil {
@@ -123,6 +113,39 @@ func Recover(ctx context.Context, d *Deps, req RecoverRequest) (*RecoverResult, 
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// finishRecovery records recovery id's outcome (runErr nil: succeeded) and returns the status it holds and the
+// error to answer with. A recovery the reconciler ended first keeps its failed verdict — unless it is an apply
+// whose rows were committed all the same (its process only stalled past the stale period after recording its
+// undo artifact): the row then says the rows are written and stays undoable, since "failed" with the
+// reconciler's "rolled back" would be false and --undo would refuse ("wrote nothing to undo").
+func finishRecovery(ctx context.Context, d *Deps, id int64, mode string, res *RecoverResult, summary []byte, runErr error) (string, error) {
+	status, msg := "succeeded", (*string)(nil)
+	if runErr != nil {
+		status, msg = "failed", ptr(runErr.Error())
+	}
+	ctx = context.WithoutCancel(ctx)
+	_, ferr := d.Q.RecoveryFinish(ctx, queries.RecoveryFinishParams{ID: id, Status: status, Summary: summary, Error: msg})
+	switch {
+	case errors.Is(ferr, pgx.ErrNoRows) && runErr == nil && mode == RecoverApply && res.UndoKey != "":
+		note := fmt.Sprintf("the reconciler ended this recovery while its process had stalled, but the process went on and committed its rows: "+
+			"they are written to the clinic database (pisbackup recover --undo %d takes them back)", id)
+		if _, lerr := d.Q.RecoveryFinishLateApply(ctx, queries.RecoveryFinishLateApplyParams{ID: id, Summary: summary, Error: note}); lerr != nil {
+			return "failed", fmt.Errorf("%w, but its rows were written to the clinic database and recording that failed (recovery #%d, undo artifact %s): %v",
+				errRecoveryEnded, id, res.UndoKey, lerr)
+		}
+		return "succeeded", fmt.Errorf("%w before its outcome was recorded, but its rows were written: %s", errRecoveryEnded, note)
+	case errors.Is(ferr, pgx.ErrNoRows):
+		// The reconciler ended it first; its row keeps that verdict, and so does the answer here.
+		if runErr == nil {
+			runErr = fmt.Errorf("%w before its outcome was recorded (its row says failed; see recovery #%d)", errRecoveryEnded, id)
+		}
+		return "failed", runErr
+	case ferr != nil && runErr == nil:
+		return status, fmt.Errorf("record the recovery's outcome: %w", ferr)
+	}
+	return status, runErr
+}
 
 // recoverySources finds the database backup the rows come from (id itself, or the database part of full
 // backup id) and, withMedia, the media part of the same full backup.

@@ -223,3 +223,38 @@ func TestRecoveryFinishKeepsTheReconcilersVerdict(t *testing.T) {
 	require.Equal(t, "failed", got.Status)
 	require.Equal(t, "the process running it stopped", *got.Error)
 }
+
+// An --apply whose process only stalled past the stale period (Ctrl-Z, a paused VM, a catalog it could not
+// reach) after recording its undo artifact can still commit its rows once it resumes: the reconciler had already
+// failed the row saying PostgreSQL rolls the write back. The late finish must then tell the truth — the rows are
+// written — and leave the recovery undoable, not "failed" with "wrote nothing to undo".
+func TestLateCommittedApplyIsRecordedAsWritten(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	rec, _ := runningRecovery(t, b, RecoverApply)
+	_, err := b.d.Pool.Exec(ctx, `UPDATE recoveries SET undo_key = 'recovery-undo/x', status = 'failed',
+		error = 'the process running it stopped: … which PostgreSQL rolls back when the process dies' WHERE id = $1`, rec.ID)
+	require.NoError(t, err)
+	res := &RecoverResult{RecoveryID: rec.ID, Mode: RecoverApply, UndoKey: "recovery-undo/x"}
+	status, err := finishRecovery(ctx, b.d, rec.ID, RecoverApply, res, []byte(`{}`), nil)
+	require.Equal(t, "succeeded", status, "the rows were committed")
+	require.Error(t, err, "the caller still hears that the reconciler had ended it")
+	require.Contains(t, err.Error(), "rows were written")
+	got, err := b.d.Q.RecoveryGet(ctx, rec.ID)
+	require.NoError(t, err)
+	require.Equal(t, "succeeded", got.Status, "so --undo can take the rows back")
+	require.Contains(t, *got.Error, "committed its rows")
+	require.NotContains(t, *got.Error, "rolls back")
+
+	// A dry run (or an apply that never committed) keeps the reconciler's verdict.
+	dry, _ := runningRecovery(t, b, RecoverDryRun)
+	_, err = b.d.Pool.Exec(ctx, "UPDATE recoveries SET status = 'failed', error = 'the process running it stopped' WHERE id = $1", dry.ID)
+	require.NoError(t, err)
+	status, err = finishRecovery(ctx, b.d, dry.ID, RecoverDryRun, &RecoverResult{RecoveryID: dry.ID, Mode: RecoverDryRun}, []byte(`{}`), nil)
+	require.Equal(t, "failed", status)
+	require.ErrorIs(t, err, errRecoveryEnded)
+	got, err = b.d.Q.RecoveryGet(ctx, dry.ID)
+	require.NoError(t, err)
+	require.Equal(t, "failed", got.Status)
+}

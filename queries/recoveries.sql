@@ -9,6 +9,13 @@ RETURNING *;
 UPDATE recoveries SET status = @status, summary = @summary, error = sqlc.narg(error), finished_at = now()
 WHERE id = @id AND status = 'running' RETURNING *;
 
+-- name: RecoveryFinishLateApply :one
+-- An --apply the reconciler failed (its process stalled past the stale period after recording its undo
+-- artifact) whose process then went on and committed its rows: the row says what happened — the rows are
+-- written, and the recovery can be undone — instead of the reconciler's "rolled back".
+UPDATE recoveries SET status = 'succeeded', summary = @summary, error = @error::text, finished_at = now()
+WHERE id = @id AND status = 'failed' AND mode = 'apply' AND undo_key IS NOT NULL RETURNING *;
+
 -- name: RecoverySetUndo :execrows
 -- Recorded before the recovery writes anything: the undo artifact exists before the clinic database changes.
 -- It is also the recovery's last word with the catalog before it writes, so it is recorded (and the lease

@@ -183,6 +183,44 @@ func (q *Queries) RecoveryFinish(ctx context.Context, arg RecoveryFinishParams) 
 	return i, err
 }
 
+const recoveryFinishLateApply = `-- name: RecoveryFinishLateApply :one
+UPDATE recoveries SET status = 'succeeded', summary = $1, error = $2::text, finished_at = now()
+WHERE id = $3 AND status = 'failed' AND mode = 'apply' AND undo_key IS NOT NULL RETURNING id, backup_id, requested_by, mode, table_name, selection, status, summary, undo_key, undo_sha256, undo_bytes, error, created_at, finished_at, undone_at, undone_by
+`
+
+type RecoveryFinishLateApplyParams struct {
+	Summary json.RawMessage `json:"summary"`
+	Error   string          `json:"error"`
+	ID      int64           `json:"id"`
+}
+
+// An --apply the reconciler failed (its process stalled past the stale period after recording its undo
+// artifact) whose process then went on and committed its rows: the row says what happened — the rows are
+// written, and the recovery can be undone — instead of the reconciler's "rolled back".
+func (q *Queries) RecoveryFinishLateApply(ctx context.Context, arg RecoveryFinishLateApplyParams) (Recovery, error) {
+	row := q.db.QueryRow(ctx, recoveryFinishLateApply, arg.Summary, arg.Error, arg.ID)
+	var i Recovery
+	err := row.Scan(
+		&i.ID,
+		&i.BackupID,
+		&i.RequestedBy,
+		&i.Mode,
+		&i.TableName,
+		&i.Selection,
+		&i.Status,
+		&i.Summary,
+		&i.UndoKey,
+		&i.UndoSha256,
+		&i.UndoBytes,
+		&i.Error,
+		&i.CreatedAt,
+		&i.FinishedAt,
+		&i.UndoneAt,
+		&i.UndoneBy,
+	)
+	return i, err
+}
+
 const recoveryGet = `-- name: RecoveryGet :one
 SELECT id, backup_id, requested_by, mode, table_name, selection, status, summary, undo_key, undo_sha256, undo_bytes, error, created_at, finished_at, undone_at, undone_by FROM recoveries WHERE id = $1
 `
