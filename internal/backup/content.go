@@ -199,6 +199,12 @@ func RestoredContent(ctx context.Context, conn *pgx.Conn, ac *ArchiveContent, se
 	return out, warnings, nil
 }
 
+// noTimeouts turns off the timeouts pg_dump turns off (SET LOCAL in a transaction with scope "LOCAL"): a
+// restored database carries the source's ALTER DATABASE … SET settings, a statement_timeout among them.
+func noTimeouts(scope string) string {
+	return fmt.Sprintf("SET %[1]s statement_timeout = 0; SET %[1]s lock_timeout = 0; SET %[1]s idle_in_transaction_session_timeout = 0", scope)
+}
+
 // trySetting sets name to v in a transaction it rolls back: an error says the server refuses the value.
 func trySetting(ctx context.Context, conn *pgx.Conn, name, v string) error {
 	tx, err := conn.Begin(ctx)
@@ -216,11 +222,18 @@ func copyDigest(ctx context.Context, conn *pgx.Conn, encoding string, settings m
 		own = "UTF8"
 	}
 	// Read-write only for a forced row security's ALTER below, never committed; read-only before the COPY.
-	tx, err := conn.Begin(ctx)
+	// Read-write explicitly: the source's default_transaction_read_only, re-applied to the restored database,
+	// would refuse that ALTER.
+	tx, err := conn.BeginTx(ctx, pgx.TxOptions{AccessMode: pgx.ReadWrite})
 	if err != nil {
 		return err
 	}
 	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
+	// The source's timeouts, re-applied to the restored database, must not cut a table's read short (pg_dump
+	// and pg_restore turn them off for themselves too).
+	if _, err := tx.Exec(ctx, noTimeouts("LOCAL")); err != nil {
+		return fmt.Errorf("turn off timeouts: %w", err)
+	}
 	// A policy must not hide rows from the read (row_security off, as in pg_dump: a policy that would
 	// apply makes the COPY fail, and says why, instead of silently reading fewer rows).
 	if _, err := tx.Exec(ctx, "SELECT set_config('row_security', 'off', true)"); err != nil {

@@ -160,3 +160,38 @@ func TestDrillContentOfForcedRowSecurity(t *testing.T) {
 	require.Equal(t, backup.TableCheck{Table: "public.rl", Expected: 2, Actual: 2, Content: "same", Match: true}, res.Tables[0])
 	require.Zero(t, res.Objects.Failing(), "the forced row security is still there")
 }
+
+// The source's ALTER DATABASE … SET settings are re-applied to the drill's scratch database before the restore
+// (pg_restore's script turns the timeouts off for itself, as pg_dump does). A clinic database with a
+// statement_timeout (common behind Django and Heroku) or default_transaction_read_only then made the content
+// check fail a faithful restore: a table whose COPY outlasted the timeout "could not be read" and differed, and
+// a forced-row-security table could not be read past its policies in a read-only transaction. The check turns
+// them off for its own reads, as pg_dump does.
+func TestDrillContentIgnoresTheSourcesTimeoutsAndReadOnlyDefault(t *testing.T) {
+	t.Parallel()
+	src := sourceWith(t, `CREATE TABLE big(id int, v text); INSERT INTO big SELECT g, repeat('x', 200) FROM generate_series(1, 200000) g;
+		CREATE TABLE rl(a int); INSERT INTO rl VALUES (1),(2);
+		ALTER TABLE rl ENABLE ROW LEVEL SECURITY; ALTER TABLE rl FORCE ROW LEVEL SECURITY;
+		CREATE POLICY p ON rl USING (a = 1);`)
+	o, _ := drillOf(t, testdb.LoginRole(t, src, "SUPERUSER"))
+	o.AfterRestore = func(ctx context.Context, scratch *dbconn.Settings) error {
+		conn, err := scratch.Connect(ctx)
+		if err != nil {
+			return err
+		}
+		defer conn.Close(ctx)
+		// As applySettings leaves them when the source had them.
+		_, err = conn.Exec(ctx, `DO $$BEGIN
+			EXECUTE format('ALTER DATABASE %I SET statement_timeout = %L', current_database(), '1ms');
+			EXECUTE format('ALTER DATABASE %I SET idle_in_transaction_session_timeout = %L', current_database(), '1ms');
+			EXECUTE format('ALTER DATABASE %I SET default_transaction_read_only = %L', current_database(), 'on');
+		END$$`)
+		return err
+	}
+	res, err := backup.Drill(context.Background(), o)
+	require.NoError(t, err, res)
+	for _, c := range res.Tables {
+		require.Equal(t, "same", c.Content, c)
+		require.True(t, c.Match, c)
+	}
+}
