@@ -97,17 +97,29 @@ func reconcileRecoveries(ctx context.Context, d *Deps, stale time.Duration, dry 
 			fixed = append(fixed, Fixed{What: "recovery", ID: r.ID, Reason: reason})
 			continue
 		}
-		reason += dropRecoveryScratch(ctx, d, r.ID)
-		n, err := d.Q.RecoveryAbandon(ctx, queries.RecoveryAbandonParams{ID: r.ID, Error: reason, StaleSeconds: stale.Seconds()})
-		if err != nil || n == 0 {
-			continue // it finished, or its holder renewed, meanwhile
+		if reason, ok := endRecovery(ctx, d, r, reason, stale); ok {
+			fixed = append(fixed, Fixed{What: "recovery", ID: r.ID, Reason: reason})
 		}
-		d.Log.Warn("reconciler failed an abandoned record recovery", "recovery_id", r.ID, "reason", reason)
-		_ = auditRecovery(ctx, d, "reconciler", "recovery."+r.Mode, "recovery:"+strconv.FormatInt(r.ID, 10),
-			map[string]any{"mode": r.Mode, "status": "failed", "error": reason})
-		fixed = append(fixed, Fixed{What: "recovery", ID: r.ID, Reason: reason})
 	}
 	return fixed, nil
+}
+
+// endRecovery fails dead recovery r (listed by RecoveriesAbandoned) and then drops its scratch database. The
+// row is failed first, while its lease is still stale: a holder that renewed since the listing is alive, and
+// dropping its scratch database first (WITH FORCE) would cut a live recovery's connections.
+func endRecovery(ctx context.Context, d *Deps, r queries.RecoveriesAbandonedRow, reason string, stale time.Duration) (string, bool) {
+	n, err := d.Q.RecoveryAbandon(ctx, queries.RecoveryAbandonParams{ID: r.ID, Error: reason, StaleSeconds: stale.Seconds()})
+	if err != nil || n == 0 {
+		return "", false // it finished, or its holder renewed, meanwhile
+	}
+	if dropped := dropRecoveryScratch(ctx, d, r.ID); dropped != "" {
+		reason += dropped
+		_ = d.Q.RecoveryAbandonNote(ctx, queries.RecoveryAbandonNoteParams{ID: r.ID, Error: reason})
+	}
+	d.Log.Warn("reconciler failed an abandoned record recovery", "recovery_id", r.ID, "reason", reason)
+	_ = auditRecovery(ctx, d, "reconciler", "recovery."+r.Mode, "recovery:"+strconv.FormatInt(r.ID, 10),
+		map[string]any{"mode": r.Mode, "status": "failed", "error": reason})
+	return reason, true
 }
 
 // recoveryAbandonReason says, in one line, whose heartbeat stopped and what that means for the clinic database.

@@ -258,3 +258,35 @@ func TestLateCommittedApplyIsRecordedAsWritten(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "failed", got.Status)
 }
+
+// A holder that renews its lease between the reconciler's listing and its ending of the recovery is alive: the
+// recovery keeps running and keeps its scratch database (dropped WITH FORCE, it would lose its connections
+// mid-comparison). Before, the scratch database was dropped first and the row then found alive.
+func TestReconcileDropsNoScratchOfARecoveryThatRenewed(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.d.RestartGrace = -1
+	ctx := context.Background()
+	rec, scratch := runningRecovery(t, b, RecoverDryRun)
+	_, err := b.d.Pool.Exec(ctx, `INSERT INTO job_leases (queue, kind, holder, heartbeat_at)
+		VALUES ($1, 'recovery', 'slow-host:1', now() - interval '10 minutes')`, RecoveryLease(rec.ID))
+	require.NoError(t, err)
+	dead, err := b.d.Q.RecoveriesAbandoned(ctx, queries.RecoveriesAbandonedParams{StaleSeconds: 60, RestartGraceSeconds: -1})
+	require.NoError(t, err)
+	var row *queries.RecoveriesAbandonedRow
+	for i := range dead {
+		if dead[i].ID == rec.ID {
+			row = &dead[i]
+		}
+	}
+	require.NotNil(t, row)
+	n, err := b.d.Q.RecoveryLeaseBeat(ctx, rec.ID) // the stalled holder resumes
+	require.NoError(t, err)
+	require.EqualValues(t, 1, n)
+	_, ended := endRecovery(ctx, b.d, *row, recoveryAbandonReason(*row), time.Minute)
+	require.False(t, ended)
+	require.True(t, b.databaseExists(t, scratch), "a live recovery's scratch database is left alone")
+	got, err := b.d.Q.RecoveryGet(ctx, rec.ID)
+	require.NoError(t, err)
+	require.Equal(t, "running", got.Status)
+}

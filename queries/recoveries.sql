@@ -84,3 +84,8 @@ WITH ended AS (
     DELETE FROM job_leases l USING ended WHERE l.queue = 'recovery_' || ended.id
 )
 SELECT count(*) FROM ended;
+
+-- name: RecoveryAbandonNote :exec
+-- The reconciler's full reason for a recovery it failed (RecoveryAbandon), once it has dropped the scratch
+-- database: only while the row still holds the reconciler's verdict.
+UPDATE recoveries SET error = @error::text WHERE id = @id AND status = 'failed';

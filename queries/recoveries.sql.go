@@ -96,6 +96,22 @@ func (q *Queries) RecoveryAbandon(ctx context.Context, arg RecoveryAbandonParams
 	return count, err
 }
 
+const recoveryAbandonNote = `-- name: RecoveryAbandonNote :exec
+UPDATE recoveries SET error = $1::text WHERE id = $2 AND status = 'failed'
+`
+
+type RecoveryAbandonNoteParams struct {
+	Error string `json:"error"`
+	ID    int64  `json:"id"`
+}
+
+// The reconciler's full reason for a recovery it failed (RecoveryAbandon), once it has dropped the scratch
+// database: only while the row still holds the reconciler's verdict.
+func (q *Queries) RecoveryAbandonNote(ctx context.Context, arg RecoveryAbandonNoteParams) error {
+	_, err := q.db.Exec(ctx, recoveryAbandonNote, arg.Error, arg.ID)
+	return err
+}
+
 const recoveryCreate = `-- name: RecoveryCreate :one
 INSERT INTO recoveries (backup_id, requested_by, mode, table_name, selection)
 VALUES ($1, $2, $3, $4, $5)
