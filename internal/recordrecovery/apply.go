@@ -12,6 +12,8 @@ import (
 	"strings"
 
 	"filippo.io/age"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/uscpis/pisbackup/internal/backup"
 	"github.com/uscpis/pisbackup/internal/dbconn"
@@ -248,8 +250,8 @@ func (p *Plan) Apply(ctx context.Context, write *dbconn.Settings, save func(Undo
 		}
 		touched[i].AfterSHA256 = rowHash(after)
 	}
-	if err := tx.Commit(ctx); err != nil {
-		return nil, fmt.Errorf("commit: %w (nothing was written)", err)
+	if err := commit(ctx, tx); err != nil {
+		return nil, fmt.Errorf("commit: %w", err)
 	}
 	for i := range touched {
 		touched[i].Before = nil // the values live only in the encrypted artifact
@@ -332,10 +334,30 @@ func Reverse(ctx context.Context, write *dbconn.Settings, u Undo, after map[stri
 		}
 		n++
 	}
-	if err := tx.Commit(ctx); err != nil {
-		return 0, fmt.Errorf("commit the undo: %w (nothing was undone)", err)
+	if err := commit(ctx, tx); err != nil {
+		return 0, fmt.Errorf("commit the undo: %w", err)
 	}
 	return n, nil
+}
+
+// commit commits tx unless ctx already ended (then nothing is written), and never lets a cancellation land in
+// the middle of COMMIT, where the server may commit while the client reports failure. Its error says whether
+// anything can have been written: an error the server returned for the COMMIT (a deferred constraint, say)
+// means nothing was; a lost connection leaves it unknown, and a dry run of the same rows shows which.
+func commit(ctx context.Context, tx pgx.Tx) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("%w (stopped before committing: nothing was written)", context.Cause(ctx))
+	}
+	err := tx.Commit(context.WithoutCancel(ctx))
+	var pgErr *pgconn.PgError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &pgErr):
+		return fmt.Errorf("%w (the server refused the commit: nothing was written)", err)
+	default:
+		return fmt.Errorf("%w (the connection failed during COMMIT: the server may have committed; compare again with a dry run before retrying)", err)
+	}
 }
 
 // SaveUndo seals u (zstd, then age to the backups' recipients) into st at key, like a backup artifact.
