@@ -259,3 +259,24 @@ func TestDigestCost(t *testing.T) {
 	in := med(inv)
 	t.Logf("inventory read, median of 5: %s, %.1f%% of the backup's wall time with digests", in.Round(time.Microsecond), 100*float64(in)/float64(w))
 }
+
+// A clinic database (or its role) with a statement_timeout, as Django deployments often set, must not fail the
+// backup: pg_dump switches it off for its own session, and so does the snapshot that counts the rows.
+func TestDumpIgnoresTheSourcesStatementTimeout(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	src := testdb.Empty(t)
+	conn, err := pgx.Connect(ctx, src)
+	require.NoError(t, err)
+	_, err = conn.Exec(ctx, `CREATE TABLE big AS SELECT g AS id, md5(g::text) AS v FROM generate_series(1, 1000000) g;
+		DO $$BEGIN EXECUTE format('ALTER DATABASE %I SET statement_timeout = %L', current_database(), '30ms');
+		EXECUTE format('ALTER DATABASE %I SET idle_in_transaction_session_timeout = %L', current_database(), '30ms'); END$$`)
+	conn.Close(ctx)
+	require.NoError(t, err)
+	st, err := storage.Open(ctx, "file://"+t.TempDir(), os.Getenv)
+	require.NoError(t, err)
+	res, err := backup.DumpDatabase(ctx, backup.DumpOptions{BackupID: 1, Trigger: "cli", Source: dbconn.MustParse(src),
+		Clients: pgclient.Finder{Roots: []string{pgclient.DefaultRoot}}, Store: st})
+	require.NoError(t, err)
+	require.Equal(t, int64(1000000), res.Manifest.Tables[0].Rows)
+}
