@@ -182,6 +182,11 @@ func RestoredContent(ctx context.Context, conn *pgx.Conn, ac *ArchiveContent, se
 				return nil // the first connection reads everything alone
 			}
 			defer c.Close(context.WithoutCancel(ctx))
+			// For the whole session, before any transaction: an idle_in_transaction_session_timeout the restored
+			// database carries from the source could end the session between BEGIN and a SET LOCAL.
+			if _, err := c.Exec(gctx, noTimeouts("")); err != nil {
+				return nil
+			}
 			return read(gctx, c)
 		})
 	}
