@@ -154,6 +154,8 @@ func runRestore(ctx context.Context, d *Deps, b queries.Backup, r queries.Restor
 // compareRestored compares the restored database with the manifest (counts, content digests, sequences, schema
 // objects, materialized views, large objects), like a drill does, tying differences to res.Problems.
 func compareRestored(ctx context.Context, b queries.Backup, target *dbconn.Settings, content *backup.ArchiveContent, res *restoreResult) error {
+	// The restored database carries the source's timeouts; the comparison's sessions start with them off.
+	target = target.WithParams(backup.NoTimeouts)
 	conn, err := target.Connect(ctx)
 	if err != nil {
 		return fmt.Errorf("connect to the restored database: %w", err)

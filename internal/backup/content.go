@@ -41,14 +41,11 @@ var DumpOutputSettings = map[string]string{
 // outputSettingNames are the only settings a manifest's DumpSettings may carry into the drill's session.
 var outputSettingNames = []string{"TimeZone", "bytea_output", "DateStyle", "IntervalStyle", "extra_float_digits", "lc_monetary"}
 
-// pgOptions is DumpOutputSettings as libpq's PGOPTIONS ("-c name=value …"), appended after the connection's own.
-func pgOptions() string {
-	var parts []string
-	for _, k := range slices.Sorted(maps.Keys(DumpOutputSettings)) {
-		parts = append(parts, "-c "+k+"="+DumpOutputSettings[k])
-	}
-	return strings.Join(parts, " ")
-}
+// NoTimeouts are the timeouts pg_dump and pg_restore switch off for their own sessions (pg_dump.c,
+// setup_connection). A restored database carries the source's ALTER DATABASE … SET settings, a
+// statement_timeout or idle_in_transaction_session_timeout among them, and the clinic's role may set them:
+// pisbackup's own reading sessions start with them off (dbconn.Settings.WithParams), before any statement.
+var NoTimeouts = map[string]string{"statement_timeout": "0", "lock_timeout": "0", "idle_in_transaction_session_timeout": "0"}
 
 // TableContent is one table's rows as a count and a digest (sum of the row lines' xxHash64, mod 2^64).
 type TableContent struct {
@@ -127,7 +124,8 @@ func (d *archiveDigest) End() error { d.cur = nil; return nil }
 // says why. A setting the server refuses (an lc_monetary naming a locale it lacks: a drill on another server)
 // is left at the server's own value, with a warning: the restore read the archive's text in that value too, so
 // a value it parsed differently still differs. With another, a second connection reads tables beside conn
-// (largest first): the server's output functions are most of the cost.
+// (largest first): the server's output functions are most of the cost. conn and another's connections should
+// start with NoTimeouts (dbconn.Settings.WithParams), or a timeout the restored database carries cuts a read.
 func RestoredContent(ctx context.Context, conn *pgx.Conn, ac *ArchiveContent, settings map[string]string, another func(context.Context) (*pgx.Conn, error)) (map[string]*TableContent, []string, error) {
 	var warnings []string
 	usable := map[string]string{}
@@ -182,11 +180,6 @@ func RestoredContent(ctx context.Context, conn *pgx.Conn, ac *ArchiveContent, se
 				return nil // the first connection reads everything alone
 			}
 			defer c.Close(context.WithoutCancel(ctx))
-			// For the whole session, before any transaction: an idle_in_transaction_session_timeout the restored
-			// database carries from the source could end the session between BEGIN and a SET LOCAL.
-			if _, err := c.Exec(gctx, noTimeouts("")); err != nil {
-				return nil
-			}
 			return read(gctx, c)
 		})
 	}
@@ -202,12 +195,6 @@ func RestoredContent(ctx context.Context, conn *pgx.Conn, ac *ArchiveContent, se
 		warnings = append(warnings, fmt.Sprintf("the restored rows of %s could not be read: %v", k, unread[k]))
 	}
 	return out, warnings, nil
-}
-
-// noTimeouts turns off the timeouts pg_dump turns off (SET LOCAL in a transaction with scope "LOCAL"): a
-// restored database carries the source's ALTER DATABASE … SET settings, a statement_timeout among them.
-func noTimeouts(scope string) string {
-	return fmt.Sprintf("SET %[1]s statement_timeout = 0; SET %[1]s lock_timeout = 0; SET %[1]s idle_in_transaction_session_timeout = 0", scope)
 }
 
 // trySetting sets name to v in a transaction it rolls back: an error says the server refuses the value.
@@ -234,11 +221,6 @@ func copyDigest(ctx context.Context, conn *pgx.Conn, encoding string, settings m
 		return err
 	}
 	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
-	// The source's timeouts, re-applied to the restored database, must not cut a table's read short (pg_dump
-	// and pg_restore turn them off for themselves too).
-	if _, err := tx.Exec(ctx, noTimeouts("LOCAL")); err != nil {
-		return fmt.Errorf("turn off timeouts: %w", err)
-	}
 	// A policy must not hide rows from the read (row_security off, as in pg_dump: a policy that would
 	// apply makes the COPY fail, and says why, instead of silently reading fewer rows).
 	if _, err := tx.Exec(ctx, "SELECT set_config('row_security', 'off', true)"); err != nil {

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"maps"
-	"strings"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -131,7 +130,9 @@ func runDump(ctx context.Context, o DumpOptions, pgDump string, snap *Snapshot, 
 	defer cancel()
 	// The connection, password included, travels in the environment and a 0600 pass file: the command line
 	// is readable by every local user (ps, /proc/PID/cmdline).
-	cmd, cleanup, err := o.Source.Command(dctx, pgDump, "--format=custom", "--compress=0", "--no-password",
+	// Fixed output settings (after the connection's own options, so they win): the archive's row text is then
+	// the same on any server a drill reads it back from (DumpOutputSettings).
+	cmd, cleanup, err := o.Source.WithParams(DumpOutputSettings).Command(dctx, pgDump, "--format=custom", "--compress=0", "--no-password",
 		"--snapshot="+snap.ID)
 	if err != nil {
 		return nil, err
@@ -141,9 +142,6 @@ func runDump(ctx context.Context, o DumpOptions, pgDump string, snap *Snapshot, 
 	// Named so its lock waits can be found in pg_stat_activity (watchLockWaits); the last PGAPPNAME wins.
 	appName := fmt.Sprintf("pisbackup_backup_%d", o.BackupID)
 	cmd.Env = append(cmd.Env, "PGAPPNAME="+appName)
-	// Fixed output settings (after the connection's own options, so they win): the archive's row text is then
-	// the same on any server a drill reads it back from (DumpOutputSettings).
-	cmd.Env = withPGOptions(cmd.Env, pgOptions())
 	stderr := newTail(4096)
 	cmd.Stderr = stderr
 	stdout, err := cmd.StdoutPipe()
@@ -219,17 +217,6 @@ func keysRecipients(k *crypt.Keys) []ageRecipient {
 		return nil
 	}
 	return k.Recipients
-}
-
-// withPGOptions appends opts to env's PGOPTIONS (the last PGOPTIONS entry is the one a child sees).
-func withPGOptions(env []string, opts string) []string {
-	cur := ""
-	for _, kv := range env {
-		if v, ok := strings.CutPrefix(kv, "PGOPTIONS="); ok {
-			cur = v
-		}
-	}
-	return append(env, "PGOPTIONS="+strings.TrimSpace(cur+" "+opts))
 }
 
 // progressReader reports bytes read from pg_dump; the callback decides how often to persist.

@@ -138,12 +138,14 @@ func Drill(ctx context.Context, o DrillOptions) (*DrillResult, error) {
 	if err := ctx.Err(); err != nil {
 		return res, err
 	}
-	conn, err := scratch.Connect(ctx)
+	// The comparison's sessions start with the timeouts the scratch database inherits from the source off.
+	reader := scratch.WithParams(NoTimeouts)
+	conn, err := reader.Connect(ctx)
 	if err != nil {
 		return res, fmt.Errorf("connect to scratch database: %w", err)
 	}
 	err = CompareRestored(ctx, conn, Expected{Tables: o.Expected, Sequences: o.Sequences, Inventory: o.Inventory,
-		Content: content, DumpSettings: o.DumpSettings, Connect: scratch.Connect}, res)
+		Content: content, DumpSettings: o.DumpSettings, Connect: reader.Connect}, res)
 	if err == nil {
 		var w []string
 		w, err = TargetWarnings(ctx, conn, o.Roles, o.Tablespaces)
@@ -176,14 +178,10 @@ const ContentNotCompared = "row content not compared with the archive: the setti
 // ObjectInventory, compares them with the manifest's and fills res.Tables, res.Sequences, res.Objects and
 // res.Mismatches. res.Problems must already hold the restore's problems: an object a problem names is tied to
 // it (CompareInventory). A nil inventory (a manifest from before it was recorded) is not compared and adds a
-// warning saying so. The error names the differing objects (at most ten).
+// warning saying so. The error names the differing objects (at most ten). conn (and Expected.Connect's) should
+// start with NoTimeouts: the restored database carries the source's timeouts.
 func CompareRestored(ctx context.Context, conn *pgx.Conn, exp Expected, res *DrillResult) error {
 	expected, seqs, inv := exp.Tables, exp.Sequences, exp.Inventory
-	// conn is the comparison's own: the source's timeouts, which the restored database carries, must not cut a
-	// count or a large object's digest short.
-	if _, err := conn.Exec(ctx, noTimeouts("")); err != nil {
-		return fmt.Errorf("turn off timeouts: %w", err)
-	}
 	withDigest := map[string]bool{}
 	for _, t := range expected {
 		if t.Digest != "" {

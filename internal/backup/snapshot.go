@@ -27,18 +27,14 @@ type Snapshot struct {
 // OpenSnapshot connects to the source and exports a snapshot. The connection must stay open until pg_dump
 // has started, so the caller closes it after the dump.
 func OpenSnapshot(ctx context.Context, source *dbconn.Settings) (*Snapshot, error) {
-	conn, err := source.Connect(ctx)
+	// As pg_dump does for its own session (pg_dump.c, setup_connection): a statement_timeout or
+	// idle_in_transaction_session_timeout the clinic's role or database sets (common behind Django) must not
+	// cancel the counts of a large table, nor end the snapshot while pg_dump still runs.
+	conn, err := source.WithParams(NoTimeouts).Connect(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("connect to source database: %w", err)
 	}
 	s := &Snapshot{conn: conn}
-	// As pg_dump does for its own session (pg_dump.c, setup_connection): a statement_timeout or
-	// idle_in_transaction_session_timeout the clinic's role or database sets (common behind Django) must not
-	// cancel the counts of a large table, nor end the snapshot while pg_dump still runs.
-	if _, err = conn.Exec(ctx, "SET statement_timeout = 0; SET idle_in_transaction_session_timeout = 0"); err != nil {
-		conn.Close(context.WithoutCancel(ctx))
-		return nil, fmt.Errorf("export snapshot: %w", err)
-	}
 	s.tx, err = conn.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
 	if err == nil {
 		err = s.tx.QueryRow(ctx, `SELECT pg_export_snapshot(), current_setting('server_version'),

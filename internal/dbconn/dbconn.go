@@ -279,6 +279,22 @@ func (s *Settings) WithDatabase(name string) *Settings {
 	return &c
 }
 
+// WithParams is the same connection with run-time parameters set at connection start (pgx's startup
+// message, PGOPTIONS for a program run with Command); a later value for the same name wins. Set there, they
+// override what ALTER DATABASE/ROLE … SET give the session (PostgreSQL applies client options last), before
+// any statement runs.
+func (s *Settings) WithParams(params map[string]string) *Settings {
+	c := *s
+	c.cfg = s.cfg.Copy()
+	if c.cfg.RuntimeParams == nil {
+		c.cfg.RuntimeParams = map[string]string{}
+	}
+	for k, v := range params {
+		c.cfg.RuntimeParams[k] = v
+	}
+	return &c
+}
+
 // String is the setting as a postgres:// URL with the password shown as xxxxx: user, every host and port,
 // database and the TLS mode, as resolved. Safe to print, store and render.
 func (s *Settings) String() string {

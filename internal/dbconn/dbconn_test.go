@@ -269,3 +269,26 @@ func TestParseRefusesPasswordEndingAuthorityEarly(t *testing.T) {
 	_, err = Parse("postgres://pis:pw@db.example:5432/pis@x")
 	require.NoError(t, err)
 }
+
+// WithParams sets run-time parameters at connection start for pgx and, through PGOPTIONS after the URL's own
+// options, for programs run with Command; the original setting is left as it was.
+func TestWithParams(t *testing.T) {
+	s, err := Parse("postgres://u@h/db?options=-c%20TimeZone%3DEurope%2FParis&search_path=x")
+	require.NoError(t, err)
+	p := s.WithParams(map[string]string{"TimeZone": "UTC", "statement_timeout": "0"})
+	require.Equal(t, "UTC", p.ConnConfig().RuntimeParams["TimeZone"])
+	require.Equal(t, "0", p.ConnConfig().RuntimeParams["statement_timeout"])
+	_, has := s.ConnConfig().RuntimeParams["statement_timeout"]
+	require.False(t, has, "the original is unchanged")
+	env, cleanup, err := p.Env(nil)
+	require.NoError(t, err)
+	defer cleanup()
+	var opts string
+	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, "PGOPTIONS="); ok {
+			opts = v
+		}
+	}
+	require.Equal(t, `-c TimeZone=Europe/Paris -c TimeZone=UTC -c search_path=x -c statement_timeout=0`, opts,
+		"the URL's options first, so the later -c TimeZone=UTC wins")
+}
