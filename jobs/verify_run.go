@@ -47,26 +47,23 @@ func runVerification(ctx context.Context, d *Deps, b queries.Backup, v queries.V
 // tablespaces; what a restore on another server needs) to be present and intact, as the catalog's copy of the
 // manifest recorded them (checkGlobals).
 func checkManifest(ctx context.Context, d *Deps, b queries.Backup) error {
-	if err := checkStoredManifest(ctx, d, b); err != nil {
+	stored, err := checkStoredManifest(ctx, d, b)
+	if err != nil {
 		return err
 	}
-	return checkGlobals(ctx, d, b)
+	return checkGlobals(ctx, d, b, stored)
 }
 
 // checkGlobals re-reads b's global-objects sidecar against the SHA-256 and size in the catalog's copy of the
 // manifest (never the stored sidecar's own claim) and requires the stored manifest to name the same object. A
 // backup that recorded none (older, uploaded, or the source did not allow it) has nothing to check.
-func checkGlobals(ctx context.Context, d *Deps, b queries.Backup) error {
+func checkGlobals(ctx context.Context, d *Deps, b queries.Backup, stored *backup.Manifest) error {
 	if len(b.Manifest) == 0 {
 		return nil
 	}
 	cm, err := backup.ParseManifest(b.Manifest)
 	if err != nil || cm.GlobalsKey == "" {
 		return nil
-	}
-	stored, err := backup.GetManifest(ctx, d.Store, b.StorageKey)
-	if err != nil {
-		return fmt.Errorf("the manifest of backup #%d is unreadable: %v", b.ID, err)
 	}
 	if stored.GlobalsKey != cm.GlobalsKey || stored.GlobalsSHA256 != cm.GlobalsSHA256 {
 		return fmt.Errorf("the manifest %s names global objects %q (SHA-256 %s), the catalog recorded %q (%s)",
@@ -81,22 +78,22 @@ func checkGlobals(ctx context.Context, d *Deps, b queries.Backup) error {
 	return nil
 }
 
-// checkStoredManifest is checkManifest's check of the manifest sidecar itself.
-func checkStoredManifest(ctx context.Context, d *Deps, b queries.Backup) error {
+// checkStoredManifest is checkManifest's check of the manifest sidecar itself; it returns the sidecar read.
+func checkStoredManifest(ctx context.Context, d *Deps, b queries.Backup) (*backup.Manifest, error) {
 	key := storage.ManifestKey(b.StorageKey)
 	m, err := backup.GetManifest(ctx, d.Store, b.StorageKey)
 	switch {
 	case errors.Is(err, storage.ErrNotFound):
-		return fmt.Errorf("the manifest %s is missing: the artifact cannot be restored or re-catalogued without it", key)
+		return nil, fmt.Errorf("the manifest %s is missing: the artifact cannot be restored or re-catalogued without it", key)
 	case err != nil:
-		return fmt.Errorf("the manifest %s is unreadable: %v", key, err)
+		return nil, fmt.Errorf("the manifest %s is unreadable: %v", key, err)
 	case m.ArtifactKey != b.StorageKey:
-		return fmt.Errorf("the manifest %s describes %q, not this backup's %q", key, m.ArtifactKey, b.StorageKey)
+		return nil, fmt.Errorf("the manifest %s describes %q, not this backup's %q", key, m.ArtifactKey, b.StorageKey)
 	case m.SHA256 != b.Sha256 || m.StoredBytes != b.BytesStored:
-		return fmt.Errorf("the manifest %s does not match the catalog: it says %d bytes with SHA-256 %s, the catalog recorded %d bytes with %s",
+		return nil, fmt.Errorf("the manifest %s does not match the catalog: it says %d bytes with SHA-256 %s, the catalog recorded %d bytes with %s",
 			key, m.StoredBytes, m.SHA256, b.BytesStored, b.Sha256)
 	}
-	return nil
+	return m, nil
 }
 
 // verifiable refuses backups without a stored artifact before any work starts.

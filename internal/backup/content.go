@@ -271,10 +271,7 @@ func copyDigest(ctx context.Context, conn *pgx.Conn, encoding string, settings m
 	if _, err := tx.Exec(ctx, "SET TRANSACTION READ ONLY"); err != nil {
 		return err
 	}
-	cols := make([]string, len(t.Columns))
-	for i, c := range t.Columns {
-		cols[i] = pgx.Identifier{c}.Sanitize()
-	}
+	cols := ColumnList(t.Columns)
 	var q string
 	switch {
 	case kind == "p":
@@ -294,9 +291,9 @@ func copyDigest(ctx context.Context, conn *pgx.Conn, encoding string, settings m
 		if err != nil {
 			return err
 		}
-		q = "COPY (SELECT " + strings.Join(cols, ", ") + " FROM " + id + ")"
+		q = "COPY (SELECT " + cols + " FROM " + id + ")"
 	case len(cols) > 0:
-		q = "COPY " + id + " (" + strings.Join(cols, ", ") + ")"
+		q = "COPY " + id + " (" + cols + ")"
 	default:
 		q = "COPY " + id
 	}

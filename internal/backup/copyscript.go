@@ -39,18 +39,18 @@ func (h CopyHeader) Name() string { return h.Schema + "." + h.Table }
 func (h CopyHeader) Statement() string {
 	s := "COPY " + pgx.Identifier{h.Schema, h.Table}.Sanitize()
 	if len(h.Columns) > 0 {
-		s += " (" + h.columnList() + ")"
+		s += " (" + ColumnList(h.Columns) + ")"
 	}
 	return s + " FROM STDIN"
 }
 
-// columnList is the columns as SQL identifiers, comma separated.
-func (h CopyHeader) columnList() string {
-	cols := make([]string, len(h.Columns))
-	for i, c := range h.Columns {
-		cols[i] = pgx.Identifier{c}.Sanitize()
+// ColumnList is cols as quoted SQL identifiers, comma separated ("id", "Odd ""col""").
+func ColumnList(cols []string) string {
+	q := make([]string, len(cols))
+	for i, c := range cols {
+		q[i] = pgx.Identifier{c}.Sanitize()
 	}
-	return strings.Join(cols, ", ")
+	return strings.Join(q, ", ")
 }
 
 // ErrIncompleteCopyHeader says a header ends inside a quoted identifier: it continues on the next line.

@@ -74,7 +74,7 @@ func NewPlan(d *Diff, overwrite bool) (*Plan, error) {
 					}
 				}
 				s.sql = fmt.Sprintf("INSERT INTO %s (%s) OVERRIDING SYSTEM VALUE SELECT %s FROM jsonb_populate_record(NULL::%s, %s::jsonb);",
-					lt.ident(), quoteCols(s.Columns), quoteCols(s.Columns), lt.ident(), literal(rowJSON(rd.Backup)))
+					lt.ident(), backup.ColumnList(s.Columns), backup.ColumnList(s.Columns), lt.ident(), literal(rowJSON(rd.Backup)))
 				for _, c := range lt.Columns {
 					if c.Sequence == "" {
 						continue
@@ -95,7 +95,7 @@ func NewPlan(d *Diff, overwrite bool) (*Plan, error) {
 					continue
 				}
 				s.sql = fmt.Sprintf("UPDATE %s SET (%s) = (SELECT %s FROM jsonb_populate_record(NULL::%s, %s::jsonb)) WHERE %s;",
-					lt.ident(), quoteCols(s.Columns), quoteCols(s.Columns), lt.ident(), literal(rowJSON(rd.Backup)), keyMatch(lt, rd.Backup))
+					lt.ident(), backup.ColumnList(s.Columns), backup.ColumnList(s.Columns), lt.ident(), literal(rowJSON(rd.Backup)), keyMatch(lt, rd.Backup))
 			}
 			p.Steps = append(p.Steps, s)
 		}
@@ -120,7 +120,7 @@ func keyMatch(t *Table, r Row) string {
 		pk[c] = r[c]
 	}
 	b, _ := json.Marshal(pk)
-	return fmt.Sprintf("(%s) = (SELECT %s FROM jsonb_populate_record(NULL::%s, %s::jsonb))", quoteCols(t.PK), quoteCols(t.PK), t.ident(), literal(string(b)))
+	return fmt.Sprintf("(%s) = (SELECT %s FROM jsonb_populate_record(NULL::%s, %s::jsonb))", backup.ColumnList(t.PK), backup.ColumnList(t.PK), t.ident(), literal(string(b)))
 }
 
 func rowJSON(r Row) string {
@@ -327,7 +327,7 @@ func Reverse(ctx context.Context, write *dbconn.Settings, u Undo, after map[stri
 				}
 			}
 			sql = fmt.Sprintf("UPDATE %s SET (%s) = (SELECT %s FROM jsonb_populate_record(NULL::%s, %s::jsonb)) WHERE %s",
-				t.ident(), quoteCols(cols), quoteCols(cols), t.ident(), literal(rowJSON(r.Before)), keyMatch(t, key))
+				t.ident(), backup.ColumnList(cols), backup.ColumnList(cols), t.ident(), literal(rowJSON(r.Before)), keyMatch(t, key))
 		}
 		if _, err := tx.Exec(ctx, sql); err != nil {
 			return 0, fmt.Errorf("undo %s %s: %w (nothing was undone)", r.Table, r.Key, err)

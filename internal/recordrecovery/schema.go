@@ -235,14 +235,6 @@ func (t *Table) ident() string {
 	return pgx.Identifier{t.Schema, t.Rel}.Sanitize()
 }
 
-func quoteCols(cols []string) string {
-	q := make([]string, len(cols))
-	for i, c := range cols {
-		q[i] = pgx.Identifier{c}.Sanitize()
-	}
-	return strings.Join(q, ", ")
-}
-
 func literal(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
 
 func sortStrings(s []string) { sort.Strings(s) }
