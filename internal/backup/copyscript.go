@@ -154,29 +154,45 @@ type CopyScript interface {
 // maxHeader bounds a COPY statement (identifiers are at most 63 bytes, a table at most 1600 columns).
 const maxCopyHeader = 1 << 20
 
+// LineReader reads newline-ended lines of any length (a COPY row holding a 200 MB value is one line), through a
+// 1 MiB buffer and, for longer lines, one growing slice it reuses.
+type LineReader struct {
+	br   *bufio.Reader
+	long []byte
+}
+
+// NewLineReader reads lines from r.
+func NewLineReader(r io.Reader) *LineReader {
+	return &LineReader{br: bufio.NewReaderSize(r, 1<<20)}
+}
+
+// Next returns the next line without its newline, valid until the next call; io.EOF after the last, and
+// io.ErrUnexpectedEOF for a last line without its newline (pg_restore, and pisbackup's spool files, end every
+// line).
+func (l *LineReader) Next() ([]byte, error) {
+	line, err := l.br.ReadSlice('\n')
+	if err == bufio.ErrBufferFull {
+		l.long = append(l.long[:0], line...)
+		for err == bufio.ErrBufferFull {
+			line, err = l.br.ReadSlice('\n')
+			l.long = append(l.long, line...)
+		}
+		line = l.long
+	}
+	if err != nil {
+		if err == io.EOF && len(line) > 0 {
+			return nil, io.ErrUnexpectedEOF
+		}
+		return nil, err
+	}
+	return line[:len(line)-1], nil
+}
+
 // ReadCopyScript reads a `pg_restore --data-only --file=-` script from r and tells h about it. Table data that
 // is not a COPY block (INSERT statements, pg_dump --inserts) fails with ErrInsertData.
 func ReadCopyScript(r io.Reader, h CopyScript) error {
-	br := bufio.NewReaderSize(r, 1<<20)
-	var long []byte
-	readLine := func() ([]byte, error) {
-		line, err := br.ReadSlice('\n')
-		if err == bufio.ErrBufferFull {
-			long = append(long[:0], line...)
-			for err == bufio.ErrBufferFull {
-				line, err = br.ReadSlice('\n')
-				long = append(long, line...)
-			}
-			line = long
-		}
-		if err != nil {
-			if err == io.EOF && len(line) > 0 {
-				return nil, io.ErrUnexpectedEOF // pg_restore ends every line
-			}
-			return nil, err
-		}
-		return line[:len(line)-1], nil
-	}
+	lines := NewLineReader(r)
+	readLine := lines.Next
 	inCopy := false
 	for {
 		line, err := readLine()

@@ -497,25 +497,16 @@ func (r *tableRows) scan(fn func(n int, row []byte) error) error {
 	if _, err := r.file.Seek(0, io.SeekStart); err != nil {
 		return err
 	}
-	br := bufio.NewReaderSize(r.file, 1<<20)
-	var long []byte
+	lines := backup.NewLineReader(r.file)
 	for n := 0; ; n++ {
-		line, err := br.ReadSlice('\n')
-		if err == bufio.ErrBufferFull {
-			long = append(long[:0], line...)
-			for err == bufio.ErrBufferFull {
-				line, err = br.ReadSlice('\n')
-				long = append(long, line...)
-			}
-			line = long
-		}
-		if err == io.EOF && len(line) == 0 {
+		line, err := lines.Next()
+		if err == io.EOF {
 			return nil
 		}
 		if err != nil {
 			return err
 		}
-		if err := fn(n, line[:len(line)-1]); err != nil {
+		if err := fn(n, line); err != nil {
 			return err
 		}
 	}
