@@ -138,17 +138,33 @@ func rowHash(r Row) string {
 func (p *Plan) SQL(header ...string) string {
 	var b strings.Builder
 	for _, h := range header {
-		b.WriteString("-- " + strings.ReplaceAll(h, "\n", " ") + "\n")
+		b.WriteString("-- " + commentText(h) + "\n")
 	}
 	fmt.Fprintf(&b, "-- %d row(s) to write; %d changed row(s) left alone (pass --overwrite to update them)\n", len(p.Steps), p.Skipped)
 	b.WriteString("BEGIN;\nSET LOCAL standard_conforming_strings = on;\nSET CONSTRAINTS ALL DEFERRED;\n")
 	for _, s := range p.Steps {
-		fmt.Fprintf(&b, "-- %s %s %s\n%s\n", s.Action, s.Table, s.Key, s.sql)
+		fmt.Fprintf(&b, "-- %s\n%s\n", commentText(s.Action+" "+s.Table+" "+s.Key), s.sql)
 	}
 	for _, s := range p.Sequences {
 		b.WriteString(s + "\n")
 	}
 	b.WriteString("COMMIT;\n")
+	return b.String()
+}
+
+// commentText makes s safe inside a "-- " comment line: the server's and psql's lexers end such a comment at
+// a CR as well as an LF, so a table or schema name holding either (any user with CREATE can name one so) would
+// otherwise end the comment and run the rest as SQL when an admin runs the script. Control characters are
+// written as \xNN.
+func commentText(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if r < 0x20 || r == 0x7f {
+			fmt.Fprintf(&b, "\\x%02x", r)
+			continue
+		}
+		b.WriteRune(r)
+	}
 	return b.String()
 }
 
