@@ -79,6 +79,38 @@ func cmdRecover(ctx context.Context, e *env, args []string) error {
 	case *overwrite && mode == jobs.RecoverDryRun:
 		return usageErr("--overwrite changes what --sql-out writes or --apply does; a dry run shows changed rows anyway")
 	}
+	// The script's file is created before anything runs: a path that cannot be written fails at once, not after
+	// a recovery the catalog would record as scripted, and an existing file (anything, perhaps readable by
+	// others, which a rewrite would keep) is never overwritten with patients' rows.
+	var script *os.File
+	var writeScript func(string) error
+	if mode == jobs.RecoverSQL {
+		f, err := os.OpenFile(*sqlOut, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if err != nil {
+			if os.IsExist(err) {
+				return fmt.Errorf("--sql-out: %s already exists; choose a new file (it is never overwritten)", *sqlOut)
+			}
+			return fmt.Errorf("--sql-out: %w", err)
+		}
+		script = f
+		written := false
+		defer func() {
+			script.Close()
+			if !written {
+				os.Remove(*sqlOut)
+			}
+		}()
+		writeScript = func(sql string) error {
+			if _, err := script.WriteString(sql); err != nil {
+				return err
+			}
+			if err := script.Close(); err != nil {
+				return err
+			}
+			written = true
+			return nil
+		}
+	}
 	a, d, err := loadDeps(ctx, e)
 	if err != nil {
 		return err
@@ -97,7 +129,7 @@ func cmdRecover(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	if err == nil && mode == jobs.RecoverSQL {
-		if werr := os.WriteFile(*sqlOut, []byte(res.SQL), 0o600); werr != nil {
+		if werr := writeScript(res.SQL); werr != nil {
 			return fmt.Errorf("--sql-out: %w", werr)
 		}
 	}
