@@ -288,6 +288,46 @@ func (p *Plan) current(ctx context.Context, q querier, table string, key Row, lo
 	return rows[0], nil
 }
 
+// referencedSince refuses to delete row (of table, key) when a row of another table, or of the same one, that
+// is not among the recovery's inserted rows points at it by a foreign key: the clinic wrote it after the
+// recovery, and the delete would take it (or its reference) away too, or fail at COMMIT.
+func (p *Plan) referencedSince(ctx context.Context, q querier, table, key string, row Row, inserted map[string]bool) error {
+	parent := p.schema.Tables[table]
+	for _, fk := range p.schema.FKs {
+		child := p.schema.Tables[fk.Child]
+		if fk.Parent != table || child == nil {
+			continue
+		}
+		one := map[string]json.RawMessage{}
+		for _, c := range fk.RefCols {
+			one[c] = row[c]
+		}
+		b, _ := json.Marshal(one)
+		cols := make([]string, len(fk.Cols))
+		for i, c := range fk.Cols {
+			cols[i] = "t." + pgx.Identifier{c}.Sanitize()
+		}
+		cond := fmt.Sprintf("(%s) = (SELECT %s FROM jsonb_populate_record(NULL::%s, %s::jsonb))",
+			strings.Join(cols, ", "), backup.ColumnList(fk.RefCols), parent.ident(), literal(string(b)))
+		rows, err := fetch(ctx, q, child, cond, nil, 0, true)
+		if err != nil {
+			return fmt.Errorf("read rows of %s pointing at %s %s: %w (nothing was undone)", fk.Child, table, key, err)
+		}
+		for _, c := range rows {
+			if len(child.PK) > 0 && inserted[fk.Child+" "+c.keyText(child.PK)] {
+				continue
+			}
+			what := "a row"
+			if len(child.PK) > 0 {
+				what = c.keyText(child.PK)
+			}
+			return fmt.Errorf("%s %s, which the recovery inserted, is referenced by %s %s written since (foreign key %s); "+
+				"deleting it would take that row with it; nothing was undone", table, key, fk.Child, what, fk.Name)
+		}
+	}
+	return nil
+}
+
 // Reverse undoes an applied recovery in one transaction through write: rows it inserted are deleted, rows
 // it updated get their saved version back, last write first. Every row must still be exactly as the
 // recovery left it (after holds the hashes recorded when it was applied); otherwise nothing is changed.
@@ -309,6 +349,15 @@ func Reverse(ctx context.Context, write *dbconn.Settings, u Undo, after map[stri
 	defer tx.Rollback(context.WithoutCancel(ctx))
 	if _, err := tx.Exec(ctx, "SET CONSTRAINTS ALL DEFERRED"); err != nil {
 		return 0, err
+	}
+	// The rows it inserted, which the undo deletes: a row pointing at one of them that is not itself among them
+	// was written by someone else since, and deleting would cascade into it (ON DELETE CASCADE / SET NULL /
+	// SET DEFAULT) or fail at COMMIT (NO ACTION).
+	inserted := map[string]bool{}
+	for _, r := range u.Rows {
+		if r.Action == "insert" {
+			inserted[r.Table+" "+r.Key] = true
+		}
 	}
 	n := 0
 	for i := len(u.Rows) - 1; i >= 0; i-- {
@@ -334,6 +383,9 @@ func Reverse(ctx context.Context, write *dbconn.Settings, u Undo, after map[stri
 		}
 		var sql string
 		if r.Action == "insert" {
+			if err := p.referencedSince(ctx, tx, r.Table, r.Key, cur, inserted); err != nil {
+				return 0, err
+			}
 			sql = "DELETE FROM " + t.ident() + " WHERE " + keyMatch(t, key)
 		} else {
 			var cols []string

@@ -41,3 +41,38 @@ func TestSQLScriptCommentsCannotBeBrokenOutOf(t *testing.T) {
 		require.Equal(t, 1, f.count(t, `SELECT count(*) FROM "`+name+`"`))
 	}
 }
+
+// Undo deletes the rows a recovery inserted. A row the clinic added since, pointing at one of them through
+// a foreign key ON DELETE CASCADE (or SET NULL), was deleted (or changed) with it: the undo took away work
+// it never wrote. It refuses instead, naming the rows that point at it, and writes nothing.
+func TestUndoNeverCascadesIntoRowsAddedSince(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f := newFixture(t,
+		`CREATE TABLE u_par (id integer PRIMARY KEY, name text)`,
+		`CREATE TABLE u_cascade (id integer PRIMARY KEY, par_id integer REFERENCES u_par (id) ON DELETE CASCADE, body text)`,
+		`CREATE TABLE u_setnull (id integer PRIMARY KEY, par_id integer REFERENCES u_par (id) ON DELETE SET NULL)`,
+		`INSERT INTO u_par VALUES (1, 'one'), (2, 'two')`,
+	)
+	f = f.rebackup(t)
+	for i, c := range []struct{ child, sql string }{
+		{"u_cascade", `INSERT INTO u_cascade VALUES (10, 1, 'written after the recovery')`},
+		{"u_setnull", `INSERT INTO u_setnull VALUES (20, 2)`},
+	} {
+		par := int64(i + 1)
+		f.exec(t, `DELETE FROM u_par WHERE id = $1`, par)
+		o := f.opts
+		o.ID += int64(i) + 300
+		o.Table, o.Keys = "u_par", []recordrecovery.Key{keyOf(t, "id="+itoa(par))}
+		touched, undo, err := f.apply(t, o, false)
+		require.NoError(t, err)
+		require.Len(t, touched, 1)
+		f.exec(t, c.sql)
+		_, err = recordrecovery.Reverse(ctx, f.opts.Live, undo, hashes(touched))
+		require.Error(t, err, "undo of %s", c.child)
+		require.ErrorContains(t, err, c.child)
+		require.ErrorContains(t, err, "nothing was undone")
+		require.Equal(t, 1, f.count(t, `SELECT count(*) FROM `+c.child+` WHERE par_id = $1`, par), "the row added since is untouched")
+		require.Equal(t, 1, f.count(t, `SELECT count(*) FROM u_par WHERE id = $1`, par))
+	}
+}
