@@ -106,9 +106,12 @@ func NewPlan(d *Diff, overwrite bool) (*Plan, error) {
 	}
 	sortStrings(seqs)
 	for _, s := range seqs {
-		// Only when the sequence is behind the highest restored id; a sequence ahead is left alone.
-		p.Sequences = append(p.Sequences, fmt.Sprintf("SELECT setval(%s::regclass, %s) WHERE %s > COALESCE(pg_sequence_last_value(%s::regclass), 0);",
-			literal(s), maxID[s], maxID[s], literal(s)))
+		// Only when the sequence would hand out the highest restored id again; a sequence ahead is left alone.
+		// Its own last_value and is_called say so: pg_sequence_last_value is NULL for a sequence restarted ahead
+		// (ALTER SEQUENCE … RESTART, setval(…, false)), which must not read as 0 and be set back. s is
+		// pg_get_serial_sequence's output, already quoted by the server.
+		p.Sequences = append(p.Sequences, fmt.Sprintf("SELECT setval(%s::regclass, %s) FROM %s q WHERE %s >= q.last_value + CASE WHEN q.is_called THEN 1 ELSE 0 END;",
+			literal(s), maxID[s], s, maxID[s]))
 	}
 	return p, nil
 }

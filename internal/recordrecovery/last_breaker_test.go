@@ -76,3 +76,37 @@ func TestUndoNeverCascadesIntoRowsAddedSince(t *testing.T) {
 		require.Equal(t, 1, f.count(t, `SELECT count(*) FROM u_par WHERE id = $1`, par))
 	}
 }
+
+// A sequence restarted ahead of its table (ALTER SEQUENCE … RESTART, setval(…, false): is_called false) reads
+// as NULL in pg_sequence_last_value; the recovery took that for 0 and set the sequence back to the recovered
+// id, so the clinic's next inserts were handed ids below the restart point again.
+func TestRecoveryNeverMovesASequenceBack(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f := newFixture(t,
+		`CREATE TABLE s_items (id bigserial PRIMARY KEY, name text)`,
+		`INSERT INTO s_items (name) VALUES ('one'), ('two'), ('three')`,
+	)
+	f = f.rebackup(t)
+	f.exec(t, `DELETE FROM s_items WHERE id = 3`)
+	f.exec(t, `ALTER SEQUENCE s_items_id_seq RESTART WITH 100000`)
+	o := f.opts
+	o.Table, o.Keys = "s_items", []recordrecovery.Key{keyOf(t, "id=3")}
+	touched, _, err := f.apply(t, o, false)
+	require.NoError(t, err)
+	require.Len(t, touched, 1)
+	var next int64
+	require.NoError(t, f.live.QueryRow(ctx, `SELECT nextval('s_items_id_seq')`).Scan(&next))
+	require.GreaterOrEqual(t, next, int64(100000), "the recovery moved the sequence back")
+
+	// A sequence behind the recovered id is still advanced past it, called or not.
+	for i, reset := range []string{`SELECT setval('s_items_id_seq', 1)`, `SELECT setval('s_items_id_seq', 3, false)`} {
+		f.exec(t, `DELETE FROM s_items WHERE id = 3`)
+		f.exec(t, reset)
+		o.ID += int64(i) + 1
+		_, _, err = f.apply(t, o, false)
+		require.NoError(t, err)
+		require.NoError(t, f.live.QueryRow(ctx, `SELECT nextval('s_items_id_seq')`).Scan(&next))
+		require.Equal(t, int64(4), next, reset)
+	}
+}
