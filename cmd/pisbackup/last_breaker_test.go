@@ -52,4 +52,9 @@ func TestRecoverSQLOutCheckedFirst(t *testing.T) {
 	st, err := os.Stat(ok)
 	require.NoError(t, err)
 	require.Equal(t, os.FileMode(0o600), st.Mode().Perm())
+
+	// A key that matches no row anywhere says so, instead of only counting zeros.
+	out, stderr, code = runCLI(t, env, "recover", "--backup", bid, "--table", "patients_patient", "--key", "id=987654321")
+	require.Equal(t, 0, code, stderr+out)
+	require.Contains(t, out, "no row of public.patients_patient matches the selection")
 }

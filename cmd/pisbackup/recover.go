@@ -180,6 +180,9 @@ func printDiff(e *env, res *jobs.RecoverResult) {
 		}
 		fmt.Fprintln(e.stdout, line)
 	}
+	if len(d.Rows) == 0 {
+		fmt.Fprintf(e.stdout, "  no row of %s matches the selection, in the backup or in the clinic database: check --key/--where, --table and --backup\n", d.Table)
+	}
 	for _, r := range d.Rows {
 		switch r.Status {
 		case recordrecovery.Missing:
